@@ -1,0 +1,70 @@
+"""The Codec contract and its registry.
+
+encode(hits) -> {instance: per-event awkward array}: what the encoder module puts in the event and the
+   output module writes (instance "" is the main product; others e.g. "corrections").
+decode(products) -> per-event jagged records with the input schema's fields (e.g. detId,row,col,adc).
+metadata() -> {key: bytes}: everything decode() needs (ONNX decoder, codebooks, settings as JSON);
+   written into the compressed file, read back by from_metadata().
+"""
+from __future__ import annotations
+
+import importlib
+import json
+from abc import ABC, abstractmethod
+from typing import ClassVar
+
+import awkward as ak
+
+from hepvq.errors import ModelError, did_you_mean
+
+_REGISTRY: dict[str, type["Codec"]] = {}
+# codecs live in modules that are imported on first use, so that hepvq.open stays light
+_KNOWN_HOMES = {"pixel_vq": "hepvq.pixel.codec", "pixel_sparse": "hepvq.pixel.codec", "tpc_inr": "hepvq.tpc.codec"}
+
+
+def register_codec(cls):
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def codec_class(name: str) -> type["Codec"]:
+    if name not in _REGISTRY and name in _KNOWN_HOMES:
+        importlib.import_module(_KNOWN_HOMES[name])
+    if name not in _REGISTRY:
+        known = sorted(set(_REGISTRY) | set(_KNOWN_HOMES))
+        raise ModelError(f"unknown codec '{name}'{did_you_mean(name, known)}; known: {', '.join(known)}")
+    return _REGISTRY[name]
+
+
+def registered_codecs() -> list[str]:
+    return sorted(set(_REGISTRY) | set(_KNOWN_HOMES))
+
+
+class Codec(ABC):
+    name: ClassVar[str]
+    #: the collection the decoded hits go back to (branch prefix in the input schema)
+    collection: ClassVar[str]
+
+    @abstractmethod
+    def encode(self, hits: ak.Array) -> dict[str, ak.Array]: ...
+
+    @abstractmethod
+    def decode(self, products: dict[str, ak.Array]) -> ak.Array: ...
+
+    @abstractmethod
+    def metadata(self) -> dict[str, bytes]: ...
+
+    @classmethod
+    @abstractmethod
+    def from_metadata(cls, blobs: dict[str, bytes]) -> "Codec": ...
+
+    # helpers shared by codecs
+    @staticmethod
+    def json_blob(obj) -> bytes:
+        return json.dumps(obj, sort_keys=True).encode()
+
+    @staticmethod
+    def read_json_blob(blobs: dict[str, bytes], key: str) -> dict:
+        if key not in blobs:
+            raise ModelError(f"compressed file lacks metadata '{key}'{did_you_mean(key, blobs)}")
+        return json.loads(blobs[key].decode())

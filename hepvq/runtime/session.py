@@ -1,0 +1,118 @@
+"""onnxruntime sessions: one shared session per model file (like CMSSW's ONNXRuntime global cache),
+providers chosen at run time (CUDA when onnxruntime-gpu and a GPU are present, CPU otherwise, said once
+in the log), input/output names read from the model, and size errors that name the input."""
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from hepvq.errors import ModelError
+
+log = logging.getLogger("hepvq.runtime")
+
+_CACHE: dict[tuple, "OnnxModel"] = {}
+_LOCK = threading.Lock()
+_SAID: set[tuple] = set()
+
+
+def available_providers() -> list[str]:
+    import onnxruntime as ort
+
+    return list(ort.get_available_providers())
+
+
+def choose_providers(requested=None) -> list[str]:
+    """The providers to use: `requested` filtered to those available (in order), else CUDA then CPU.
+
+    "auto" (or None/empty) means CUDA when available, CPU always as the fallback."""
+    avail = available_providers()
+    if not requested or list(requested) in (["auto"], ("auto",)):
+        wanted = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    else:
+        wanted = list(requested)
+        unknown = [p for p in wanted if p not in avail]
+        if unknown and all(p != "CPUExecutionProvider" for p in wanted):
+            wanted.append("CPUExecutionProvider")
+        for p in unknown:
+            log.warning("onnxruntime provider %s is not available here (have: %s); falling back", p, ", ".join(avail))
+    chosen = [p for p in wanted if p in avail] or ["CPUExecutionProvider"]
+    key = tuple(chosen)
+    if key not in _SAID:
+        _SAID.add(key)
+        log.info("onnxruntime providers: %s", ", ".join(chosen))
+    return chosen
+
+
+class OnnxModel:
+    """A loaded ONNX model: session, metadata (metadata_props as a dict of str) and hash of its bytes."""
+
+    def __init__(self, model_bytes: bytes, *, name: str = "<bytes>", providers=None, intra_op_threads: int = 0):
+        import onnxruntime as ort
+
+        self.name = name
+        self.sha256 = hashlib.sha256(model_bytes).hexdigest()
+        self.model_bytes = model_bytes
+        opts = ort.SessionOptions()
+        if intra_op_threads:
+            opts.intra_op_num_threads = int(intra_op_threads)
+        opts.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(model_bytes, sess_options=opts, providers=choose_providers(providers))
+        except Exception as err:  # onnxruntime raises its own Fail/InvalidProtobuf types
+            raise ModelError(f"cannot load ONNX model {name}: {err}") from err
+        meta = self.session.get_modelmeta()
+        self.metadata: dict[str, str] = dict(meta.custom_metadata_map)
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        self.output_names = [o.name for o in self.session.get_outputs()]
+        self._input_shapes = {i.name: i.shape for i in self.session.get_inputs()}
+
+    @property
+    def providers(self) -> list[str]:
+        return self.session.get_providers()
+
+    def run(self, inputs: dict[str, np.ndarray], batch_size: int = 65536) -> dict[str, np.ndarray]:
+        """Run the model on inputs whose first axis is the batch, in slices of `batch_size` rows."""
+        for name, arr in inputs.items():
+            if name not in self._input_shapes:
+                raise ModelError(f"model {self.name} has no input '{name}' (inputs: {', '.join(self.input_names)})")
+            shape = self._input_shapes[name]
+            for axis, (want, got) in enumerate(zip(shape[1:], arr.shape[1:]), start=1):
+                if isinstance(want, int) and want != got:
+                    raise ModelError(f"model {self.name}: input '{name}' has wrong size {got} on axis {axis}, expected {want}")
+        n = len(next(iter(inputs.values())))
+        if n == 0:
+            return {o: None for o in self.output_names}
+        pieces: dict[str, list] = {o: [] for o in self.output_names}
+        for start in range(0, n, batch_size):
+            feed = {k: np.ascontiguousarray(v[start:start + batch_size]) for k, v in inputs.items()}
+            for o, value in zip(self.output_names, self.session.run(self.output_names, feed)):
+                pieces[o].append(value)
+        return {o: np.concatenate(v) if len(v) > 1 else v[0] for o, v in pieces.items()}
+
+    # Sessions are not picklable: drop them and rebuild lazily (coffea's ml_tools pattern) so that
+    # codecs holding a model travel to Dask workers.
+    def __getstate__(self):
+        return {"model_bytes": self.model_bytes, "name": self.name}
+
+    def __setstate__(self, state):
+        self.__init__(state["model_bytes"], name=state["name"])
+
+
+def load_model(source, *, providers=None, intra_op_threads: int = 0) -> OnnxModel:
+    """One shared OnnxModel per (file or bytes hash, providers): a path or the model's bytes."""
+    if isinstance(source, (bytes, bytearray)):
+        data, name = bytes(source), "<bytes>"
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise ModelError(f"model file {path} does not exist")
+        data, name = path.read_bytes(), str(path)
+    key = (hashlib.sha256(data).hexdigest(), tuple(choose_providers(providers)), intra_op_threads)
+    with _LOCK:
+        if key not in _CACHE:
+            _CACHE[key] = OnnxModel(data, name=name, providers=providers, intra_op_threads=intra_op_threads)
+        return _CACHE[key]
