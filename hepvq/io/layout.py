@@ -1,0 +1,113 @@
+"""How products map to TTree branches and back (shared by RootSource, RootOutputModule, hepvq.open).
+
+Writing (contract, docs/ARCHITECTURE.md "Output files"): product (label, instance) -> branch prefix
+``label`` (instance "") or ``label_instance``; jagged records -> counter ``n<prefix>`` + ``<prefix>_<field>``;
+flat records -> ``<prefix>_<field>``; flat numbers -> ``<prefix>``.
+
+Reading: branches are grouped back into products by prefix: the prefixes a hepvq file lists in its
+provenance first (longest first), then the counter ``nX`` of a jagged branch ``X_field``, then the text
+before the first ``_``. A branch without ``_`` and without a known prefix is a product on its own.
+"""
+from __future__ import annotations
+
+import awkward as ak
+import numpy as np
+
+ID_BRANCHES = ("run", "luminosityBlock", "event")
+ID_DTYPES = {"run": np.dtype(np.uint32), "luminosityBlock": np.dtype(np.uint32), "event": np.dtype(np.uint64)}
+
+#: the input schema: collection -> {field: dtype}; RootSource checks and casts these.
+SCHEMA: dict[str, dict[str, np.dtype]] = {
+    "PixelDigi": {"detId": np.dtype(np.uint32), "row": np.dtype(np.uint16), "col": np.dtype(np.uint16),
+                  "adc": np.dtype(np.uint16)},
+    "TpcHit": {"sector": np.dtype(np.uint16), "layer": np.dtype(np.uint16), "phi": np.dtype(np.uint16),
+               "z": np.dtype(np.uint16), "adc": np.dtype(np.uint16)},
+}
+
+
+def product_prefix(label: str, instance: str = "") -> str:
+    return f"{label}_{instance}" if instance else label
+
+
+def product_kind(array: ak.Array) -> str:
+    """'jagged_record', 'record', 'jagged' or 'number' (anything else is not writable to a TTree)."""
+    form = array.layout.form
+    while form.__class__.__name__ in ("IndexedForm", "IndexedOptionForm", "UnmaskedForm", "ByteMaskedForm",
+                                      "BitMaskedForm"):
+        form = form.content
+    name = form.__class__.__name__
+    if name in ("ListOffsetForm", "ListForm", "RegularForm"):
+        inner = form.content.__class__.__name__
+        if inner == "RecordForm":
+            return "jagged_record"
+        if inner == "NumpyForm":
+            return "jagged"
+        return "nested"
+    if name == "RecordForm":
+        return "record"
+    if name == "NumpyForm":
+        return "number"
+    return "other"
+
+
+def group_branches(names, counters: dict[str, str] | None = None, known_prefixes=()) -> dict[str, dict]:
+    """{prefix: {field: branch}} for the given branch names (ids and counters already removed).
+
+    A product stored as one branch (flat or jagged numbers) has the single field ``None``."""
+    counters = counters or {}
+    known = sorted(set(known_prefixes), key=len, reverse=True)
+    groups: dict[str, dict] = {}
+    for name in names:
+        prefix = field = None
+        for p in known:
+            if name == p:
+                prefix, field = p, None
+                break
+            if name.startswith(p + "_"):
+                prefix, field = p, name[len(p) + 1:]
+                break
+        if prefix is None:
+            counter = counters.get(name)
+            if counter and counter.startswith("n") and name.startswith(counter[1:] + "_"):
+                prefix = counter[1:]
+                field = name[len(prefix) + 1:]
+            elif "_" in name.strip("_"):
+                prefix, field = name.split("_", 1)
+            else:
+                prefix, field = name, None
+        groups.setdefault(prefix, {})[field] = name
+    return groups
+
+
+def zip_fields(fields: dict[str, ak.Array]) -> ak.Array:
+    """One product from its field arrays: a jagged record when the fields are jagged (per event), a flat
+    record otherwise. Fields that share their offsets (a common counter, or std::vector branches with the
+    same sizes) are zipped without copying."""
+    if list(fields) == [None]:
+        return fields[None]
+    layouts = {k: ak.to_layout(v) for k, v in fields.items()}
+    lists = [lay for lay in layouts.values() if isinstance(lay, ak.contents.ListOffsetArray)]
+    if lists and len(lists) == len(layouts):
+        first = lists[0].offsets.data
+        if all(lay.offsets.data is first or (len(lay.offsets) == len(first) and
+                                             np.array_equal(np.asarray(lay.offsets.data), np.asarray(first)))
+               for lay in lists[1:]):
+            start, stop = int(first[0]), int(first[-1])
+            contents = [lay.content[start:stop] if (start, stop) != (0, len(lay.content)) else lay.content
+                        for lay in layouts.values()]
+            if start:
+                offsets = ak.index.Index64(np.asarray(first, dtype=np.int64) - start)
+            else:
+                offsets = lists[0].offsets
+            record = ak.contents.RecordArray(contents, list(layouts), length=stop - start)
+            return ak.Array(ak.contents.ListOffsetArray(offsets, record))
+        return ak.zip(fields)  # raises when the per-event sizes differ
+    return ak.zip(fields, depth_limit=1)
+
+
+def split_product(prefix: str, array: ak.Array) -> dict[str, ak.Array]:
+    """{branch name: array} of a product as the output writes it (for tests and plain readers)."""
+    kind = product_kind(array)
+    if kind in ("jagged_record", "record"):
+        return {f"{prefix}_{f}": array[f] for f in array.fields}
+    return {prefix: array}

@@ -1,0 +1,161 @@
+"""Reading hepvq output files in analysis: ``hepvq.open(path)`` -> a reader that decodes on the fly.
+
+The file says everything needed (provenance JSON + blobs): for each codec declared by the job that wrote
+it, ``codec_class(name).from_metadata(blobs of "<label>/", prefix stripped)`` rebuilds the codec, the
+products of that label are gathered from the ``Events`` tree (instance -> array, field names without the
+branch prefix) and ``codec.decode(products)`` gives jagged records in the input schema. Collections that
+were written plainly (no codec) pass through under their branch prefix. Decoded collections take
+precedence over a plain collection of the same name.
+
+Helpers for decoder modules: ``codecs_from_file(path)`` and ``products_of(arrays, prefixes)``."""
+from __future__ import annotations
+
+import awkward as ak
+
+
+from hepvq.codecs import codec_class
+from hepvq.errors import InputError
+from hepvq.io.layout import ID_BRANCHES, group_branches, zip_fields
+from hepvq.io.metadata import CFG_KEY, read_metadata
+from hepvq.io.source import _one_line, open_root
+
+
+def codecs_from_blobs(provenance: dict, blobs: dict[str, bytes]) -> dict:
+    """{label: (codec, collection, {instance: branch prefix})} for every codec declared in provenance."""
+    out = {}
+    for label, info in (provenance.get("codecs") or {}).items():
+        own = {k[len(label) + 1:]: v for k, v in blobs.items() if k.startswith(label + "/")}
+        codec = codec_class(info["codec"]).from_metadata(own)
+        out[label] = (codec, info.get("collection", getattr(codec, "collection", label)),
+                      dict(info.get("prefixes") or {}))
+    return out
+
+
+def codecs_from_file(path) -> dict:
+    """{label: (codec, collection, {instance: branch prefix})} of a hepvq output file."""
+    prov, blobs = read_metadata(str(path))
+    return codecs_from_blobs(prov, blobs)
+
+
+def products_of(arrays, prefixes: dict[str, str], all_prefixes=()) -> dict[str, ak.Array]:
+    """{instance: product} from raw branch arrays (dict or record ak.Array of branch name -> array).
+
+    ``prefixes`` is {instance: branch prefix}; branches ``<prefix>_<field>`` become the fields of the
+    product (zipped per event), a branch named ``<prefix>`` is the product itself. ``all_prefixes`` lists
+    the other prefixes of the file so that ``enc_corrections_x`` is not taken as field of ``enc``."""
+    names = list(arrays.fields) if isinstance(arrays, ak.Array) else list(arrays)
+    known = set(prefixes.values()) | set(all_prefixes)
+    counters = {f"n{p}" for p in known}
+    groups = group_branches([n for n in names if n not in ID_BRANCHES and n not in counters], {}, known)
+    out = {}
+    for instance, prefix in prefixes.items():
+        if prefix not in groups:
+            raise InputError(f"no branches for product prefix '{prefix}'")
+        out[instance] = zip_fields({f: arrays[b] for f, b in groups[prefix].items()})
+    return out
+
+
+class CompressedReader:
+    """A hepvq output file opened for analysis; see hepvq.open."""
+
+    def __init__(self, path, *, tree: str = "Events", decode: bool = True):
+        self.path = str(path)
+        self.tree_name = tree
+        self._file, self._tree = open_root(self.path, tree)
+        try:
+            self.provenance, self.blobs = read_metadata(self._file)
+            self.cfg = str(self._file[CFG_KEY]) if CFG_KEY in self._file.keys(cycle=False) else ""
+            self.codecs = codecs_from_blobs(self.provenance, self.blobs) if decode else {}
+            self._plan()
+        except Exception:
+            self._file.close()
+            raise
+
+    def _plan(self):
+        branches = {b.name: b for b in self._tree.branches}
+        counter_of = {n: b.count_branch.name for n, b in branches.items()
+                      if getattr(b, "count_branch", None) is not None}
+        counter_names = set(counter_of.values())
+        known = [p["prefix"] for p in self.provenance.get("products", [])]
+        names = [n for n in branches if n not in ID_BRANCHES and n not in counter_names]
+        self._groups = group_branches(names, counter_of, known)
+        self._ids = [k for k in ID_BRANCHES if k in branches]
+        codec_prefixes = {p for (_c, _coll, prefixes) in self.codecs.values() for p in prefixes.values()}
+        for label, (_c, _coll, prefixes) in self.codecs.items():
+            lacking = [p for p in prefixes.values() if p not in self._groups]
+            if lacking:
+                raise InputError(f"codec '{label}' needs branches '{lacking[0]}*' that the file lacks",
+                                 file=self.path, tree=self.tree_name)
+        decoded = {coll for (_c, coll, _p) in self.codecs.values()}
+        self._plain = [p for p in self._groups if p not in codec_prefixes and p not in decoded]
+        self._branches = sorted(set(self._ids) | {b for g in self._groups.values() for b in g.values()
+                                                  if any(b in self._groups[p].values() for p in
+                                                         list(codec_prefixes) + self._plain)})
+
+    @property
+    def num_entries(self) -> int:
+        return int(self._tree.num_entries)
+
+    @property
+    def collections(self) -> list[str]:
+        return [coll for (_c, coll, _p) in self.codecs.values()] + list(self._plain)
+
+    def keys(self):
+        return list(self._ids) + self.collections
+
+    def _build(self, arrays) -> ak.Array:
+        fields = {k: arrays[k] for k in self._ids}
+        for p in self._plain:
+            fields[p] = zip_fields({f: arrays[b] for f, b in self._groups[p].items()})
+        for label, (codec, coll, prefixes) in self.codecs.items():
+            products = {inst: zip_fields({f: arrays[b] for f, b in self._groups[p].items()})
+                        for inst, p in prefixes.items()}
+            fields[coll] = codec.decode(products)
+        return ak.zip(fields, depth_limit=1)
+
+    def arrays(self, entry_start=None, entry_stop=None) -> ak.Array:
+        """Every event in [entry_start, entry_stop), decoded: ids + one field per collection."""
+        try:
+            arrays = self._tree.arrays(self._branches, entry_start=entry_start, entry_stop=entry_stop,
+                                       how=dict, library="ak")
+        except Exception as err:
+            raise InputError(f"cannot read entries: {_one_line(err)}", file=self.path, tree=self.tree_name) from err
+        return self._build(arrays)
+
+    def iterate(self, step_size=100_000, entry_start=None, entry_stop=None):
+        """Yield decoded chunks of ``step_size`` entries (or a memory size like "100 MB")."""
+        it = self._tree.iterate(self._branches, step_size=step_size, entry_start=entry_start,
+                                entry_stop=entry_stop, how=dict, library="ak")
+        while True:
+            try:
+                arrays = next(it)
+            except StopIteration:
+                return
+            except Exception as err:
+                raise InputError(f"cannot read entries: {_one_line(err)}", file=self.path,
+                                 tree=self.tree_name) from err
+            yield self._build(arrays)
+
+    def close(self):
+        self._file.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __len__(self):
+        return self.num_entries
+
+    def __repr__(self):
+        return f"<hepvq reader {self.path}: {self.num_entries} events, collections {', '.join(self.collections)}>"
+
+
+def open_compressed(path, **kwargs) -> CompressedReader:
+    """hepvq.open: a CompressedReader (``.arrays()``, ``.iterate(step_size)``, ``.num_entries``,
+    ``.provenance``, ``.cfg``, ``.codecs``)."""
+    return CompressedReader(path, **kwargs)
+
+
+__all__ = ["open_compressed", "CompressedReader", "codecs_from_file", "codecs_from_blobs", "products_of"]

@@ -1,0 +1,331 @@
+"""RootSource: reads events from ROOT TTrees with uproot, chunk by chunk.
+
+Both flavours of input are read: NanoAOD-style (a counter ``nX`` + branches ``X_field[nX]``, as uproot
+writes them) and ROOT/CMSSW ntuples with ``std::vector<T>`` branches ``X_field``. Branches ``X_field``
+are grouped into the collection ``X`` (jagged records) and put under label ``X``, instance "".
+Every file is opened and checked (tree, branches, types) in ``beginJob``, before any output exists."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+
+from hepvq.errors import InputError, did_you_mean
+from hepvq.framework.chunk import Chunk
+from hepvq.framework.module import Source
+from hepvq.io.layout import ID_BRANCHES, ID_DTYPES, SCHEMA, group_branches, zip_fields
+
+log = logging.getLogger("hepvq.io")
+
+_REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _one_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {text[0]}" if text else type(err).__name__
+
+
+def resolve_input(name: str) -> str:
+    """A file name as given (``file:`` prefix allowed), else relative to the repository root."""
+    name = str(name)
+    if name.startswith("file:"):
+        name = name[5:]
+    p = Path(name).expanduser()
+    if not p.is_absolute() and not p.exists() and (_REPO_ROOT / p).exists():
+        return str(_REPO_ROOT / p)
+    return str(p)
+
+
+def open_root(path: str, tree: str | None = None):
+    """uproot.open(path) (and the tree) with every failure turned into a one-line InputError."""
+    import uproot
+
+    if not os.path.exists(path):
+        raise InputError("input file does not exist", file=path)
+    if os.path.isdir(path):
+        raise InputError("input is a directory, not a ROOT file", file=path)
+    with open(path, "rb") as fh:
+        magic = fh.read(4)
+    if magic != b"root":
+        raise InputError("not a ROOT file (it does not start with 'root')", file=path)
+    try:
+        f = uproot.open(path)
+    except Exception as err:
+        raise InputError(f"cannot read ROOT file, truncated or corrupt? {_one_line(err)}", file=path) from err
+    size = os.path.getsize(path)
+    end = getattr(f.file, "fEND", None)
+    if end is not None and size < end:
+        f.close()
+        raise InputError(f"truncated ROOT file: {size} bytes, its header says {end}", file=path)
+    try:
+        keys = f.keys(cycle=False)
+    except Exception as err:
+        f.close()
+        raise InputError(f"cannot read ROOT file, truncated or corrupt? {_one_line(err)}", file=path) from err
+    if tree is None:
+        return f, None
+    if tree not in keys:
+        f.close()
+        raise InputError(f"no tree '{tree}'{did_you_mean(tree, keys)}; keys: {', '.join(keys) or 'none'}",
+                         file=path)
+    try:
+        t = f[tree]
+        t.num_entries  # noqa: B018 - force the TTree to load
+    except Exception as err:
+        f.close()
+        raise InputError(f"cannot read tree, truncated or corrupt? {_one_line(err)}", file=path, tree=tree) from err
+    if not hasattr(t, "num_entries") or not hasattr(t, "branches"):
+        f.close()
+        raise InputError(f"'{tree}' is a {type(t).__name__}, not a TTree", file=path)
+    return f, t
+
+
+def read_provenance_of(f) -> dict | None:
+    """The provenance JSON of an open uproot file written by hepvq, or None."""
+    if "hepvq_provenance" not in f.keys(cycle=False):
+        return None
+    try:
+        return json.loads(str(f["hepvq_provenance"]))
+    except Exception:  # a foreign object under that name: not ours
+        return None
+
+
+def branch_dtype(branch):
+    """(numpy dtype, jagged) of a numeric (or std::vector of numeric) branch; (None, ?) otherwise."""
+    import uproot
+
+    try:
+        interp = branch.interpretation
+    except Exception:
+        return None, False
+    jagged = isinstance(interp, uproot.interpretation.jagged.AsJagged)
+    inner = interp.content if jagged else interp
+    if isinstance(inner, uproot.interpretation.numerical.AsDtype) and not isinstance(
+            inner, uproot.interpretation.numerical.AsDtypeInPlace) and inner.to_dtype.names is None \
+            and inner.to_dtype.shape == ():
+        return np.dtype(inner.to_dtype), jagged
+    return None, jagged
+
+
+def _interp_text(branch) -> str:
+    try:
+        tn = branch.typename
+    except Exception:
+        tn = "?"
+    return tn
+
+
+class FilePlan:
+    """What RootSource reads from one file: entries, the branches of each product, casts."""
+
+    def __init__(self, path, num_entries, size, products, ids, branch_names):
+        self.path = path
+        self.num_entries = num_entries
+        self.size = size
+        self.products = products  # {(label, instance): {field: (branch, cast dtype or None)}}
+        self.ids = ids  # {id name: branch or None}
+        self.branch_names = branch_names  # to read
+
+
+class RootSource(Source):
+    """Reads ROOT TTrees (counter+array or std::vector branches) into collections of jagged records."""
+
+    @classmethod
+    def fillDescriptions(cls, desc):  # noqa: N802
+        import hepvq.config as cms
+
+        desc.addRequired("fileNames", cms.untracked.vstring, "input ROOT files, read one after the other")
+        desc.add("treeName", cms.untracked.string("Events"), "name of the TTree holding the events")
+        desc.add("collections", cms.untracked.vstring(),
+                 "collections (branch prefixes) to read; empty: every one found")
+        free = cms.ParameterSetDescription()
+        free.setAllowAnything()
+        desc.addUntracked("branchMap", free,
+                          "renames input branches to schema names: inputBranch = cms.untracked.string('PixelDigi_adc')")
+        desc.add("skipEvents", cms.untracked.uint32(0), "events to skip at the start of the first file")
+
+    def __init__(self, label, params, context):
+        super().__init__(label, params, context)
+        self.file_names = [resolve_input(f) for f in (params.fileNames or [])]
+        self.tree_name = params.treeName
+        self.requested = list(params.collections or [])
+        self.branch_map = _as_dict(getattr(params, "branchMap", None))
+        self.skip = int(params.skipEvents or 0)
+        self.plans: list[FilePlan] = []
+        self.input_bytes = 0
+        self.num_events = None
+
+    # -- checks, before any event is read
+    def beginJob(self):  # noqa: N802
+        if not self.file_names:
+            raise InputError(f"RootSource '{self.label}': parameter 'fileNames' is empty; give inputFiles=...")
+        self.plans = [self._plan(path) for path in self.file_names]
+        self.input_bytes = sum(p.size for p in self.plans)
+        total = sum(p.num_entries for p in self.plans)
+        self.num_events = max(0, total - self.skip)
+        self.context.input_files = list(self.file_names)
+
+    def _plan(self, path: str) -> FilePlan:
+        f, tree = open_root(path, self.tree_name)
+        try:
+            return self._plan_tree(path, f, tree)
+        finally:
+            f.close()
+
+    def _plan_tree(self, path, f, tree) -> FilePlan:
+        tname = self.tree_name
+        try:
+            branches = {b.name: b for b in tree.branches}
+        except Exception as err:
+            raise InputError(f"cannot read branches: {_one_line(err)}", file=path, tree=tname) from err
+        # counters: the count branch of a jagged branch (uproot-written files)
+        counters, counter_names = {}, set()
+        for name, b in branches.items():
+            cb = getattr(b, "count_branch", None)
+            if cb is not None:
+                counters[name] = cb.name
+                counter_names.add(cb.name)
+        renamed = {}  # schema name -> input branch name
+        for name in branches:
+            new = self.branch_map.get(name, name)
+            renamed[new] = name
+        missing_map = [k for k in self.branch_map if k not in branches]
+        if missing_map:
+            k = missing_map[0]
+            raise InputError(f"branchMap names a branch that does not exist{did_you_mean(k, branches)}",
+                             file=path, tree=tname, branch=k)
+        ids = {k: (renamed[k] if k in renamed else None) for k in ID_BRANCHES}
+        for k, b in ids.items():
+            if b is None:
+                continue
+            dt, jagged = branch_dtype(branches[b])
+            if dt is None or jagged or dt.kind not in "ui":
+                raise InputError(f"event id branch has type {_interp_text(branches[b])}, expected an unsigned "
+                                 f"integer ({ID_DTYPES[k]})", file=path, tree=tname, branch=b)
+        if any(b is None for b in ids.values()):
+            log.warning("%s: tree %s lacks %s; numbering events from the entry number", path, tname,
+                        ", ".join(k for k, b in ids.items() if b is None))
+        prov = read_provenance_of(f)
+        known, prefix_to_key = [], {}
+        for p in (prov or {}).get("products", []):
+            known.append(p["prefix"])
+            prefix_to_key[p["prefix"]] = (p.get("label", p["prefix"]), p.get("instance", ""))
+        data_names = [n for n in renamed if n not in ID_BRANCHES and renamed[n] not in counter_names]
+        groups = group_branches(data_names, {n: counters.get(renamed[n]) for n in data_names}, known)
+        wanted = self.requested or list(groups)
+        products = {}
+        for prefix in wanted:
+            if prefix not in groups:
+                raise InputError(f"no branches of collection '{prefix}' (expected {prefix}_<field>)"
+                                 f"{did_you_mean(prefix, groups)}; collections: {', '.join(groups) or 'none'}",
+                                 file=path, tree=tname, branch=f"{prefix}_*")
+            fields = {}
+            schema = SCHEMA.get(prefix)
+            for field, schema_name in groups[prefix].items():
+                b = renamed[schema_name]
+                dt, jagged = branch_dtype(branches[b])
+                if dt is None:
+                    msg = f"unsupported branch type {_interp_text(branches[b])} (need numbers or std::vector of numbers)"
+                    if self.requested or schema is not None:
+                        raise InputError(msg, file=path, tree=tname, branch=b)
+                    log.warning("%s: skipping branch %s: %s", path, b, msg)
+                    continue
+                cast = None
+                if schema is not None and field in schema:
+                    if dt.kind not in "ui":
+                        raise InputError(f"branch has type {_interp_text(branches[b])}, expected an integer type "
+                                         f"({schema[field]})", file=path, tree=tname, branch=b)
+                    cast = schema[field] if dt != schema[field] else None
+                fields[field] = (b, cast)
+            if schema is not None:
+                lacking = [fl for fl in schema if fl not in fields]
+                if lacking:
+                    want = f"{prefix}_{lacking[0]}"
+                    raise InputError(f"missing branch of collection '{prefix}'{did_you_mean(want, branches)}",
+                                     file=path, tree=tname, branch=want)
+            if fields:
+                products[prefix_to_key.get(prefix, (prefix, ""))] = fields
+        names = sorted({b for fl in products.values() for b, _ in fl.values()} |
+                       {b for b in ids.values() if b is not None})
+        return FilePlan(path, int(tree.num_entries), os.path.getsize(path), products, ids, names)
+
+    # -- the event loop
+    def chunks(self, chunk_size: int, max_events: int = -1):
+        offset = 0  # global entry number of the first entry of the current file
+        remaining = max_events if max_events is not None and max_events >= 0 else None
+        to_skip = self.skip
+        for plan in self.plans:
+            lo = min(plan.num_entries, to_skip)
+            to_skip -= lo
+            hi = plan.num_entries if remaining is None else min(plan.num_entries, lo + remaining)
+            if hi > lo:
+                yield from self._file_chunks(plan, offset, lo, hi, chunk_size)
+                if remaining is not None:
+                    remaining -= hi - lo
+            offset += plan.num_entries
+            if remaining == 0:
+                return
+
+    def _file_chunks(self, plan: FilePlan, offset: int, lo: int, hi: int, chunk_size: int):
+        f, tree = open_root(plan.path, self.tree_name)
+        try:
+            it = tree.iterate(plan.branch_names, step_size=max(1, int(chunk_size)), entry_start=lo, entry_stop=hi,
+                              how=dict, library="ak", report=True)
+            while True:
+                try:
+                    arrays, report = next(it)
+                except StopIteration:
+                    return
+                except Exception as err:
+                    raise InputError(f"cannot read entries: {_one_line(err)}", file=plan.path,
+                                     tree=self.tree_name) from err
+                start = offset + report.tree_entry_start
+                stop = offset + report.tree_entry_stop
+                yield self._make_chunk(plan, arrays, start, stop)
+        finally:
+            f.close()
+
+    def _make_chunk(self, plan, arrays, start, stop) -> Chunk:
+        n = stop - start
+        ids = {}
+        for k, b in plan.ids.items():
+            if b is None:
+                ids[k] = (np.arange(start, stop, dtype=np.uint64) + 1) if k == "event" else np.ones(n, ID_DTYPES[k])
+            else:
+                ids[k] = ak.to_numpy(arrays[b]).astype(ID_DTYPES[k], copy=False)
+        chunk = Chunk(ak.zip(ids, depth_limit=1), start, stop, source_file=plan.path)
+        for key, fields in plan.products.items():
+            cols = {}
+            for field, (b, cast) in fields.items():
+                arr = arrays[b]
+                cols[field] = ak.values_astype(arr, cast) if cast is not None else arr
+            try:
+                product = zip_fields(cols)
+            except Exception as err:
+                raise InputError(f"branches of collection '{key[0]}' differ in size per event: {_one_line(err)}",
+                                 file=plan.path, tree=self.tree_name) from err
+            chunk._put(key[0], key[1], product)
+        return chunk
+
+
+def _as_dict(value) -> dict:
+    """A PSet-like value (dict, Params, cms.PSet) as {name: python value}."""
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if hasattr(value, "parameterNames_"):
+        return {k: _plain(getattr(value, k)) for k in value.parameterNames_()}
+    if hasattr(value, "items"):
+        return {k: _plain(v) for k, v in value.items()}
+    if hasattr(value, "__dict__"):
+        return {k: _plain(v) for k, v in vars(value).items() if not k.startswith("_")}
+    return dict(value)
+
+
+def _plain(v):
+    return v.value() if hasattr(v, "value") and callable(v.value) else v

@@ -1,0 +1,369 @@
+"""Pixel DIGI codecs: ``pixel_vq`` (exact hit positions + vector-quantised charges) and ``pixel_sparse`` (the
+lossless-sparse-coordinates + requantised-ADC baseline of hepvq.baselines.sparse, usable as a real codec).
+
+pixel_vq design (docs/pixel.md has the measurements behind it):
+
+* **where the hits are** is coded exactly: each cluster's bounding box is cut into patches (hepvq.pixel.patches);
+  a patch's anchor is delta-coded per module (column delta ``dcol``, row ``row``), modules per event are
+  delta-coded detIds; the occupancy pattern of the patch is an index into a learned table of frequent shapes
+  (``shape``; the table sits in the metadata; a rare shape is an escape code plus its explicit bit mask in
+  the ``escapes`` product).
+* **the charges**: the total charge of the patch is scalar-quantised on a log grid (``charge``: uint8 index
+  into ``charge_levels``), and the vector of charge *fractions* over the occupied pixels is vector-quantised
+  by the charge model (ONNX encoder/decoder; classical VQ, residual VQ or VQ-VAE) into ``codes`` (one row per
+  patch with two or more hits; one uint8/uint16 field per VQ stage).  Fractions sum to one, so cluster
+  charge comes from the total and the centroid from the fractions.
+* **lossless-position mode** is the default: every hit survives (recall = precision = 1).  With
+  ``adc_error_bound >= 0`` the codec adds sparse ``corrections`` (hit index delta, quantised ADC correction)
+  so that |decoded ADC - ADC| <= bound for every hit (bound 0: lossless).  ``lossless_positions=False``
+  replaces rare shapes by the nearest frequent one instead of escaping (cheaper, loses hits).
+
+All index streams are narrow integer branches (uint8 where they fit), readable as is from ROOT; ROOT's ZSTD
+entropy-codes them (docs/pixel.md compares with the ideal static entropy).  torch is not imported here.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+
+from hepvq.codecs.base import Codec, register_codec
+from hepvq.errors import DataError, ModelError
+from hepvq.pixel import patches as P
+from hepvq.runtime.session import load_model
+
+FORMAT = "hepvq-pixel-vq"
+FORMAT_VERSION = 1
+SETTINGS_FILE = "codec.json"
+ENCODER_FILE = "encoder.onnx"
+DECODER_FILE = "decoder.onnx"
+
+
+def charge_levels(step: float, q_max: int) -> np.ndarray:
+    """Quantisation levels of a patch's total charge: every integer while the relative step is below ``step``,
+    then a geometric grid of ratio 1 + step up to q_max (so the relative error is at most ~step/2)."""
+    levels = [1]
+    while levels[-1] < q_max:
+        q = levels[-1]
+        levels.append(max(q + 1, int(round(q * (1.0 + step)))))
+    return np.asarray(levels, dtype=np.int64)
+
+
+def quantise_charge(q: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """Index of the nearest level in log space (boundaries at geometric means)."""
+    bounds = np.sqrt(levels[:-1].astype(np.float64) * levels[1:])
+    return np.searchsorted(bounds, q.astype(np.float64)).astype(np.int64)
+
+
+def _uint_dtype(max_value: int):
+    for dt in (np.uint8, np.uint16, np.uint32):
+        if max_value <= np.iinfo(dt).max:
+            return dt
+    return np.uint64
+
+
+def segmented_cumsum(values: np.ndarray, seg_start: np.ndarray) -> np.ndarray:
+    """Cumulative sum restarting where seg_start is True."""
+    cs = np.cumsum(values)
+    if len(values) == 0:
+        return cs
+    starts = np.flatnonzero(seg_start)
+    seg = np.cumsum(seg_start) - 1
+    offset = cs[starts] - values[starts]
+    return cs - offset[seg]
+
+
+def _read_onnx_props(model) -> dict:
+    return dict(model.metadata)
+
+
+@register_codec
+class PixelVQCodec(Codec):
+    """Exact positions (cluster patches + learned shape table), VQ'd charge fractions, log-quantised totals."""
+
+    name = "pixel_vq"
+    collection = "PixelDigi"
+
+    def __init__(self, settings: dict, decoder_bytes: bytes, encoder_bytes: bytes | None = None, *,
+                 lossless_positions: bool | None = None, adc_error_bound: int | None = None, batch_size: int = 65536,
+                 providers=None, source: str = "<metadata>"):
+        if settings.get("format") != FORMAT:
+            raise ModelError(f"{source}: not a pixel_vq model (format {settings.get('format')!r}, expected {FORMAT!r})")
+        if int(settings.get("version", 0)) > FORMAT_VERSION:
+            raise ModelError(f"{source}: pixel_vq format version {settings['version']} is newer than this hepvq "
+                             f"({FORMAT_VERSION}); upgrade hepvq")
+        self.settings = settings
+        self.source = source
+        self.pr, self.pc = int(settings["patch_rows"]), int(settings["patch_cols"])
+        self.size = self.pr * self.pc
+        self.module_rows, self.module_cols = int(settings["module_rows"]), int(settings["module_cols"])
+        self.adc_min, self.adc_max = int(settings["adc_min"]), int(settings["adc_max"])
+        self.levels = np.asarray(settings["charge_levels"], dtype=np.int64)
+        self.shapes = np.asarray([int(s) for s in settings["shapes"]], dtype=np.uint64)
+        self.escape = len(self.shapes)
+        order = np.argsort(self.shapes)
+        self._shape_sorted, self._shape_order = self.shapes[order], order
+        self.stages = int(settings["model"]["stages"])
+        self.codebook_size = int(settings["model"]["codebook_size"])
+        enc = settings.get("encoding", {})
+        self.lossless_positions = bool(enc.get("lossless_positions", True) if lossless_positions is None
+                                       else lossless_positions)
+        self.adc_error_bound = int(enc.get("adc_error_bound", -1) if adc_error_bound is None else adc_error_bound)
+        if self.adc_error_bound >= 0 and not self.lossless_positions:
+            raise ModelError("adc_error_bound needs lossless_positions=True (corrections refer to every input hit)")
+        self.batch_size = int(batch_size)
+        self.decoder_bytes = decoder_bytes
+        self.encoder_bytes = encoder_bytes
+        self.decoder = load_model(decoder_bytes, providers=providers)
+        self._check_onnx(self.decoder, "decoder")
+        self.encoder = None
+        if encoder_bytes is not None:
+            self.encoder = load_model(encoder_bytes, providers=providers)
+            self._check_onnx(self.encoder, "encoder")
+        self._code_dtype = _uint_dtype(self.codebook_size - 1)
+        self._shape_dtype = _uint_dtype(self.escape)
+        self._mask_dtype = _uint_dtype((1 << self.size) - 1)
+
+    # ---- construction -----------------------------------------------------------------------------------
+    @classmethod
+    def from_directory(cls, path, **kwargs) -> "PixelVQCodec":
+        """A model directory made by hepvq-export: codec.json, encoder.onnx, decoder.onnx."""
+        d = Path(path)
+        if not d.is_dir():
+            raise ModelError(f"pixel_vq model directory {d} does not exist (expected {SETTINGS_FILE}, {ENCODER_FILE}, "
+                             f"{DECODER_FILE})")
+        files = {n: d / n for n in (SETTINGS_FILE, ENCODER_FILE, DECODER_FILE)}
+        missing = [n for n, f in files.items() if not f.is_file()]
+        if missing:
+            raise ModelError(f"pixel_vq model directory {d} lacks {', '.join(missing)}")
+        try:
+            settings = json.loads(files[SETTINGS_FILE].read_text())
+        except (ValueError, UnicodeDecodeError) as err:
+            raise ModelError(f"{files[SETTINGS_FILE]} is not valid JSON: {err}") from err
+        return cls(settings, files[DECODER_FILE].read_bytes(), files[ENCODER_FILE].read_bytes(), source=str(d), **kwargs)
+
+    def metadata(self) -> dict[str, bytes]:
+        settings = dict(self.settings)
+        settings["encoding"] = {"lossless_positions": self.lossless_positions, "adc_error_bound": self.adc_error_bound}
+        return {"settings": self.json_blob(settings), "decoder.onnx": self.decoder_bytes}
+
+    @classmethod
+    def from_metadata(cls, blobs: dict[str, bytes], **kwargs) -> "PixelVQCodec":
+        settings = cls.read_json_blob(blobs, "settings")
+        if "decoder.onnx" not in blobs:
+            raise ModelError("compressed file lacks metadata 'decoder.onnx' of the pixel_vq codec")
+        return cls(settings, blobs["decoder.onnx"], None, **kwargs)
+
+    @property
+    def model_hash(self) -> str:
+        return hashlib.sha256(self.decoder_bytes).hexdigest()
+
+    def _check_onnx(self, model, role):
+        props = _read_onnx_props(model)
+        want = {"patch_rows": self.pr, "patch_cols": self.pc, "adc_max": self.adc_max, "stages": self.stages,
+                "codebook_size": self.codebook_size}
+        for key, value in want.items():
+            if key not in props:
+                raise ModelError(f"{self.source}: {role} ONNX model lacks metadata '{key}'")
+            if int(props[key]) != int(value):
+                raise ModelError(f"{self.source}: {role} ONNX model has {key}={props[key]} but the codec settings "
+                                 f"say {value} (model and settings do not belong together)")
+
+    # ---- encode ------------------------------------------------------------------------------------------
+    def patches(self, hits: ak.Array, first_entry: int = 0):
+        h = P.flatten(hits)
+        P.check_range(h, self.module_rows, self.module_cols, self.adc_max, first_entry)
+        p, order, hit_patch, slot = P.extract(h, self.pr, self.pc, self.module_rows, self.module_cols)
+        return h, p
+
+    def shape_index(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(shape code, mask actually coded): table index or escape; without lossless positions a rare mask is
+        replaced by the nearest table shape (fewest differing pixels)."""
+        pos = np.searchsorted(self._shape_sorted, mask)
+        pos = np.minimum(pos, len(self._shape_sorted) - 1)
+        found = self._shape_sorted[pos] == mask
+        code = np.where(found, self._shape_order[pos], self.escape).astype(np.int64)
+        coded = mask.copy()
+        if not self.lossless_positions and (~found).any():
+            rare = np.flatnonzero(~found)
+            x = mask[rare][:, None] ^ self.shapes[None, :]
+            ham = np.zeros(x.shape, dtype=np.int64)
+            for b in range(self.size):
+                ham += ((x >> np.uint64(b)) & np.uint64(1)).astype(np.int64)
+            best = ham.argmin(1)
+            code[rare] = best
+            coded[rare] = self.shapes[best]
+        return code, coded
+
+    def encode(self, hits: ak.Array, first_entry: int = 0) -> dict[str, ak.Array]:
+        if self.encoder is None:
+            raise ModelError("this pixel_vq codec was read from a compressed file's metadata and can only decode; "
+                             "load the model directory to encode")
+        h, p = self.patches(hits, first_entry)
+        n_ev = h.n_events
+        shape, mask = self.shape_index(p.mask)
+        dense = P.mask_to_dense(mask, self.size)
+        adc = np.where(dense, p.adc, 0)
+        total = adc.sum(1)
+        nhit = dense.sum(1)
+        keep = total > 0  # lossy-position mode may leave a patch with no hit: drop it
+        if not keep.all():
+            p = _take_patches(p, keep)
+            shape, mask, dense, adc, total, nhit = shape[keep], mask[keep], dense[keep], adc[keep], total[keep], nhit[keep]
+        charge = quantise_charge(total, self.levels)
+        multi = nhit >= 2
+        x = (adc[multi] / total[multi, None]).astype(np.float32)
+        m = dense[multi].astype(np.float32)
+        codes = self._run_encoder(x, m)
+
+        # module table and delta-coded anchors
+        newmod = np.ones(len(p), dtype=bool)
+        if len(p):
+            newmod[1:] = (p.event[1:] != p.event[:-1]) | (p.det[1:] != p.det[:-1])
+        mstart = np.flatnonzero(newmod)
+        mod_event = p.event[mstart]
+        mod_det = p.det[mstart]
+        npatch = np.diff(np.append(mstart, len(p)))
+        newev = np.ones(len(mstart), dtype=bool)
+        if len(mstart):
+            newev[1:] = mod_event[1:] != mod_event[:-1]
+        ddet = mod_det - np.where(newev, 0, np.roll(mod_det, 1))
+        prev_col = np.where(newmod, 0, np.roll(p.col, 1))
+        dcol = p.col - prev_col
+
+        ev_patch = np.bincount(p.event, minlength=n_ev)
+        ev_mod = np.bincount(mod_event, minlength=n_ev)
+        ev_multi = np.bincount(p.event[multi], minlength=n_ev)
+        esc = shape == self.escape
+        ev_esc = np.bincount(p.event[esc], minlength=n_ev)
+
+        out = {
+            "": _jagged({"shape": shape.astype(self._shape_dtype), "dcol": dcol.astype(np.uint16),
+                         "row": p.row.astype(np.uint8 if self.module_rows <= 256 else np.uint16),
+                         "charge": charge.astype(_uint_dtype(len(self.levels) - 1))}, ev_patch),
+            "modules": _jagged({"ddet": ddet.astype(np.uint32), "npatch": npatch.astype(np.uint16)}, ev_mod),
+            "codes": _jagged({f"c{s}": codes[:, s].astype(self._code_dtype) for s in range(self.stages)}, ev_multi),
+            "escapes": _jagged({"mask": mask[esc].astype(self._mask_dtype)}, ev_esc),
+        }
+        if self.adc_error_bound >= 0:
+            dec = self._reconstruct(n_ev, p.event, p.det, p.row, p.col, mask, charge, codes, multi)
+            ref = P.canonical(h)
+            err = dec.adc - ref.adc
+            step = 2 * self.adc_error_bound + 1
+            bad = np.abs(err) > self.adc_error_bound
+            idx = np.flatnonzero(bad)
+            corr = np.round(-err[idx] / step).astype(np.int64)
+            ev_of = ref.event[idx]
+            starts = np.searchsorted(ref.event, np.arange(n_ev))
+            within = idx - starts[ev_of]
+            newc = np.ones(len(idx), dtype=bool)
+            if len(idx):
+                newc[1:] = ev_of[1:] != ev_of[:-1]
+            dhit = within - np.where(newc, 0, np.roll(within, 1))
+            out["corrections"] = _jagged({"dhit": dhit.astype(np.uint32), "dadc": corr.astype(np.int16)},
+                                         np.bincount(ev_of, minlength=n_ev))
+        return out
+
+    def _run_encoder(self, x, m):
+        if len(x) == 0:
+            return np.zeros((0, self.stages), dtype=np.int64)
+        return self.encoder.run({"x": x, "mask": m}, batch_size=self.batch_size)["indices"].astype(np.int64)
+
+    def _run_decoder(self, codes, m):
+        if len(codes) == 0:
+            return np.zeros((0, self.size), dtype=np.float32)
+        return self.decoder.run({"indices": codes.astype(np.int64), "mask": m}, batch_size=self.batch_size)["fractions"]
+
+    def _reconstruct(self, n_ev, event, det, row, col, mask, charge, codes, multi) -> P.Hits:
+        dense = P.mask_to_dense(mask, self.size)
+        q = self.levels[charge].astype(np.float64)
+        frac = dense.astype(np.float64)
+        frac[multi] = self._run_decoder(codes, dense[multi].astype(np.float32))
+        adc = np.rint(frac * q[:, None]).astype(np.int64)
+        adc = np.where(dense, np.clip(adc, self.adc_min, self.adc_max), 0)
+        p = P.Patches(self.pr, self.pc, n_ev, event, det, row, col, mask, adc, np.arange(len(event)))
+        return P.scatter(p)
+
+    # ---- decode ------------------------------------------------------------------------------------------
+    def decode(self, products: dict[str, ak.Array]) -> ak.Array:
+        for inst in ("", "modules", "codes", "escapes"):
+            if inst not in products:
+                raise DataError(f"pixel_vq decode: product instance '{inst}' is missing (have: "
+                                f"{', '.join(repr(k) for k in products)})")
+        pat, mods, codes_a, esc_a = products[""], products["modules"], products["codes"], products["escapes"]
+        n_ev = len(pat)
+        ev_patch = ak.to_numpy(ak.num(pat, axis=1)).astype(np.int64)
+        event = np.repeat(np.arange(n_ev), ev_patch)
+
+        def flat(arr, field):
+            return ak.to_numpy(ak.flatten(arr[field], axis=None)).astype(np.int64)
+
+        ddet = flat(mods, "ddet").astype(np.uint64)
+        npatch = flat(mods, "npatch")
+        ev_mod = ak.to_numpy(ak.num(mods, axis=1)).astype(np.int64)
+        mod_event = np.repeat(np.arange(n_ev), ev_mod)
+        newev = np.ones(len(ddet), dtype=bool)
+        if len(ddet):
+            newev[1:] = mod_event[1:] != mod_event[:-1]
+        mod_det = segmented_cumsum(ddet, newev).astype(np.int64)
+        if npatch.sum() != len(event):
+            raise DataError(f"pixel_vq decode: module table counts {int(npatch.sum())} patches but there are {len(event)}")
+        det = np.repeat(mod_det, npatch)
+        newmod = np.zeros(len(event), dtype=bool)
+        newmod[(np.cumsum(npatch) - npatch)[npatch > 0]] = True
+        col = segmented_cumsum(flat(pat, "dcol"), newmod)
+        row = flat(pat, "row")
+        shape = flat(pat, "shape")
+        charge = flat(pat, "charge")
+        if len(shape) and shape.max() > self.escape:
+            raise DataError(f"pixel_vq decode: shape code {shape.max()} beyond the table ({self.escape} shapes + escape)")
+        if len(charge) and charge.max() >= len(self.levels):
+            raise DataError(f"pixel_vq decode: charge index {charge.max()} beyond the {len(self.levels)} levels")
+        mask = np.zeros(len(shape), dtype=np.uint64)
+        tab = shape < self.escape
+        mask[tab] = self.shapes[shape[tab]]
+        esc_mask = ak.to_numpy(ak.flatten(esc_a["mask"], axis=None)).astype(np.uint64)
+        if int((~tab).sum()) != len(esc_mask):
+            raise DataError(f"pixel_vq decode: {int((~tab).sum())} escaped shapes but {len(esc_mask)} escape masks")
+        mask[~tab] = esc_mask
+        nhit = P.mask_to_dense(mask, self.size).sum(1)
+        multi = nhit >= 2
+        codes = np.stack([flat(codes_a, f"c{s}") for s in range(self.stages)], 1) if self.stages else np.zeros((0, 0))
+        if len(codes) != int(multi.sum()):
+            raise DataError(f"pixel_vq decode: {len(codes)} code rows for {int(multi.sum())} multi-hit patches")
+        if len(codes) and codes.max() >= self.codebook_size:
+            raise DataError(f"pixel_vq decode: code {codes.max()} beyond the codebook size {self.codebook_size}")
+        h = self._reconstruct(n_ev, event, det, row, col, mask, charge, codes, multi)
+        if "corrections" in products:
+            corr = products["corrections"]
+            dhit = flat(corr, "dhit")
+            dadc = flat(corr, "dadc")
+            ev_c = np.repeat(np.arange(n_ev), ak.to_numpy(ak.num(corr, axis=1)))
+            newc = np.ones(len(dhit), dtype=bool)
+            if len(dhit):
+                newc[1:] = ev_c[1:] != ev_c[:-1]
+            within = segmented_cumsum(dhit, newc)
+            starts = np.searchsorted(h.event, np.arange(n_ev))
+            idx = starts[ev_c] + within
+            h.adc[idx] = h.adc[idx] + dadc * (2 * max(self.adc_error_bound, 0) + 1)
+        return h.to_awkward()
+
+    # ---- sizes for reports -------------------------------------------------------------------------------
+    def describe(self) -> dict:
+        return {"patch": f"{self.pr}x{self.pc}", "shapes": len(self.shapes), "charge_levels": len(self.levels),
+                "kind": self.settings["model"].get("kind"), "stages": self.stages,
+                "codebook_size": self.codebook_size, "lossless_positions": self.lossless_positions,
+                "adc_error_bound": self.adc_error_bound}
+
+
+def _take_patches(p: P.Patches, keep) -> P.Patches:
+    return P.Patches(p.rows, p.cols, p.n_events, p.event[keep], p.det[keep], p.row[keep], p.col[keep], p.mask[keep],
+                     p.adc[keep], p.cluster[keep])
+
+
+def _jagged(fields: dict[str, np.ndarray], counts: np.ndarray) -> ak.Array:
+    return ak.unflatten(ak.zip(fields, depth_limit=1) if fields else ak.Array([{}] * int(counts.sum())),
+                        counts.astype(np.int64))

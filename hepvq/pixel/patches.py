@@ -1,0 +1,260 @@
+"""Sparse patch extraction and scatter for pixel DIGIs, fully vectorised (numpy + awkward, no per-hit Python).
+
+A chunk of events (jagged records detId,row,col,adc) is flattened to hit arrays, hits are grouped into
+clusters (8-connected pixels of one module of one event), and each cluster's bounding box is cut into
+patches of ``rows x cols`` pixels anchored at the box's lower corner (a cluster that fits the patch is one
+patch; a long one spans several).  A patch is:
+
+* its position: event, detId, anchor row and anchor column (the lowest row/column of its tile);
+* its exact occupancy pattern, an integer whose bit ``r * cols + c`` says whether pixel (anchor + (r, c)) is hit;
+* the ADC values of its pixels, an array (n_patches, rows * cols) with zeros where there is no hit.
+
+``scatter`` turns patches back into hits, sorted by (event, detId, row, col): the canonical order of decoded hits.
+Nothing here looks at empty modules or at empty pixels outside patches.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import awkward as ak
+import numpy as np
+
+from hepvq.errors import DataError
+
+DEFAULT_MODULE_ROWS = 160
+DEFAULT_MODULE_COLS = 416
+FIELDS = ("detId", "row", "col", "adc")
+
+
+@dataclass
+class Hits:
+    """Flat hit arrays of a chunk: event index (0..n_events-1) and the four DIGI fields."""
+
+    n_events: int
+    event: np.ndarray
+    det: np.ndarray
+    row: np.ndarray
+    col: np.ndarray
+    adc: np.ndarray
+
+    def __len__(self):
+        return len(self.event)
+
+    def take(self, idx) -> "Hits":
+        return Hits(self.n_events, self.event[idx], self.det[idx], self.row[idx], self.col[idx], self.adc[idx])
+
+    def counts(self) -> np.ndarray:
+        return np.bincount(self.event, minlength=self.n_events).astype(np.int64)
+
+    def to_awkward(self) -> ak.Array:
+        """Jagged records in the input schema (detId uint32, row/col/adc uint16)."""
+        counts = self.counts()
+        flat = ak.zip(
+            {
+                "detId": self.det.astype(np.uint32),
+                "row": self.row.astype(np.uint16),
+                "col": self.col.astype(np.uint16),
+                "adc": self.adc.astype(np.uint16),
+            }
+        )
+        return ak.unflatten(flat, counts)
+
+
+def flatten(hits: ak.Array) -> Hits:
+    """Flat numpy arrays (int64) from jagged DIGI records; missing fields raise DataError."""
+    missing = [f for f in FIELDS if f not in ak.fields(hits)]
+    if missing:
+        raise DataError(f"pixel DIGI collection lacks field(s) {', '.join(missing)} (has: {', '.join(ak.fields(hits))})")
+    counts = ak.to_numpy(ak.num(hits, axis=1)).astype(np.int64)
+    event = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
+
+    def col(name):
+        return ak.to_numpy(ak.flatten(hits[name], axis=None)).astype(np.int64)
+
+    return Hits(len(counts), event, col("detId"), col("row"), col("col"), col("adc"))
+
+
+def check_range(h: Hits, rows: int, cols: int, adc_max: int | None = None, first_entry: int = 0) -> None:
+    """DataError naming event, detId, row, col (and adc) of the first hit outside the module or ADC range."""
+    bad = (h.row < 0) | (h.row >= rows) | (h.col < 0) | (h.col >= cols)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(
+            f"pixel DIGI outside the module's range {rows} rows x {cols} cols: event entry {first_entry + h.event[i]}, "
+            f"detId={h.det[i]} row={h.row[i]} col={h.col[i]} ({int(bad.sum())} such hit(s) in this chunk)"
+        )
+    if adc_max is not None:
+        bad = (h.adc < 0) | (h.adc > adc_max)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise DataError(
+                f"pixel DIGI ADC outside the model's range 0..{adc_max}: event entry {first_entry + h.event[i]}, "
+                f"detId={h.det[i]} row={h.row[i]} col={h.col[i]} adc={h.adc[i]} ({int(bad.sum())} such hit(s))"
+            )
+
+
+def _group_keys(h: Hits, rows: int, cols: int):
+    """Sort hits by (event, detId, col, row); return the order and a strictly increasing int64 pixel key."""
+    order = np.lexsort((h.row, h.col, h.det, h.event))
+    ev, det = h.event[order], h.det[order]
+    newgrp = np.ones(len(order), dtype=bool)
+    if len(order):
+        newgrp[1:] = (ev[1:] != ev[:-1]) | (det[1:] != det[:-1])
+    grp = np.cumsum(newgrp) - 1
+    key = grp * (rows * cols) + h.col[order] * rows + h.row[order]
+    return order, grp, key
+
+
+def cluster_labels(h: Hits, rows: int = DEFAULT_MODULE_ROWS, cols: int = DEFAULT_MODULE_COLS):
+    """8-connected clusters of the hits (per event and module).
+
+    Returns (order, labels): ``order`` sorts the hits by (event, detId, col, row); ``labels[k]`` is the cluster
+    number (0..n_clusters-1, in order of first hit) of hit ``order[k]``.  Duplicate pixels raise DataError."""
+    order, grp, key = _group_keys(h, rows, cols)
+    n = len(order)
+    if n == 0:
+        return order, np.zeros(0, dtype=np.int64)
+    dup = key[1:] == key[:-1]
+    if dup.any():
+        i = order[int(np.flatnonzero(dup)[0])]
+        raise DataError(f"duplicate pixel DIGI: event {h.event[i]}, detId={h.det[i]} row={h.row[i]} col={h.col[i]}")
+    r, c = h.row[order], h.col[order]
+    src, dst = [], []
+    for dc, dr in ((0, 1), (1, -1), (1, 0), (1, 1)):
+        ok = (c + dc < cols) & (r + dr >= 0) & (r + dr < rows)
+        want = key + dc * rows + dr
+        pos = np.searchsorted(key, want)
+        pos = np.minimum(pos, n - 1)
+        hit = ok & (key[pos] == want)
+        src.append(np.flatnonzero(hit))
+        dst.append(pos[hit])
+    i = np.concatenate(src)
+    j = np.concatenate(dst)
+    lab = np.arange(n, dtype=np.int64)
+    while len(i):
+        li, lj = lab[i], lab[j]
+        lo, hi = np.minimum(li, lj), np.maximum(li, lj)
+        diff = lo != hi
+        if not diff.any():
+            break
+        np.minimum.at(lab, hi[diff], lo[diff])
+        while True:  # pointer jumping: every label points at its root
+            nxt = lab[lab]
+            if np.array_equal(nxt, lab):
+                break
+            lab = nxt
+        i, j = i[diff], j[diff]
+    # roots are the smallest member index; renumber 0..n_clusters-1 in order of first hit
+    is_root = lab == np.arange(n)
+    newid = np.cumsum(is_root) - 1
+    return order, newid[lab]
+
+
+@dataclass
+class Patches:
+    """Patches of one chunk, sorted by (event, detId, anchor col, anchor row)."""
+
+    rows: int  # patch height (module rows)
+    cols: int  # patch width (module columns)
+    n_events: int
+    event: np.ndarray
+    det: np.ndarray
+    row: np.ndarray  # anchor row
+    col: np.ndarray  # anchor column
+    mask: np.ndarray  # uint64 occupancy bits, bit r * cols + c
+    adc: np.ndarray  # (n, rows * cols) int64
+    cluster: np.ndarray  # cluster number of each patch (several patches may share one)
+
+    def __len__(self):
+        return len(self.event)
+
+    @property
+    def size(self) -> int:
+        return self.rows * self.cols
+
+    @property
+    def nhit(self) -> np.ndarray:
+        return (self.adc > 0).sum(axis=1)
+
+    @property
+    def total(self) -> np.ndarray:
+        return self.adc.sum(axis=1)
+
+    def dense_mask(self) -> np.ndarray:
+        return mask_to_dense(self.mask, self.size)
+
+
+def mask_to_dense(mask: np.ndarray, size: int) -> np.ndarray:
+    """(n,) integer bit masks -> (n, size) bool."""
+    bits = np.arange(size, dtype=np.uint64)
+    return ((mask.astype(np.uint64)[:, None] >> bits[None, :]) & np.uint64(1)).astype(bool)
+
+
+def dense_to_mask(dense: np.ndarray) -> np.ndarray:
+    """(n, size) bool -> (n,) uint64 bit masks."""
+    size = dense.shape[1]
+    weights = np.left_shift(np.uint64(1), np.arange(size, dtype=np.uint64))
+    return (dense.astype(np.uint64) * weights[None, :]).sum(axis=1, dtype=np.uint64)
+
+
+def extract(h: Hits, patch_rows: int = 4, patch_cols: int = 8, module_rows: int = DEFAULT_MODULE_ROWS,
+            module_cols: int = DEFAULT_MODULE_COLS) -> tuple[Patches, np.ndarray, np.ndarray, np.ndarray]:
+    """Cut the hits' clusters into patches.
+
+    Returns (patches, hit_order, hit_patch, hit_slot): hit ``hit_order[k]`` of ``h`` sits in patch
+    ``hit_patch[k]`` at slot ``hit_slot[k]`` (= r * patch_cols + c)."""
+    if patch_rows * patch_cols > 64:
+        raise ValueError(f"patch {patch_rows}x{patch_cols} has more than 64 pixels")
+    order, lab = cluster_labels(h, module_rows, module_cols)
+    r, c = h.row[order], h.col[order]
+    ncl = int(lab.max()) + 1 if len(lab) else 0
+    rmin = np.full(ncl, np.iinfo(np.int64).max)
+    cmin = np.full(ncl, np.iinfo(np.int64).max)
+    np.minimum.at(rmin, lab, r)
+    np.minimum.at(cmin, lab, c)
+    ti = (r - rmin[lab]) // patch_rows
+    tj = (c - cmin[lab]) // patch_cols
+    ntj = module_cols // patch_cols + 2
+    nti = module_rows // patch_rows + 2
+    pkey = (lab * nti + ti) * ntj + tj
+    ev, det = h.event[order], h.det[order]
+    arow = rmin[lab] + ti * patch_rows
+    acol = cmin[lab] + tj * patch_cols
+    # patches sorted by (event, det, anchor col, anchor row, cluster); pkey breaks ties between clusters
+    porder_hits = np.lexsort((pkey, arow, acol, det, ev))
+    sk = pkey[porder_hits]
+    first = np.ones(len(sk), dtype=bool)
+    if len(sk):
+        first[1:] = sk[1:] != sk[:-1]
+    # the same patch key never appears in two runs (its hits share event/det/anchor), so runs == patches
+    pid_sorted = np.cumsum(first) - 1
+    hit_patch = np.empty(len(order), dtype=np.int64)
+    hit_patch[porder_hits] = pid_sorted
+    firsts = porder_hits[first]
+    n = len(firsts)
+    slot = (r - arow) * patch_cols + (c - acol)
+    adc = np.zeros((n, patch_rows * patch_cols), dtype=np.int64)
+    adc[hit_patch, slot] = h.adc[order]
+    mask = np.zeros(n, dtype=np.uint64)
+    np.bitwise_or.at(mask, hit_patch, np.left_shift(np.uint64(1), slot.astype(np.uint64)))
+    p = Patches(patch_rows, patch_cols, h.n_events, ev[firsts], det[firsts], arow[firsts], acol[firsts], mask, adc,
+                lab[firsts])
+    return p, order, hit_patch, slot
+
+
+def scatter(p: Patches, adc: np.ndarray | None = None) -> Hits:
+    """Hits of the patches (those with a mask bit set), sorted by (event, detId, row, col).
+
+    ``adc`` (n, size) overrides the patches' own ADC values (e.g. decoded ones)."""
+    values = p.adc if adc is None else adc
+    dense = p.dense_mask()
+    pi, slot = np.nonzero(dense)
+    row = p.row[pi] + slot // p.cols
+    col = p.col[pi] + slot % p.cols
+    h = Hits(p.n_events, p.event[pi], p.det[pi], row, col, values[pi, slot].astype(np.int64))
+    return h.take(np.lexsort((h.col, h.row, h.det, h.event)))
+
+
+def canonical(h: Hits) -> Hits:
+    """The hits sorted by (event, detId, row, col): the order decoders produce."""
+    return h.take(np.lexsort((h.col, h.row, h.det, h.event)))

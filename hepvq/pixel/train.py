@@ -1,0 +1,264 @@
+"""Training of the pixel_vq codec (``hepvq-train pixel-vq`` / ``hepvq-train pixel-vqvae``).
+
+What is learned from data:
+* the table of frequent occupancy shapes (the most frequent masks; rarer ones escape to an explicit mask);
+* the charge model on the charge-fraction vectors of multi-hit patches: classical VQ (masked k-means),
+  residual VQ (k-means stage after stage on the residuals) or a VQ-VAE (hepvq.models.vqvae).
+The total-charge grid is fixed by ``--charge-step`` (relative step of the log grid).
+
+Output: a checkpoint (torch.save of a dict) that ``hepvq-export pixel-vq`` turns into a model directory
+(codec.json + encoder.onnx + decoder.onnx); ``--export DIR`` does both in one go.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+
+from hepvq.errors import InputError
+from hepvq.extras import require
+from hepvq.pixel import patches as P
+from hepvq.pixel.codec import FORMAT, FORMAT_VERSION, charge_levels
+
+log = logging.getLogger("hepvq.pixel.train")
+
+
+# ---- data -------------------------------------------------------------------------------------------------
+def read_digis(path, max_events: int = -1, tree: str = "Events", prefix: str = "PixelDigi") -> ak.Array:
+    """Jagged DIGI records from a ROOT file in the input schema (uproot only; no framework needed)."""
+    import uproot
+
+    try:
+        f = uproot.open(path)
+    except (OSError, ValueError) as err:
+        raise InputError(f"cannot open: {err}", file=str(path)) from err
+    if tree not in f:
+        raise InputError("no such tree", file=str(path), tree=tree)
+    t = f[tree]
+    names = [f"{prefix}_{x}" for x in P.FIELDS]
+    missing = [n for n in names if n not in t]
+    if missing:
+        raise InputError(f"missing branches {', '.join(missing)}", file=str(path), tree=tree)
+    stop = None if max_events is None or max_events < 0 else max_events
+    arr = t.arrays(names, entry_stop=stop)
+    return ak.zip({x: arr[f"{prefix}_{x}"] for x in P.FIELDS})
+
+
+def simulate(n_events: int, pileup: int = 200, seed: int = 0) -> ak.Array:
+    from hepvq.sim.pixel import simulate_events
+
+    events, _truth = simulate_events(n_events, pileup=pileup, seed=seed)
+    return events["PixelDigi"] if "PixelDigi" in ak.fields(events) else events
+
+
+def load_hits(args) -> ak.Array:
+    if args.input:
+        hits = [read_digis(p, args.max_events) for p in args.input]
+        return ak.concatenate(hits) if len(hits) > 1 else hits[0]
+    return simulate(args.simulate, args.pileup, args.seed)
+
+
+# ---- preparation ------------------------------------------------------------------------------------------
+def prepare(hits: ak.Array, patch_rows=4, patch_cols=8, module_rows=P.DEFAULT_MODULE_ROWS,
+            module_cols=P.DEFAULT_MODULE_COLS, n_shapes=255, charge_step=0.06, adc_max=None, max_patches=400_000,
+            seed=0):
+    """Codec settings (shape table, charge grid, ranges) and the training vectors (x, mask) of multi-hit patches."""
+    h = P.flatten(hits)
+    if len(h) == 0:
+        raise InputError("no pixel DIGIs in the training data")
+    if adc_max is None:
+        adc_max = int(2 ** int(np.ceil(np.log2(int(h.adc.max()) + 1))) - 1)
+    P.check_range(h, module_rows, module_cols, adc_max)
+    p, *_ = P.extract(h, patch_rows, patch_cols, module_rows, module_cols)
+    masks, counts = np.unique(p.mask, return_counts=True)
+    top = np.argsort(-counts, kind="stable")[:n_shapes]
+    top = top[counts[top] >= 2]
+    shapes = masks[top]
+    covered = counts[top].sum() / counts.sum()
+    levels = charge_levels(charge_step, adc_max * patch_rows * patch_cols)
+    settings = {
+        "format": FORMAT, "version": FORMAT_VERSION,
+        "patch_rows": patch_rows, "patch_cols": patch_cols,
+        "module_rows": module_rows, "module_cols": module_cols,
+        "adc_min": int(max(1, h.adc.min())), "adc_max": adc_max,
+        "charge_step": charge_step, "charge_levels": levels.tolist(),
+        "shapes": [int(s) for s in shapes],
+        "training": {"hits": int(len(h)), "events": int(h.n_events), "patches": int(len(p)),
+                     "shape_coverage": float(covered)},
+    }
+    nh = p.nhit
+    multi = nh >= 2
+    adc = p.adc[multi].astype(np.float64)
+    x = (adc / adc.sum(1, keepdims=True)).astype(np.float32)
+    m = (p.adc[multi] > 0).astype(np.float32)
+    if len(x) > max_patches:
+        pick = np.random.default_rng(seed).choice(len(x), max_patches, replace=False)
+        x, m = x[pick], m[pick]
+    log.info("training data: %d hits, %d patches (%d multi-hit), %d shapes cover %.2f%% of patches",
+             len(h), len(p), int(multi.sum()), len(shapes), 100 * covered)
+    return settings, x, m
+
+
+# ---- fitting ----------------------------------------------------------------------------------------------
+def fit_vq(x, m, codebook_size=256, stages=1, iters=25, seed=0) -> dict:
+    torch = require("torch")
+    from hepvq.models import vq
+
+    t0 = time.time()
+    xt, mt = torch.from_numpy(x), torch.from_numpy(m)
+    books = vq.residual_kmeans(xt, codebook_size, stages, mt, iters=iters, seed=seed)
+    info = {"seconds": time.time() - t0}
+    r = xt.clone()
+    for s, cb in enumerate(books):
+        idx = vq.assign(r, cb, mt)
+        info[f"perplexity_stage{s}"] = vq.perplexity(idx, len(cb))
+        r = r - cb[idx] * mt
+        info[f"rmse_after_stage{s}"] = float(((r * mt) ** 2).sum(1).mean().sqrt())
+    kind = "vq" if stages == 1 else "rvq"
+    return {"kind": kind, "codebooks": [cb.clone() for cb in books], "codebook_size": int(books[0].shape[0]),
+            "stages": stages, "train_info": info}
+
+
+def fit_vqvae(x, m, rows, cols, num_codes=512, dim=8, steps=3000, batch=512, lr=3e-4, ema=True, kmeans_init=True,
+              dead_code_threshold=0.5, seed=0, log_every=500) -> dict:
+    torch = require("torch")
+    from hepvq.models.vqvae import PatchVQVAE
+
+    g = torch.Generator().manual_seed(seed)
+    model = PatchVQVAE(rows, cols, num_codes, dim, ema=ema, kmeans_init=kmeans_init,
+                       dead_code_threshold=dead_code_threshold, seed=seed)
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
+    xt, mt = torch.from_numpy(x), torch.from_numpy(m)
+    n = len(xt)
+    t0 = time.time()
+    history = []
+    model.train()
+    for step in range(steps):
+        idx = torch.randint(n, (min(batch, n),), generator=g)
+        xb, mb = xt[idx], mt[idx]
+        if step == 0 and kmeans_init:  # initialise the codebook on a large first batch
+            with torch.no_grad():
+                model.vq._init(model.encode(xt[:min(n, 8192)], mt[:min(n, 8192)]))
+        y, codes, vq_loss = model(xb, mb)
+        rec = (((y - xb) * mb) ** 2).sum(1).mean()
+        loss = rec + vq_loss
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step % log_every == 0 or step == steps - 1:
+            history.append({"step": step, "rec": rec.item(), "vq": vq_loss.item(),
+                            "perplexity": model.vq.last_perplexity, "dead_restarted": model.vq.last_dead})
+            log.info("vqvae step %d: rec %.5f vq %.5f perplexity %.1f", step, rec.item(), vq_loss.item(),
+                     model.vq.last_perplexity)
+    model.eval()
+    with torch.no_grad():
+        sub = slice(0, min(n, 50000))
+        y, codes, _ = model(xt[sub], mt[sub])
+        from hepvq.models.vq import perplexity
+
+        info = {"seconds": time.time() - t0, "perplexity": perplexity(codes, num_codes),
+                "active_codes": int(torch.unique(codes).numel()),
+                "rmse": float((((y - xt[sub]) * mt[sub]) ** 2).sum(1).mean().sqrt()), "history": history}
+    config = {"rows": rows, "cols": cols, "num_codes": num_codes, "dim": dim, "ema": ema, "kmeans_init": kmeans_init,
+              "dead_code_threshold": dead_code_threshold}
+    return {"kind": "vqvae", "state_dict": model.state_dict(), "config": config, "codebook_size": num_codes,
+            "stages": 1, "train_info": info}
+
+
+def train(hits, kind="rvq", patch_rows=4, patch_cols=8, codebook_size=256, stages=2, charge_step=0.06, n_shapes=255,
+          module_rows=P.DEFAULT_MODULE_ROWS, module_cols=P.DEFAULT_MODULE_COLS, adc_max=None, iters=25, seed=0,
+          vqvae_steps=3000, vqvae_options=None) -> dict:
+    """Settings + fitted charge model: the checkpoint dict that export.export_model() turns into ONNX files."""
+    settings, x, m = prepare(hits, patch_rows, patch_cols, module_rows, module_cols, n_shapes, charge_step, adc_max,
+                             seed=seed)
+    if kind in ("vq", "rvq"):
+        model = fit_vq(x, m, codebook_size, 1 if kind == "vq" else stages, iters=iters, seed=seed)
+    elif kind == "vqvae":
+        model = fit_vqvae(x, m, patch_rows, patch_cols, num_codes=codebook_size, steps=vqvae_steps, seed=seed,
+                          **(vqvae_options or {}))
+    else:
+        raise ValueError(f"unknown pixel charge model kind {kind!r} (vq, rvq, vqvae)")
+    return {"settings": settings, "model": model}
+
+
+# ---- command line -----------------------------------------------------------------------------------------
+def _parser(prog, vqvae: bool):
+    ap = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
+    src = ap.add_mutually_exclusive_group(required=True)
+    src.add_argument("--input", nargs="+", help="ROOT file(s) with Events/PixelDigi_* branches")
+    src.add_argument("--simulate", type=int, metavar="N", help="simulate N PU events with hepvq.sim.pixel")
+    ap.add_argument("--pileup", type=int, default=200)
+    ap.add_argument("--max-events", type=int, default=-1)
+    ap.add_argument("--patch", default="4x8", help="patch rows x cols (default 4x8)")
+    ap.add_argument("--codebook-size", type=int, default=512 if vqvae else 256)
+    if not vqvae:
+        ap.add_argument("--stages", type=int, default=2, help="residual VQ stages (1 = classical VQ)")
+        ap.add_argument("--iters", type=int, default=25, help="k-means iterations per stage")
+    else:
+        ap.add_argument("--steps", type=int, default=3000)
+        ap.add_argument("--dim", type=int, default=8)
+        ap.add_argument("--lr", type=float, default=3e-4)
+        ap.add_argument("--no-ema", action="store_true", help="codebook loss instead of EMA updates (seed recipe)")
+        ap.add_argument("--no-kmeans-init", action="store_true")
+        ap.add_argument("--dead-code-threshold", type=float, default=0.5)
+    ap.add_argument("--charge-step", type=float, default=0.06, help="relative step of the total-charge log grid")
+    ap.add_argument("--shapes", type=int, default=255, help="size of the frequent-shape table")
+    ap.add_argument("--adc-max", type=int, default=None)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--output", "-o", default="pixel_vq.pt", help="checkpoint file")
+    ap.add_argument("--export", metavar="DIR", help="also write the ONNX model directory DIR")
+    return ap
+
+
+def _parse_patch(text):
+    try:
+        r, c = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise SystemExit(f"--patch must look like 4x8, got {text!r}") from None
+    return r, c
+
+
+def _run(argv, vqvae: bool):
+    torch = require("torch")
+    prog = "hepvq-train pixel-vqvae" if vqvae else "hepvq-train pixel-vq"
+    args = _parser(prog, vqvae).parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+    torch.set_num_threads(args.threads)
+    pr, pc = _parse_patch(args.patch)
+    hits = load_hits(args)
+    if vqvae:
+        opts = {"dim": args.dim, "lr": args.lr, "ema": not args.no_ema, "kmeans_init": not args.no_kmeans_init,
+                "dead_code_threshold": args.dead_code_threshold}
+        ckpt = train(hits, "vqvae", pr, pc, args.codebook_size, 1, args.charge_step, args.shapes, adc_max=args.adc_max,
+                     seed=args.seed, vqvae_steps=args.steps, vqvae_options=opts)
+    else:
+        kind = "vq" if args.stages == 1 else "rvq"
+        ckpt = train(hits, kind, pr, pc, args.codebook_size, args.stages, args.charge_step, args.shapes,
+                     adc_max=args.adc_max, iters=args.iters, seed=args.seed)
+    torch.save(ckpt, args.output)
+    info = {k: v for k, v in ckpt["model"]["train_info"].items() if k != "history"}
+    print(f"wrote {args.output}: {json.dumps(info)}")
+    if args.export:
+        from hepvq.pixel.export import export_model
+
+        out = export_model(ckpt, args.export)
+        print(f"exported {out}")
+    return 0
+
+
+def main(argv=None):
+    return _run(argv, vqvae=False)
+
+
+def main_vqvae(argv=None):
+    return _run(argv, vqvae=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

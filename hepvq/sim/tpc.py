@@ -1,0 +1,363 @@
+"""sPHENIX-like TPC hit simulator: the outer layer group (16 pad rows) of a central Au+Au event.
+
+``simulate_events(n_events, seed=0, occupancy=None) -> ak.Array`` (run, luminosityBlock, event, TpcHit)
+
+Readout volume (seed paper, 000_eb8c1c2c7a67af8d: (azimuth, z, layer) = (2304, 498, 16) for the outer
+group, split into 12 azimuthal sectors and two z halves -> 24 wedges of (phi, z, layer) = (192, 249, 16)):
+
+* ``sector`` = phi_sector + 12 * side, phi_sector 0..11 (2pi/12 each, starting at phi = 0), side 0 for z < 0,
+  1 for z > 0;
+* ``phi`` 0..191 pad index inside the sector (increasing with global phi);
+* ``z`` 0..248 time bin expressed as |z| bin from the central membrane (z = 0) to the endplate (|z| = 105.5 cm,
+  0.424 cm per bin = 53 ns at the 8 cm/us drift velocity of Ne:CF4 50:50);
+* ``layer`` 0..15 pad row, radii 60.6 .. 75.9 cm (outer "R3" module);
+* ``adc`` 10-bit (0..1023), zero-suppressed: every stored hit has adc >= 64.
+
+Physics chain (vectorised over all tracks and pad-row crossings of a chunk):
+
+1. Triggered central Au+Au collision at sqrt(s_NN) = 200 GeV: dNch/deta(0) = 745 (1 - c)^3 with the
+   centrality c uniform in [0, 5 %] (mean ~ 690: PHENIX PRC 71 (2005) 034908, 687 for 0-5 %; PHOBOS
+   PRL 91 (2003) 052303), vertex z ~ N(0, 10 cm); |eta| < 1.5.
+2. Pile-up: Poisson(rate x 2 T_drift) minimum-bias collisions (c uniform in [0, 1], <dN/deta> ~ 190),
+   rate 100 kHz (the seed paper's "approximately 100 kHz"), T_drift = 105.5 cm / 8 cm/us = 13.2 us, each
+   displaced in apparent z by v_drift x (its time offset), charge outside the drift window is lost.
+3. Tsallis pT spectrum (<pT> ~ 0.5 GeV), pi/K/p masses; helices in B = 1.4 T, following loopers for up to
+   ``max_turns`` turns.  Each pad-row crossing becomes ``n_sub`` sub-clusters along the path in the row.
+4. Ionisation: charge proportional to path length and a Bethe-like 1/beta^2 factor, Landau fluctuations
+   (FWHM ~ MPV, typical of ~1 cm of gas).
+5. Drift: transverse diffusion D_T = 60 um/sqrt(cm) plus a pad response (GEM + zigzag pads, 0.9 mm)
+   spread over 5 pads with erf weights; longitudinal diffusion D_L = 120 um/sqrt(cm).
+6. Readout: SAMPA-like CR-RC^4 shaping with 80 ns peaking time (1.5 time bins) convolved with the arrival
+   time distribution, 10-bit ADC with noise sigma 4 ADC on signal voxels, saturation at 1023, zero
+   suppression below 64.
+
+``occupancy`` (fraction of the 24 x 192 x 249 x 16 voxels above threshold): None keeps the physics default
+(central Au+Au + pile-up: ~ 8-10 % in these outer layers); a number in [1e-6, 0.3] rescales the multiplicity
+of every collision so the expected occupancy matches (calibrated: occ ~ 1 - exp(-N_tracks v / N_voxels)).
+"""
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+import awkward as ak
+import numpy as np
+from scipy.special import erf
+
+from hepvq.sim import physics as ph
+
+N_SECTORS_PHI = 12
+N_SIDES = 2
+N_SECTORS = 24
+N_PHI = 192                # pads per sector and layer
+N_Z = 249                  # time bins per half
+N_LAYERS = 16
+N_PHI_TOTAL = N_PHI * N_SECTORS_PHI
+HALF_LENGTH_CM = 105.5
+Z_BIN_CM = HALF_LENGTH_CM / N_Z
+ADC_MAX = 1023
+ZS_THRESHOLD = 64
+N_VOXELS_SECTOR = N_PHI * N_Z * N_LAYERS
+N_VOXELS = N_SECTORS * N_VOXELS_SECTOR
+TPC_FIELDS = ("sector", "layer", "phi", "z", "adc")
+
+
+@dataclass
+class TpcSimConfig:
+    occupancy: float | None = None
+    bfield_t: float = 1.4
+    r_first_cm: float = 60.6
+    row_height_cm: float = 1.02
+    dndeta0_central: float = 745.0    # (1-c)^3 weighting -> ~690 for 0-5 %
+    centrality_max: float = 0.05
+    eta_max: float = 1.5
+    vertex_sigma_z_cm: float = 10.0
+    pileup_rate_khz: float = 100.0
+    drift_velocity_cm_us: float = 8.0
+    tsallis_n: float = 8.0
+    tsallis_T: float = 0.17
+    max_turns: int = 3
+    n_sub: int = 3
+    q_mip: float = 2600.0             # MPV of the summed ADC of a MIP crossing one pad row at normal incidence
+    landau_rel_width: float = 0.40    # scipy-Landau scale / MPV
+    landau_x_max: float = 20.0
+    diff_t_cm: float = 0.0060         # per sqrt(cm)
+    diff_l_cm: float = 0.0120
+    prf_cm: float = 0.09
+    peaking_bins: float = 1.5
+    noise_adc: float = 4.0
+    sectors: tuple | None = None      # keep only these sector indices (0..23) in the output
+
+    def replace(self, **kw):
+        d = dict(self.__dict__)
+        for k, v in kw.items():
+            if k not in d:
+                raise TypeError(f"unknown TPC simulation parameter {k!r}; known: {sorted(d)}")
+            d[k] = v
+        return TpcSimConfig(**d)
+
+
+# voxels above threshold per track in the outer group, measured with the default chain (see docs)
+VOXELS_PER_TRACK = 235.0
+
+
+def layer_radii(cfg: TpcSimConfig | None = None) -> np.ndarray:
+    cfg = cfg or TpcSimConfig()
+    return cfg.r_first_cm + cfg.row_height_cm * (np.arange(N_LAYERS) + 0.5)
+
+
+@functools.lru_cache(maxsize=4)
+def _shaping_table(peaking_bins: float, n_f: int = 32, n_s: int = 24, s_max: float = 3.0):
+    """Response at integer bin offsets k = -3..12 relative to floor(b0) for arrival time b0 (in bins) with
+    Gaussian spread sigma (bins); CR-RC^4 peaking at ``peaking_bins``, peak amplitude 1 for a point charge."""
+    ks = np.arange(-3, 13)
+    fs = (np.arange(n_f) + 0.5) / n_f
+    ss = np.linspace(0.0, s_max, n_s)
+    gx = np.linspace(-4, 4, 41)
+    gw = np.exp(-0.5 * gx**2)
+    gw /= gw.sum()
+    tab = np.zeros((n_f, n_s, ks.size))
+    for i, f in enumerate(fs):
+        for j, s in enumerate(ss):
+            t0 = f + gx * s                         # arrival times relative to floor(b0)
+            dt = (ks[None, :] - t0[:, None]) / peaking_bins
+            g = np.where(dt > 0, np.maximum(dt, 1e-12) ** 4 * np.exp(-4 * (dt - 1)), 0.0)
+            tab[i, j] = (gw[:, None] * g).sum(0)
+    return ks, tab, n_f, s_max / (n_s - 1)
+
+
+def _generate_tracks(event_numbers, seed, cfg: TpcSimConfig, scale: float):
+    tsallis = ph.TsallisPt(cfg.tsallis_n, cfg.tsallis_T) if (cfg.tsallis_n, cfg.tsallis_T) != (8.0, 0.17) \
+        else _default_tsallis()
+    integ = ph.eta_integral("auau", cfg.eta_max)
+    t_drift = HALF_LENGTH_CM / cfg.drift_velocity_cm_us
+    mu_pu = cfg.pileup_rate_khz * 1e-3 * 2 * t_drift
+    out = {k: [] for k in ("ev", "z0", "pt", "eta", "phi", "q", "mass", "dz")}
+    rngs = []
+    for iev, evn in enumerate(event_numbers):
+        rng = ph.event_rng(seed, evn)
+        rngs.append(rng)
+        n_pu = rng.poisson(mu_pu)
+        cent = np.concatenate([rng.uniform(0, cfg.centrality_max, 1), rng.uniform(0, 1, n_pu)])
+        dt = np.concatenate([[0.0], rng.uniform(-t_drift, t_drift, n_pu)])
+        zv = rng.normal(0.0, cfg.vertex_sigma_z_cm, n_pu + 1)
+        mean_n = scale * cfg.dndeta0_central * (1 - cent) ** 3 * integ
+        nch = rng.poisson(mean_n)
+        vtx = np.repeat(np.arange(n_pu + 1), nch)
+        n = vtx.size
+        out["ev"].append(np.full(n, iev, np.int64))
+        out["z0"].append(zv[vtx])
+        out["dz"].append(cfg.drift_velocity_cm_us * dt[vtx])
+        out["eta"].append(ph.sample_eta(rng, n, "auau", cfg.eta_max))
+        out["pt"].append(np.maximum(tsallis.sample(rng, n), 1e-3))
+        out["phi"].append(rng.uniform(-np.pi, np.pi, n))
+        out["q"].append(np.where(rng.random(n) < 0.5, -1.0, 1.0))
+        out["mass"].append(ph.sample_species_mass(rng, n))
+    return {k: np.concatenate(v) for k, v in out.items()}, rngs
+
+
+@functools.lru_cache(maxsize=1)
+def _default_tsallis():
+    return ph.TsallisPt(8.0, 0.17)
+
+
+def expected_tracks(cfg: TpcSimConfig | None = None) -> float:
+    """Mean number of charged tracks (|eta| < eta_max) per event, triggered + visible pile-up."""
+    cfg = cfg or TpcSimConfig()
+    integ = ph.eta_integral("auau", cfg.eta_max)
+    mean_c = cfg.dndeta0_central * np.mean((1 - np.linspace(0, cfg.centrality_max, 1001)) ** 3)
+    t_drift = HALF_LENGTH_CM / cfg.drift_velocity_cm_us
+    mu_pu = cfg.pileup_rate_khz * 1e-3 * 2 * t_drift
+    return integ * (mean_c + mu_pu * cfg.dndeta0_central / 4.0)
+
+
+def multiplicity_scale(occupancy: float | None, cfg: TpcSimConfig | None = None) -> float:
+    """Factor on all multiplicities that gives the requested mean occupancy (1 for None)."""
+    if occupancy is None:
+        return 1.0
+    occupancy = float(occupancy)
+    if not (0.0 < occupancy < 0.5):
+        raise ValueError(f"occupancy must be in (0, 0.5), got {occupancy}")
+    n_tr = -math.log1p(-occupancy) * N_VOXELS / VOXELS_PER_TRACK
+    # pile-up tracks are only partly inside the drift window: about half of them are visible
+    return n_tr / expected_tracks_visible(cfg)
+
+
+def expected_tracks_visible(cfg: TpcSimConfig | None = None) -> float:
+    cfg = cfg or TpcSimConfig()
+    integ = ph.eta_integral("auau", cfg.eta_max)
+    mean_c = cfg.dndeta0_central * np.mean((1 - np.linspace(0, cfg.centrality_max, 1001)) ** 3)
+    t_drift = HALF_LENGTH_CM / cfg.drift_velocity_cm_us
+    mu_pu = cfg.pileup_rate_khz * 1e-3 * 2 * t_drift
+    return integ * (mean_c + 0.5 * mu_pu * cfg.dndeta0_central / 4.0)
+
+
+def _simulate_chunk(event_numbers, seed, cfg: TpcSimConfig, scale: float):
+    n_ev = len(event_numbers)
+    tr, rngs = _generate_tracks(event_numbers, seed, cfg, scale)
+    R = ph.helix_radius_cm(tr["pt"], cfg.bfield_t)
+    x0 = np.zeros_like(R)
+    xc, yc, h = ph.helix_centres(x0, x0, tr["phi"], tr["q"], R)
+    sh = np.sinh(tr["eta"])
+    radii = layer_radii(cfg)
+    t_l, a_l, l_l = [], [], []
+    for li, r in enumerate(radii):
+        a1, a2, ok = ph.helix_cylinder_phases(xc, yc, h, R, r, tr["phi"])
+        idx = np.nonzero(ok)[0]
+        for m in range(cfg.max_turns):
+            for a in (a1[idx] + 2 * np.pi * m, a2[idx] + 2 * np.pi * m):
+                z = tr["z0"][idx] + R[idx] * a * sh[idx]
+                keep = np.abs(z) < HALF_LENGTH_CM
+                t_l.append(idx[keep])
+                a_l.append(a[keep])
+                l_l.append(np.full(int(keep.sum()), li))
+    t = np.concatenate(t_l)
+    a = np.concatenate(a_l)
+    lay = np.concatenate(l_l)
+    ev = tr["ev"][t]
+    order = np.lexsort((lay, t, ev))
+    t, a, lay, ev = t[order], a[order], lay[order], ev[order]
+    nc = t.size
+    px, py, pz, phit = ph.helix_position(xc[t], yc[t], h[t], R[t], tr["phi"][t], 0.0 * t + tr["z0"][t], sh[t], a)
+    phipos = np.arctan2(py, px)
+    psi = ph.wrap_pi(phit - phipos)
+    cpsi = np.maximum(np.abs(np.cos(psi)), 0.15)
+    tanpsi = np.sign(np.sin(psi)) * np.sqrt(1 / cpsi**2 - 1)
+    dzdr = sh[t] / cpsi
+    path = cfg.row_height_cm * np.cosh(tr["eta"][t]) / cpsi
+    p = tr["pt"][t] * np.cosh(tr["eta"][t])
+    bg = p / tr["mass"][t]
+    b2 = bg**2 / (1 + bg**2)
+    rel = np.minimum((1 / b2) * (1 + 0.08 * np.log1p(bg**2 / 16.0)) / (1 + 1 / 16.0 * 0), 25.0)
+    rel = rel * (1.0 / ((1 + 1 / 3.2**2)))  # normalise to a MIP (b g ~ 3.2) ~ 1
+    mpv = cfg.q_mip * rel * path / cfg.row_height_cm
+    c_tot = cfg.landau_rel_width * mpv
+    K = cfg.n_sub
+    loc_tot = mpv - ph.LANDAU_MODE * c_tot
+    loc_s = ph.landau_sum_loc(loc_tot, c_tot, np.full(nc, float(K)))
+
+    # sub-clusters
+    cidx = np.repeat(np.arange(nc), K)
+    j = np.tile(np.arange(K), nc)
+    dr = cfg.row_height_cm * ((j + 0.5) / K - 0.5)
+    r_s = radii[lay[cidx]] + dr
+    phi_s = phipos[cidx] + tanpsi[cidx] * dr / r_s
+    z_s = pz[cidx] + dzdr[cidx] * dr
+    zapp = np.sign(z_s) * (np.abs(z_s) - tr["dz"][t][cidx])       # pile-up time offset -> apparent z
+    side = (z_s > 0).astype(np.int64)
+    valid = (np.abs(z_s) < HALF_LENGTH_CM) & (np.sign(zapp) == np.sign(z_s)) & (np.abs(zapp) < HALF_LENGTH_CM)
+    counts = np.bincount(ev[cidx], minlength=n_ev)
+    xs = np.concatenate([ph.landau_standard(rngs[i], int(counts[i]), cfg.landau_x_max) for i in range(n_ev)])
+    q = np.maximum(loc_s[cidx] + (c_tot / K)[cidx] * xs, 0.0)
+    sel = np.nonzero(valid & (q > 0))[0]
+    cidx, r_s, phi_s, zapp, side, q = cidx[sel], r_s[sel], phi_s[sel], zapp[sel], side[sel], q[sel]
+    s_ev = ev[cidx]
+    s_lay = lay[cidx]
+    drift = HALF_LENGTH_CM - np.abs(zapp)
+    sig_t = np.sqrt(cfg.diff_t_cm**2 * drift + cfg.prf_cm**2)
+    sig_l = cfg.diff_l_cm * np.sqrt(drift)
+
+    # pads: 5 pads around the nearest pad centre
+    pad_w = 2 * np.pi * r_s / N_PHI_TOTAL
+    ppos = np.mod(phi_s, 2 * np.pi) / (2 * np.pi) * N_PHI_TOTAL       # continuous pad coordinate
+    p0 = np.floor(ppos).astype(np.int64)
+    pads = p0[:, None] + np.arange(-2, 3)[None, :]
+    edges_lo = (pads - ppos[:, None]) * pad_w[:, None]
+    s2 = (np.sqrt(2) * sig_t)[:, None]
+    wpad = 0.5 * (erf((edges_lo + pad_w[:, None]) / s2) - erf(edges_lo / s2))
+    # time: bins counted from the endplate; time-bin b <-> z index N_Z - 1 - b
+    b0 = drift / Z_BIN_CM
+    ks, tab, n_f, ds = _shaping_table(cfg.peaking_bins)
+    fb = np.floor(b0)
+    fi = np.clip(((b0 - fb) * n_f).astype(np.int64), 0, n_f - 1)
+    si = np.clip(np.rint(sig_l / Z_BIN_CM / ds).astype(np.int64), 0, tab.shape[1] - 1)
+    wt = tab[fi, si]                                                 # (n, len(ks))
+    tb = fb.astype(np.int64)[:, None] + ks[None, :]
+    amp = q[:, None, None] * wpad[:, :, None] * wt[:, None, :] / _amp_norm(cfg.peaking_bins)
+    n = q.size
+    E_amp = amp.reshape(-1)
+    E_pad = np.broadcast_to(pads[:, :, None], amp.shape).reshape(-1)
+    E_tb = np.broadcast_to(tb[:, None, :], amp.shape).reshape(-1)
+    E_i = np.repeat(np.arange(n), amp.shape[1] * amp.shape[2])
+    keep = (E_amp > 0.5) & (E_tb >= 0) & (E_tb < N_Z)
+    E_amp, E_pad, E_tb, E_i = E_amp[keep], E_pad[keep], E_tb[keep], E_i[keep]
+    E_pad = np.mod(E_pad, N_PHI_TOTAL)
+    sector = (E_pad // N_PHI) + N_SECTORS_PHI * side[E_i]
+    phi_i = E_pad % N_PHI
+    z_i = N_Z - 1 - E_tb
+    key = (s_ev[E_i] << 40) | (sector << 32) | (s_lay[E_i] << 24) | (phi_i << 12) | z_i
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    E_amp = E_amp[order]
+    if key.size:
+        first = np.concatenate([[True], key[1:] != key[:-1]])
+        starts = np.nonzero(first)[0]
+        vk = key[starts]
+        va = np.add.reduceat(E_amp, starts)
+    else:
+        vk, va = np.zeros(0, np.int64), np.zeros(0)
+    v_ev = vk >> 40
+    vcounts = np.bincount(v_ev, minlength=n_ev)
+    noise = np.concatenate([rngs[i].normal(0.0, cfg.noise_adc, int(vcounts[i])) for i in range(n_ev)])
+    adc = np.clip(np.rint(va + noise), 0, ADC_MAX)
+    fired = adc >= ZS_THRESHOLD
+    if cfg.sectors is not None:
+        fired &= np.isin((vk >> 32) & 0xFF, np.asarray(cfg.sectors))
+    vk, adc, v_ev = vk[fired], adc[fired].astype(np.uint16), v_ev[fired]
+    nh = np.bincount(v_ev, minlength=n_ev)
+    hits = ak.zip({
+        "sector": ak.unflatten(((vk >> 32) & 0xFF).astype(np.uint16), nh),
+        "layer": ak.unflatten(((vk >> 24) & 0xFF).astype(np.uint16), nh),
+        "phi": ak.unflatten(((vk >> 12) & 0xFFF).astype(np.uint16), nh),
+        "z": ak.unflatten((vk & 0xFFF).astype(np.uint16), nh),
+        "adc": ak.unflatten(adc, nh),
+    })
+    stats = {"tracks": int(tr["pt"].size), "crossings": int(nc)}
+    return hits, stats
+
+
+@functools.lru_cache(maxsize=4)
+def _amp_norm(peaking_bins):
+    """Sum over bins of the unit-peak pulse (so q is the summed ADC of a sub-cluster)."""
+    ks, tab, n_f, ds = _shaping_table(peaking_bins)
+    return float(tab[:, 0].sum(1).mean())
+
+
+def iter_chunks(n_events, seed=0, occupancy=None, first_event=1, chunk=2, run=1, **params):
+    cfg = TpcSimConfig().replace(occupancy=occupancy, **params)
+    scale = multiplicity_scale(occupancy, cfg)
+    for s in range(0, n_events, chunk):
+        evn = np.arange(first_event + s, first_event + min(s + chunk, n_events), dtype=np.int64)
+        hits, stats = _simulate_chunk(evn, seed, cfg, scale)
+        ids = dict(run=np.full(evn.size, run, np.uint32), luminosityBlock=np.ones(evn.size, np.uint32),
+                   event=evn.astype(np.uint64))
+        yield ak.zip({**ids, "TpcHit": hits}, depth_limit=1), stats
+
+
+def simulate_events(n_events, seed=0, occupancy=None, first_event=1, chunk=2, run=1, **params):
+    """Simulate ``n_events`` TPC readout frames (all 24 sectors of the outer layer group).
+
+    Returns an ak.Array with run, luminosityBlock, event and TpcHit (jagged records sector, layer, phi, z, adc,
+    uint16, sorted by (sector, layer, phi, z)).  Deterministic in (seed, event number) for any chunking.
+    ``occupancy``: None (physics default, central Au+Au + 100 kHz pile-up) or a target fraction of voxels
+    above threshold in [1e-6, 0.3].  Extra keyword arguments override ``TpcSimConfig`` fields
+    (e.g. ``sectors=(0, 1)`` to keep only some sectors).
+    """
+    parts = [p[0] for p in iter_chunks(n_events, seed, occupancy, first_event, chunk, run, **params)]
+    if not parts:
+        raise ValueError("n_events must be >= 1")
+    return ak.concatenate(parts)
+
+
+def occupancy_of(events) -> np.ndarray:
+    """Per-event occupancy: hits / (number of voxels of the 24 sectors)."""
+    return ak.num(events.TpcHit).to_numpy() / N_VOXELS
+
+
+def dense_sector(hits_one_event, sector) -> np.ndarray:
+    """(192, 249, 16) float32 ADC volume of one sector of one event (the seed paper's input shape)."""
+    h = hits_one_event[hits_one_event.sector == sector]
+    vol = np.zeros((N_PHI, N_Z, N_LAYERS), np.float32)
+    vol[ak.to_numpy(h.phi), ak.to_numpy(h.z), ak.to_numpy(h.layer)] = ak.to_numpy(h.adc)
+    return vol

@@ -1,0 +1,249 @@
+"""TpcInrCodec ("tpc_inr"): TPC hits compressed into implicit neural representations.
+
+Two ways to get the networks (``method``):
+- ``fit`` (the paper): one small INR (SIREN / FFNet / WIRE) fitted per sector, batched across all sectors of a
+  chunk of events (hepvq.tpc.fit); the quantised weights (fp16 or int8 per-layer scales) are the code.
+- ``amortised``: an encoder (ONNX, no torch) maps each sector to a latent grid that modulates a shared INR
+  decoder (hepvq.tpc.amortised); the int8 latents are the code, the decoder ONNX travels in the metadata.
+
+Two ways to use them (``mode``):
+- ``dense`` (the paper): the INR represents the whole (192, 249, 16) sector, zeros included; decode evaluates
+  it on the full grid and re-applies the 64 ADC threshold. Hit positions are lossy.
+- ``hybrid``: the hit positions are coded losslessly (hepvq.tpc.coords: key gaps, varint, zstd) and the INR
+  only represents the charge at the hits (fitted on hits only); decode evaluates it at the stored positions
+  and clips to [64, 1023]. Hit precision and recall are 1 by construction; only the ADC values are lossy.
+
+Products per event (jagged records, one level):
+- ``""``        {sector: uint8}: the coded sectors, in the order of their blobs;
+- ``"weights"`` {byte: uint8}: the concatenated fixed-size quantised blobs (network weights or latents);
+- ``"coords"``  {byte: uint8}: hybrid mode only, the coded hit positions.
+
+decode() needs numpy, awkward, zstandard and (amortised only) onnxruntime: no torch.
+"""
+from __future__ import annotations
+
+import json
+import time
+
+import awkward as ak
+import numpy as np
+
+from hepvq.codecs.base import Codec, register_codec
+from hepvq.errors import DataError, ModelError
+from hepvq.tpc import coords as coordcode
+from hepvq.tpc import inr_np, quantise
+from hepvq.tpc.grid import ADC_MAX, N_SECTORS, SHAPE, THRESHOLD, events_from_columns, grid_coords, normalise
+
+FORMAT_VERSION = 1
+DEFAULT_ARCH = {"kind": "siren", "width": 48, "depth": 3, "in_dim": 3, "omega0": 30.0, "omega": 30.0}
+DEFAULT_FIT = {"strategy": "importance", "ratio": 0.05, "epochs": 200, "batch_size": 4096, "lr": None,
+               "eps": 2e-3, "seed": 0, "max_sectors": 48}
+
+
+def _bytes_records(chunks: list[bytes], field: str = "byte") -> ak.Array:
+    counts = np.array([len(c) for c in chunks], dtype=np.int64)
+    flat = np.frombuffer(b"".join(chunks), dtype=np.uint8) if counts.sum() else np.zeros(0, np.uint8)
+    return ak.unflatten(ak.zip({field: ak.Array(flat)}), counts)
+
+
+def _records_bytes(arr: ak.Array, field: str = "byte") -> list[bytes]:
+    a = arr[field] if field in ak.fields(arr) else arr
+    counts = ak.to_numpy(ak.num(a)).astype(np.int64)
+    flat = ak.to_numpy(ak.flatten(a)).astype(np.uint8)
+    offs = np.concatenate([[0], np.cumsum(counts)])
+    return [flat[offs[i]:offs[i + 1]].tobytes() for i in range(len(counts))]
+
+
+@register_codec
+class TpcInrCodec(Codec):
+    name = "tpc_inr"
+    collection = "TpcHit"
+
+    def __init__(self, *, mode: str = "hybrid", method: str = "fit", arch: dict | None = None,
+                 quant: str = "int8", fit: dict | None = None, amortised=None, threshold: int = THRESHOLD,
+                 shape=SHAPE, n_sectors: int = N_SECTORS):
+        if mode not in ("hybrid", "dense"):
+            raise ModelError(f"tpc_inr: unknown mode '{mode}' (hybrid, dense)")
+        if method not in ("fit", "amortised"):
+            raise ModelError(f"tpc_inr: unknown method '{method}' (fit, amortised)")
+        if quant not in quantise.MODES:
+            raise ModelError(f"tpc_inr: unknown quantisation '{quant}' ({', '.join(quantise.MODES)})")
+        if method == "amortised" and amortised is None:
+            raise ModelError("tpc_inr: method 'amortised' needs an amortised model (hepvq.tpc.amortised.load)")
+        self.mode, self.method, self.quant = mode, method, quant
+        self.arch = dict(arch or DEFAULT_ARCH)
+        self.fit = {**DEFAULT_FIT, **(fit or {})}
+        self.amortised = amortised
+        self.threshold, self.shape, self.n_sectors = int(threshold), tuple(shape), int(n_sectors)
+        self.stats = {"fit_time_s": 0.0, "encode_time_s": 0.0, "sectors": 0, "events": 0}
+
+    # ------------------------------------------------------------------ sizes
+    def _tensor_shapes(self) -> list[tuple[int, ...]]:
+        if self.method == "amortised":
+            return [tuple(self.amortised.latent_shape)]
+        shapes = []
+        for fi, fo in inr_np.layer_shapes(self.arch):
+            shapes += [(fi, fo), (fo,)]
+        return shapes
+
+    @property
+    def blob_size(self) -> int:
+        return quantise.blob_size(self._tensor_shapes(), self.quant)
+
+    # ------------------------------------------------------------------ encode
+    def encode(self, hits: ak.Array) -> dict[str, ak.Array]:
+        t0 = time.perf_counter()
+        n_ev = len(hits)
+        cols = {f: ak.to_numpy(ak.flatten(hits[f])).astype(np.int64) for f in ("sector", "layer", "phi", "z", "adc")}
+        counts = ak.to_numpy(ak.num(hits["adc"])).astype(np.int64)
+        offs = np.concatenate([[0], np.cumsum(counts)])
+        P, Z, L = self.shape
+        for f, n in (("sector", self.n_sectors), ("phi", P), ("z", Z), ("layer", L), ("adc", 1024)):
+            if len(cols[f]) and (cols[f].min() < 0 or cols[f].max() >= n):
+                raise DataError(f"tpc_inr: TpcHit_{f} outside [0, {n}) (found {cols[f].min()}..{cols[f].max()})")
+        ev_sectors, coord_blobs, jobs = [], [], []        # jobs: (event, sector, volume)
+        for e in range(n_ev):
+            sl = slice(offs[e], offs[e + 1])
+            c = {f: v[sl] for f, v in cols.items()}
+            secs = np.unique(c["sector"])
+            ev_sectors.append(secs.astype(np.uint8))
+            if self.mode == "hybrid":
+                blob, _ = coordcode.encode(c["sector"], c["layer"], c["phi"], c["z"], self.shape)
+                coord_blobs.append(blob)
+            for s in secs:
+                m = c["sector"] == s
+                vol = np.zeros(self.shape, dtype=np.uint16)
+                vol[c["phi"][m], c["z"][m], c["layer"][m]] = c["adc"][m]
+                jobs.append(vol)
+        blobs = self._encode_volumes(jobs)
+        per_event, j = [], 0
+        for e in range(n_ev):
+            k = len(ev_sectors[e])
+            per_event.append(b"".join(blobs[j:j + k]))
+            j += k
+        out = {"": ak.unflatten(ak.zip({"sector": ak.Array(np.concatenate(ev_sectors) if ev_sectors else np.zeros(0, np.uint8))}),
+                                np.array([len(s) for s in ev_sectors], dtype=np.int64)),
+               "weights": _bytes_records(per_event)}
+        if self.mode == "hybrid":
+            out["coords"] = _bytes_records(coord_blobs)
+        self.stats["encode_time_s"] += time.perf_counter() - t0
+        self.stats["sectors"] += len(jobs)
+        self.stats["events"] += n_ev
+        return out
+
+    def _encode_volumes(self, vols: list[np.ndarray]) -> list[bytes]:
+        if not vols:
+            return []
+        if self.method == "amortised":
+            lat = self.amortised.encode(np.stack(vols))
+            return [quantise.pack([l], self.quant) for l in lat]
+        from hepvq.tpc.fit import fit_sectors  # torch: only on the encoding path of method 'fit'
+
+        f = dict(self.fit)
+        max_s = int(f.pop("max_sectors"))
+        strategy = "hits" if self.mode == "hybrid" else f.pop("strategy")
+        f.pop("strategy", None)
+        out = []
+        for i in range(0, len(vols), max_s):
+            batch = np.stack(vols[i:i + max_s])
+            res = fit_sectors(batch, self.arch, strategy=strategy, **f)
+            self.stats["fit_time_s"] += res.fit_time
+            out += [quantise.pack(res.sector_params(s), self.quant) for s in range(len(batch))]
+        return out
+
+    # ------------------------------------------------------------------ decode
+    def _sector_fn(self, blob: bytes):
+        """blob -> function(normalised coords (n, 3)) -> ADC float (n,)."""
+        tensors = quantise.unpack(blob, self._tensor_shapes(), self.quant)
+        if self.method == "amortised":
+            return lambda x: self.amortised.decode(tensors[0], x) * ADC_MAX
+        return lambda x: inr_np.forward(self.arch, tensors, x) * ADC_MAX
+
+    def decode(self, products: dict[str, ak.Array]) -> ak.Array:
+        if "" not in products or "weights" not in products:
+            raise ModelError(f"tpc_inr: products '' and 'weights' are needed, found {sorted(products)}")
+        sectors = products[""]["sector"] if "sector" in ak.fields(products[""]) else products[""]
+        sec_counts = ak.to_numpy(ak.num(sectors)).astype(np.int64)
+        sec_flat = ak.to_numpy(ak.flatten(sectors)).astype(np.int64)
+        sec_offs = np.concatenate([[0], np.cumsum(sec_counts)])
+        weights = _records_bytes(products["weights"])
+        coords = _records_bytes(products["coords"]) if self.mode == "hybrid" else None
+        if self.mode == "hybrid" and "coords" not in products:
+            raise ModelError("tpc_inr (hybrid): product 'coords' missing")
+        bs = self.blob_size
+        grid = None
+        columns = []
+        for e in range(len(sec_counts)):
+            secs = sec_flat[sec_offs[e]:sec_offs[e + 1]]
+            w = weights[e]
+            if len(w) != bs * len(secs):
+                raise ModelError(f"tpc_inr: event {e} has {len(w)} weight bytes, expected {bs} x {len(secs)} sectors")
+            fns = {int(s): self._sector_fn(w[i * bs:(i + 1) * bs]) for i, s in enumerate(secs)}
+            if self.mode == "hybrid":
+                s_, l_, p_, z_ = coordcode.decode(coords[e], self.shape)
+                adc = np.zeros(len(s_), dtype=np.float32)
+                for s, fn in fns.items():
+                    m = s_ == s
+                    if m.any():
+                        adc[m] = fn(normalise(np.stack([p_[m], z_[m], l_[m]], axis=1), self.shape))
+                adc = np.clip(np.rint(adc), self.threshold, 1023)
+                columns.append({"sector": s_, "layer": l_, "phi": p_, "z": z_, "adc": adc})
+            else:
+                if grid is None:
+                    grid = grid_coords(self.shape)
+                parts = []
+                for s, fn in fns.items():
+                    a = np.clip(np.rint(fn(grid)), 0, 1023).reshape(self.shape)
+                    p_, z_, l_ = np.nonzero(a >= self.threshold)
+                    parts.append({"sector": np.full(len(p_), s), "layer": l_, "phi": p_, "z": z_, "adc": a[p_, z_, l_]})
+                columns.append({f: np.concatenate([p[f] for p in parts]) if parts else np.zeros(0, np.uint16)
+                                for f in ("sector", "layer", "phi", "z", "adc")})
+        return events_from_columns(columns)
+
+    def evaluate(self, blob: bytes, idx: np.ndarray) -> np.ndarray:
+        """Continuous reconstruction: one sector's coded blob evaluated at (fractional) voxel indices (n, 3)."""
+        return self._sector_fn(blob)(normalise(idx, self.shape))
+
+    # ------------------------------------------------------------------ metadata
+    def config(self) -> dict:
+        cfg = {"format": FORMAT_VERSION, "mode": self.mode, "method": self.method, "quant": self.quant,
+               "threshold": self.threshold, "shape": list(self.shape), "n_sectors": self.n_sectors,
+               "blob_size": self.blob_size}
+        if self.method == "fit":
+            cfg["arch"] = self.arch
+            cfg["fit"] = self.fit
+        else:
+            cfg["amortised"] = self.amortised.config
+        return cfg
+
+    def metadata(self) -> dict[str, bytes]:
+        blobs = {"config": self.json_blob(self.config())}
+        if self.method == "amortised":
+            blobs["decoder.onnx"] = self.amortised.decoder_bytes
+        return blobs
+
+    @classmethod
+    def from_metadata(cls, blobs: dict[str, bytes]) -> "TpcInrCodec":
+        cfg = cls.read_json_blob(blobs, "config")
+        if cfg.get("format") != FORMAT_VERSION:
+            raise ModelError(f"tpc_inr: metadata format {cfg.get('format')} is not {FORMAT_VERSION}")
+        amortised = None
+        if cfg["method"] == "amortised":
+            from hepvq.tpc.amortised_rt import AmortisedRuntime
+
+            if "decoder.onnx" not in blobs:
+                raise ModelError("tpc_inr: amortised codec metadata lacks 'decoder.onnx'")
+            amortised = AmortisedRuntime(cfg["amortised"], decoder_bytes=blobs["decoder.onnx"])
+        codec = cls(mode=cfg["mode"], method=cfg["method"], arch=cfg.get("arch"), quant=cfg["quant"],
+                    fit=cfg.get("fit"), amortised=amortised, threshold=cfg["threshold"], shape=cfg["shape"],
+                    n_sectors=cfg["n_sectors"])
+        if codec.blob_size != cfg["blob_size"]:
+            raise ModelError(f"tpc_inr: blob size {codec.blob_size} does not match the file's {cfg['blob_size']}")
+        return codec
+
+    def summary(self) -> dict:
+        return dict(self.stats, mode=self.mode, method=self.method, quant=self.quant, blob_bytes=self.blob_size)
+
+
+def config_json(codec: TpcInrCodec) -> str:
+    return json.dumps(codec.config(), sort_keys=True)

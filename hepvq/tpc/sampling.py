@@ -1,0 +1,108 @@
+"""Sampling strategies for fitting INRs to sparse volumes (paper section 2.1 and appendix C).
+
+All work on a batch of S flattened volumes y (S, N) (values ADC / 1023) and return, per call, the voxel
+indices (S, k) used for one epoch of fitting, k = round(ratio * N):
+
+- ``importance``: weights |y| for non-zero voxels, ``eps`` for zeros, normalised; drawn with
+  ``torch.multinomial(weights, k, replacement=True)`` (paper eq. 2 and appendix C).
+- ``entropy``: histogram flattening. With B bins of y, the target per-bin count is C = N * rho / B; bins
+  holding fewer than C points give all of them, and the deficit is spread over the fuller bins
+  (water-filling), so the sampled histogram is as uniform as the data allow (appendix C). Points are then
+  drawn within each bin without replacement.
+- ``random``: uniform, with replacement (like importance sampling with equal weights).
+- ``full``: every voxel (a fresh permutation).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+STRATEGIES = ("importance", "entropy", "random", "full")
+
+
+def n_samples(n: int, ratio: float) -> int:
+    return max(1, min(n, int(round(ratio * n))))
+
+
+def importance_weights(y: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
+    """(S, N) weights: |y| where y != 0, eps where y == 0 (not normalised; multinomial normalises)."""
+    a = y.abs()
+    return torch.where(a > 0, a, torch.full_like(a, eps))
+
+
+def importance(y: torch.Tensor, ratio: float, *, eps: float = 1e-3, weights: torch.Tensor | None = None,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+    w = importance_weights(y, eps) if weights is None else weights
+    return torch.multinomial(w, n_samples(y.shape[1], ratio), replacement=True, generator=generator)
+
+
+def random(y: torch.Tensor, ratio: float, *, generator: torch.Generator | None = None) -> torch.Tensor:
+    S, N = y.shape
+    return torch.randint(0, N, (S, n_samples(N, ratio)), generator=generator)
+
+
+def full(y: torch.Tensor, ratio: float = 1.0, *, generator: torch.Generator | None = None) -> torch.Tensor:
+    S, N = y.shape
+    return torch.rand(S, N, generator=generator).argsort(dim=1)
+
+
+def entropy_allocation(counts: np.ndarray, total: int) -> np.ndarray:
+    """Water-filling: per-bin sample counts, as uniform as possible, summing to min(total, counts.sum()).
+
+    Starts from C = total / B per bin (appendix C); bins with fewer points than their share give all of them
+    and the deficit is re-shared among the remaining bins until it is used up."""
+    counts = np.asarray(counts, dtype=np.int64)
+    total = int(min(total, counts.sum()))
+    alloc = np.zeros_like(counts)
+    open_ = counts > 0
+    left = total
+    while left > 0 and open_.any():
+        C = left / open_.sum()
+        small = open_ & (counts - alloc <= C)
+        if small.any():                       # bins that cannot fill their share give everything they have
+            left -= int((counts[small] - alloc[small]).sum())
+            alloc[small] = counts[small]
+            open_ &= ~small
+            continue
+        share = np.floor(np.full(open_.sum(), C)).astype(np.int64)
+        rem = left - int(share.sum())
+        idx = np.flatnonzero(open_)
+        share[:rem] += 1                      # hand out the rounding remainder one by one
+        alloc[idx] += share
+        left = 0
+    return alloc
+
+
+def entropy(y: torch.Tensor, ratio: float, *, bins: int = 64, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Histogram-flattening sample of k = ratio * N voxels per row (exact per-bin counts, no replacement)."""
+    S, N = y.shape
+    k = n_samples(N, ratio)
+    yn = y.detach().cpu().numpy()
+    lo, hi = float(yn.min()), float(yn.max())
+    width = (hi - lo) / bins or 1.0
+    out = torch.empty(S, k, dtype=torch.long)
+    keys = torch.rand(S, N, generator=generator).numpy()
+    for s in range(S):
+        b = np.minimum(((yn[s] - lo) / width).astype(np.int64), bins - 1)
+        counts = np.bincount(b, minlength=bins)
+        alloc = entropy_allocation(counts, k)
+        # random order within each bin: sort by (bin, random key), take the first alloc[bin] of each bin
+        order = np.lexsort((keys[s], b))
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        take = np.concatenate([order[st:st + a] for st, a in zip(starts, alloc) if a > 0])
+        if len(take) < k:                     # only when k > N (cannot happen) or rounding; pad uniformly
+            take = np.concatenate([take, order[: k - len(take)]])
+        out[s] = torch.from_numpy(take[:k])
+    return out
+
+
+def sample(strategy: str, y: torch.Tensor, ratio: float, **kw) -> torch.Tensor:
+    if strategy == "importance":
+        return importance(y, ratio, **{k: v for k, v in kw.items() if k in ("eps", "weights", "generator")})
+    if strategy == "entropy":
+        return entropy(y, ratio, **{k: v for k, v in kw.items() if k in ("bins", "generator")})
+    if strategy == "random":
+        return random(y, ratio, generator=kw.get("generator"))
+    if strategy == "full":
+        return full(y, generator=kw.get("generator"))
+    raise ValueError(f"unknown sampling strategy '{strategy}'; known: {', '.join(STRATEGIES)}")

@@ -1,0 +1,66 @@
+"""HepvqDecoder: decode every codec declared in the compressed input file (pixel_vq, pixel_sparse, tpc_inr...)
+back to collections in the input schema, with nothing but the file (its metadata holds the decoders)."""
+from __future__ import annotations
+
+import hepvq.config as cms
+from hepvq.errors import DataError, ModelError
+from hepvq.framework import EDProducer, register_module
+
+
+@register_module
+class HepvqDecoder(EDProducer):
+    """Decode the codecs declared in the input file's provenance back to their collections (PixelDigi, TpcHit...).
+
+    ``collection="PixelDigi"``: decode the codec(s) of that collection and put the result under instance ""
+    (so ``branchAliases = cms.untracked.PSet(<label>=cms.untracked.string("PixelDigi"))`` names the branches
+    PixelDigi_*); nothing is put when the file has no codec for it.  ``collection=""``: decode every codec,
+    each under instance = its collection name."""
+
+    @classmethod
+    def fillDescriptions(cls, desc):  # noqa: N802
+        desc.add("collection", cms.string(""),
+                 "collection to decode (PixelDigi, TpcHit); empty: all, each under instance = collection")
+        desc.add("required", cms.untracked.bool(False),
+                 "fail when the input file has no codec for `collection` (default: put nothing)")
+
+    def beginJob(self):  # noqa: N802
+        from hepvq.io.reading import codecs_from_file
+
+        files = list(getattr(self.context, "input_files", []) or [])
+        if not files:
+            raise ModelError(f"HepvqDecoder '{self.label}': the job has no input file to read codecs from")
+        self.files = files
+        codecs = codecs_from_file(files[0])
+        want = self.params.collection
+        self.plan = []  # [(encoder label, codec, collection, {instance: prefix})]
+        for label, (codec, coll, prefixes) in codecs.items():
+            if want and coll != want:
+                continue
+            self.plan.append((label, codec, coll, prefixes))
+        if want and len(self.plan) > 1:
+            raise ModelError(f"HepvqDecoder '{self.label}': {len(self.plan)} codecs in {files[0]} decode to "
+                             f"'{want}' ({', '.join(p[0] for p in self.plan)}); cannot merge them")
+        if want and not self.plan and self.params.required:
+            have = sorted({c for (_cd, c, _p) in codecs.values()})
+            raise ModelError(f"HepvqDecoder '{self.label}': input file {files[0]} has no codec for collection "
+                             f"'{want}' (has: {', '.join(have) or 'none'})")
+        colls = [p[2] for p in self.plan]
+        if len(set(colls)) != len(colls):
+            raise ModelError(f"HepvqDecoder '{self.label}': several codecs decode to the same collection {colls}")
+        self.events = 0
+
+    def produce(self, chunk):
+        for label, codec, coll, prefixes in self.plan:
+            products = {inst: chunk.get((label, inst)) for inst in prefixes}
+            try:
+                decoded = codec.decode(products)
+            except DataError as err:
+                raise DataError(f"HepvqDecoder '{self.label}': codec '{label}' ({codec.name}), entries "
+                                f"{chunk.entry_start}-{chunk.entry_stop}: {err}") from err
+            chunk.put(decoded, "" if self.params.collection else coll)
+        self.events += chunk.n
+
+    def endJob(self):  # noqa: N802
+        self.context.report(self.label, {"events": self.events,
+                                         "decoded": ", ".join(f"{lab} ({c.name}) -> {coll}"
+                                                              for lab, c, coll, _p in self.plan) or "nothing"})

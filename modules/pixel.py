@@ -1,0 +1,188 @@
+"""Pixel DIGI compression modules: PixelDigiVQEncoder (DIGIs -> pixel_vq index products) and
+PixelDigiVQDecoder (index products -> DIGIs in the input schema).  Run time only: numpy, awkward,
+onnxruntime (no torch)."""
+from __future__ import annotations
+
+import logging
+import time
+
+import awkward as ak
+import numpy as np
+
+import hepvq.config as cms
+from hepvq.errors import DataError, ModelError, ParameterError
+from hepvq.framework import EDProducer, register_module
+from hepvq.pixel import metrics as M
+from hepvq.pixel import patches as P
+from hepvq.pixel.codec import PixelVQCodec
+
+log = logging.getLogger("hepvq.pixel")
+
+
+def _payload_bytes(products: dict, level: int = 1) -> int:
+    """zstd size of the products' columns (big-endian, as ROOT stores them) -- the report's estimate."""
+    import zstandard
+
+    cctx = zstandard.ZstdCompressor(level=level)
+    total = 0
+    for arr in products.values():
+        for f in ak.fields(arr):
+            flat = ak.to_numpy(ak.flatten(arr[f], axis=None))
+            total += len(cctx.compress(flat.astype(flat.dtype.newbyteorder(">")).tobytes()))
+        total += len(cctx.compress(ak.to_numpy(ak.num(arr, axis=1)).astype(">i4").tobytes()))
+    return total
+
+
+def _digi_bytes(hits: ak.Array, level: int = 1) -> int:
+    return _payload_bytes({"": hits}, level)
+
+
+@register_module
+class PixelDigiVQEncoder(EDProducer):
+    """Compress pixel DIGIs with the pixel_vq codec (exact positions, VQ'd charges) into index products.
+
+    Products (instances of the module label): "" per patch (shape, dcol, row, charge), "modules" per module
+    (ddet, npatch), "codes" per multi-hit patch (c0.. one per VQ stage), "escapes" (masks of rare shapes) and,
+    with adcErrorBound >= 0, "corrections" (dhit, dadc).  The codec's settings and decoder ONNX are stored in
+    the output file's metadata under "<label>/settings" and "<label>/decoder.onnx"."""
+
+    @classmethod
+    def fillDescriptions(cls, desc):  # noqa: N802
+        desc.add("src", cms.InputTag("PixelDigi"), "DIGI collection to encode (jagged detId,row,col,adc)")
+        desc.add("model", cms.FileInPath("data/models/pixel_vq"),
+                 "model directory from hepvq-export (codec.json, encoder.onnx, decoder.onnx)")
+        desc.add("losslessPositions", cms.bool(True),
+                 "keep every hit (rare shapes escape to an explicit mask); False: snap to the nearest known shape")
+        desc.add("adcErrorBound", cms.int32(-1),
+                 "if >= 0: store sparse corrections so that |decoded ADC - ADC| <= bound for every hit (0: lossless)")
+        desc.add("batchSize", cms.int32(65536), "onnxruntime batch size (patches)")
+        desc.add("validate", cms.untracked.bool(True),
+                 "decode each chunk again and put recall, ADC and cluster figures in the end-of-job report")
+
+    def __init__(self, label, params, context):
+        super().__init__(label, params, context)
+        if params.adcErrorBound >= 0 and not params.losslessPositions:
+            raise ParameterError("adcErrorBound >= 0 needs losslessPositions = True", label=label,
+                                 module_type=type(self).__name__, parameter="adcErrorBound")
+        if params.batchSize <= 0:
+            raise ParameterError(f"must be positive, got {params.batchSize}", label=label,
+                                 module_type=type(self).__name__, parameter="batchSize")
+
+    def beginJob(self):  # noqa: N802
+        p = self.params
+        self.codec = PixelVQCodec.from_directory(p.model, lossless_positions=p.losslessPositions,
+                                                 adc_error_bound=p.adcErrorBound, batch_size=p.batchSize,
+                                                 providers=self.context.providers)
+        for key, blob in self.codec.metadata().items():
+            self.context.add_metadata(f"{self.label}/{key}", blob)
+        self.context.declare_codec(self.label, self.codec.name, self.codec.collection)
+        self.decoder = PixelVQCodec.from_metadata(self.codec.metadata()) if p.validate else None
+        self.stats = {"events": 0, "hits": 0, "patches": 0, "escapes": 0, "corrections": 0, "bytes_in": 0,
+                      "bytes_out": 0, "encode_s": 0.0}
+        self.sums: dict[str, float] = {}
+        self.level = 1
+
+    def produce(self, chunk):
+        hits = chunk.get(self.params.src)
+        t0 = time.perf_counter()
+        products = self.codec.encode(hits, first_entry=chunk.entry_start)
+        self.stats["encode_s"] += time.perf_counter() - t0
+        for instance, arr in products.items():
+            chunk.put(arr, instance)
+        s = self.stats
+        nh = int(ak.sum(ak.num(hits, axis=1)))
+        s["events"] += chunk.n
+        s["hits"] += nh
+        s["patches"] += int(ak.sum(ak.num(products[""], axis=1)))
+        s["escapes"] += int(ak.sum(ak.num(products["escapes"], axis=1)))
+        if "corrections" in products:
+            s["corrections"] += int(ak.sum(ak.num(products["corrections"], axis=1)))
+        if self.decoder is not None:
+            s["bytes_in"] += _digi_bytes(hits, self.level)
+            s["bytes_out"] += _payload_bytes(products, self.level)
+            ref = P.flatten(hits)
+            dec = P.flatten(self.decoder.decode(products))
+            m = M.compare(ref, dec, self.codec.module_rows, self.codec.module_cols)
+            # hit-weighted and cluster-weighted accumulation of the figures
+            for key in ("recall", "precision", "adc_mae"):
+                self.sums[key] = self.sums.get(key, 0.0) + m[key] * max(nh, 1)
+            ncl = m["clusters"]
+            for key in ("charge_rms_rel", "centroid_rms_px", "centroid_rms_um"):
+                if np.isfinite(m[key]):
+                    self.sums[key] = self.sums.get(key, 0.0) + m[key] ** 2 * ncl
+            self.sums["clusters"] = self.sums.get("clusters", 0) + ncl
+            self.sums["hitw"] = self.sums.get("hitw", 0) + max(nh, 1)
+            self.sums["adc_max_abs_error"] = max(self.sums.get("adc_max_abs_error", 0), m["adc_max_abs_error"])
+
+    def endJob(self):  # noqa: N802
+        s = self.stats
+        rep = {"events": s["events"], "hits": s["hits"], "patches": s["patches"],
+               "escaped shapes": s["escapes"], "model": self.codec.describe()["kind"],
+               "model sha256": self.codec.model_hash[:16], "encode time [s]": round(s["encode_s"], 3)}
+        if self.params.adcErrorBound >= 0:
+            rep["ADC corrections"] = s["corrections"]
+        if self.decoder is not None and s["hits"]:
+            hw, ncl = self.sums["hitw"], max(self.sums["clusters"], 1)
+            rep.update({
+                "bits per hit (zstd-1 estimate)": round(M.bits_per_hit(s["bytes_out"], s["hits"]), 3),
+                "compression ratio vs DIGIs (zstd-1 estimate)": round(M.compression_ratio(s["bytes_in"],
+                                                                                          s["bytes_out"]), 2),
+                "hit recall": round(self.sums["recall"] / hw, 6),
+                "hit precision": round(self.sums["precision"] / hw, 6),
+                "ADC MAE": round(self.sums["adc_mae"] / hw, 3),
+                "max |ADC error|": int(self.sums["adc_max_abs_error"]),
+                "cluster charge RMS error [%]": round(100 * np.sqrt(self.sums.get("charge_rms_rel", 0) / ncl), 3),
+                "cluster centroid RMS residual [pixel]": round(float(np.sqrt(self.sums.get("centroid_rms_px", 0) / ncl)),
+                                                             4),
+                "cluster centroid RMS residual [um]": round(float(np.sqrt(self.sums.get("centroid_rms_um", 0) / ncl)),
+                                                          2),
+            })
+        self.context.report(self.label, rep)
+
+
+@register_module
+class PixelDigiVQDecoder(EDProducer):
+    """Decode pixel_vq index products back to DIGIs (jagged detId,row,col,adc) in the input schema.
+
+    The codec comes from the input file's metadata (the encoder module's label = src's label), or, when the
+    encoder runs in the same job, from ``model``."""
+
+    @classmethod
+    def fillDescriptions(cls, desc):  # noqa: N802
+        desc.add("src", cms.InputTag("pixelVQ"), "label of the encoder module whose products to decode")
+        desc.add("model", cms.string(""), "model directory; empty: read the codec from the input file")
+
+    def beginJob(self):  # noqa: N802
+        label = self.params.src.label if hasattr(self.params.src, "label") else str(self.params.src).split(":")[0]
+        label = label() if callable(label) else label
+        self.src_label = label
+        self.codec = None
+        self.instances = None
+        if self.params.model:
+            self.codec = PixelVQCodec.from_directory(self.params.model, providers=self.context.providers)
+            self.instances = ["", "modules", "codes", "escapes", "corrections"]
+            return
+        from hepvq.io.reading import codecs_from_file
+
+        files = list(getattr(self.context, "input_files", []) or [])
+        if not files:
+            raise ModelError(f"decoder '{self.label}': no input file to read the codec from; set model=...")
+        codecs = codecs_from_file(files[0])
+        if label not in codecs:
+            raise ModelError(f"decoder '{self.label}': input file {files[0]} has no codec for label '{label}' "
+                             f"(codecs: {', '.join(codecs) or 'none'})")
+        self.codec, _coll, prefixes = codecs[label]
+        self.instances = list(prefixes)
+
+    def produce(self, chunk):
+        products = {}
+        for inst in self.instances:
+            tag = (self.src_label, inst)
+            if chunk.has(tag):
+                products[inst] = chunk.get(tag)
+        if "" not in products:
+            chunk.get((self.src_label, ""))  # raises ProductNotFound naming what exists
+        try:
+            chunk.put(self.codec.decode(products))
+        except DataError as err:
+            raise DataError(f"decoder '{self.label}', entries {chunk.entry_start}-{chunk.entry_stop}: {err}") from err
