@@ -20,6 +20,7 @@ process.out = cms.OutputModule(
     # last match wins: keep everything, then drop the TPC hits
     outputCommands=cms.untracked.vstring("keep *", "drop TpcHit"),
     compressionAlgorithm=cms.untracked.string("ZSTD"),
+    # raw hits: ZSTD(1) writes ~5x faster than the default ZSTD(5) for ~8-12% more bytes
     compressionLevel=cms.untracked.int32(1),
 )
 process.end = cms.EndPath(process.out)

@@ -33,3 +33,23 @@ def toy_events(n_events=4, n_modules=20, clusters_per_module=15, seed=0, rows=16
         "detId": ak.values_astype(arr.detId, np.uint32), "row": ak.values_astype(arr.row, np.uint16),
         "col": ak.values_astype(arr.col, np.uint16), "adc": ak.values_astype(arr.adc, np.uint16),
     })
+
+
+_MODELS = {}
+
+
+def tiny_model(tmp_root, kind="rvq", **kw):
+    """Train (once per session and kind) a tiny pixel_vq model on toy events and export it to ONNX."""
+    key = (kind, tuple(sorted(kw.items())))
+    if key not in _MODELS:
+        import torch
+
+        from hepvq.pixel import export, train
+
+        torch.set_num_threads(1)
+        opts = dict(codebook_size=16, stages=2, iters=5, vqvae_steps=60, n_shapes=64)
+        opts.update(kw)
+        ckpt = train.train(toy_events(8, seed=11), kind=kind, **opts)
+        out = export.export_model(ckpt, f"{tmp_root}/model_{kind}_{len(_MODELS)}")
+        _MODELS[key] = (ckpt, out)
+    return _MODELS[key]

@@ -103,7 +103,7 @@ def test_demo_chain_and_report(tmp_path, pixel_file_uproot, pixel_events):
         assert np.array_equal(t["hitMult_sumadc"].array(library="np"),
                               ak.to_numpy(ak.sum(pixel_events["PixelDigi"].adc, axis=1)))
         assert np.array_equal(t["event"].array(library="np"), pixel_events["event"])
-        assert "process = cms.Process(\"TEST\")" in str(f["hepvq_cfg"]) or "TEST" in str(f["hepvq_cfg"])
+        assert "cms.Process('TEST')" in str(f["hepvq_cfg"])
 
 
 def test_filter_select_events_and_analyzer(tmp_path, pixel_file_uproot, pixel_events):
@@ -153,6 +153,18 @@ def test_unscheduled_producer_runs_on_demand(tmp_path, pixel_file_uproot):
     assert rep["modules"]["hitMult"]["calls"] == 4
 
 
+def test_output_runs_unscheduled_producers_it_keeps(tmp_path, pixel_file_uproot):
+    out = tmp_path / "nopath.root"
+    process = base_process(pixel_file_uproot, out)  # no Path, no EndPath at all
+    process.other = cms.EDProducer("HitMultiplicityProducer", minAdc=cms.int32(10))
+    process.out.outputCommands = cms.untracked.vstring("keep *", "drop other*")
+    rep = EventProcessor(process).run()
+    assert rep["modules"]["hitMult"]["calls"] == 4 and rep["modules"]["other"]["calls"] == 0
+    with uproot.open(out) as f:
+        keys = f["Events"].keys()
+    assert "hitMult_nhits" in keys and not any(k.startswith("other") for k in keys)
+
+
 def test_select_events_unknown_path(tmp_path, pixel_file_uproot):
     process = base_process(pixel_file_uproot, tmp_path / "x.root")
     process.out.SelectEvents = cms.untracked.vstring("pp")
@@ -194,7 +206,8 @@ def test_module_failure_names_module_and_removes_output(tmp_path, pixel_file_upr
     process.bad = cms.EDProducer("FailingProducerForTests")
     process.p = cms.Path(process.hitMult + process.bad)
     process.e = cms.EndPath(process.out)
-    with pytest.raises(ModuleFailed, match=r"module 'bad' \(FailingProducerForTests\) failed on entries 0-16: ValueError"):
+    match = r"module 'bad' \(FailingProducerForTests\) failed on entries 0-16: ValueError"
+    with pytest.raises(ModuleFailed, match=match):
         EventProcessor(process).run()
     assert not list(tmp_path.iterdir())
 

@@ -221,3 +221,20 @@ def test_source_reads_hepvq_output_by_label_and_instance(tmp_path, pixel_file_up
     (chunk,) = list(make_source([enc_out]).chunks(1000))
     assert chunk.get("enc").fields == ["detId", "row", "col", "q"]
     assert chunk.get(cms.InputTag("enc", "count")).type.content == ak.types.NumpyType("int32")
+
+
+@register_module
+class OptionProducerForTests(EDProducer):
+    """Puts the per-event maximum ADC, None for empty events (not writable as is)."""
+
+    def produce(self, chunk):
+        chunk.put(ak.max(chunk.get("PixelDigi").adc, axis=1))
+
+
+def test_unwritable_product_is_a_data_error_and_leaves_nothing(tmp_path, pixel_file_uproot):
+    from hepvq.errors import DataError
+
+    out = tmp_path / "o.root"
+    with pytest.raises(DataError, match=r"product 'maxadc:'.*\?uint16.*fill_none"):
+        run_job(pixel_file_uproot, out, producers=[("maxadc", cms.EDProducer("OptionProducerForTests"))])
+    assert not list(tmp_path.iterdir())

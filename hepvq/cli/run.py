@@ -50,45 +50,77 @@ def _set_param(process, holder, name, text, factory, label):
 
 def apply_overrides(process, overrides) -> None:
     """Apply key=value settings to a Process (see module docstring)."""
-    import hepvq.config as cms
-
     for item in overrides:
         key, sep, text = item.partition("=")
         key = key.strip()
         if not sep or not key:
             raise ParameterError(f"command-line setting '{item}': expected key=value")
-        if key == "inputFiles":
-            if process.source is None:
-                raise ParameterError("inputFiles=: the process has no source")
-            files = [f.strip() for f in text.split(",") if f.strip()]
-            if not files:
-                raise ParameterError("inputFiles=: no file given")
-            _set_param(process, process.source, "fileNames", ",".join(files), lambda t: cms.untracked.vstring(*files),
-                       "source")
-        elif key == "outputFile":
-            outs = process.outputModules_()
-            if not outs:
-                raise ParameterError("outputFile=: the process has no output module")
-            if len(outs) > 1:
-                raise ParameterError(f"outputFile=: the process has {len(outs)} output modules "
-                                     f"({', '.join(outs)}); set <label>.fileName=... instead")
-            label = next(iter(outs))
-            _set_param(process, outs[label], "fileName", text, lambda t: cms.untracked.string(t), label)
-        elif key == "maxEvents":
-            cms.apply_override(process, "maxEvents.input", text)
-        elif key == "skipEvents":
-            if process.source is None:
-                raise ParameterError("skipEvents=: the process has no source")
-            try:
-                n = int(text)
-            except ValueError:
-                raise ParameterError(f"skipEvents=: expects an unsigned integer, got {text!r}") from None
-            _set_param(process, process.source, "skipEvents", text, lambda t: cms.untracked.uint32(n), "source")
-        elif "." in key:
-            cms.apply_override(process, key, text)
-        else:
-            raise ParameterError(f"unknown command-line key '{key}'{did_you_mean(key, SPECIAL_KEYS)}; expected "
-                                 f"{', '.join(SPECIAL_KEYS)} or label.param")
+        try:
+            _apply_one(process, key, text)
+        except ParameterError as err:
+            if key.split(".")[-1] in str(err):
+                raise
+            raise ParameterError(f"command-line setting '{item}': {err}") from None
+
+
+def _apply_one(process, key, text):
+    import hepvq.config as cms
+
+    if key == "inputFiles":
+        if process.source is None:
+            raise ParameterError("inputFiles=: the process has no source")
+        files = [f.strip() for f in text.split(",") if f.strip()]
+        if not files:
+            raise ParameterError("inputFiles=: no file given")
+        _set_param(process, process.source, "fileNames", ",".join(files),
+                   lambda t: cms.untracked.vstring(*files), "source")
+    elif key == "outputFile":
+        outs = process.outputModules_()
+        if not outs:
+            raise ParameterError("outputFile=: the process has no output module")
+        if len(outs) > 1:
+            raise ParameterError(f"outputFile=: the process has {len(outs)} output modules "
+                                 f"({', '.join(outs)}); set <label>.fileName=... instead")
+        label = next(iter(outs))
+        _set_param(process, outs[label], "fileName", text, lambda t: cms.untracked.string(t), label)
+    elif key == "maxEvents":
+        cms.apply_override(process, "maxEvents.input", text)
+    elif key == "skipEvents":
+        if process.source is None:
+            raise ParameterError("skipEvents=: the process has no source")
+        try:
+            n = int(text)
+        except ValueError:
+            raise ParameterError(f"skipEvents=: expects an unsigned integer, got {text!r}") from None
+        _set_param(process, process.source, "skipEvents", text, lambda t: cms.untracked.uint32(n), "source")
+    elif "." in key:
+        _declare_default(process, key)
+        cms.apply_override(process, key, text)
+    else:
+        raise ParameterError(f"unknown command-line key '{key}'{did_you_mean(key, SPECIAL_KEYS)}; expected "
+                             f"{', '.join(SPECIAL_KEYS)} or label.param")
+
+
+def _declare_default(process, key):
+    """Make `label.param` settable when the cfg left the parameter at its declared default: add the
+    default (typed) from the module type's fillDescriptions, so that apply_override can parse the text."""
+    import copy
+
+    label, _, name = key.partition(".")
+    if "." in name:
+        return
+    holder = process.source if label == "source" else process.modules_().get(label)
+    if holder is None or name in holder.parameterNames_():
+        return
+    from hepvq.framework.processor import describe
+
+    try:
+        decls = dict(describe(holder.type_()).items())
+    except HepvqError:
+        return  # unknown type: the run reports it
+    decl = decls.get(name)
+    if decl is not None and decl.default is not None:
+        setattr(holder, name, copy.deepcopy(decl.default))
 
 
 def list_modules() -> str:

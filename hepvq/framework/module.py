@@ -109,6 +109,10 @@ class OutputModule(Module):
     def abort(self) -> None:
         """Remove partial output; must be safe to call more than once and before beginJob."""
 
+    def wants_label(self, label: str) -> bool:
+        """Whether products of `label` may be written (unscheduled producers run on demand for them)."""
+        return True
+
     @property
     def select_paths(self) -> list[str]:
         """Paths whose acceptance selects events for this output (empty: every event)."""

@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 
-from hepvq.errors import ConfigError, HepvqError, did_you_mean
+from hepvq.errors import ConfigError, HepvqError, ProductNotFound, did_you_mean
 from hepvq.framework.context import JobContext
 from hepvq.framework.module import EDAnalyzer, EDFilter, EDProducer, OutputModule, Source
 from hepvq.framework.registry import module_class
@@ -158,6 +158,9 @@ class EventProcessor:
                 result = None
             else:
                 raise ConfigError(f"module '{mod.label}' ({type(mod).__name__}) cannot run on a path")
+        except ProductNotFound as err:
+            raise ProductNotFound(f"module '{mod.label}' ({getattr(mod, 'type_name', type(mod).__name__)}): "
+                                  f"{err}") from None
         except HepvqError:
             raise
         except Exception as err:
@@ -175,6 +178,9 @@ class EventProcessor:
             self._call(mod, chunk)
 
     def _write(self, out, chunk, passed):
+        for label in self.on_demand:  # unscheduled producers whose products this output keeps
+            if out.wants_label(label):
+                self._demand(label, chunk)
         names = out.select_paths
         if names:
             mask = np.zeros(chunk.n, bool)

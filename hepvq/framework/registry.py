@@ -16,6 +16,7 @@ log = logging.getLogger("hepvq.framework")
 
 _REGISTRY: dict[str, type] = {}
 _LOADED = False
+_BROKEN: dict[str, str] = {}  # plugin file -> why it could not be imported
 
 
 def register_module(cls=None, *, name: str | None = None):
@@ -35,11 +36,17 @@ def register_module(cls=None, *, name: str | None = None):
 
 
 def _import_package_tree(pkg_name: str) -> None:
+    """Import a plugin package and its sub-modules; a broken plugin file is reported, not fatal, so that
+    one module family under development does not stop every other job."""
     pkg = importlib.import_module(pkg_name)
     for info in pkgutil.iter_modules(getattr(pkg, "__path__", []), prefix=pkg_name + "."):
         if info.name.rsplit(".", 1)[-1].startswith("_"):
             continue
-        importlib.import_module(info.name)
+        try:
+            importlib.import_module(info.name)
+        except Exception as err:
+            _BROKEN[info.name] = f"{type(err).__name__}: {err}"
+            log.warning("cannot import plugin %s: %s: %s", info.name, type(err).__name__, err)
 
 
 def load_plugins(force: bool = False) -> None:
@@ -69,9 +76,10 @@ def module_class(type_name: str) -> type:
     """The class registered under type_name (ModuleNotFoundInRegistry with did-you-mean otherwise)."""
     load_plugins()
     if type_name not in _REGISTRY:
+        broken = "".join(f"; plugin {k} failed to import ({v})" for k, v in _BROKEN.items())
         raise ModuleNotFoundInRegistry(
             f"no module type '{type_name}' is registered{did_you_mean(type_name, _REGISTRY)}; "
-            f"hepvq-run --list-modules shows them")
+            f"hepvq-run --list-modules shows them{broken}")
     return _REGISTRY[type_name]
 
 

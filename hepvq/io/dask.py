@@ -44,10 +44,10 @@ class CompressedPartitionReader:
     The open reader (file handle + codecs) is cached per process and path, so that the partitions of one file
     read by the same worker do not rebuild the codecs."""
 
-    def __init__(self, tree: str = "Events", decode: bool = True, meta=None):
+    def __init__(self, tree: str = "Events", decode: bool = True, form: str | None = None):
         self.tree = tree
         self.decode = decode
-        self.meta = meta
+        self.form = form  # awkward form as JSON: a typetracer itself does not pickle
 
     def _reader(self, path):
         cache = _READERS
@@ -69,10 +69,13 @@ class CompressedPartitionReader:
 
     # dask-awkward's ImplementsMocking: the type of the partitions without reading them
     def mock(self):
-        return self.meta
+        import awkward as ak
+
+        layout = ak.forms.from_json(self.form).length_zero_array()
+        return ak.Array(layout.to_typetracer(forget_length=True))
 
     def __getstate__(self):
-        return {"tree": self.tree, "decode": self.decode, "meta": self.meta}
+        return {"tree": self.tree, "decode": self.decode, "form": self.form}
 
     def __setstate__(self, state):
         self.__init__(**state)
@@ -104,18 +107,15 @@ def from_compressed(files, step_size: int = 100_000, *, tree: str = "Events", de
     ``step_size``: entries per partition; ``decode=False`` gives the stored products undecoded (as plain
     collections). The type (meta) comes from decoding the first event of the first file."""
     dak = require("dask_awkward")
-    import awkward as ak
-
     parts = partitions(files, step_size=step_size, tree=tree)
     first = CompressedPartitionReader(tree, decode)
     path0 = parts[0][0]
     sample = first((path0, 0, min(1, parts[0][2])))
-    meta = ak.Array(sample.layout.to_typetracer(forget_length=True))
-    reader = CompressedPartitionReader(tree, decode, meta=meta)
+    reader = CompressedPartitionReader(tree, decode, form=sample.layout.form.to_json())
     divisions = [0]
     for _p, s, e in parts:
         divisions.append(divisions[-1] + (e - s))
-    return dak.from_map(reader, parts, label="hepvq-open", divisions=tuple(divisions), meta=meta)
+    return dak.from_map(reader, parts, label="hepvq-open", divisions=tuple(divisions))
 
 
 __all__ = ["from_compressed", "partitions", "CompressedPartitionReader"]

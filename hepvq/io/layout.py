@@ -30,22 +30,25 @@ def product_prefix(label: str, instance: str = "") -> str:
 
 
 def product_kind(array: ak.Array) -> str:
-    """'jagged_record', 'record', 'jagged' or 'number' (anything else is not writable to a TTree)."""
+    """'jagged_record', 'record', 'jagged' or 'number'; anything else ('other': option types, fixed-size or
+    doubly jagged lists, strings) cannot be written to a TTree branch."""
     form = array.layout.form
-    while form.__class__.__name__ in ("IndexedForm", "IndexedOptionForm", "UnmaskedForm", "ByteMaskedForm",
-                                      "BitMaskedForm"):
+    while form.__class__.__name__ == "IndexedForm":  # a selection of events, not a type
         form = form.content
     name = form.__class__.__name__
-    if name in ("ListOffsetForm", "ListForm", "RegularForm"):
-        inner = form.content.__class__.__name__
-        if inner == "RecordForm":
+    if name in ("ListOffsetForm", "ListForm") and form.parameter("__array__") is None:
+        inner = form.content
+        while inner.__class__.__name__ == "IndexedForm":
+            inner = inner.content
+        if inner.__class__.__name__ == "RecordForm" and all(
+                c.__class__.__name__ == "NumpyForm" and not c.inner_shape for c in inner.contents):
             return "jagged_record"
-        if inner == "NumpyForm":
+        if inner.__class__.__name__ == "NumpyForm" and not inner.inner_shape:
             return "jagged"
-        return "nested"
+        return "other"
     if name == "RecordForm":
-        return "record"
-    if name == "NumpyForm":
+        return "record" if all(product_kind(array[f]) in ("number", "jagged") for f in array.fields) else "other"
+    if name == "NumpyForm" and not form.inner_shape:
         return "number"
     return "other"
 

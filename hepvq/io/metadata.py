@@ -46,8 +46,10 @@ def write_metadata(wfile, provenance: dict, cfg: str = "", blobs: dict | None = 
     blobs = blobs or {}
     keys = [np.frombuffer(k.encode(), np.uint8) for k in blobs]
     datas = [np.frombuffer(bytes(v), np.uint8) for v in blobs.values()]
-    key_arr = ak.unflatten(np.concatenate(keys) if keys else np.zeros(0, np.uint8), np.array([len(k) for k in keys], np.int64))
-    data_arr = ak.unflatten(np.concatenate(datas) if datas else np.zeros(0, np.uint8), np.array([len(d) for d in datas], np.int64))
+    key_arr = ak.unflatten(np.concatenate(keys) if keys else np.zeros(0, np.uint8),
+                           np.array([len(k) for k in keys], np.int64))
+    data_arr = ak.unflatten(np.concatenate(datas) if datas else np.zeros(0, np.uint8),
+                            np.array([len(d) for d in datas], np.int64))
     t = wfile.mktree(BLOBS_TREE, {"key": key_arr.type.content, "data": data_arr.type.content}, title="hepvq blobs")
     if blobs:
         t.extend({"key": key_arr, "data": data_arr})

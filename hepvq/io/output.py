@@ -24,9 +24,12 @@ log = logging.getLogger("hepvq.io")
 #: compression algorithm -> (uproot class, allowed levels)
 COMPRESSION = {"ZSTD": ("ZSTD", range(1, 23)), "LZMA": ("LZMA", range(1, 10)), "ZLIB": ("ZLIB", range(1, 10)),
                "LZ4": ("LZ4", range(1, 13)), "NONE": (None, range(0, 100))}
-#: ZSTD(1): 142 MB/s and 1.77x vs ZSTD(5): 29 MB/s and 1.92x on 50 M hits (issue 2): 5x the speed for 8% more
-#: bytes; learned-codec outputs are near their entropy already, so the extra effort buys even less there.
-DEFAULT_COMPRESSION_LEVEL = 1
+#: Default ZSTD level. Issue 2 measured, on 50 M raw hits: ZSTD(1) 142 MB/s 1.77x, ZSTD(5) 29 MB/s 1.92x;
+#: on data/pixel_pu200_sample.root (10 events) level 5 writes 12% fewer bytes than level 1 at 2.5x the output
+#: module time. hepvq's own outputs are the compressed products, ~10x smaller than the raw hits, so level 5
+#: costs little there next to the encoders while bytes on disk are the figure of merit: 5 is the default.
+#: Jobs that move raw hits (copy_cfg.py) set compressionLevel = 1 for throughput.
+DEFAULT_COMPRESSION_LEVEL = 5
 
 _COMMAND = re.compile(r"^\s*(keep|drop)\s+(\S+)\s*$")
 
@@ -67,7 +70,7 @@ class RootOutputModule(OutputModule):
                  "'keep <pattern>' / 'drop <pattern>' on product branch prefixes, in order, last match wins")
         desc.add("compressionAlgorithm", cms.untracked.string("ZSTD"), "ZSTD, LZMA, ZLIB, LZ4 or none")
         desc.add("compressionLevel", cms.untracked.int32(DEFAULT_COMPRESSION_LEVEL),
-                 "compression level (ZSTD 1: 5x faster than ZSTD 5 for 8% more bytes)")
+                 "compression level (ZSTD 5: ~8-12% fewer bytes than ZSTD 1, ~2.5-5x slower; raw-hit copies use 1)")
         free = cms.ParameterSetDescription()
         free.setAllowAnything()
         desc.addUntracked("branchAliases", free, "label = cms.untracked.string('newPrefix'): renames branches")
@@ -118,6 +121,9 @@ class RootOutputModule(OutputModule):
         self.events_written = 0
         self.output_bytes = 0
 
+    def wants_label(self, label: str) -> bool:
+        return is_kept(self.commands, label, "") or is_kept(self.commands, label, "*")
+
     # -- lifecycle
     def beginJob(self):  # noqa: N802
         import uproot
@@ -142,13 +148,14 @@ class RootOutputModule(OutputModule):
             prefix = product_prefix(base, instance)
             kind = product_kind(arr)
             if kind not in ("jagged_record", "record", "jagged", "number"):
-                raise DataError(f"output module '{self.label}': product '{label}:{instance}' has type {arr.type} "
-                                f"that a TTree cannot hold (one level of jaggedness, numbers only)")
+                raise DataError(f"output module '{self.label}': product '{label}:{instance}' has type "
+                                f"{arr.type.content} that a TTree branch cannot hold (numbers, records of numbers, "
+                                f"one level of jaggedness; no missing values: use ak.fill_none)")
             if prefix in types or any(p == prefix for *_, p, _k in layout):
                 raise HepvqError(f"output module '{self.label}': two products map to branch prefix '{prefix}' "
                                  f"(use branchAliases or outputCommands)")
             layout.append((label, instance, prefix, kind))
-            types[prefix] = arr.type.content if kind != "number" else np.dtype(ak.to_numpy(arr).dtype)
+            types[prefix] = arr.type.content if kind != "number" else np.dtype(arr.type.content.primitive)
         self._layout, self._types = layout, types
         log.debug("output %s: branches %s", self.label, ", ".join(types))
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import awkward as ak
 
-
 from hepvq.codecs import codec_class
 from hepvq.errors import InputError
 from hepvq.io.layout import ID_BRANCHES, group_branches, zip_fields
@@ -88,9 +87,8 @@ class CompressedReader:
                                  file=self.path, tree=self.tree_name)
         decoded = {coll for (_c, coll, _p) in self.codecs.values()}
         self._plain = [p for p in self._groups if p not in codec_prefixes and p not in decoded]
-        self._branches = sorted(set(self._ids) | {b for g in self._groups.values() for b in g.values()
-                                                  if any(b in self._groups[p].values() for p in
-                                                         list(codec_prefixes) + self._plain)})
+        needed = codec_prefixes | set(self._plain)
+        self._branches = sorted(set(self._ids) | {b for p in needed for b in self._groups[p].values()})
 
     @property
     def num_entries(self) -> int:

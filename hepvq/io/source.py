@@ -229,7 +229,8 @@ class RootSource(Source):
                 b = renamed[schema_name]
                 dt, jagged = branch_dtype(branches[b])
                 if dt is None:
-                    msg = f"unsupported branch type {_interp_text(branches[b])} (need numbers or std::vector of numbers)"
+                    msg = (f"unsupported branch type {_interp_text(branches[b])} "
+                           "(need numbers or std::vector of numbers)")
                     if self.requested or schema is not None:
                         raise InputError(msg, file=path, tree=tname, branch=b)
                     log.warning("%s: skipping branch %s: %s", path, b, msg)
@@ -275,17 +276,23 @@ class RootSource(Source):
         try:
             it = tree.iterate(plan.branch_names, step_size=max(1, int(chunk_size)), entry_start=lo, entry_stop=hi,
                               how=dict, library="ak", report=True)
+            expected = lo
             while True:
                 try:
                     arrays, report = next(it)
                 except StopIteration:
-                    return
+                    break
                 except Exception as err:
                     raise InputError(f"cannot read entries: {_one_line(err)}", file=plan.path,
                                      tree=self.tree_name) from err
-                start = offset + report.tree_entry_start
-                stop = offset + report.tree_entry_stop
-                yield self._make_chunk(plan, arrays, start, stop)
+                if report.tree_entry_start != expected:
+                    raise InputError(f"entries {expected}-{report.tree_entry_start} were not read", file=plan.path,
+                                     tree=self.tree_name)
+                expected = report.tree_entry_stop
+                yield self._make_chunk(plan, arrays, offset + report.tree_entry_start, offset + expected)
+            if expected != hi:  # every event accounted for
+                raise InputError(f"read entries {lo}-{expected}, expected {lo}-{hi}", file=plan.path,
+                                 tree=self.tree_name)
         finally:
             f.close()
 

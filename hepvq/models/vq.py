@@ -28,6 +28,14 @@ def masked_sqdist(x, codebook, mask=None):
     return (xm * x).sum(1, keepdim=True) - 2.0 * xm @ codebook.t() + mask @ (codebook * codebook).t()
 
 
+def nearest(x, codebook, mask=None):
+    """argmin over codes of the masked squared distance, without the per-row constant sum(m x^2): two matmuls
+    and an argmin -- exactly what the exported ONNX encoder computes (in float64)."""
+    if mask is None:
+        mask = torch.ones_like(x)
+    return (mask @ (codebook * codebook).t() - 2.0 * (x * mask) @ codebook.t()).argmin(1)
+
+
 def perplexity(indices, k: int) -> float:
     """exp(entropy) of the code usage: k when all codes are used equally, 1 when one code takes everything."""
     counts = torch.bincount(indices.reshape(-1), minlength=k).double()
@@ -81,16 +89,20 @@ def assign(x, codebook, mask=None):
     """Nearest code index (B,) in float64 (the precision the exported encoder uses)."""
     x = x.double()
     m = torch.ones_like(x) if mask is None else mask.double()
-    return _nearest_chunked(x, codebook.double(), m)[0]
+    cb = codebook.double()
+    return torch.cat([nearest(x[a:a + 16384], cb, m[a:a + 16384]) for a in range(0, len(x), 16384)]) \
+        if len(x) else torch.zeros(0, dtype=torch.int64)
 
 
-def residual_kmeans(x, k: int, stages: int, mask=None, iters: int = 25, seed: int = 0):
-    """Classical residual VQ: stage s is k-means on the residual left by stages < s.  Returns [codebooks]."""
+def residual_kmeans(x, k, stages: int | None = None, mask=None, iters: int = 25, seed: int = 0):
+    """Classical residual VQ: stage s is k-means on the residual left by stages < s.  ``k`` is one codebook
+    size for every stage or a list of sizes (one per stage).  Returns [codebooks]."""
+    sizes = list(k) if isinstance(k, (list, tuple)) else [int(k)] * int(stages or 1)
     books = []
     r = x.clone()
     m = torch.ones_like(x) if mask is None else mask
-    for s in range(stages):
-        cb = kmeans(r, k, m, iters=iters, seed=seed + s)
+    for s, ks in enumerate(sizes):
+        cb = kmeans(r, ks, m, iters=iters, seed=seed + s)
         idx = assign(r, cb, m)
         r = r - cb[idx] * m
         books.append(cb)
@@ -178,19 +190,21 @@ class VectorQuantizer(nn.Module):
 
 class RVQEncoder(nn.Module):
     """(x (B, D) float32, mask (B, D) float32) -> indices (B, S) int64: greedy residual nearest-code search in
-    float64 with plain tensor ops."""
+    float64 with plain tensor ops (stages may have different codebook sizes)."""
 
     def __init__(self, codebooks):
         super().__init__()
-        self.register_buffer("books", torch.stack([cb.double() for cb in codebooks]))  # (S, K, D)
+        self.stages = len(codebooks)
+        for s, cb in enumerate(codebooks):
+            self.register_buffer(f"book{s}", cb.double())
 
     def forward(self, x, mask):
         r = x.double()
         m = mask.double()
         out = []
-        for s in range(self.books.shape[0]):
-            cb = self.books[s]
-            idx = masked_sqdist(r, cb, m).argmin(1)
+        for s in range(self.stages):
+            cb = getattr(self, f"book{s}")
+            idx = nearest(r, cb, m)
             r = r - cb[idx] * m
             out.append(idx)
         return torch.stack(out, 1)
@@ -202,12 +216,14 @@ class RVQDecoder(nn.Module):
 
     def __init__(self, codebooks):
         super().__init__()
-        self.register_buffer("books", torch.stack([cb.float() for cb in codebooks]))
+        self.stages = len(codebooks)
+        for s, cb in enumerate(codebooks):
+            self.register_buffer(f"book{s}", cb.float())
 
     def forward(self, indices, mask):
         y = torch.zeros_like(mask)
-        for s in range(self.books.shape[0]):
-            y = y + self.books[s][indices[:, s]]
+        for s in range(self.stages):
+            y = y + getattr(self, f"book{s}")[indices[:, s]]
         return normalise_fractions(y, mask)
 
 

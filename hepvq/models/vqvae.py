@@ -12,7 +12,7 @@ may use it) and outputs fractions with a masked softmax: non-negative, zero off 
 from __future__ import annotations
 
 from hepvq.extras import require
-from hepvq.models.vq import VectorQuantizer, masked_sqdist
+from hepvq.models.vq import VectorQuantizer, nearest
 
 torch = require("torch")
 nn = torch.nn
@@ -72,7 +72,7 @@ class VQVAEEncoderExport(nn.Module):
     def forward(self, x, mask):
         z = self.model.encode(x, mask).double()
         cb = self.model.vq.codebook.double()
-        return masked_sqdist(z, cb).argmin(1, keepdim=True)
+        return nearest(z, cb)[:, None]
 
 
 class VQVAEDecoderExport(nn.Module):

@@ -108,6 +108,8 @@ class PixelVQCodec(Codec):
         self._shape_sorted, self._shape_order = self.shapes[order], order
         self.stages = int(settings["model"]["stages"])
         self.codebook_size = int(settings["model"]["codebook_size"])
+        self.codebook_sizes = [int(k) for k in settings["model"].get("codebook_sizes",
+                                                                     [self.codebook_size] * self.stages)]
         enc = settings.get("encoding", {})
         self.lossless_positions = bool(enc.get("lossless_positions", True) if lossless_positions is None
                                        else lossless_positions)
@@ -123,7 +125,7 @@ class PixelVQCodec(Codec):
         if encoder_bytes is not None:
             self.encoder = load_model(encoder_bytes, providers=providers)
             self._check_onnx(self.encoder, "encoder")
-        self._code_dtype = _uint_dtype(self.codebook_size - 1)
+        self._code_dtypes = [_uint_dtype(k - 1) for k in self.codebook_sizes]
         self._shape_dtype = _uint_dtype(self.escape)
         self._mask_dtype = _uint_dtype((1 << self.size) - 1)
 
@@ -177,6 +179,7 @@ class PixelVQCodec(Codec):
         h = P.flatten(hits)
         P.check_range(h, self.module_rows, self.module_cols, self.adc_max, first_entry)
         p, order, hit_patch, slot = P.extract(h, self.pr, self.pc, self.module_rows, self.module_cols)
+        self._last_hit_cluster = p.cluster[hit_patch]  # cluster of each hit, canonical order
         return h, p
 
     def shape_index(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -199,6 +202,19 @@ class PixelVQCodec(Codec):
         return code, coded
 
     def encode(self, hits: ak.Array, first_entry: int = 0) -> dict[str, ak.Array]:
+        return self._encode(hits, first_entry, False)[0]
+
+    def encode_checked(self, hits: ak.Array, first_entry: int = 0):
+        """(products, fidelity figures of hepvq.pixel.metrics): the decoder's output is computed on the way (in
+        lossless-position mode the hits stay aligned, so the figures cost little)."""
+        from hepvq.pixel import metrics as M
+
+        products, ref, dec = self._encode(hits, first_entry, True)
+        if self.lossless_positions:
+            return products, M.compare_aligned(ref, dec, self._last_hit_cluster)
+        return products, M.compare(ref, dec, self.module_rows, self.module_cols)
+
+    def _encode(self, hits: ak.Array, first_entry: int, want_reconstruction: bool):
         if self.encoder is None:
             raise ModelError("this pixel_vq codec was read from a compressed file's metadata and can only decode; "
                              "load the model directory to encode")
@@ -240,17 +256,25 @@ class PixelVQCodec(Codec):
         esc = shape == self.escape
         ev_esc = np.bincount(p.event[esc], minlength=n_ev)
 
+        # dcol fits uint8 (narrow branches entropy-code best); the rare dcol >= 255 keep 255 here and their
+        # remainder in the "farcols" product
+        far = dcol >= 255
+        ev_far = np.bincount(p.event[far], minlength=n_ev)
         out = {
-            "": _jagged({"shape": shape.astype(self._shape_dtype), "dcol": dcol.astype(np.uint16),
+            "": _jagged({"shape": shape.astype(self._shape_dtype), "dcol": np.minimum(dcol, 255).astype(np.uint8),
                          "row": p.row.astype(np.uint8 if self.module_rows <= 256 else np.uint16),
                          "charge": charge.astype(_uint_dtype(len(self.levels) - 1))}, ev_patch),
             "modules": _jagged({"ddet": ddet.astype(np.uint32), "npatch": npatch.astype(np.uint16)}, ev_mod),
-            "codes": _jagged({f"c{s}": codes[:, s].astype(self._code_dtype) for s in range(self.stages)}, ev_multi),
+            "codes": _jagged({f"c{s}": codes[:, s].astype(self._code_dtypes[s]) for s in range(self.stages)},
+                             ev_multi),
             "escapes": _jagged({"mask": mask[esc].astype(self._mask_dtype)}, ev_esc),
+            "farcols": _jagged({"dcol": (dcol[far] - 255).astype(np.uint16)}, ev_far),
         }
-        if self.adc_error_bound >= 0:
+        ref = dec = None
+        if self.adc_error_bound >= 0 or want_reconstruction:
             dec = self._reconstruct(n_ev, p.event, p.det, p.row, p.col, mask, charge, codes, multi)
             ref = P.canonical(h)
+        if self.adc_error_bound >= 0:
             err = dec.adc - ref.adc
             step = 2 * self.adc_error_bound + 1
             bad = np.abs(err) > self.adc_error_bound
@@ -265,7 +289,8 @@ class PixelVQCodec(Codec):
             dhit = within - np.where(newc, 0, np.roll(within, 1))
             out["corrections"] = _jagged({"dhit": dhit.astype(np.uint32), "dadc": corr.astype(np.int16)},
                                          np.bincount(ev_of, minlength=n_ev))
-        return out
+            dec.adc[idx] += corr * step
+        return out, ref, dec
 
     def _run_encoder(self, x, m):
         if len(x) == 0:
@@ -314,7 +339,16 @@ class PixelVQCodec(Codec):
         det = np.repeat(mod_det, npatch)
         newmod = np.zeros(len(event), dtype=bool)
         newmod[(np.cumsum(npatch) - npatch)[npatch > 0]] = True
-        col = segmented_cumsum(flat(pat, "dcol"), newmod)
+        dcol = flat(pat, "dcol")
+        far = dcol == 255
+        if far.any():
+            if "farcols" not in products:
+                raise DataError("pixel_vq decode: column deltas of 255 but no 'farcols' product")
+            extra = flat(products["farcols"], "dcol")
+            if len(extra) != int(far.sum()):
+                raise DataError(f"pixel_vq decode: {int(far.sum())} far columns but {len(extra)} 'farcols' entries")
+            dcol[far] += extra
+        col = segmented_cumsum(dcol, newmod)
         row = flat(pat, "row")
         shape = flat(pat, "shape")
         charge = flat(pat, "charge")
@@ -334,8 +368,9 @@ class PixelVQCodec(Codec):
         codes = np.stack([flat(codes_a, f"c{s}") for s in range(self.stages)], 1) if self.stages else np.zeros((0, 0))
         if len(codes) != int(multi.sum()):
             raise DataError(f"pixel_vq decode: {len(codes)} code rows for {int(multi.sum())} multi-hit patches")
-        if len(codes) and codes.max() >= self.codebook_size:
-            raise DataError(f"pixel_vq decode: code {codes.max()} beyond the codebook size {self.codebook_size}")
+        for s, k in enumerate(self.codebook_sizes):
+            if len(codes) and codes[:, s].max() >= k:
+                raise DataError(f"pixel_vq decode: stage {s} code {codes[:, s].max()} beyond the codebook size {k}")
         h = self._reconstruct(n_ev, event, det, row, col, mask, charge, codes, multi)
         if "corrections" in products:
             corr = products["corrections"]
@@ -355,7 +390,7 @@ class PixelVQCodec(Codec):
     def describe(self) -> dict:
         return {"patch": f"{self.pr}x{self.pc}", "shapes": len(self.shapes), "charge_levels": len(self.levels),
                 "kind": self.settings["model"].get("kind"), "stages": self.stages,
-                "codebook_size": self.codebook_size, "lossless_positions": self.lossless_positions,
+                "codebook_sizes": self.codebook_sizes, "lossless_positions": self.lossless_positions,
                 "adc_error_bound": self.adc_error_bound}
 
 
@@ -367,3 +402,72 @@ def _take_patches(p: P.Patches, keep) -> P.Patches:
 def _jagged(fields: dict[str, np.ndarray], counts: np.ndarray) -> ak.Array:
     return ak.unflatten(ak.zip(fields, depth_limit=1) if fields else ak.Array([{}] * int(counts.sum())),
                         counts.astype(np.int64))
+
+
+@register_codec
+class PixelSparseCodec(Codec):
+    """The lossless-sparse baseline as a codec: per event one byte blob (uint8 jagged ``blob``) of
+    hepvq.baselines.sparse -- positions sorted by (detId, col, row), delta-coded and entropy-coded exactly,
+    ADC requantised to ``adc_bits`` bits (log bins above the threshold, CMS Phase-2 style)."""
+
+    name = "pixel_sparse"
+    collection = "PixelDigi"
+
+    def __init__(self, adc_bits: int = 4, adc_min: int = 1, adc_max: int = 255, mode: str = "log", level: int = 19):
+        if not 1 <= int(adc_bits) <= 16:
+            raise ModelError(f"pixel_sparse: adc_bits must be in 1..16, got {adc_bits}")
+        if mode not in ("log", "linear"):
+            raise ModelError(f"pixel_sparse: mode must be 'log' or 'linear', got {mode!r}")
+        self.adc_bits, self.adc_min, self.adc_max = int(adc_bits), int(adc_min), int(adc_max)
+        self.mode, self.level = mode, int(level)
+
+    def settings(self) -> dict:
+        return {"adc_bits": self.adc_bits, "adc_min": self.adc_min, "adc_max": self.adc_max, "mode": self.mode}
+
+    def metadata(self) -> dict[str, bytes]:
+        return {"settings": self.json_blob(self.settings())}
+
+    @classmethod
+    def from_metadata(cls, blobs: dict[str, bytes], **kwargs) -> "PixelSparseCodec":
+        s = cls.read_json_blob(blobs, "settings")
+        return cls(s["adc_bits"], s["adc_min"], s["adc_max"], s["mode"], **kwargs)
+
+    def encode(self, hits: ak.Array, first_entry: int = 0) -> dict[str, ak.Array]:
+        from hepvq.baselines.sparse import encode_sparse
+
+        h = P.flatten(hits)
+        P.check_range(h, 1 << 16, 1 << 16, None, first_entry)
+        starts = np.searchsorted(h.event, np.arange(h.n_events + 1))
+        blobs = []
+        for e in range(h.n_events):  # one blob per event (each call is vectorised over the event's hits)
+            s = slice(starts[e], starts[e + 1])
+            blobs.append(np.frombuffer(encode_sparse(
+                [h.det[s].astype(np.uint32), h.col[s].astype(np.uint16), h.row[s].astype(np.uint16)],
+                h.adc[s].astype(np.uint16), value_bits=self.adc_bits, value_min=self.adc_min,
+                value_max=self.adc_max, mode=self.mode, level=self.level), dtype=np.uint8))
+        counts = np.array([len(b) for b in blobs], dtype=np.int64)
+        flat = np.concatenate(blobs) if blobs else np.zeros(0, np.uint8)
+        return {"": ak.unflatten(ak.zip({"blob": flat}), counts)}
+
+    def decode(self, products: dict[str, ak.Array]) -> ak.Array:
+        from hepvq.baselines.sparse import decode_sparse
+
+        if "" not in products:
+            raise DataError("pixel_sparse decode: the main product is missing")
+        arr = products[""]
+        counts = ak.to_numpy(ak.num(arr, axis=1))
+        flat = ak.to_numpy(ak.flatten(arr["blob"], axis=None)).astype(np.uint8)
+        offs = np.concatenate([[0], np.cumsum(counts)])
+        parts = []
+        for e in range(len(counts)):
+            keys, values, _ = decode_sparse(flat[offs[e]:offs[e + 1]].tobytes())
+            n = len(keys[0])
+            adc = np.clip(np.rint(values), self.adc_min, self.adc_max).astype(np.int64)
+            parts.append((np.full(n, e), keys[0].astype(np.int64), keys[2].astype(np.int64),
+                          keys[1].astype(np.int64), adc))
+        if parts:
+            cols = [np.concatenate([p[i] for p in parts]) for i in range(5)]
+        else:
+            cols = [np.zeros(0, np.int64)] * 5
+        h = P.Hits(len(counts), *cols)
+        return P.canonical(h).to_awkward()

@@ -75,6 +75,7 @@ def export_model(ckpt: dict, outdir) -> Path:
         "hepvq_codec": "pixel_vq", "kind": model["kind"], "patch_rows": pr, "patch_cols": pc,
         "adc_max": settings["adc_max"], "adc_scaling": "fractions of the patch total charge (x = adc / sum adc)",
         "codebook_size": model["codebook_size"], "stages": model["stages"], "version": hepvq.__version__,
+        "codebook_sizes": ",".join(str(k) for k in model.get("codebook_sizes", [model["codebook_size"]])),
         "format_version": settings["version"], "weights_sha256": sha,
     }
     size = pr * pc
@@ -87,6 +88,7 @@ def export_model(ckpt: dict, outdir) -> Path:
     enc_bytes = _to_onnx(enc, (x, m), ["x", "mask"], ["indices"], props)
     dec_bytes = _to_onnx(dec, (idx, m), ["indices", "mask"], ["fractions"], props)
     settings["model"] = {"kind": model["kind"], "stages": model["stages"], "codebook_size": model["codebook_size"],
+                         "codebook_sizes": list(model.get("codebook_sizes", [model["codebook_size"]])),
                          "weights_sha256": sha, "train_info": {k: v for k, v in model["train_info"].items()
                                                                if k != "history"}}
     out = Path(outdir)

@@ -93,22 +93,37 @@ def check_range(h: Hits, rows: int, cols: int, adc_max: int | None = None, first
             )
 
 
+def sort_order(h: Hits) -> np.ndarray:
+    """Permutation sorting hits by (event, detId, row, col); the identity (no sort) when already sorted --
+    the order DIGIs usually come in."""
+    k1 = (h.event << 32) + h.det  # event and detId in one int64 (detId is uint32)
+    pix = (h.row << 16) + h.col
+    n = len(k1)
+    if n > 1:
+        d1 = np.diff(k1)
+        if bool(np.all((d1 > 0) | ((d1 == 0) & (np.diff(pix) > 0)))):
+            return np.arange(n)
+        return np.lexsort((pix, k1))
+    return np.arange(n)
+
+
 def _group_keys(h: Hits, rows: int, cols: int):
-    """Sort hits by (event, detId, col, row); return the order and a strictly increasing int64 pixel key."""
-    order = np.lexsort((h.row, h.col, h.det, h.event))
+    """(order by (event, detId, row, col), group number, strictly increasing int64 pixel key) of the hits."""
+    order = sort_order(h)
     ev, det = h.event[order], h.det[order]
-    newgrp = np.ones(len(order), dtype=bool)
-    if len(order):
+    n = len(order)
+    newgrp = np.ones(n, dtype=bool)
+    if n:
         newgrp[1:] = (ev[1:] != ev[:-1]) | (det[1:] != det[:-1])
     grp = np.cumsum(newgrp) - 1
-    key = grp * (rows * cols) + h.col[order] * rows + h.row[order]
+    key = grp * (rows * cols) + h.row[order] * cols + h.col[order]
     return order, grp, key
 
 
 def cluster_labels(h: Hits, rows: int = DEFAULT_MODULE_ROWS, cols: int = DEFAULT_MODULE_COLS):
     """8-connected clusters of the hits (per event and module).
 
-    Returns (order, labels): ``order`` sorts the hits by (event, detId, col, row); ``labels[k]`` is the cluster
+    Returns (order, labels): ``order`` sorts the hits by (event, detId, row, col); ``labels[k]`` is the cluster
     number (0..n_clusters-1, in order of first hit) of hit ``order[k]``.  Duplicate pixels raise DataError."""
     order, grp, key = _group_keys(h, rows, cols)
     n = len(order)
@@ -120,9 +135,9 @@ def cluster_labels(h: Hits, rows: int = DEFAULT_MODULE_ROWS, cols: int = DEFAULT
         raise DataError(f"duplicate pixel DIGI: event {h.event[i]}, detId={h.det[i]} row={h.row[i]} col={h.col[i]}")
     r, c = h.row[order], h.col[order]
     src, dst = [], []
-    for dc, dr in ((0, 1), (1, -1), (1, 0), (1, 1)):
-        ok = (c + dc < cols) & (r + dr >= 0) & (r + dr < rows)
-        want = key + dc * rows + dr
+    for dr, dc in ((0, 1), (1, -1), (1, 0), (1, 1)):
+        ok = (r + dr < rows) & (c + dc >= 0) & (c + dc < cols)
+        want = key + dr * cols + dc
         pos = np.searchsorted(key, want)
         pos = np.minimum(pos, n - 1)
         hit = ok & (key[pos] == want)
@@ -207,26 +222,29 @@ def extract(h: Hits, patch_rows: int = 4, patch_cols: int = 8, module_rows: int 
         raise ValueError(f"patch {patch_rows}x{patch_cols} has more than 64 pixels")
     order, lab = cluster_labels(h, module_rows, module_cols)
     r, c = h.row[order], h.col[order]
+    ev, det = h.event[order], h.det[order]
     ncl = int(lab.max()) + 1 if len(lab) else 0
     rmin = np.full(ncl, np.iinfo(np.int64).max)
     cmin = np.full(ncl, np.iinfo(np.int64).max)
     np.minimum.at(rmin, lab, r)
     np.minimum.at(cmin, lab, c)
-    ti = (r - rmin[lab]) // patch_rows
-    tj = (c - cmin[lab]) // patch_cols
-    ntj = module_cols // patch_cols + 2
-    nti = module_rows // patch_rows + 2
-    pkey = (lab * nti + ti) * ntj + tj
-    ev, det = h.event[order], h.det[order]
-    arow = rmin[lab] + ti * patch_rows
-    acol = cmin[lab] + tj * patch_cols
-    # patches sorted by (event, det, anchor col, anchor row, cluster); pkey breaks ties between clusters
-    porder_hits = np.lexsort((pkey, arow, acol, det, ev))
+    arow = rmin[lab] + (r - rmin[lab]) // patch_rows * patch_rows
+    acol = cmin[lab] + (c - cmin[lab]) // patch_cols * patch_cols
+    # patches sorted by (event, det, anchor col, anchor row, cluster): one int64 key.  Hits come sorted by
+    # (event, det, row, col), so clusters are numbered in that order and the cluster's rank inside its group
+    # (< rows * cols) breaks ties between clusters whose tiles share an anchor.
+    newgrp = np.ones(len(lab), dtype=bool)
+    if len(lab):
+        newgrp[1:] = (ev[1:] != ev[:-1]) | (det[1:] != det[:-1])
+    grp = np.cumsum(newgrp) - 1
+    lab_base = lab[newgrp]
+    size = module_rows * module_cols
+    pkey = ((grp * module_cols + acol) * module_rows + arow) * size + (lab - lab_base[grp])
+    porder_hits = np.argsort(pkey, kind="stable")
     sk = pkey[porder_hits]
     first = np.ones(len(sk), dtype=bool)
     if len(sk):
         first[1:] = sk[1:] != sk[:-1]
-    # the same patch key never appears in two runs (its hits share event/det/anchor), so runs == patches
     pid_sorted = np.cumsum(first) - 1
     hit_patch = np.empty(len(order), dtype=np.int64)
     hit_patch[porder_hits] = pid_sorted
@@ -252,9 +270,9 @@ def scatter(p: Patches, adc: np.ndarray | None = None) -> Hits:
     row = p.row[pi] + slot // p.cols
     col = p.col[pi] + slot % p.cols
     h = Hits(p.n_events, p.event[pi], p.det[pi], row, col, values[pi, slot].astype(np.int64))
-    return h.take(np.lexsort((h.col, h.row, h.det, h.event)))
+    return h.take(sort_order(h))
 
 
 def canonical(h: Hits) -> Hits:
     """The hits sorted by (event, detId, row, col): the order decoders produce."""
-    return h.take(np.lexsort((h.col, h.row, h.det, h.event)))
+    return h.take(sort_order(h))

@@ -111,7 +111,9 @@ def fit_vq(x, m, codebook_size=256, stages=1, iters=25, seed=0) -> dict:
 
     t0 = time.time()
     xt, mt = torch.from_numpy(x), torch.from_numpy(m)
-    books = vq.residual_kmeans(xt, codebook_size, stages, mt, iters=iters, seed=seed)
+    sizes = list(codebook_size) if isinstance(codebook_size, (list, tuple)) else [int(codebook_size)] * stages
+    books = vq.residual_kmeans(xt, sizes, None, mt, iters=iters, seed=seed)
+    stages = len(books)
     info = {"seconds": time.time() - t0}
     r = xt.clone()
     for s, cb in enumerate(books):
@@ -121,7 +123,7 @@ def fit_vq(x, m, codebook_size=256, stages=1, iters=25, seed=0) -> dict:
         info[f"rmse_after_stage{s}"] = float(((r * mt) ** 2).sum(1).mean().sqrt())
     kind = "vq" if stages == 1 else "rvq"
     return {"kind": kind, "codebooks": [cb.clone() for cb in books], "codebook_size": int(books[0].shape[0]),
-            "stages": stages, "train_info": info}
+            "codebook_sizes": [int(cb.shape[0]) for cb in books], "stages": stages, "train_info": info}
 
 
 def fit_vqvae(x, m, rows, cols, num_codes=512, dim=8, steps=3000, batch=512, lr=3e-4, ema=True, kmeans_init=True,
@@ -177,6 +179,8 @@ def train(hits, kind="rvq", patch_rows=4, patch_cols=8, codebook_size=256, stage
     settings, x, m = prepare(hits, patch_rows, patch_cols, module_rows, module_cols, n_shapes, charge_step, adc_max,
                              seed=seed)
     if kind in ("vq", "rvq"):
+        if kind == "vq":
+            codebook_size = codebook_size[0] if isinstance(codebook_size, (list, tuple)) else codebook_size
         model = fit_vq(x, m, codebook_size, 1 if kind == "vq" else stages, iters=iters, seed=seed)
     elif kind == "vqvae":
         model = fit_vqvae(x, m, patch_rows, patch_cols, num_codes=codebook_size, steps=vqvae_steps, seed=seed,
@@ -195,7 +199,11 @@ def _parser(prog, vqvae: bool):
     ap.add_argument("--pileup", type=int, default=200)
     ap.add_argument("--max-events", type=int, default=-1)
     ap.add_argument("--patch", default="4x8", help="patch rows x cols (default 4x8)")
-    ap.add_argument("--codebook-size", type=int, default=512 if vqvae else 256)
+    if vqvae:
+        ap.add_argument("--codebook-size", type=int, default=512)
+    else:
+        ap.add_argument("--codebook-size", default="256",
+                        help="codes per stage: one size for every stage, or a comma list (e.g. 256,16; sets --stages)")
     if not vqvae:
         ap.add_argument("--stages", type=int, default=2, help="residual VQ stages (1 = classical VQ)")
         ap.add_argument("--iters", type=int, default=25, help="k-means iterations per stage")
@@ -238,8 +246,10 @@ def _run(argv, vqvae: bool):
         ckpt = train(hits, "vqvae", pr, pc, args.codebook_size, 1, args.charge_step, args.shapes, adc_max=args.adc_max,
                      seed=args.seed, vqvae_steps=args.steps, vqvae_options=opts)
     else:
-        kind = "vq" if args.stages == 1 else "rvq"
-        ckpt = train(hits, kind, pr, pc, args.codebook_size, args.stages, args.charge_step, args.shapes,
+        sizes = [int(v) for v in str(args.codebook_size).split(",") if v.strip()]
+        stages = len(sizes) if len(sizes) > 1 else args.stages
+        kind = "vq" if stages == 1 else "rvq"
+        ckpt = train(hits, kind, pr, pc, sizes if len(sizes) > 1 else sizes[0], stages, args.charge_step, args.shapes,
                      adc_max=args.adc_max, iters=args.iters, seed=args.seed)
     torch.save(ckpt, args.output)
     info = {k: v for k, v in ckpt["model"]["train_info"].items() if k != "history"}

@@ -31,6 +31,7 @@ mid-plane, before the Lorentz shift).
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 import awkward as ak
@@ -70,9 +71,9 @@ class PixelSimConfig:
     survival_halfturns_tracker: float = 1.5
     survival_halfturns_pixel: float = 6.0
     r_tracker_cm: float = 110.0
-    landau_x_max: float = 12.0      # truncation of each segment's standard Landau (delta rays escape)
+    segment_e_max: float = 20000.0  # tail cut of each segment's Landau, electrons (-> mean/MPV ~ 1.17)
     landau_width_factor: float = 1.25
-    segments_per_pitch: float = 4.0
+    segments_per_pitch: float = 3.0
     max_segments: int = 400
     max_path_cm: float = 2.0
     gain_spread: float = 0.0
@@ -87,6 +88,18 @@ class PixelSimConfig:
 
 
 # ----------------------------------------------------------------------------------------------
+TIMERS: dict = {}
+_LAST = [0.0]
+
+
+def _tick(name):
+    """Accumulate CPU time per stage in TIMERS (read by benchmarks/bench_sim.py)."""
+    now = time.process_time()
+    if name is not None:
+        TIMERS[name] = TIMERS.get(name, 0.0) + now - _LAST[0]
+    _LAST[0] = now
+
+
 def _generate_tracks(event_numbers, seed, geo: PixelGeometry, cfg: PixelSimConfig):
     tsallis = _tsallis(cfg.tsallis_n, cfg.tsallis_T)
     mean_n = cfg.dndeta0 * ph.eta_integral("pp", cfg.eta_max)
@@ -199,10 +212,13 @@ def _find_crossings(tr, geo: PixelGeometry, cfg: PixelSimConfig):
 
 
 def _simulate_chunk(event_numbers, seed, geo: PixelGeometry, cfg: PixelSimConfig):
+    _tick(None)
     mods = geo.modules
     n_ev = len(event_numbers)
     tr, rngs = _generate_tracks(event_numbers, seed, geo, cfg)
+    _tick("gen")
     cr, (R, xc, yc, h, sh) = _find_crossings(tr, geo, cfg)
+    _tick("crossings")
     t, m, a = cr["trk"], cr["mod"], cr["a"]
     ev = tr["ev"][t]
     # order crossings by (event, module) -- already by (event, track); re-sort by event, module, track
@@ -238,6 +254,7 @@ def _simulate_chunk(event_numbers, seed, geo: PixelGeometry, cfg: PixelSimConfig
     span_v = T * np.abs(cot_b)
     nseg = np.ceil(cfg.segments_per_pitch * np.maximum(span_u / pu, span_v / pv)).astype(np.int64)
     nseg = np.clip(nseg, 4, cfg.max_segments)
+    _tick("local")
 
     # segments
     cidx = np.repeat(np.arange(nc), nseg)
@@ -249,17 +266,22 @@ def _simulate_chunk(event_numbers, seed, geo: PixelGeometry, cfg: PixelSimConfig
     us = u0[cidx] + w * cot_a[cidx] + tanL * drift
     vs = v0[cidx] + w * cot_b[cidx]
     sig = np.maximum(geo.diffusion_um * 1e-4 * np.sqrt(drift / T), 1e-7)
+    _tick("segments")
 
     # Landau charges: draw per event from that event's generator (chunk invariance)
     seg_ev = ev[cidx]
     counts = np.bincount(seg_ev, minlength=n_ev)
-    xs = np.concatenate([ph.landau_standard(rngs[i], int(counts[i]), cfg.landau_x_max) for i in range(n_ev)]) \
-        if cidx.size else np.zeros(0)
     c_tot = scale
     loc_tot = mpv - ph.LANDAU_MODE * c_tot
     loc_s = ph.landau_sum_loc(loc_tot, c_tot, nseg.astype(np.float64))
-    q = np.maximum(loc_s[cidx] + (c_tot / nseg)[cidx] * xs, 0.0)
+    c_s = c_tot / nseg
+    x_max = ((cfg.segment_e_max - loc_s) / c_s)[cidx]
+    bounds = np.concatenate([[0], np.cumsum(counts)])
+    xs = np.concatenate([ph.landau_standard(rngs[i], int(counts[i]), x_max[bounds[i]:bounds[i + 1]])
+                         for i in range(n_ev)]) if cidx.size else np.zeros(0)
+    q = np.maximum(loc_s[cidx] + c_s[cidx] * xs, 0.0)
     dep = np.bincount(cidx, weights=q, minlength=nc)
+    _tick("landau")
 
     # charge sharing with the nearest neighbour in each direction
     rows = mods.rows[m][cidx]
@@ -272,21 +294,38 @@ def _simulate_chunk(event_numbers, seed, geo: PixelGeometry, cfg: PixelSimConfig
     fv = vv - iv
     s2u = sig * math.sqrt(2) / pu[cidx]
     s2v = sig * math.sqrt(2) / pv[cidx]
-    lo_u = fu < 0.5
-    wu = 0.5 * erfc(np.where(lo_u, fu, 1 - fu) / s2u)
-    du = np.where(lo_u, -1, 1)
-    lo_v = fv < 0.5
-    wv = 0.5 * erfc(np.where(lo_v, fv, 1 - fv) / s2v)
-    dv = np.where(lo_v, -1, 1)
+    # weight of the nearest neighbour pixel: Gaussian tail beyond the nearest pixel edge (erfc only near edges)
+    nseg_tot = cidx.size
+    du_edge = np.minimum(fu, 1 - fu)
+    dv_edge = np.minimum(fv, 1 - fv)
+    wu = np.zeros(nseg_tot)
+    wv = np.zeros(nseg_tot)
+    near = np.nonzero(du_edge < 3.0 * s2u)[0]
+    wu[near] = 0.5 * erfc(du_edge[near] / s2u[near])
+    near = np.nonzero(dv_edge < 3.0 * s2v)[0]
+    wv[near] = 0.5 * erfc(dv_edge[near] / s2v[near])
+    du = np.where(fu < 0.5, -1, 1)
+    dv = np.where(fv < 0.5, -1, 1)
+    _tick("sharing")
 
-    E_r = np.concatenate([iu, iu + du, iu, iu + du])
-    E_c = np.concatenate([iv, iv, iv + dv, iv + dv])
-    E_q = np.concatenate([q * (1 - wu) * (1 - wv), q * wu * (1 - wv), q * (1 - wu) * wv, q * wu * wv])
-    E_s = np.tile(np.arange(cidx.size), 4)
-    keep = (E_q > 1.0) & (E_r >= 0) & (E_c >= 0) & (E_r < np.tile(rows, 4)) & (E_c < np.tile(cols, 4))
+    m_seg = m[cidx]
+    parts_i, parts_r, parts_c, parts_q = [np.arange(nseg_tot)], [iu], [iv], [q * (1 - wu) * (1 - wv)]
+    for sel_w, rr, cc, ww in ((wu, iu + du, iv, wu * (1 - wv)), (wv, iu, iv + dv, (1 - wu) * wv),
+                              (wu * wv, iu + du, iv + dv, wu * wv)):
+        idx = np.nonzero(q * sel_w > 1.0)[0]
+        parts_i.append(idx)
+        parts_r.append(rr[idx])
+        parts_c.append(cc[idx])
+        parts_q.append(q[idx] * ww[idx])
+    E_s = np.concatenate(parts_i)
+    E_r = np.concatenate(parts_r)
+    E_c = np.concatenate(parts_c)
+    E_q = np.concatenate(parts_q)
+    keep = (E_q > 1.0) & (E_r >= 0) & (E_c >= 0) & (E_r < rows[E_s]) & (E_c < cols[E_s])
     E_r, E_c, E_q, E_s = E_r[keep], E_c[keep], E_q[keep], E_s[keep]
-    E_m = m[cidx[E_s]]
+    E_m = m_seg[E_s]
     E_ev = seg_ev[E_s]
+    _tick("entries")
     key = (E_ev << 44) | (E_m << 28) | (E_r << 14) | E_c
     order = np.argsort(key, kind="stable")
     key = key[order]
@@ -303,6 +342,7 @@ def _simulate_chunk(event_numbers, seed, geo: PixelGeometry, cfg: PixelSimConfig
     p_m = (pk >> 28) & 0xFFFF
     p_r = (pk >> 14) & 0x3FFF
     p_c = pk & 0x3FFF
+    _tick("aggregate")
     # noise, threshold, ADC (per-event generators)
     pcounts = np.bincount(p_ev, minlength=n_ev)
     noise = np.concatenate([rngs[i].normal(0.0, geo.noise_e, int(pcounts[i])) for i in range(n_ev)]) \
@@ -314,6 +354,7 @@ def _simulate_chunk(event_numbers, seed, geo: PixelGeometry, cfg: PixelSimConfig
     fired = qn >= mods.threshold_e[p_m]
     adc = np.clip(np.floor(qn / geo.electrons_per_adc), 1, geo.adc_max).astype(np.uint16)
     p_ev, p_m, p_r, p_c, adc = p_ev[fired], p_m[fired], p_r[fired], p_c[fired], adc[fired]
+    _tick("digitise")
     nhit = np.bincount(p_ev, minlength=n_ev)
     digis = ak.zip({
         "detId": ak.unflatten(mods.detid[p_m].astype(np.uint32), nhit),
@@ -326,11 +367,11 @@ def _simulate_chunk(event_numbers, seed, geo: PixelGeometry, cfg: PixelSimConfig
     turn = np.floor(a / np.pi).astype(np.int64)
     truth_cols = {
         "detId": mods.detid[m].astype(np.uint32),
-        "x": _round(((u0 + 0.5 * mods.rows[m] * pu) / pu), 1 / 512),
-        "y": _round(((v0 + 0.5 * mods.cols[m] * pv) / pv), 1 / 512),
+        "x": _round(((u0 + 0.5 * mods.rows[m] * pu) / pu), 1 / 128),
+        "y": _round(((v0 + 0.5 * mods.cols[m] * pv) / pv), 1 / 128),
         "cotAlpha": _trunc(cot_a),
         "cotBeta": _trunc(cot_b),
-        "charge": _round(dep, 1.0),
+        "charge": _round(dep, 10.0),
         "pt": _trunc(tr["pt"][t]),
         "eta": _trunc(tr["eta"][t]),
         "phi": _trunc(tr["phi"][t]),
@@ -340,17 +381,18 @@ def _simulate_chunk(event_numbers, seed, geo: PixelGeometry, cfg: PixelSimConfig
         "vertex": tr["vtx"][t].astype(np.int32),
     }
     truth = ak.zip({k: ak.unflatten(v, ncr) for k, v in truth_cols.items()})
+    _tick("output")
     stats = {"tracks": int(tr["pt"].size), "crossings": int(nc), "segments": int(cidx.size)}
     return digis, truth, stats
 
 
 def _round(x, step):
-    """float32 on a fixed grid (compresses well; step 1/512 pixel = 0.2 um for x, y; 1 e for charges)."""
+    """float32 on a fixed grid (compresses well; step 1/128 pixel = 0.8 um (rows) / 1.2 um (cols) for x, y; 10 e for charges)."""
     return (np.rint(np.asarray(x) / step) * step).astype(np.float32)
 
 
-def _trunc(x, bits: int = 14):
-    """float32 keeping ``bits`` mantissa bits (relative precision 2^-bits ~ 6e-5): compresses much better."""
+def _trunc(x, bits: int = 10):
+    """float32 keeping ``bits`` mantissa bits (relative precision 2^-bits ~ 1e-3): compresses much better."""
     a = np.asarray(x, dtype=np.float32).copy()
     a.view(np.uint32)[...] &= np.uint32((0xFFFFFFFF << (23 - bits)) & 0xFFFFFFFF)
     return a

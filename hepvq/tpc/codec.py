@@ -14,8 +14,10 @@ Two ways to use them (``mode``):
   and clips to [64, 1023]. Hit precision and recall are 1 by construction; only the ADC values are lossy.
 
 Products per event (jagged records, one level):
-- ``""``        {sector: uint8}: the coded sectors, in the order of their blobs;
-- ``"weights"`` {byte: uint8}: the concatenated fixed-size quantised blobs (network weights or latents);
+- ``""``        {sector: uint8, nbytes: uint32}: the coded sectors and the size of each one's blob;
+- ``"weights"`` {byte: uint8}: the concatenated blobs: zstd(quantised network weights or latents). In hybrid
+  mode the amortised latents of cells that no stored hit can reach are zeroed first (they do not change any
+  decoded value), so zstd removes them;
 - ``"coords"``  {byte: uint8}: hybrid mode only, the coded hit positions.
 
 decode() needs numpy, awkward, zstandard and (amortised only) onnxruntime: no torch.
@@ -25,6 +27,8 @@ from __future__ import annotations
 import json
 import time
 
+import zstandard
+
 import awkward as ak
 import numpy as np
 
@@ -32,7 +36,7 @@ from hepvq.codecs.base import Codec, register_codec
 from hepvq.errors import DataError, ModelError
 from hepvq.tpc import coords as coordcode
 from hepvq.tpc import inr_np, quantise
-from hepvq.tpc.grid import ADC_MAX, N_SECTORS, SHAPE, THRESHOLD, events_from_columns, grid_coords, normalise
+from hepvq.tpc.grid import ADC_MAX, N_SECTORS, SHAPE, THRESHOLD, events_from_columns, grid_coords, mask_context, normalise
 
 FORMAT_VERSION = 1
 DEFAULT_ARCH = {"kind": "siren", "width": 48, "depth": 3, "in_dim": 3, "omega0": 30.0, "omega": 30.0}
@@ -101,7 +105,7 @@ class TpcInrCodec(Codec):
         for f, n in (("sector", self.n_sectors), ("phi", P), ("z", Z), ("layer", L), ("adc", 1024)):
             if len(cols[f]) and (cols[f].min() < 0 or cols[f].max() >= n):
                 raise DataError(f"tpc_inr: TpcHit_{f} outside [0, {n}) (found {cols[f].min()}..{cols[f].max()})")
-        ev_sectors, coord_blobs, jobs = [], [], []        # jobs: (event, sector, volume)
+        ev_sectors, coord_blobs, jobs = [], [], []        # jobs: one volume per (event, sector)
         for e in range(n_ev):
             sl = slice(offs[e], offs[e + 1])
             c = {f: v[sl] for f, v in cols.items()}
@@ -121,7 +125,9 @@ class TpcInrCodec(Codec):
             k = len(ev_sectors[e])
             per_event.append(b"".join(blobs[j:j + k]))
             j += k
-        out = {"": ak.unflatten(ak.zip({"sector": ak.Array(np.concatenate(ev_sectors) if ev_sectors else np.zeros(0, np.uint8))}),
+        sec_flat = np.concatenate(ev_sectors) if ev_sectors else np.zeros(0, np.uint8)
+        nbytes = np.array([len(b) for b in blobs], dtype=np.uint32)
+        out = {"": ak.unflatten(ak.zip({"sector": ak.Array(sec_flat), "nbytes": ak.Array(nbytes)}),
                                 np.array([len(s) for s in ev_sectors], dtype=np.int64)),
                "weights": _bytes_records(per_event)}
         if self.mode == "hybrid":
@@ -134,9 +140,13 @@ class TpcInrCodec(Codec):
     def _encode_volumes(self, vols: list[np.ndarray]) -> list[bytes]:
         if not vols:
             return []
+        zc = zstandard.ZstdCompressor(level=19)
         if self.method == "amortised":
-            lat = self.amortised.encode(np.stack(vols))
-            return [quantise.pack([l], self.quant) for l in lat]
+            vols = np.stack(vols)
+            lat = self.amortised.encode(vols)
+            if self.mode == "hybrid":
+                lat = lat * self.amortised.needed_cells(vols)[:, None]
+            return [zc.compress(quantise.pack([l], self.quant)) for l in lat]
         from hepvq.tpc.fit import fit_sectors  # torch: only on the encoding path of method 'fit'
 
         f = dict(self.fit)
@@ -148,44 +158,55 @@ class TpcInrCodec(Codec):
             batch = np.stack(vols[i:i + max_s])
             res = fit_sectors(batch, self.arch, strategy=strategy, **f)
             self.stats["fit_time_s"] += res.fit_time
-            out += [quantise.pack(res.sector_params(s), self.quant) for s in range(len(batch))]
+            out += [zc.compress(quantise.pack(res.sector_params(s), self.quant)) for s in range(len(batch))]
         return out
 
     # ------------------------------------------------------------------ decode
     def _sector_fn(self, blob: bytes):
         """blob -> function(normalised coords (n, 3)) -> ADC float (n,)."""
-        tensors = quantise.unpack(blob, self._tensor_shapes(), self.quant)
+        raw = zstandard.ZstdDecompressor().decompress(bytes(blob), max_output_size=self.blob_size)
+        tensors = quantise.unpack(raw, self._tensor_shapes(), self.quant)
         if self.method == "amortised":
-            return lambda x: self.amortised.decode(tensors[0], x) * ADC_MAX
-        return lambda x: inr_np.forward(self.arch, tensors, x) * ADC_MAX
+            return lambda x, ctx=None: self.amortised.decode(tensors[0], x, ctx) * ADC_MAX
+        return lambda x, ctx=None: inr_np.forward(self.arch, tensors, x) * ADC_MAX
 
     def decode(self, products: dict[str, ak.Array]) -> ak.Array:
         if "" not in products or "weights" not in products:
             raise ModelError(f"tpc_inr: products '' and 'weights' are needed, found {sorted(products)}")
-        sectors = products[""]["sector"] if "sector" in ak.fields(products[""]) else products[""]
-        sec_counts = ak.to_numpy(ak.num(sectors)).astype(np.int64)
-        sec_flat = ak.to_numpy(ak.flatten(sectors)).astype(np.int64)
+        main = products[""]
+        if not {"sector", "nbytes"} <= set(ak.fields(main)):
+            raise ModelError(f"tpc_inr: main product needs fields sector, nbytes; found {ak.fields(main)}")
+        sec_counts = ak.to_numpy(ak.num(main["sector"])).astype(np.int64)
+        sec_flat = ak.to_numpy(ak.flatten(main["sector"])).astype(np.int64)
+        nb_flat = ak.to_numpy(ak.flatten(main["nbytes"])).astype(np.int64)
         sec_offs = np.concatenate([[0], np.cumsum(sec_counts)])
         weights = _records_bytes(products["weights"])
         coords = _records_bytes(products["coords"]) if self.mode == "hybrid" else None
         if self.mode == "hybrid" and "coords" not in products:
             raise ModelError("tpc_inr (hybrid): product 'coords' missing")
-        bs = self.blob_size
         grid = None
         columns = []
         for e in range(len(sec_counts)):
             secs = sec_flat[sec_offs[e]:sec_offs[e + 1]]
+            nb = nb_flat[sec_offs[e]:sec_offs[e + 1]]
             w = weights[e]
-            if len(w) != bs * len(secs):
-                raise ModelError(f"tpc_inr: event {e} has {len(w)} weight bytes, expected {bs} x {len(secs)} sectors")
-            fns = {int(s): self._sector_fn(w[i * bs:(i + 1) * bs]) for i, s in enumerate(secs)}
+            if len(w) != nb.sum():
+                raise ModelError(f"tpc_inr: event {e} has {len(w)} weight bytes, its sectors declare {nb.sum()}")
+            o = np.concatenate([[0], np.cumsum(nb)])
+            fns = {int(s): self._sector_fn(w[o[i]:o[i + 1]]) for i, s in enumerate(secs)}
             if self.mode == "hybrid":
                 s_, l_, p_, z_ = coordcode.decode(coords[e], self.shape)
                 adc = np.zeros(len(s_), dtype=np.float32)
                 for s, fn in fns.items():
                     m = s_ == s
                     if m.any():
-                        adc[m] = fn(normalise(np.stack([p_[m], z_[m], l_[m]], axis=1), self.shape))
+                        idx = np.stack([p_[m], z_[m], l_[m]], axis=1)
+                        ctx = None
+                        if self.method == "amortised" and self.amortised.uses_context:
+                            mask = np.zeros(self.shape, dtype=bool)
+                            mask[idx[:, 0], idx[:, 1], idx[:, 2]] = True
+                            ctx = mask_context(mask)[idx[:, 0], idx[:, 1], idx[:, 2]]
+                        adc[m] = fn(normalise(idx, self.shape), ctx)
                 adc = np.clip(np.rint(adc), self.threshold, 1023)
                 columns.append({"sector": s_, "layer": l_, "phi": p_, "z": z_, "adc": adc})
             else:

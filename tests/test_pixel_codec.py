@@ -1,0 +1,109 @@
+"""The pixel_vq codec: exact positions, bounded charges, lossless-position mode, metadata round trip, bad input."""
+import awkward as ak
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+from hepvq.codecs import codec_class  # noqa: E402
+from hepvq.errors import DataError, ModelError  # noqa: E402
+from hepvq.pixel import metrics as M  # noqa: E402
+from hepvq.pixel import patches as P  # noqa: E402
+from hepvq.pixel.codec import PixelVQCodec, charge_levels, quantise_charge  # noqa: E402
+from pixel_toydata import tiny_model, toy_events  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    return tiny_model(tmp_path_factory.mktemp("pixmodel"), "rvq")[1]
+
+
+def _roundtrip(codec, hits):
+    prod = codec.encode(hits)
+    dec = codec_class("pixel_vq").from_metadata(codec.metadata()).decode(prod)
+    return prod, dec
+
+
+def test_registered_and_positions_exact(model_dir):
+    codec = PixelVQCodec.from_directory(model_dir)
+    hits = toy_events(3, seed=5)
+    prod, dec = _roundtrip(codec, hits)
+    assert set(prod) >= {"", "modules", "codes", "escapes"}
+    assert len(dec) == len(hits)
+    ref, out = P.canonical(P.flatten(hits)), P.flatten(dec)
+    for f in ("event", "det", "row", "col"):
+        assert np.array_equal(getattr(ref, f), getattr(out, f))
+    m = M.compare(ref, out)
+    assert m["recall"] == 1.0 and m["precision"] == 1.0
+    assert m["charge_rms_rel"] < 0.2
+    assert ak.fields(dec) == ["detId", "row", "col", "adc"]
+    assert dec.detId.type.content.content.primitive == "uint32"
+    # index branches are narrow integers (readable from ROOT as is)
+    assert str(prod[""].shape.type.content.content) == "uint8"
+    assert str(prod["codes"].c0.type.content.content) == "uint8"
+
+
+@pytest.mark.parametrize("bound", [0, 3])
+def test_adc_error_bound_mode(model_dir, bound):
+    codec = PixelVQCodec.from_directory(model_dir, adc_error_bound=bound)
+    hits = toy_events(2, seed=8)
+    prod, dec = _roundtrip(codec, hits)
+    ref, out = P.canonical(P.flatten(hits)), P.flatten(dec)
+    assert np.array_equal(ref.row, out.row) and np.array_equal(ref.col, out.col)
+    assert np.abs(ref.adc - out.adc).max() <= bound
+    assert "corrections" in prod
+
+
+def test_lossy_positions_mode_drops_only_rare_shapes(model_dir):
+    codec = PixelVQCodec.from_directory(model_dir, lossless_positions=False)
+    hits = toy_events(2, seed=9)
+    prod, dec = _roundtrip(codec, hits)
+    assert len(ak.flatten(prod["escapes"])) == 0
+    m = M.compare(P.flatten(hits), P.flatten(dec))
+    assert 0.5 < m["recall"] <= 1.0
+    with pytest.raises(ModelError, match="lossless_positions"):
+        PixelVQCodec.from_directory(model_dir, lossless_positions=False, adc_error_bound=0)
+
+
+def test_empty_events_and_empty_chunk(model_dir):
+    codec = PixelVQCodec.from_directory(model_dir)
+    hits = toy_events(3, seed=1)
+    empty_ev = ak.zip({f: ak.values_astype(ak.Array([[], []]), np.uint16 if f != "detId" else np.uint32)
+                       for f in ("detId", "row", "col", "adc")})
+    both = ak.concatenate([empty_ev, hits, empty_ev])
+    prod, dec = _roundtrip(codec, both)
+    assert len(dec) == len(both)
+    assert ak.num(dec, axis=1).tolist() == ak.num(both, axis=1).tolist()
+    prod, dec = _roundtrip(codec, empty_ev)
+    assert ak.num(dec, axis=1).tolist() == [0, 0]
+    prod, dec = _roundtrip(codec, both[:0])
+    assert len(dec) == 0
+
+
+def test_out_of_range_digi_names_detid_row_col(model_dir):
+    codec = PixelVQCodec.from_directory(model_dir)
+    bad = ak.zip({"detId": ak.Array([[np.uint32(4242)]]), "row": ak.Array([[np.uint16(3)]]),
+                  "col": ak.Array([[np.uint16(999)]]), "adc": ak.Array([[np.uint16(40)]])})
+    with pytest.raises(DataError, match=r"detId=4242 row=3 col=999"):
+        codec.encode(bad)
+    bad = ak.zip({"detId": ak.Array([[np.uint32(4242)]]), "row": ak.Array([[np.uint16(3)]]),
+                  "col": ak.Array([[np.uint16(9)]]), "adc": ak.Array([[np.uint16(5000)]])})
+    with pytest.raises(DataError, match=r"ADC outside the model's range 0\.\.255.*adc=5000"):
+        codec.encode(bad)
+
+
+def test_decode_only_codec_cannot_encode(model_dir):
+    codec = PixelVQCodec.from_directory(model_dir)
+    dec_only = PixelVQCodec.from_metadata(codec.metadata())
+    with pytest.raises(ModelError, match="can only decode"):
+        dec_only.encode(toy_events(1))
+    with pytest.raises(ModelError, match="lacks metadata"):
+        PixelVQCodec.from_metadata({"decoder.onnx": b""})
+
+
+def test_charge_levels_relative_error():
+    lv = charge_levels(0.1, 8160)
+    assert lv[0] == 1 and lv[-1] >= 8160 and len(lv) < 256
+    q = np.arange(1, 8000)
+    rel = np.abs(lv[quantise_charge(q, lv)] - q) / q
+    assert rel.max() <= 0.06
