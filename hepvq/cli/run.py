@@ -170,7 +170,6 @@ def _setup_logging(verbose: bool):
         if isinstance(h, _StderrHandler):
             h.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s" if verbose else "%(message)s"))
     logger.setLevel(logging.DEBUG if verbose else logging.INFO)
-    logger.propagate = False
 
 
 def run(argv=None) -> dict | None:

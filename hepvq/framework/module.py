@@ -91,6 +91,9 @@ class Source(Module):
     def chunks(self, chunk_size: int, max_events: int = -1) -> Iterator:
         raise NotImplementedError(f"{type(self).__name__}.chunks")
 
+    def close(self) -> None:
+        """Release resources (threads, handles); called after endJob and on errors. Idempotent."""
+
 
 class OutputModule(Module):
     """Writes the selected events of each chunk.

@@ -264,6 +264,10 @@ class EventProcessor:
                 report.modules[out.label]["time"] += time.perf_counter() - t0
                 report.output_bytes[out.label] = int(out.output_bytes)
         except BaseException:
+            try:
+                self.source.close()
+            except Exception as err:  # keep the original error
+                log.warning("source: cleanup failed: %s", err)
             for out in self.outputs:
                 try:
                     out.abort()

@@ -158,6 +158,7 @@ class RootSource(Source):
         self.plans: list[FilePlan] = []
         self.input_bytes = 0
         self.num_events = None
+        self._executor = None
 
     # -- checks, before any event is read
     def beginJob(self):  # noqa: N802
@@ -168,6 +169,19 @@ class RootSource(Source):
         total = sum(p.num_entries for p in self.plans)
         self.num_events = max(0, total - self.skip)
         self.context.input_files = list(self.file_names)
+        threads = int(self.context.options.get("numberOfThreads") or 1)
+        if threads > 1:  # zstd/zlib release the GIL: decompress baskets in parallel
+            import uproot
+
+            self._executor = uproot.ThreadPoolExecutor(threads)
+
+    def endJob(self):  # noqa: N802
+        self.close()
+
+    def close(self):
+        if self._executor is not None:
+            self._executor.shutdown()
+            self._executor = None
 
     def _plan(self, path: str) -> FilePlan:
         f, tree = open_root(path, self.tree_name)
@@ -275,7 +289,8 @@ class RootSource(Source):
         f, tree = open_root(plan.path, self.tree_name)
         try:
             it = tree.iterate(plan.branch_names, step_size=max(1, int(chunk_size)), entry_start=lo, entry_stop=hi,
-                              how=dict, library="ak", report=True)
+                              how=dict, library="ak", report=True,
+                              **({"decompression_executor": self._executor} if self._executor else {}))
             expected = lo
             while True:
                 try:

@@ -84,7 +84,7 @@ class TpcSimConfig:
     sub_q_max_mpv: float = 1.5        # tail cut of each sub-cluster's Landau, in units of the crossing MPV
     diff_t_cm: float = 0.0060         # per sqrt(cm)
     diff_l_cm: float = 0.0120
-    prf_cm: float = 0.09
+    prf_cm: float = 0.15
     peaking_bins: float = 1.5
     noise_adc: float = 4.0
     sectors: tuple | None = None      # keep only these sector indices (0..23) in the output
@@ -244,10 +244,10 @@ def _simulate_chunk(event_numbers, seed, cfg: TpcSimConfig, scale: float):
     rel = rel * (1.0 / ((1 + 1 / 3.2**2)))  # normalise to a MIP (b g ~ 3.2) ~ 1
     mpv = cfg.q_mip * rel * path / cfg.row_height_cm
     c_tot = cfg.landau_rel_width * mpv
-    # sub-clusters: at least n_sub per crossing, spaced by <= half a pad in phi and half a time bin in z
+    # sub-clusters along the path in the pad row, spaced by <= 1 pad in phi and <= 1 time bin in z
     pad_w0 = 2 * np.pi * radii[lay] / N_PHI_TOTAL
-    K = np.ceil(np.maximum(np.abs(tanpsi) * cfg.row_height_cm / (0.5 * pad_w0),
-                           np.abs(dzdr) * cfg.row_height_cm / (0.5 * Z_BIN_CM))).astype(np.int64)
+    K = np.ceil(np.maximum(np.abs(tanpsi) * cfg.row_height_cm / pad_w0,
+                           np.abs(dzdr) * cfg.row_height_cm / Z_BIN_CM)).astype(np.int64)
     K = np.clip(K, cfg.n_sub, 64)
     loc_tot = mpv - ph.LANDAU_MODE * c_tot
     loc_s = ph.landau_sum_loc(loc_tot, c_tot, K.astype(np.float64))
@@ -260,7 +260,6 @@ def _simulate_chunk(event_numbers, seed, cfg: TpcSimConfig, scale: float):
     phi_s = phipos[cidx] + tanpsi[cidx] * dr / r_s
     z_s = pz[cidx] + dzdr[cidx] * dr
     zapp = np.sign(z_s) * (np.abs(z_s) - tr["dz"][t][cidx])       # pile-up time offset -> apparent z
-    side = (z_s > 0).astype(np.int64)
     valid = (np.abs(z_s) < HALF_LENGTH_CM) & (np.sign(zapp) == np.sign(z_s)) & (np.abs(zapp) < HALF_LENGTH_CM)
     counts = np.bincount(ev[cidx], minlength=n_ev)
     x_max = ((cfg.sub_q_max_mpv * mpv - loc_s) / c_s)[cidx]
@@ -269,70 +268,107 @@ def _simulate_chunk(event_numbers, seed, cfg: TpcSimConfig, scale: float):
                          for i in range(n_ev)])
     q = np.maximum(loc_s[cidx] + c_s[cidx] * xs, 0.0)
     sel = np.nonzero(valid & (q > 0))[0]
-    cidx, r_s, phi_s, zapp, side, q = cidx[sel], r_s[sel], phi_s[sel], zapp[sel], side[sel], q[sel]
-    s_ev = ev[cidx]
-    s_lay = lay[cidx]
-    drift = HALF_LENGTH_CM - np.abs(zapp)
-    sig_t = np.sqrt(cfg.diff_t_cm**2 * drift + cfg.prf_cm**2)
-    sig_l = cfg.diff_l_cm * np.sqrt(drift)
-
-    # pads: 5 pads around the nearest pad centre
-    pad_w = 2 * np.pi * r_s / N_PHI_TOTAL
-    ppos = np.mod(phi_s, 2 * np.pi) / (2 * np.pi) * N_PHI_TOTAL       # continuous pad coordinate
-    p0 = np.floor(ppos).astype(np.int64)
-    pads = p0[:, None] + np.arange(-2, 3)[None, :]
-    edges_lo = (pads - ppos[:, None]) * pad_w[:, None]
-    s2 = (np.sqrt(2) * sig_t)[:, None]
-    wpad = 0.5 * (erf((edges_lo + pad_w[:, None]) / s2) - erf(edges_lo / s2))
-    # time: bins counted from the endplate; time-bin b <-> z index N_Z - 1 - b
-    b0 = drift / Z_BIN_CM
-    ks, tab, n_f, ds = _shaping_table(cfg.peaking_bins)
-    fb = np.floor(b0)
-    fi = np.clip(((b0 - fb) * n_f).astype(np.int64), 0, n_f - 1)
-    si = np.clip(np.rint(sig_l / Z_BIN_CM / ds).astype(np.int64), 0, tab.shape[1] - 1)
-    wt = tab[fi, si]                                                 # (n, len(ks))
-    tb = fb.astype(np.int64)[:, None] + ks[None, :]
-    amp = q[:, None, None] * wpad[:, :, None] * wt[:, None, :] / _amp_norm(cfg.peaking_bins)
-    n = q.size
-    E_amp = amp.reshape(-1)
-    E_pad = np.broadcast_to(pads[:, :, None], amp.shape).reshape(-1)
-    E_tb = np.broadcast_to(tb[:, None, :], amp.shape).reshape(-1)
-    E_i = np.repeat(np.arange(n), amp.shape[1] * amp.shape[2])
-    keep = (E_amp > 0.5) & (E_tb >= 0) & (E_tb < N_Z)
-    E_amp, E_pad, E_tb, E_i = E_amp[keep], E_pad[keep], E_tb[keep], E_i[keep]
-    E_pad = np.mod(E_pad, N_PHI_TOTAL)
-    sector = (E_pad // N_PHI) + N_SECTORS_PHI * side[E_i]
-    phi_i = E_pad % N_PHI
-    z_i = N_Z - 1 - E_tb
-    key = (s_ev[E_i] << 40) | (sector << 32) | (s_lay[E_i] << 24) | (phi_i << 12) | z_i
-    order = np.argsort(key, kind="stable")
-    key = key[order]
-    E_amp = E_amp[order]
-    if key.size:
-        first = np.concatenate([[True], key[1:] != key[:-1]])
-        starts = np.nonzero(first)[0]
-        vk = key[starts]
-        va = np.add.reduceat(E_amp, starts)
-    else:
-        vk, va = np.zeros(0, np.int64), np.zeros(0)
-    v_ev = vk >> 40
-    vcounts = np.bincount(v_ev, minlength=n_ev)
-    noise = np.concatenate([rngs[i].normal(0.0, cfg.noise_adc, int(vcounts[i])) for i in range(n_ev)])
-    adc = np.clip(np.rint(va + noise), 0, ADC_MAX)
-    fired = adc >= ZS_THRESHOLD
-    if cfg.sectors is not None:
-        fired &= np.isin((vk >> 32) & 0xFF, np.asarray(cfg.sectors))
-    vk, adc, v_ev = vk[fired], adc[fired].astype(np.uint16), v_ev[fired]
-    nh = np.bincount(v_ev, minlength=n_ev)
-    hits = ak.zip({
-        "sector": ak.unflatten(((vk >> 32) & 0xFF).astype(np.uint16), nh),
-        "layer": ak.unflatten(((vk >> 24) & 0xFF).astype(np.uint16), nh),
-        "phi": ak.unflatten(((vk >> 12) & 0xFFF).astype(np.uint16), nh),
-        "z": ak.unflatten((vk & 0xFFF).astype(np.uint16), nh),
-        "adc": ak.unflatten(adc, nh),
-    })
+    s_ev = ev[cidx][sel]
+    s_lay = lay[cidx][sel]
+    s_side = (z_s[sel] > 0).astype(np.int64)
+    drift = HALF_LENGTH_CM - np.abs(zapp[sel])
+    ppos = np.mod(phi_s[sel], 2 * np.pi) / (2 * np.pi) * N_PHI_TOTAL - 0.5   # pad-centre coordinates
+    tpos = drift / Z_BIN_CM - 0.5                                              # time-bin-centre coordinates
+    q = q[sel]
+    hits = [_digitise_event(cfg, rngs[i], s_side[e], s_lay[e], ppos[e], tpos[e], drift[e], q[e])
+            for i, e in enumerate(_event_slices(s_ev, n_ev))]
+    hits = ak.concatenate(hits) if n_ev > 1 else hits[0]
     stats = {"tracks": int(tr["pt"].size), "crossings": int(nc)}
     return hits, stats
+
+
+def _event_slices(ev_sorted, n_ev):
+    b = np.searchsorted(ev_sorted, np.arange(n_ev + 1))
+    return [slice(b[i], b[i + 1]) for i in range(n_ev)]
+
+
+N_DRIFT_REGIONS = 6
+
+
+@functools.lru_cache(maxsize=8)
+def _kernels(prf_cm, diff_t_cm, diff_l_cm, peaking_bins):
+    """Pad kernels (one per drift region, Gaussian PRF (+) transverse diffusion, minus the 1/6 pad^2 that the
+    linear deposit adds) and the time kernel (CR-RC^4 sampled per bin, convolved with the longitudinal
+    diffusion at half the drift length), normalised so that the kernel sum is 1 in pads and the pulse
+    integral is 1 in time (q is the summed ADC of a sub-cluster)."""
+    r_mid = 68.0
+    pad_w = 2 * np.pi * r_mid / N_PHI_TOTAL
+    edges = np.linspace(0, HALF_LENGTH_CM, N_DRIFT_REGIONS + 1)
+    pads = np.arange(-4, 5)
+    pk = []
+    for d in 0.5 * (edges[:-1] + edges[1:]):
+        sig = math.sqrt(prf_cm**2 + diff_t_cm**2 * d) / pad_w
+        sig = math.sqrt(max(sig**2 - 1.0 / 6.0, 0.05))
+        k = np.exp(-0.5 * (pads / sig) ** 2)
+        pk.append(k / k.sum())
+    ks, tab, n_f, ds = _shaping_table(peaking_bins)
+    sl = diff_l_cm * math.sqrt(0.5 * HALF_LENGTH_CM) / Z_BIN_CM
+    tk = tab[:, min(int(round(sl / ds)), tab.shape[1] - 1)].mean(0)      # averaged over the arrival phase
+    first = int(np.nonzero(tk > 1e-3)[0][0])
+    last = int(np.nonzero(tk > 1e-3)[0][-1])
+    offs = ks[first:last + 1]
+    tk = tk[first:last + 1]
+    return pk, edges, offs, tk / tk.sum()
+
+
+def _digitise_event(cfg, rng, side, lay, ppos, tpos, drift, q):
+    """Dense digitisation of one event: linear deposit of the sub-cluster charges on the (side, layer, time,
+    pad) grid, pad-response convolution (per drift region), time shaping, noise, ADC, zero suppression."""
+    from scipy.ndimage import convolve1d
+
+    nb = N_Z
+    shape = (N_SIDES, N_LAYERS, nb, N_PHI_TOTAL)
+    p0 = np.floor(ppos).astype(np.int64)
+    fp = ppos - p0
+    t0 = np.floor(tpos).astype(np.int64)
+    ft = tpos - t0
+    base = (side * N_LAYERS + lay) * nb
+    idx, w = [], []
+    for dt, wt in ((0, 1 - ft), (1, ft)):
+        tb = t0 + dt
+        okt = (tb >= 0) & (tb < nb)
+        for dp, wp in ((0, 1 - fp), (1, fp)):
+            pb = np.mod(p0 + dp, N_PHI_TOTAL)
+            idx.append(((base + np.clip(tb, 0, nb - 1)) * N_PHI_TOTAL + pb)[okt])
+            w.append((q * wt * wp)[okt])
+    idx = np.concatenate(idx)
+    w = np.concatenate(w)
+    vol = np.bincount(idx, weights=w, minlength=int(np.prod(shape))).astype(np.float32).reshape(shape)
+    pk, edges, offs, tk = _kernels(cfg.prf_cm, cfg.diff_t_cm, cfg.diff_l_cm, cfg.peaking_bins)
+    # time bin b <-> drift distance (b + 0.5) * Z_BIN_CM
+    bedge = np.searchsorted((np.arange(nb) + 0.5) * Z_BIN_CM, edges[1:-1])
+    bounds = np.concatenate([[0], bedge, [nb]])
+    for r in range(N_DRIFT_REGIONS):
+        sl = vol[:, :, bounds[r]:bounds[r + 1], :]
+        vol[:, :, bounds[r]:bounds[r + 1], :] = convolve1d(sl, pk[r].astype(np.float32), axis=3, mode="wrap")
+    # causal shaping: out[b] = sum_k tk[k] in[b - offs[k]]
+    kern = np.zeros(2 * int(np.abs(offs).max()) + 1, np.float32)
+    c = kern.size // 2
+    kern[c + offs] = tk
+    vol = convolve1d(vol, kern[::-1].copy(), axis=2, mode="constant")
+    cand = np.flatnonzero(vol > ZS_THRESHOLD - 6 * cfg.noise_adc)
+    val = vol.reshape(-1)[cand] + rng.normal(0.0, cfg.noise_adc, cand.size)
+    adc = np.clip(np.rint(val), 0, ADC_MAX)
+    fired = adc >= ZS_THRESHOLD
+    cand, adc = cand[fired], adc[fired].astype(np.uint16)
+    sd, ly, b, pad = np.unravel_index(cand, shape)
+    sector = (pad // N_PHI) + N_SECTORS_PHI * sd
+    if cfg.sectors is not None:
+        keep = np.isin(sector, np.asarray(cfg.sectors))
+        sector, ly, b, pad, adc = sector[keep], ly[keep], b[keep], pad[keep], adc[keep]
+    z = N_Z - 1 - b
+    order = np.lexsort((z, pad % N_PHI, ly, sector))
+    n = order.size
+    rec = ak.zip({
+        "sector": sector[order].astype(np.uint16), "layer": ly[order].astype(np.uint16),
+        "phi": (pad[order] % N_PHI).astype(np.uint16), "z": z[order].astype(np.uint16), "adc": adc[order],
+    })
+    return ak.unflatten(rec, [n])
 
 
 @functools.lru_cache(maxsize=4)
