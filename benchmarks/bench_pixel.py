@@ -109,7 +109,11 @@ def step_models(args):
     for name in names:
         kind, opts = VARIANTS[name]
         if (mdir / name / "codec.json").exists():
-            print(f"{name}: cached")
+            if "ranks" not in json.loads((mdir / name / "codec.json").read_text()):
+                train.calibrate_directory(mdir / name, hits)
+                print(f"{name}: cached, context-rank tables added")
+            else:
+                print(f"{name}: cached")
             continue
         t0 = time.time()
         opts = dict(opts)

@@ -72,30 +72,42 @@ def _export_tiny_vq(tmp_path, k=64, shape=(3, 3), seed=0):
     return enc, dec
 
 
-def _python_run(path, array):
+def _python_run(path, feeds):
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
     sess = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
-    return sess.run(None, {sess.get_inputs()[0].name: array})
+    names = [i.name for i in sess.get_inputs()]
+    return sess.run(None, {n: feeds[n] for n in names})
 
 
-def _compare(binary, tmp_path, enc, dec, patches, batch=1000, extra=()):
+def _compare(binary, tmp_path, enc, dec, patches, batch=1000, extra_feeds=None):
+    """Run the C++ example and Python onnxruntime on the same inputs; indices (and decoded output) must be equal
+    bit for bit. `extra_feeds`: {input name: array} for model inputs beyond the first."""
+    import onnxruntime as ort
+
+    extra_feeds = extra_feeds or {}
     pin, iout, dout = tmp_path / "patches.bin", tmp_path / "indices.bin", tmp_path / "decoded.bin"
     tensorfile.write_tensor(pin, patches)
-    cmd = [str(binary), str(enc), str(pin), str(iout), "--batch", str(batch), "--info", *extra]
+    cmd = [str(binary), str(enc), str(pin), str(iout), "--batch", str(batch), "--info"]
+    for name, arr in extra_feeds.items():
+        tensorfile.write_tensor(tmp_path / f"feed_{name}.bin", arr)
+        cmd += ["--feed", name, str(tmp_path / f"feed_{name}.bin")]
     if dec is not None:
         cmd += ["--decoder", str(dec), str(dout)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    py_out = _python_run(enc, patches)
+    first = ort.InferenceSession(str(enc), providers=["CPUExecutionProvider"]).get_inputs()[0].name
+    py_out = _python_run(enc, {first: patches, **extra_feeds})
     py_idx = next(o for o in py_out if o.dtype == np.int64)
     cpp_idx = tensorfile.read_tensor(iout)
     assert cpp_idx.dtype == np.int64 and cpp_idx.shape == py_idx.shape
     np.testing.assert_array_equal(cpp_idx, py_idx)
     if dec is not None:
-        py_dec = next(o for o in _python_run(dec, py_idx) if o.dtype == np.float32)
+        dsess = ort.InferenceSession(str(dec), providers=["CPUExecutionProvider"])
+        idx_name = next(i.name for i in dsess.get_inputs() if i.type == "tensor(int64)")
+        py_dec = next(o for o in _python_run(dec, {idx_name: py_idx, **extra_feeds}) if o.dtype == np.float32)
         cpp_dec = tensorfile.read_tensor(dout)
         assert cpp_dec.shape == py_dec.shape
         assert cpp_dec.tobytes() == py_dec.tobytes()
@@ -142,7 +154,20 @@ def test_cpp_indices_equal_python_shipped_model(binary, tmp_path, enc, dec):
     if not any(o.type == "tensor(int64)" for o in sess.get_outputs()):
         pytest.skip(f"{enc.name} has no int64 output (indices)")
     rng = np.random.default_rng(1)
-    shape = [700] + [d if isinstance(d, int) else 1 for d in inp.shape[1:]]
-    # sparse, ADC-like patches: mostly zero, a few charges
-    patches = (rng.random(shape) < 0.2) * rng.uniform(0.0, 1.0, shape)
-    _compare(binary, tmp_path, enc, dec, patches.astype(np.float32), batch=256)
+
+    def fill(shape_):
+        return [700] + [d if isinstance(d, int) else 1 for d in shape_[1:]]
+
+    shape = fill(inp.shape)
+    # sparse, ADC-like patches: mostly zero, a few charges; a "mask" input (pixel_vq) gets the occupancy
+    mask = (rng.random(shape) < 0.3).astype(np.float32)
+    mask[:, 0] = 1.0
+    charge = rng.uniform(0.05, 1.0, shape).astype(np.float32) * mask
+    patches = (charge / charge.sum(axis=tuple(range(1, charge.ndim)), keepdims=True)).astype(np.float32)
+    extra = {}
+    for other in sess.get_inputs()[1:]:
+        if other.type != "tensor(float)" or fill(other.shape) != shape:
+            pytest.skip(f"{enc.name}: input {other.name} {other.type} {other.shape} is not fed by this test")
+        extra[other.name] = mask if "mask" in other.name else patches
+    out = _compare(binary, tmp_path, enc, dec, patches, batch=256, extra_feeds=extra)
+    assert "encoded 700 patches" in out

@@ -1,7 +1,11 @@
 // hepvq_encode: run a hepvq encoder (and optionally its decoder) ONNX model with the onnxruntime C++ API.
 //
-//   hepvq_encode ENCODER.onnx PATCHES.bin INDICES.bin [--decoder DECODER.onnx DECODED.bin]
+//   hepvq_encode ENCODER.onnx PATCHES.bin INDICES.bin [--feed NAME FILE]... [--decoder DECODER.onnx DECODED.bin]
 //                [--batch N] [--threads N] [--input NAME] [--output NAME] [--info]
+//
+// PATCHES.bin feeds the encoder's first input (or the one named by --input); every other model input is given by
+// --feed NAME FILE (for pixel_vq: --feed mask mask.bin), for the encoder and the decoder alike. The encoder's
+// first int64 output (or --output NAME) is written to INDICES.bin; the decoder gets the indices on its int64 input.
 //
 // File formats (all little-endian; docs/cpp.md has the details and examples/cpp/tensorfile.py reads/writes them):
 //   tensor file = magic[4] + uint32 version (=1) + uint32 ndim + int64 shape[ndim] + row-major data
@@ -33,6 +37,9 @@ struct Tensor {
   }
 };
 
+bool is_float(const Tensor& t) { return !t.f32.empty() || t.i64.empty(); }
+
+// want_magic: "HVQF", "HVQI" or nullptr (either)
 Tensor read_tensor(const std::string& path, const char* want_magic) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error("cannot open " + path);
@@ -41,15 +48,17 @@ Tensor read_tensor(const std::string& path, const char* want_magic) {
   in.read(magic, 4);
   in.read(reinterpret_cast<char*>(&version), 4);
   in.read(reinterpret_cast<char*>(&ndim), 4);
-  if (!in || std::memcmp(magic, want_magic, 4) != 0)
-    throw std::runtime_error(path + ": not a " + std::string(want_magic, 4) + " tensor file");
+  const bool known = std::memcmp(magic, "HVQF", 4) == 0 || std::memcmp(magic, "HVQI", 4) == 0;
+  if (!in || !known || (want_magic && std::memcmp(magic, want_magic, 4) != 0))
+    throw std::runtime_error(path + ": not a " + (want_magic ? std::string(want_magic, 4) : std::string("hepvq")) +
+                             " tensor file");
   if (version != 1) throw std::runtime_error(path + ": unsupported version " + std::to_string(version));
   if (ndim < 1 || ndim > 8) throw std::runtime_error(path + ": bad ndim " + std::to_string(ndim));
   Tensor t;
   t.shape.resize(ndim);
   in.read(reinterpret_cast<char*>(t.shape.data()), 8 * ndim);
   const int64_t n = t.rows() * t.row_size();
-  if (std::memcmp(want_magic, "HVQF", 4) == 0) {
+  if (std::memcmp(magic, "HVQF", 4) == 0) {
     t.f32.resize(n);
     in.read(reinterpret_cast<char*>(t.f32.data()), 4 * n);
   } else {
@@ -148,23 +157,48 @@ void check_row_shape(const Model& m, size_t input, const std::vector<int64_t>& f
                              m.in_names[input] + "' " + shape_str(want));
 }
 
-// Run `model` on rows [0, rows) of `data` in batches; returns the chosen output, concatenated.
-template <typename In, typename Out>
-std::vector<Out> run_batched(Model& m, size_t in_idx, size_t out_idx, const std::vector<In>& data,
-                             std::vector<int64_t> shape, int64_t batch, std::vector<int64_t>& out_shape) {
+// One named input of a run: a float32 or int64 tensor whose first axis is the batch.
+struct Feed {
+  std::string name;
+  const Tensor* tensor;
+};
+
+// Run `m` on all rows of `feeds` in batches of `batch` rows; returns output `out_idx`, concatenated.
+template <typename Out>
+std::vector<Out> run_batched(Model& m, const std::vector<Feed>& feeds, size_t out_idx, int64_t batch,
+                             std::vector<int64_t>& out_shape) {
   Ort::MemoryInfo mem = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
-  const int64_t rows = shape[0];
-  const int64_t row = std::accumulate(shape.begin() + 1, shape.end(), int64_t{1}, std::multiplies<int64_t>());
+  const int64_t rows = feeds.at(0).tensor->rows();
+  for (auto& f : feeds)
+    if (f.tensor->rows() != rows)
+      throw std::runtime_error("input '" + f.name + "' has " + std::to_string(f.tensor->rows()) + " rows, '" +
+                               feeds[0].name + "' has " + std::to_string(rows));
+  std::vector<const char*> in_names;
+  for (auto& f : feeds) in_names.push_back(f.name.c_str());
+  const char* out_name = m.out_names[out_idx].c_str();
   std::vector<Out> result;
   out_shape.clear();
-  const char* in_name = m.in_names[in_idx].c_str();
-  const char* out_name = m.out_names[out_idx].c_str();
   for (int64_t start = 0; start < rows; start += batch) {
     const int64_t n = std::min(batch, rows - start);
-    shape[0] = n;
-    Ort::Value input = Ort::Value::CreateTensor<In>(mem, const_cast<In*>(data.data() + start * row),
-                                                    static_cast<size_t>(n * row), shape.data(), shape.size());
-    auto outputs = m.session.Run(Ort::RunOptions{nullptr}, &in_name, &input, 1, &out_name, 1);
+    std::vector<Ort::Value> inputs;
+    std::vector<std::vector<int64_t>> shapes;
+    shapes.reserve(feeds.size());
+    for (auto& f : feeds) {
+      const Tensor& t = *f.tensor;
+      shapes.push_back(t.shape);
+      shapes.back()[0] = n;
+      const int64_t row = t.row_size();
+      if (is_float(t))
+        inputs.push_back(Ort::Value::CreateTensor<float>(mem, const_cast<float*>(t.f32.data() + start * row),
+                                                         static_cast<size_t>(n * row), shapes.back().data(),
+                                                         shapes.back().size()));
+      else
+        inputs.push_back(Ort::Value::CreateTensor<int64_t>(mem, const_cast<int64_t*>(t.i64.data() + start * row),
+                                                           static_cast<size_t>(n * row), shapes.back().data(),
+                                                           shapes.back().size()));
+    }
+    auto outputs = m.session.Run(Ort::RunOptions{nullptr}, in_names.data(), inputs.data(), inputs.size(),
+                                 &out_name, 1);
     auto info = outputs[0].GetTensorTypeAndShapeInfo();
     auto oshape = info.GetShape();
     const Out* p = outputs[0].GetTensorData<Out>();
@@ -179,6 +213,30 @@ std::vector<Out> run_batched(Model& m, size_t in_idx, size_t out_idx, const std:
   return result;
 }
 
+// The feeds of every input of `m`: by name from `named`, else `first` for input 0 (when given).
+std::vector<Feed> feeds_for(const Model& m, const std::vector<std::pair<std::string, Tensor>>& named,
+                            const Tensor* first, const std::string& first_path) {
+  std::vector<Feed> out;
+  for (size_t i = 0; i < m.in_names.size(); ++i) {
+    const std::string& name = m.in_names[i];
+    const Tensor* t = nullptr;
+    std::string where;
+    for (auto& [n, tensor] : named)
+      if (n == name) { t = &tensor; where = "--feed " + n; }
+    if (!t && i == 0 && first) { t = first; where = first_path; }
+    if (!t) throw std::runtime_error("model input '" + name + "' " + shape_str(m.in_shapes[i]) +
+                                     " has no data: give it with --feed " + name + " FILE");
+    const bool want_float = m.in_types[i] == ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
+    const bool want_int = m.in_types[i] == ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64;
+    if (!(want_float && is_float(*t)) && !(want_int && !is_float(*t)))
+      throw std::runtime_error(where + ": element type does not fit model input '" + name + "' (type " +
+                               std::to_string(m.in_types[i]) + ")");
+    check_row_shape(m, i, t->shape, where);
+    out.push_back({name, t});
+  }
+  return out;
+}
+
 // The first output of the wanted element type, or the one named.
 size_t pick_output(const Model& m, const std::string& name, ONNXTensorElementDataType type) {
   if (!name.empty()) return m.output_index(name);
@@ -188,8 +246,12 @@ size_t pick_output(const Model& m, const std::string& name, ONNXTensorElementDat
 }
 
 int usage() {
-  std::cerr << "usage: hepvq_encode ENCODER.onnx PATCHES.bin INDICES.bin [--decoder DECODER.onnx DECODED.bin]\n"
-               "                    [--batch N] [--threads N] [--input NAME] [--output NAME] [--info]\n";
+  std::cerr << "usage: hepvq_encode ENCODER.onnx PATCHES.bin INDICES.bin [--feed NAME FILE]...\n"
+               "                    [--decoder DECODER.onnx DECODED.bin] [--batch N] [--threads N]\n"
+               "                    [--input NAME] [--output NAME] [--info]\n"
+               "  PATCHES.bin feeds the encoder's first input (or --input NAME); --feed gives other inputs\n"
+               "  (e.g. --feed mask mask.bin), to the encoder and the decoder alike; the decoder's int64\n"
+               "  input receives the indices.\n";
   return 2;
 }
 
@@ -198,6 +260,7 @@ int usage() {
 int main(int argc, char** argv) {
   std::vector<std::string> pos;
   std::string decoder_path, decoded_path, input_name, output_name;
+  std::vector<std::pair<std::string, std::string>> feed_files;
   int64_t batch = 65536;
   int threads = 1;
   bool info = false;
@@ -212,6 +275,7 @@ int main(int argc, char** argv) {
       else if (a == "--batch") batch = std::stoll(next());
       else if (a == "--threads") threads = std::stoi(next());
       else if (a == "--input") input_name = next();
+      else if (a == "--feed") { std::string n = next(); feed_files.emplace_back(n, next()); }
       else if (a == "--output") output_name = next();
       else if (a == "--info") info = true;
       else if (a == "-h" || a == "--help") return usage();
@@ -226,13 +290,15 @@ int main(int argc, char** argv) {
     Ort::Env env(ORT_LOGGING_LEVEL_WARNING, "hepvq_encode");
     Model encoder(env, pos[0], threads);
     if (info) encoder.print("encoder " + pos[0]);
-    const size_t in_idx = input_name.empty() ? 0 : encoder.input_index(input_name);
     const size_t out_idx = pick_output(encoder, output_name, ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64);
 
     Tensor patches = read_tensor(pos[1], "HVQF");
-    check_row_shape(encoder, in_idx, patches.shape, pos[1]);
+    std::vector<std::pair<std::string, Tensor>> named;
+    for (auto& [name, path] : feed_files) named.emplace_back(name, read_tensor(path, nullptr));
+    if (!input_name.empty()) named.emplace_back(input_name, patches);
+    auto feeds = feeds_for(encoder, named, input_name.empty() ? &patches : nullptr, pos[1]);
     std::vector<int64_t> idx_shape;
-    auto indices = run_batched<float, int64_t>(encoder, in_idx, out_idx, patches.f32, patches.shape, batch, idx_shape);
+    auto indices = run_batched<int64_t>(encoder, feeds, out_idx, batch, idx_shape);
     write_tensor(pos[2], "HVQI", idx_shape, indices.data(), indices.size() * sizeof(int64_t));
     std::cout << "encoded " << patches.rows() << " patches " << shape_str(patches.shape) << " -> indices "
               << shape_str(idx_shape) << " (" << encoder.out_names[out_idx] << ") in " << pos[2] << "\n";
@@ -241,9 +307,21 @@ int main(int argc, char** argv) {
       Model decoder(env, decoder_path, threads);
       if (info) decoder.print("decoder " + decoder_path);
       const size_t d_out = pick_output(decoder, "", ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT);
-      check_row_shape(decoder, 0, idx_shape, pos[2]);
+      // the decoder's index input: the one named like the encoder's output, else its first int64 input
+      Tensor idx_tensor;
+      idx_tensor.shape = idx_shape;
+      idx_tensor.i64 = indices;
+      std::string idx_name;
+      for (size_t i = 0; i < decoder.in_names.size() && idx_name.empty(); ++i)
+        if (decoder.in_names[i] == encoder.out_names[out_idx]) idx_name = decoder.in_names[i];
+      for (size_t i = 0; i < decoder.in_names.size() && idx_name.empty(); ++i)
+        if (decoder.in_types[i] == ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64) idx_name = decoder.in_names[i];
+      if (idx_name.empty()) throw std::runtime_error("decoder has no int64 input for the indices");
+      auto dnamed = named;
+      dnamed.emplace_back(idx_name, idx_tensor);
+      auto dfeeds = feeds_for(decoder, dnamed, nullptr, "");
       std::vector<int64_t> dec_shape;
-      auto decoded = run_batched<int64_t, float>(decoder, 0, d_out, indices, idx_shape, batch, dec_shape);
+      auto decoded = run_batched<float>(decoder, dfeeds, d_out, batch, dec_shape);
       write_tensor(decoded_path, "HVQF", dec_shape, decoded.data(), decoded.size() * sizeof(float));
       std::cout << "decoded -> " << shape_str(dec_shape) << " (" << decoder.out_names[d_out] << ") in "
                 << decoded_path << "\n";

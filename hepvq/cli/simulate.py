@@ -1,7 +1,9 @@
 """hepvq-simulate: make pixel (CMS-like, pile-up) or TPC (sPHENIX-like) sample files in the input schema.
 
-    hepvq-simulate pixel --events 20 --pileup 200 --seed 1 -o data/pixel_pu200_sample.root
-    hepvq-simulate tpc --events 4 --seed 1 -o data/tpc_sample.root [--occupancy 0.05] [--sectors 0-5]
+    hepvq-simulate pixel --events 10 --pileup 200 --seed 1 -o data/pixel_pu200_sample.root
+    hepvq-simulate tpc --events 4 --seed 1 --sectors 0-3 -o data/tpc_sample.root [--occupancy 0.05]
+
+Physics, validation plots and reference values: docs/simulation.md.
 """
 from __future__ import annotations
 
@@ -42,10 +44,15 @@ def build_parser():
     p.add_argument("--geometry", default="phase1", choices=["phase1", "phase2"], help="pixel geometry preset")
     p.add_argument("--no-truth", action="store_true", help="pixel: do not write the Truth tree")
     p.add_argument("--occupancy", type=float, default=None,
-                   help="tpc: target occupancy (1e-6 .. 0.3); default: central Au+Au + pile-up physics")
+                   help="tpc: target mean occupancy (1e-6 .. 0.3); default 0.10, the published occupancy of the "
+                        "sPHENIX central Au+Au + pile-up data set (docs/simulation.md)")
+    p.add_argument("--physics-only", action="store_true",
+                   help="tpc: no multiplicity scaling (primaries only, ~3 %% occupancy)")
     p.add_argument("--sectors", type=_parse_sectors, default=None,
                    help="tpc: keep only these sectors, e.g. '0-5' or '0,12' (default all 24)")
     p.add_argument("--chunk", type=int, default=None, help="events simulated at once (pixel 10, tpc 2)")
+    p.add_argument("--jobs", "-j", type=int, default=1,
+                   help="worker processes (default 1); the output does not depend on it")
     p.add_argument("--compression", default="ZSTD:5", help="ROOT compression ALGO:LEVEL (default ZSTD:5)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     return p
@@ -83,7 +90,7 @@ def main(argv=None):
             with SimWriter(args.output, "PixelDigi", None if args.no_truth else "SimHit", comp) as w:
                 for events, truth, _ in pixel.iter_chunks(args.events, pileup=mu, seed=args.seed,
                                                            geometry=args.geometry, first_event=args.first_event,
-                                                           chunk=chunk):
+                                                           chunk=chunk, jobs=args.jobs):
                     w.write(events, truth)
                     n_hits += int(ak.sum(ak.num(events.PixelDigi)))
                     bar.update(len(events))
@@ -96,14 +103,18 @@ def main(argv=None):
                 params["pileup_rate_khz"] = args.pileup
             if args.sectors is not None:
                 params["sectors"] = args.sectors
+            if args.physics_only:
+                params["physics_only"] = True
             chunk = args.chunk or 2
             with SimWriter(args.output, "TpcHit", None, comp) as w:
                 for events, _ in tpc.iter_chunks(args.events, seed=args.seed, occupancy=args.occupancy,
-                                                 first_event=args.first_event, chunk=chunk, **params):
+                                                 first_event=args.first_event, chunk=chunk, jobs=args.jobs,
+                                                 **params):
                     w.write(events)
                     n_hits += int(ak.sum(ak.num(events.TpcHit)))
                     bar.update(len(events))
-            what = "tpc" + (f" occupancy {args.occupancy:g}" if args.occupancy is not None else " (default occupancy)")
+            what = "tpc" + (f" occupancy {args.occupancy:g}" if args.occupancy is not None else
+                            " (physics only)" if args.physics_only else " (default occupancy 0.10)")
     except (ValueError, TypeError) as exc:
         bar.close()
         print(f"hepvq-simulate: error: {exc}", file=sys.stderr)

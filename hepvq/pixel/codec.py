@@ -23,6 +23,7 @@ entropy-codes them (docs/pixel.md compares with the ideal static entropy).  torc
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from pathlib import Path
@@ -111,6 +112,15 @@ class PixelVQCodec(Codec):
         self.codebook_sizes = [int(k) for k in settings["model"].get("codebook_sizes",
                                                                      [self.codebook_size] * self.stages)]
         enc = settings.get("encoding", {})
+        sc = settings.get("shape_context") or {}
+        self.ctx_bitfields = [(int(a), int(b)) for a, b in sc.get("bitfields", [])]
+        self.ctx_keys = np.asarray(sc.get("keys", []), dtype=np.int64)
+        self.n_shape_ctx = len(self.ctx_keys) + 1
+        self.ranks = _load_ranks(settings.get("ranks"), self.escape + 1,
+                                 {"charge": len(self.levels), **{f"c{s}": k for s, k in enumerate(self.codebook_sizes)}})
+        if self.ranks and "shape" in (settings.get("ranks") or {}):
+            self.ranks.update(_load_ranks({"shape": settings["ranks"]["shape"]}, self.n_shape_ctx,
+                                          {"shape": self.escape + 1}))
         self.lossless_positions = bool(enc.get("lossless_positions", True) if lossless_positions is None
                                        else lossless_positions)
         self.adc_error_bound = int(enc.get("adc_error_bound", -1) if adc_error_bound is None else adc_error_bound)
@@ -218,22 +228,10 @@ class PixelVQCodec(Codec):
         if self.encoder is None:
             raise ModelError("this pixel_vq codec was read from a compressed file's metadata and can only decode; "
                              "load the model directory to encode")
-        h, p = self.patches(hits, first_entry)
+        h, p, shape, mask, charge, codes, multi = self._symbols(hits, first_entry)
         n_ev = h.n_events
-        shape, mask = self.shape_index(p.mask)
-        dense = P.mask_to_dense(mask, self.size)
-        adc = np.where(dense, p.adc, 0)
-        total = adc.sum(1)
-        nhit = dense.sum(1)
-        keep = total > 0  # lossy-position mode may leave a patch with no hit: drop it
-        if not keep.all():
-            p = _take_patches(p, keep)
-            shape, mask, dense, adc, total, nhit = shape[keep], mask[keep], dense[keep], adc[keep], total[keep], nhit[keep]
-        charge = quantise_charge(total, self.levels)
-        multi = nhit >= 2
-        x = (adc[multi] / total[multi, None]).astype(np.float32)
-        m = dense[multi].astype(np.float32)
-        codes = self._run_encoder(x, m)
+        r_charge, r_codes = self._to_ranks(shape, charge, codes, multi)
+        r_shape = self.ranks["shape"][1][self.det_context(p.det), shape] if "shape" in self.ranks else shape
 
         # module table and delta-coded anchors
         newmod = np.ones(len(p), dtype=bool)
@@ -261,11 +259,11 @@ class PixelVQCodec(Codec):
         far = dcol >= 255
         ev_far = np.bincount(p.event[far], minlength=n_ev)
         out = {
-            "": _jagged({"shape": shape.astype(self._shape_dtype), "dcol": np.minimum(dcol, 255).astype(np.uint8),
+            "": _jagged({"shape": r_shape.astype(self._shape_dtype), "dcol": np.minimum(dcol, 255).astype(np.uint8),
                          "row": p.row.astype(np.uint8 if self.module_rows <= 256 else np.uint16),
-                         "charge": charge.astype(_uint_dtype(len(self.levels) - 1))}, ev_patch),
+                         "charge": r_charge.astype(_uint_dtype(len(self.levels) - 1))}, ev_patch),
             "modules": _jagged({"ddet": ddet.astype(np.uint32), "npatch": npatch.astype(np.uint16)}, ev_mod),
-            "codes": _jagged({f"c{s}": codes[:, s].astype(self._code_dtypes[s]) for s in range(self.stages)},
+            "codes": _jagged({f"c{s}": r_codes[:, s].astype(self._code_dtypes[s]) for s in range(self.stages)},
                              ev_multi),
             "escapes": _jagged({"mask": mask[esc].astype(self._mask_dtype)}, ev_esc),
             "farcols": _jagged({"dcol": (dcol[far] - 255).astype(np.uint16)}, ev_far),
@@ -291,6 +289,62 @@ class PixelVQCodec(Codec):
                                          np.bincount(ev_of, minlength=n_ev))
             dec.adc[idx] += corr * step
         return out, ref, dec
+
+    def _symbols(self, hits, first_entry=0):
+        """The raw symbols of every patch: (hits, patches, shape code, coded mask, charge index, VQ codes of the
+        multi-hit patches, multi-hit flag)."""
+        h, p = self.patches(hits, first_entry)
+        shape, mask = self.shape_index(p.mask)
+        dense = P.mask_to_dense(mask, self.size)
+        adc = np.where(dense, p.adc, 0)
+        total = adc.sum(1)
+        nhit = dense.sum(1)
+        keep = total > 0  # lossy-position mode may leave a patch with no hit: drop it
+        if not keep.all():
+            p = _take_patches(p, keep)
+            shape, mask, dense, adc, total, nhit = shape[keep], mask[keep], dense[keep], adc[keep], total[keep], nhit[keep]
+        charge = quantise_charge(total, self.levels)
+        multi = nhit >= 2
+        x = (adc[multi] / total[multi, None]).astype(np.float32)
+        m = dense[multi].astype(np.float32)
+        codes = self._run_encoder(x, m)
+        return h, p, shape, mask, charge, codes, multi
+
+    # Context ranking: the charge index and the VQ codes depend strongly on the patch's shape (a 2-pixel patch
+    # uses few codes, a big cluster large charges).  A static table per shape (from training, in the settings)
+    # maps each symbol to its frequency rank *given the shape*; the branch holds ranks, whose order-0 entropy --
+    # what ZSTD's Huffman stage reaches -- is close to the conditional entropy.  Without tables: identity.
+    def det_context(self, det: np.ndarray) -> np.ndarray:
+        """Shape context of each module: index (1..) of its detId bit-fields (e.g. CMS layer and module-along-z,
+        which fix the track incidence angle and hence the cluster shapes) in the trained key list, 0 if unseen."""
+        if not self.ctx_bitfields or not len(self.ctx_keys):
+            return np.zeros(len(det), dtype=np.int64)
+        key = np.zeros(len(det), dtype=np.int64)
+        d = det.astype(np.int64)
+        for shift, mask in self.ctx_bitfields:
+            key = key * (mask + 1) + ((d >> shift) & mask)
+        pos = np.minimum(np.searchsorted(self.ctx_keys, key), len(self.ctx_keys) - 1)
+        return np.where(self.ctx_keys[pos] == key, pos + 1, 0)
+
+    def _to_ranks(self, shape, charge, codes, multi):
+        if not self.ranks:
+            return charge, codes
+        r_charge = self.ranks["charge"][1][shape, charge]
+        r_codes = codes.copy()
+        sm = shape[multi]
+        for s in range(self.stages):
+            r_codes[:, s] = self.ranks[f"c{s}"][1][sm, codes[:, s]]
+        return r_charge, r_codes
+
+    def _from_ranks(self, shape, r_charge, r_codes, multi):
+        if not self.ranks:
+            return r_charge, r_codes
+        charge = self.ranks["charge"][0][shape, r_charge]
+        codes = r_codes.copy()
+        sm = shape[multi]
+        for s in range(self.stages):
+            codes[:, s] = self.ranks[f"c{s}"][0][sm, r_codes[:, s]]
+        return charge, codes
 
     def _run_encoder(self, x, m):
         if len(x) == 0:
@@ -354,6 +408,8 @@ class PixelVQCodec(Codec):
         charge = flat(pat, "charge")
         if len(shape) and shape.max() > self.escape:
             raise DataError(f"pixel_vq decode: shape code {shape.max()} beyond the table ({self.escape} shapes + escape)")
+        if "shape" in self.ranks:
+            shape = self.ranks["shape"][0][self.det_context(det), shape]
         if len(charge) and charge.max() >= len(self.levels):
             raise DataError(f"pixel_vq decode: charge index {charge.max()} beyond the {len(self.levels)} levels")
         mask = np.zeros(len(shape), dtype=np.uint64)
@@ -371,6 +427,7 @@ class PixelVQCodec(Codec):
         for s, k in enumerate(self.codebook_sizes):
             if len(codes) and codes[:, s].max() >= k:
                 raise DataError(f"pixel_vq decode: stage {s} code {codes[:, s].max()} beyond the codebook size {k}")
+        charge, codes = self._from_ranks(shape, charge, codes, multi)
         h = self._reconstruct(n_ev, event, det, row, col, mask, charge, codes, multi)
         if "corrections" in products:
             corr = products["corrections"]
@@ -392,6 +449,41 @@ class PixelVQCodec(Codec):
                 "kind": self.settings["model"].get("kind"), "stages": self.stages,
                 "codebook_sizes": self.codebook_sizes, "lossless_positions": self.lossless_positions,
                 "adc_error_bound": self.adc_error_bound}
+
+
+def encode_table(perm: np.ndarray) -> dict:
+    """A (contexts, symbols) permutation table as JSON: shape, dtype and base64 bytes."""
+    dt = np.uint8 if perm.max(initial=0) < 256 else np.uint16
+    return {"shape": list(perm.shape), "dtype": np.dtype(dt).str,
+            "data": base64.b64encode(np.ascontiguousarray(perm.astype(dt)).tobytes()).decode()}
+
+
+def rank_table(context: np.ndarray, symbol: np.ndarray, n_context: int, n_symbol: int) -> np.ndarray:
+    """perm[c, r] = the symbol of rank r in context c (most frequent first; ties and unseen symbols follow the
+    global frequency, then the symbol number)."""
+    glob = np.bincount(symbol, minlength=n_symbol).astype(np.float64)
+    cnt = np.zeros((n_context, n_symbol))
+    np.add.at(cnt, (context, symbol), 1.0)
+    key = cnt * (glob.sum() + 1) + glob[None, :]
+    return np.argsort(-key, axis=1, kind="stable")
+
+
+def _load_ranks(spec, n_context, sizes) -> dict:
+    if not spec:
+        return {}
+    out = {}
+    for name, n_sym in sizes.items():
+        if name not in spec:
+            raise ModelError(f"pixel_vq settings: rank table '{name}' missing")
+        t = spec[name]
+        perm = np.frombuffer(base64.b64decode(t["data"]), dtype=np.dtype(t["dtype"])).reshape(t["shape"]).astype(np.int64)
+        if perm.shape != (n_context, n_sym) or not np.all(np.sort(perm, axis=1) == np.arange(n_sym)[None, :]):
+            raise ModelError(f"pixel_vq settings: rank table '{name}' has shape {perm.shape} or is not a permutation "
+                             f"(expected ({n_context}, {n_sym}))")
+        inv = np.empty_like(perm)
+        np.put_along_axis(inv, perm, np.broadcast_to(np.arange(n_sym), perm.shape), axis=1)
+        out[name] = (perm, inv)
+    return out
 
 
 def _take_patches(p: P.Patches, keep) -> P.Patches:

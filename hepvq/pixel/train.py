@@ -88,6 +88,8 @@ def prepare(hits: ak.Array, patch_rows=4, patch_cols=8, module_rows=P.DEFAULT_MO
         "adc_min": int(max(1, h.adc.min())), "adc_max": adc_max,
         "charge_step": charge_step, "charge_levels": levels.tolist(),
         "shapes": [int(s) for s in shapes],
+        # CMS TrackerTopology barrel detId: layer (4 bits @20) and module along z (6 bits @2)
+        "shape_context": {"bitfields": [[20, 15], [2, 63]], "keys": []},
         "training": {"hits": int(len(h)), "events": int(h.n_events), "patches": int(len(p)),
                      "shape_coverage": float(covered)},
     }
@@ -174,7 +176,7 @@ def fit_vqvae(x, m, rows, cols, num_codes=512, dim=8, steps=3000, batch=512, lr=
 
 def train(hits, kind="rvq", patch_rows=4, patch_cols=8, codebook_size=256, stages=2, charge_step=0.06, n_shapes=255,
           module_rows=P.DEFAULT_MODULE_ROWS, module_cols=P.DEFAULT_MODULE_COLS, adc_max=None, iters=25, seed=0,
-          vqvae_steps=3000, vqvae_options=None) -> dict:
+          vqvae_steps=3000, vqvae_options=None, context_ranks=True) -> dict:
     """Settings + fitted charge model: the checkpoint dict that export.export_model() turns into ONNX files."""
     settings, x, m = prepare(hits, patch_rows, patch_cols, module_rows, module_cols, n_shapes, charge_step, adc_max,
                              seed=seed)
@@ -187,7 +189,66 @@ def train(hits, kind="rvq", patch_rows=4, patch_cols=8, codebook_size=256, stage
                           **(vqvae_options or {}))
     else:
         raise ValueError(f"unknown pixel charge model kind {kind!r} (vq, rvq, vqvae)")
-    return {"settings": settings, "model": model}
+    ckpt = {"settings": settings, "model": model}
+    if context_ranks:
+        ckpt["settings"]["ranks"] = fit_ranks(ckpt, hits)
+    return ckpt
+
+
+def fit_ranks(ckpt: dict, hits: ak.Array, max_events: int = 20) -> dict:
+    """Context-rank tables (per shape code: charge index and each stage's VQ code by frequency), measured by
+    running the exported codec itself on the training events."""
+    import tempfile
+
+    from hepvq.pixel.codec import PixelVQCodec
+    from hepvq.pixel.export import export_model
+
+    plain = {"settings": {k: v for k, v in ckpt["settings"].items() if k != "ranks"}, "model": ckpt["model"]}
+    with tempfile.TemporaryDirectory(prefix=".hepvq-tmp-ranks-") as tmp:
+        codec = PixelVQCodec.from_directory(export_model(plain, tmp))
+        _h, _p, shape, _mask, charge, codes, multi = codec._symbols(hits[:max_events])
+    ranks, keys = _rank_tables(codec, shape, charge, codes, multi, _p.det)
+    ckpt["settings"]["shape_context"] = dict(ckpt["settings"].get("shape_context") or {}, keys=keys)
+    return ranks
+
+
+def _rank_tables(codec, shape, charge, codes, multi, det, min_patches: int = 300):
+    """Rank tables (see PixelVQCodec._to_ranks) and the shape-context keys with enough training patches."""
+    from hepvq.pixel.codec import encode_table, rank_table
+
+    n_ctx = codec.escape + 1
+    ranks = {"charge": encode_table(rank_table(shape, charge, n_ctx, len(codec.levels)))}
+    for s, k in enumerate(codec.codebook_sizes):
+        ranks[f"c{s}"] = encode_table(rank_table(shape[multi], codes[:, s], n_ctx, k))
+    keys = []
+    if codec.ctx_bitfields:
+        key = np.zeros(len(det), dtype=np.int64)
+        for shift, mask in codec.ctx_bitfields:
+            key = key * (mask + 1) + ((det.astype(np.int64) >> shift) & mask)
+        u, c = np.unique(key, return_counts=True)
+        keys = [int(k) for k in u[c >= min_patches]]
+        karr = np.asarray(keys, dtype=np.int64)
+        pos = np.minimum(np.searchsorted(karr, key), max(len(karr) - 1, 0))
+        ctx = np.where(karr[pos] == key, pos + 1, 0) if len(karr) else np.zeros(len(key), dtype=np.int64)
+        ranks["shape"] = encode_table(rank_table(ctx, shape, len(keys) + 1, codec.escape + 1))
+    return ranks, keys
+
+
+def calibrate_directory(model_dir, hits: ak.Array, max_events: int = 20) -> None:
+    """Add (or refresh) the context-rank tables of an exported model directory from `hits`."""
+    from hepvq.pixel.codec import SETTINGS_FILE, PixelVQCodec
+
+    path = Path(model_dir) / SETTINGS_FILE
+    settings = json.loads(path.read_text())
+    settings.pop("ranks", None)
+    path.write_text(json.dumps(settings, indent=1, sort_keys=True))
+    codec = PixelVQCodec.from_directory(model_dir)
+    _h, p, shape, _mask, charge, codes, multi = codec._symbols(hits[:max_events])
+    if not codec.ctx_bitfields:
+        codec.ctx_bitfields = [(20, 15), (2, 63)]
+    settings["ranks"], keys = _rank_tables(codec, shape, charge, codes, multi, p.det)
+    settings["shape_context"] = {"bitfields": [list(b) for b in codec.ctx_bitfields], "keys": keys}
+    path.write_text(json.dumps(settings, indent=1, sort_keys=True))
 
 
 # ---- command line -----------------------------------------------------------------------------------------

@@ -16,19 +16,9 @@ from __future__ import annotations
 import awkward as ak
 import numpy as np
 
-_ROW_BITS = 16
-_COL_BITS = 16
-
-
 def module_key(event_index, detid):
     """int64 key combining an event index and a detId (for clustering several events at once)."""
     return (np.asarray(event_index, dtype=np.int64) << 32) | np.asarray(detid, dtype=np.int64)
-
-
-def _codes(key, row, col):
-    return ((np.asarray(key, dtype=np.int64) << (_ROW_BITS + _COL_BITS)) if np.max(np.asarray(key, np.int64),
-                                                                                      initial=0) < (1 << 31)
-            else None)
 
 
 def _components(n, a, b):

@@ -17,7 +17,6 @@ Contents
 from __future__ import annotations
 
 import functools
-import math
 
 import numpy as np
 
@@ -151,7 +150,6 @@ def landau_sum_loc(loc_total: np.ndarray, scale_total: np.ndarray, n: np.ndarray
     """Location of each of n iid Landau pieces (scale scale_total/n) whose sum is Landau(loc_total, scale_total).
 
     1-stable law: sum of n iid L(l, c) is L(n l + (2/pi) n c ln n, n c)."""
-    c = scale_total / n
     return (loc_total - (2.0 / np.pi) * scale_total * np.log(n)) / n
 
 
@@ -251,8 +249,6 @@ def circle_plane_phase(xc, yc, h, radius, phi0, a_guess, nx, ny, d):
     return a_guess + best, ok
 
 
-def tsallis_mean_check() -> float:  # pragma: no cover - documentation helper
-    return TsallisPt().mean
-
-
-__all__ = [n for n in dir() if not n.startswith("_") and n not in ("annotations", "functools", "math", "np")]
+__all__ = ["event_rng", "TsallisPt", "dndeta_pp", "dndeta_auau", "eta_integral", "sample_eta", "sample_species_mass",
+           "landau_standard", "landau_sum_loc", "silicon_landau", "helix_radius_cm", "helix_centres",
+           "helix_cylinder_phases", "helix_position", "circle_plane_phase", "wrap_pi", "LANDAU_MODE", "LANDAU_FWHM"]

@@ -10,14 +10,16 @@ Chain (everything vectorised over all tracks / crossings / charge segments of a 
    uniform phi, charge +-1, pi/K/p masses (for beta gamma in dE/dx).
 3. Helices in B = 3.8 T.  Crossings with each layer cylinder (two per turn), refined exactly onto the flat
    ladder planes (nearest ladder and its neighbours, so overlaps give two hits).  A track keeps looping
-   until it leaves the barrel in z, reaches ``max_turns`` or "dies": tracks with 2R > 1.2 m (pT > ~0.7 GeV)
+   until it leaves the barrel in z, reaches ``max_turns`` or "dies": tracks with 2R > 1.29 m (pT > ~0.74 GeV)
    reach the calorimeter and never return; tracks that loop through the strip tracker survive each extra
    half-turn with mean ``survival_halfturns_tracker`` (nuclear interactions, energy loss); loopers contained
    inside the pixel volume (pT < ~0.1 GeV) with ``survival_halfturns_pixel``.
-4. Charge: straight path through the 285 um sensor split into segments (~1/4 pixel each); each segment gets
-   a Landau-distributed charge whose convolution over the path reproduces the Landau of the full path
-   (MPV from the Bichsel/PDG formula with thickness and beta-gamma dependence, 21.5 ke for a MIP at normal
-   incidence), truncated at large values (delta rays leave the pixel).
+4. Charge: straight path through the 285 um sensor split into segments (<= 1/3 pixel of projected length,
+   >= 4 in depth); each segment gets a Landau-distributed charge, and the segments' Landau parameters are
+   chosen so that their sum is the Landau of the full path (stable law): MPV from the Bichsel/PDG formula
+   with its thickness and beta-gamma dependence, 21.5 ke for a relativistic track at normal incidence,
+   FWHM ~ 7.5 ke.  Each segment's tail is cut at 20 ke (energetic delta electrons leave the segment or
+   the sensor), which gives mean/MPV ~ 1.17 (mean ~ 25 ke).
 5. Drift to the pixel side: Lorentz shift tan(theta_L) = 0.40 x drift distance along the row (r-phi)
    direction, Gaussian diffusion sigma = 7 um x sqrt(drift / thickness), charge sharing between the pixel
    and its nearest neighbours (erf of the distance to the pixel edge).
@@ -70,7 +72,7 @@ class PixelSimConfig:
     max_turns: int = 5              # full turns followed at most
     survival_halfturns_tracker: float = 1.5
     survival_halfturns_pixel: float = 6.0
-    r_tracker_cm: float = 110.0
+    r_calorimeter_cm: float = 129.0  # ECAL inner radius: tracks with 2R above it are absorbed
     segment_e_max: float = 20000.0  # tail cut of each segment's Landau, electrons (-> mean/MPV ~ 1.17)
     landau_width_factor: float = 1.25
     segments_per_pitch: float = 3.0
@@ -149,7 +151,7 @@ def _find_crossings(tr, geo: PixelGeometry, cfg: PixelSimConfig):
     r_pix = max(L.radius_cm for L in geo.layers) + 2.0
     # turning angle at which the track disappears
     mean_half = np.where(2 * R < r_pix, cfg.survival_halfturns_pixel, cfg.survival_halfturns_tracker)
-    a_death = np.where(2 * R > 2 * cfg.r_tracker_cm, np.pi, np.pi * (1.0 + mean_half * tr["death_u"]))
+    a_death = np.where(2 * R > cfg.r_calorimeter_cm, np.pi, np.pi * (1.0 + mean_half * tr["death_u"]))
     a_death = np.minimum(a_death, 2 * np.pi * cfg.max_turns)
 
     res = {k: [] for k in ("trk", "mod", "a")}
@@ -403,17 +405,34 @@ def _ids(event_numbers, run):
     return (np.full(ev.size, run, np.uint32), np.ones(ev.size, np.uint32), ev)
 
 
-def iter_chunks(n_events, pileup=200.0, seed=0, geometry="phase1", first_event=1, chunk=10, run=1, **params):
-    """Yield (events, truth, stats) chunk by chunk: identical content to one-shot ``simulate_events``."""
+def _chunk_task(args):
+    evn, seed, geometry, cfg, run = args
     geo = get_geometry(geometry)
+    digis, truth, stats = _simulate_chunk(evn, seed, geo, cfg)
+    r, lb, e = _ids(evn, run)
+    events = ak.zip({"run": r, "luminosityBlock": lb, "event": e, "PixelDigi": digis}, depth_limit=1)
+    tru = ak.zip({"run": r, "luminosityBlock": lb, "event": e, "SimHit": truth}, depth_limit=1)
+    return events, tru, stats
+
+
+def iter_chunks(n_events, pileup=200.0, seed=0, geometry="phase1", first_event=1, chunk=10, run=1, jobs=1,
+                **params):
+    """Yield (events, truth, stats) chunk by chunk: identical content to one-shot ``simulate_events``.
+
+    ``jobs > 1`` simulates chunks in that many worker processes (results still come in event order and are
+    identical: each event's random stream depends only on (seed, event number))."""
+    get_geometry(geometry)
     cfg = PixelSimConfig().replace(pileup=float(pileup), **params)
-    for s in range(0, n_events, chunk):
-        evn = np.arange(first_event + s, first_event + min(s + chunk, n_events), dtype=np.int64)
-        digis, truth, stats = _simulate_chunk(evn, seed, geo, cfg)
-        r, lb, e = _ids(evn, run)
-        events = ak.zip({"run": r, "luminosityBlock": lb, "event": e, "PixelDigi": digis}, depth_limit=1)
-        tru = ak.zip({"run": r, "luminosityBlock": lb, "event": e, "SimHit": truth}, depth_limit=1)
-        yield events, tru, stats
+    tasks = ((np.arange(first_event + s, first_event + min(s + chunk, n_events), dtype=np.int64), seed, geometry,
+              cfg, run) for s in range(0, n_events, chunk))
+    if jobs and jobs > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(jobs) as ex:
+            yield from ex.map(_chunk_task, tasks)
+    else:
+        for t in tasks:
+            yield _chunk_task(t)
 
 
 def simulate_events(n_events, pileup=200.0, seed=0, geometry="phase1", first_event=1, chunk=10, run=1,

@@ -1,0 +1,659 @@
+"""The evaluation suite behind ``hepvq-bench``: every compressor of the project and its peers, on the same
+simulated samples in the same run, scored with the same metrics.
+
+Methods (a family, a setting):
+
+* ``root``      lossless: the collection as a plain ROOT TTree written by uproot, ZSTD level 5 / LZMA level 9;
+* ``raw+zstd``  lossless: the raw columns (input schema) concatenated, zstd -19 / xz -9;
+* ``sparse``    hepvq.baselines.sparse: lossless delta-coded coordinates + ADC requantised to 4/5/6 bits
+                (linear bins over [threshold, ADC max]) or lossless;
+* ``sz3`` / ``zfp``  error-bounded dense compressors on the dense form of the data (pixel: one 160 x 416 image
+                per module that has hits, stacked per event; TPC: the (24, 192, 249, 16) volume of an event);
+                the reconstruction is rounded to integer ADC and the zero-suppression threshold is applied
+                again before scoring (otherwise every zero becomes a small non-zero "hit");
+* hepvq codecs through ``hepvq.codecs.codec_class``: ``pixel_vq`` (shipped model data/models/pixel_vq),
+  ``pixel_sparse`` and ``tpc_inr`` (shipped amortised model when present, else per-sector fitting), when their
+  modules exist.  Their size = the products written to a ROOT file (ZSTD 5) + the metadata blobs once
+  (decoder ONNX, tables), i.e. what a compressed file holds.
+
+Metrics, per method (hits matched by their exact coordinates within the event):
+
+* bits per hit = 8 x compressed bytes / input hits; compression ratio = raw input-schema bytes / compressed bytes;
+* hit recall (input hits present in the output) and precision (output hits present in the input);
+* ADC MSE over the union of input and output hits (a missing hit counts with ADC 0 on its side), PSNR =
+  10 log10(ADC_max^2 / MSE) (ADC_max 255 pixel, 1023 TPC), ADC MAE over matched hits;
+* clusters (8-connected in (row, col) per module, in (phi, z) per TPC sector and layer) of the input: each is
+  matched to the output cluster holding its highest-ADC surviving pixel; relative charge residual
+  (Q_out - Q_in) / Q_in and charge-weighted centroid residual (pixel: um with 100 x 150 um pitch; TPC: pad and
+  time-bin units); cluster efficiency = matched fraction;
+* encode and decode throughput in hits per second (wall clock, one process; ``root``/``raw`` include writing
+  and reading).
+"""
+from __future__ import annotations
+
+import dataclasses
+import io
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+
+# ----------------------------------------------------------------------------------------------------------
+# detectors and samples
+# ----------------------------------------------------------------------------------------------------------
+DETECTORS = {
+    # keys: the coordinate fields most significant first (the sparse baseline's order); group: the fields that
+    # separate clusters; spatial: the 2 fields clusters connect in; shape of the spatial plane.
+    "pixel": {"collection": "PixelDigi", "keys": ("detId", "col", "row"), "group": ("detId",),
+              "spatial": ("row", "col"), "plane": (160, 416), "adc_max": 255, "threshold": None,
+              "pitch": (100.0, 150.0), "unit": "um", "dtypes": {"detId": np.uint32, "row": np.uint16,
+                                                                "col": np.uint16, "adc": np.uint16}},
+    "tpc": {"collection": "TpcHit", "keys": ("sector", "layer", "phi", "z"), "group": ("sector", "layer"),
+            "spatial": ("phi", "z"), "plane": (192, 249), "adc_max": 1023, "threshold": 64,
+            "pitch": (1.0, 1.0), "unit": "pad/bin", "dtypes": {"sector": np.uint16, "layer": np.uint16,
+                                                              "phi": np.uint16, "z": np.uint16, "adc": np.uint16}},
+}
+TPC_SHAPE = (24, 192, 249, 16)  # sector, phi, z, layer (hepvq.tpc.grid.SHAPE per sector)
+
+
+@dataclasses.dataclass
+class Sample:
+    detector: str
+    hits: ak.Array          # jagged records in the input schema, one entry per event
+    cols: dict              # flat numpy columns, plus "event"
+    offsets: np.ndarray     # n_events + 1
+    threshold: int
+    source: str
+
+    @property
+    def n_events(self) -> int:
+        return len(self.offsets) - 1
+
+    @property
+    def n_hits(self) -> int:
+        return int(self.offsets[-1])
+
+    @property
+    def raw_bytes(self) -> int:
+        """Uncompressed input-schema bytes: the hit columns plus one uint32 counter per event."""
+        per_hit = sum(np.dtype(t).itemsize for t in DETECTORS[self.detector]["dtypes"].values())
+        return per_hit * self.n_hits + 4 * self.n_events
+
+
+def _flat(hits: ak.Array, detector: str):
+    d = DETECTORS[detector]
+    counts = ak.to_numpy(ak.num(hits, axis=1)).astype(np.int64)
+    cols = {f: ak.to_numpy(ak.flatten(hits[f])).astype(t) for f, t in d["dtypes"].items()}
+    cols["event"] = np.repeat(np.arange(len(counts)), counts)
+    return cols, np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+
+
+def make_sample(detector: str, hits: ak.Array, source: str = "", threshold: int | None = None) -> Sample:
+    d = DETECTORS[detector]
+    hits = ak.zip({f: ak.values_astype(hits[f], t) for f, t in d["dtypes"].items()})
+    cols, offsets = _flat(hits, detector)
+    if threshold is None:
+        threshold = d["threshold"] if d["threshold"] is not None else (int(cols["adc"].min()) if len(cols["adc"]) else 1)
+    return Sample(detector, hits, cols, offsets, int(threshold), source)
+
+
+def load_sample(detector: str, path, n_events: int | None = None, *, max_groups: int | None = None) -> Sample:
+    """Read a sample file (input schema); keep the first `n_events`, and (quick mode) only the first
+    `max_groups` modules (pixel, by detId) or sectors (TPC) of each event."""
+    import uproot
+
+    d = DETECTORS[detector]
+    coll = d["collection"]
+    with uproot.open(path) as f:
+        t = f["Events"]
+        stop = min(n_events, t.num_entries) if n_events else t.num_entries
+        arrays = t.arrays([f"{coll}_{k}" for k in d["dtypes"]], entry_stop=stop)
+    hits = ak.zip({k: arrays[f"{coll}_{k}"] for k in d["dtypes"]})
+    if max_groups:
+        g = d["group"][0]
+        keep = np.unique(ak.to_numpy(ak.flatten(hits[g])))[:max_groups]
+        hits = hits[_isin_jagged(hits[g], keep)]
+    return make_sample(detector, hits, str(path))
+
+
+def _isin_jagged(jagged: ak.Array, values) -> ak.Array:
+    counts = ak.num(jagged, axis=1)
+    return ak.unflatten(np.isin(ak.to_numpy(ak.flatten(jagged)), values), counts)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# results
+# ----------------------------------------------------------------------------------------------------------
+@dataclasses.dataclass
+class Result:
+    detector: str
+    family: str
+    setting: str
+    lossless: bool
+    nbytes: int
+    t_encode: float
+    t_decode: float
+    metrics: dict
+    residuals: dict = dataclasses.field(default_factory=dict, repr=False)
+    decoded: dict | None = dataclasses.field(default=None, repr=False)
+    note: str = ""
+
+    @property
+    def name(self) -> str:
+        return f"{self.family} {self.setting}".strip()
+
+    def row(self, sample: Sample) -> dict:
+        m = self.metrics
+        return {"detector": self.detector, "method": self.name, "lossless": self.lossless, "bytes": self.nbytes,
+                "bits_per_hit": 8.0 * self.nbytes / max(sample.n_hits, 1),
+                "ratio": sample.raw_bytes / max(self.nbytes, 1),
+                "encode_hits_per_s": sample.n_hits / self.t_encode if self.t_encode > 0 else float("nan"),
+                "decode_hits_per_s": sample.n_hits / self.t_decode if self.t_decode > 0 else float("nan"),
+                **m, "note": self.note}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# metrics
+# ----------------------------------------------------------------------------------------------------------
+def _cell_keys(cols: dict, detector: str, ranks: dict) -> np.ndarray:
+    """One int64 key per hit: (event, group fields, spatial fields) in mixed radix."""
+    d = DETECTORS[detector]
+    key = cols["event"].astype(np.int64)
+    for g in d["group"]:
+        key = key * (len(ranks[g]) + 1) + np.searchsorted(ranks[g], cols[g])
+    for s, n in zip(d["spatial"], d["plane"]):
+        key = key * (n + 2) + cols[s].astype(np.int64) + 1  # +1/+2: neighbours off the edge never alias
+    return key
+
+
+def clusters(cols: dict, detector: str, ranks: dict):
+    """8-connected clusters in the spatial plane per (event, group) -> (label per hit, n_clusters)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    d = DETECTORS[detector]
+    key = _cell_keys(cols, detector, ranks)
+    n = len(key)
+    if n == 0:
+        return np.zeros(0, np.int64), 0
+    order = np.argsort(key, kind="stable")
+    ks = key[order]
+    w2 = d["plane"][1] + 2
+    src, dst = [], []
+    for dr, dc in ((0, 1), (1, -1), (1, 0), (1, 1)):
+        want = ks + dr * w2 + dc
+        pos = np.minimum(np.searchsorted(ks, want), n - 1)
+        hit = ks[pos] == want
+        src.append(order[hit])
+        dst.append(order[pos[hit]])
+    i, j = np.concatenate(src), np.concatenate(dst)
+    graph = coo_matrix((np.ones(len(i), np.int8), (i, j)), shape=(n, n))
+    n_cl, labels = connected_components(graph, directed=False)
+    return labels.astype(np.int64), int(n_cl)
+
+
+def score(sample: Sample, dec: dict) -> tuple[dict, dict]:
+    """Metrics of decoded flat columns `dec` against the sample -> (summary dict, residual arrays)."""
+    d = DETECTORS[sample.detector]
+    ref = sample.cols
+    ranks = {g: np.unique(np.concatenate([ref[g], dec[g]]).astype(np.int64)) for g in d["group"]}
+    kr, kd = _cell_keys(ref, sample.detector, ranks), _cell_keys(dec, sample.detector, ranks)
+    od = np.argsort(kd, kind="stable")
+    kds = kd[od]
+    if len(kd):
+        pos = np.minimum(np.searchsorted(kds, kr), len(kd) - 1)
+        found = kds[pos] == kr
+        match = np.where(found, od[pos], -1)
+    else:
+        found, match = np.zeros(len(kr), bool), np.full(len(kr), -1)
+    n_found = int(found.sum())
+    a_ref = ref["adc"].astype(np.float64)
+    a_dec = dec["adc"].astype(np.float64)
+    dec_matched = np.zeros(len(kd), bool)
+    dec_matched[match[found]] = True
+    err_matched = a_dec[match[found]] - a_ref[found]
+    sq = np.sum(err_matched ** 2) + np.sum(a_ref[~found] ** 2) + np.sum(a_dec[~dec_matched] ** 2)
+    n_union = len(kr) + int((~dec_matched).sum())
+    mse = sq / max(n_union, 1)
+    peak = float(d["adc_max"])
+    out = {"recall": n_found / max(len(kr), 1), "precision": n_found / len(kd) if len(kd) else 1.0,
+           "hits_out": int(len(kd)), "adc_mse": float(mse), "adc_rmse": float(np.sqrt(mse)),
+           "psnr_db": float("inf") if mse == 0 else float(10 * np.log10(peak * peak / mse)),
+           "adc_mae": float(np.abs(err_matched).mean()) if n_found else float("nan")}
+    # clusters
+    rlab, n_rcl = clusters(ref, sample.detector, ranks)
+    dlab, n_dcl = clusters(dec, sample.detector, ranks)
+    s0, s1 = d["spatial"]
+    q_r = np.bincount(rlab, a_ref, minlength=n_rcl)
+    q_d = np.bincount(dlab, a_dec, minlength=n_dcl)
+    c_r = [np.bincount(rlab, a_ref * ref[s], minlength=n_rcl) / np.maximum(q_r, 1e-12) for s in (s0, s1)]
+    c_d = [np.bincount(dlab, a_dec * dec[s], minlength=n_dcl) / np.maximum(q_d, 1e-12) for s in (s0, s1)]
+    cand = np.flatnonzero(found)
+    o = np.lexsort((-a_ref[cand], rlab[cand]))
+    cand = cand[o]
+    first = np.ones(len(cand), bool)
+    first[1:] = rlab[cand][1:] != rlab[cand][:-1]
+    seeds = cand[first]
+    mr, md = rlab[seeds], dlab[match[seeds]]
+    rel = (q_d[md] - q_r[mr]) / np.maximum(q_r[mr], 1e-12)
+    d0 = (c_d[0][md] - c_r[0][mr]) * d["pitch"][0]
+    d1 = (c_d[1][md] - c_r[1][mr]) * d["pitch"][1]
+    nan = float("nan")
+    out.update({"clusters": n_rcl, "cluster_efficiency": len(seeds) / max(n_rcl, 1),
+                "charge_rms_rel": float(np.sqrt(np.mean(rel ** 2))) if len(rel) else nan,
+                "charge_bias_rel": float(np.mean(rel)) if len(rel) else nan,
+                "centroid_rms": float(np.sqrt(np.mean(d0 ** 2 + d1 ** 2))) if len(rel) else nan,
+                f"centroid_rms_{s0}": float(np.sqrt(np.mean(d0 ** 2))) if len(rel) else nan,
+                f"centroid_rms_{s1}": float(np.sqrt(np.mean(d1 ** 2))) if len(rel) else nan})
+    return out, {"charge_rel": rel, f"d{s0}": d0, f"d{s1}": d1}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# methods
+# ----------------------------------------------------------------------------------------------------------
+def _flat_from_hits(hits: ak.Array, detector: str) -> dict:
+    return _flat(ak.zip({f: hits[f] for f in DETECTORS[detector]["dtypes"]}), detector)[0]
+
+
+def run_root(sample: Sample, compression: str, level: int) -> Result:
+    import uproot
+
+    from hepvq.baselines.lossless import _compression
+
+    coll = DETECTORS[sample.detector]["collection"]
+    fd, path = tempfile.mkstemp(suffix=".root", prefix=".hepvq-tmp-bench-")
+    os.close(fd)
+    try:
+        t0 = time.perf_counter()
+        with uproot.recreate(path, compression=_compression(compression, level)) as f:
+            t = f.mktree("Events", {coll: sample.hits.type.content})
+            t.extend({coll: sample.hits})
+        t1 = time.perf_counter()
+        nbytes = os.path.getsize(path)
+        with uproot.open(path) as f:
+            arr = f["Events"].arrays(library="ak")
+        t2 = time.perf_counter()
+    finally:
+        os.unlink(path)
+    dec = {f: ak.to_numpy(ak.flatten(arr[f"{coll}_{f}"])) for f in DETECTORS[sample.detector]["dtypes"]}
+    dec["event"] = np.repeat(np.arange(len(arr)), ak.to_numpy(arr[f"n{coll}"]))
+    return _finish(sample, "root", f"{compression}-{level}", True, nbytes, t1 - t0, t2 - t1, dec)
+
+
+def run_raw(sample: Sample, algo: str) -> Result:
+    import lzma
+
+    import zstandard
+
+    from hepvq.baselines.lossless import columns_bytes
+
+    coll = DETECTORS[sample.detector]["collection"]
+    t0 = time.perf_counter()
+    raw = columns_bytes({f"{coll}_{f}": sample.hits[f] for f in DETECTORS[sample.detector]["dtypes"]})
+    blob = zstandard.ZstdCompressor(level=19).compress(raw) if algo == "zstd-19" else lzma.compress(raw, preset=9)
+    t1 = time.perf_counter()
+    back = zstandard.ZstdDecompressor().decompress(blob) if algo == "zstd-19" else lzma.decompress(blob)
+    t2 = time.perf_counter()
+    assert back == raw
+    return _finish(sample, "raw+" + algo.split("-")[0], algo, True, len(blob), t1 - t0, t2 - t1, sample.cols)
+
+
+def run_sparse(sample: Sample, bits: int | None, mode: str = "linear", fast: bool = False) -> Result:
+    from hepvq.baselines.sparse import decode_sparse, encode_sparse
+
+    d = DETECTORS[sample.detector]
+    c = sample.cols
+    vmin, vmax = float(sample.threshold), float(d["adc_max"])
+    kw = {"level": 3, "try_lzma": False} if fast else {}
+    t0 = time.perf_counter()
+    blob = encode_sparse([c[k] for k in d["keys"]], c["adc"], value_bits=bits, value_min=vmin, value_max=vmax,
+                         event_offsets=sample.offsets, mode=mode, **kw)
+    t1 = time.perf_counter()
+    keys, values, offs = decode_sparse(blob)
+    adc = values if bits is None else np.clip(np.rint(values), vmin, vmax)
+    t2 = time.perf_counter()
+    dec = {k: v for k, v in zip(d["keys"], keys)}
+    dec["adc"] = adc.astype(np.uint16)
+    dec["event"] = np.repeat(np.arange(len(offs) - 1), np.diff(offs))
+    setting = ("lossless" if bits is None else f"{bits}-bit {mode}") + (" (fast)" if fast else "")
+    return _finish(sample, "sparse", setting, bits is None, len(blob), t1 - t0, t2 - t1, dec)
+
+
+def _dense_events(sample: Sample):
+    """Yield (event, dense float32 array, (inverse: array -> flat columns of hits >= threshold), side bytes)."""
+    d = DETECTORS[sample.detector]
+    c = sample.cols
+    for e in range(sample.n_events):
+        s = slice(sample.offsets[e], sample.offsets[e + 1])
+        if sample.detector == "pixel":
+            dets, mod = np.unique(c["detId"][s], return_inverse=True)
+            arr = np.zeros((max(len(dets), 1),) + d["plane"], np.float32)
+            arr[mod, c["row"][s], c["col"][s]] = c["adc"][s]
+            side = np.diff(dets.astype(np.int64), prepend=0).astype(np.uint32).tobytes()
+
+            def inverse(rec, dets=dets):
+                m, r, cc = np.nonzero(rec)
+                return {"detId": dets[m].astype(np.uint32), "row": r.astype(np.uint16), "col": cc.astype(np.uint16)}
+        else:
+            arr = np.zeros(TPC_SHAPE, np.float32)
+            arr[c["sector"][s], c["phi"][s], c["z"][s], c["layer"][s]] = c["adc"][s]
+            side = b""
+
+            def inverse(rec):
+                sec, ph, z, lay = np.nonzero(rec)
+                return {"sector": sec.astype(np.uint16), "phi": ph.astype(np.uint16), "z": z.astype(np.uint16),
+                        "layer": lay.astype(np.uint16)}
+        yield e, arr, inverse, side
+
+
+def run_dense(sample: Sample, family: str, bound: float) -> Result:
+    import zstandard
+
+    from hepvq.baselines.dense import apply_threshold, sz3_roundtrip, zfp_roundtrip
+
+    d = DETECTORS[sample.detector]
+    parts, nbytes, t_enc = [], 0, 0.0
+    t_dec = 0.0
+    for e, arr, inverse, side in _dense_events(sample):
+        t0 = time.perf_counter()
+        if family == "sz3":
+            rec, nb = sz3_roundtrip(arr, bound)
+        else:
+            rec, nb = zfp_roundtrip(arr, tolerance=bound)
+        t1 = time.perf_counter()
+        # zero suppression again: round to integer ADC, keep >= threshold (see hepvq.baselines.dense)
+        rec = apply_threshold(np.clip(np.rint(rec), 0, d["adc_max"]), sample.threshold)
+        cols = inverse(rec)
+        cols["adc"] = rec[np.nonzero(rec)].astype(np.uint16)
+        cols["event"] = np.full(len(cols["adc"]), e)
+        t2 = time.perf_counter()
+        parts.append(cols)
+        # the roundtrip time is compression + decompression: split it evenly (neither API times them apart)
+        t_enc += (t1 - t0) / 2
+        t_dec += (t1 - t0) / 2 + (t2 - t1)
+        nbytes += nb + (len(zstandard.ZstdCompressor(level=19).compress(side)) if side else 0)
+    dec = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]} if parts else {}
+    note = "module list (detIds) counted; " if sample.detector == "pixel" else ""
+    return _finish(sample, family, f"eb={bound:g}", False, nbytes, t_enc, t_dec, dec,
+                   note=note + "threshold re-applied")
+
+
+def _products_nbytes(products: dict, label: str = "enc") -> int:
+    """Bytes of the codec products in a ROOT file (ZSTD 5): the branch layout the output module writes."""
+    from hepvq.baselines.lossless import root_file_size
+
+    # record products go in as records: uproot writes n<prefix> + <prefix>_<field>, like RootOutputModule
+    arrays = {(label if inst == "" else f"{label}_{inst}"): arr for inst, arr in products.items()}
+    return root_file_size(arrays, "ZSTD", 5)
+
+
+def run_codec(sample: Sample, codec, setting: str = "", note: str = "") -> Result:
+    import zstandard
+
+    t0 = time.perf_counter()
+    products = codec.encode(sample.hits)
+    t1 = time.perf_counter()
+    decoded = codec.decode(products)
+    t2 = time.perf_counter()
+    meta = codec.metadata()
+    meta_bytes = sum(len(zstandard.ZstdCompressor(level=19).compress(bytes(v))) for v in meta.values())
+    nbytes = _products_nbytes(products) + meta_bytes
+    dec = _flat_from_hits(decoded, sample.detector)
+    return _finish(sample, codec.name, setting, False, nbytes, t1 - t0, t2 - t1, dec,
+                   note=(note + "; " if note else "") + f"metadata {meta_bytes} B included")
+
+
+def _finish(sample, family, setting, lossless, nbytes, t_enc, t_dec, dec, note="") -> Result:
+    metrics, residuals = score(sample, dec)
+    if lossless and not (metrics["recall"] == 1.0 and metrics["precision"] == 1.0 and metrics["adc_mse"] == 0):
+        raise AssertionError(f"{family} {setting} claims to be lossless but is not: {metrics}")
+    return Result(sample.detector, family, setting, lossless, int(nbytes), t_enc, t_dec, metrics, residuals,
+                  decoded=dec, note=note)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# hepvq codecs that exist
+# ----------------------------------------------------------------------------------------------------------
+def hepvq_codecs(detector: str, quick: bool, models_dir: Path) -> list[tuple[str, object, str]]:
+    """[(setting, codec, note)] for the hepvq codecs of a detector that can be built here; skipped ones are
+    returned as (setting, None, why)."""
+    from hepvq.codecs import codec_class
+
+    out = []
+    if detector == "pixel":
+        try:
+            vq = codec_class("pixel_vq")
+            d = models_dir / "pixel_vq"
+            if d.is_dir():
+                out.append(("shipped model", vq.from_directory(d), f"model {d.name}"))
+            else:
+                out.append(("", None, f"no model in {d}"))
+        except Exception as err:  # noqa: BLE001 - a codec under construction must not stop the bench
+            out.append(("", None, f"pixel_vq unavailable: {str(err).splitlines()[0][:120]}"))
+        try:
+            sp = codec_class("pixel_sparse")
+            out.append(("4-bit log", sp(adc_bits=4, mode="log", **({"level": 3} if quick else {})), "per-event blobs"))
+        except Exception as err:  # noqa: BLE001
+            out.append(("", None, f"pixel_sparse unavailable: {str(err).splitlines()[0][:120]}"))
+    else:
+        try:
+            cls = codec_class("tpc_inr")
+            amortised = None
+            enc = models_dir / "tpc_amortised_encoder.onnx"
+            if enc.exists():
+                from hepvq.tpc.amortised_rt import AmortisedRuntime
+
+                amortised = AmortisedRuntime.load(models_dir)
+                out.append(("hybrid amortised", cls(mode="hybrid", method="amortised", amortised=amortised),
+                            "shipped amortised model"))
+            if quick:
+                out.append(("hybrid fit", None, "tpc_inr per-sector fitting is not run in quick mode (~30 s for 2 "
+                                                 "sectors); the full run has it"))
+            else:
+                try:
+                    import torch  # noqa: F401
+
+                    out.append(("hybrid fit", cls(mode="hybrid", method="fit"), "per-sector SIREN fit"))
+                except ImportError:
+                    out.append(("hybrid fit", None, "tpc_inr per-sector fitting needs torch"))
+        except Exception as err:  # noqa: BLE001
+            out.append(("", None, f"tpc_inr unavailable: {str(err).splitlines()[0][:120]}"))
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the suite
+# ----------------------------------------------------------------------------------------------------------
+def plan(detector: str, quick: bool) -> list[tuple[str, tuple]]:
+    """[(family, args)] of the peer methods to run on a detector."""
+    steps = [("root", ("ZSTD", 5))]
+    if not quick:
+        steps += [("root", ("LZMA", 9)), ("raw", ("zstd-19",)), ("raw", ("xz-9",))]
+    if quick:
+        steps += [("sparse", (None, "linear", True)), ("sparse", (4, "linear", True))]
+    else:
+        steps += [("sparse", (None, "linear", False))] + [("sparse", (b, "linear", False)) for b in (6, 5, 4)]
+        steps += [("sparse", (4, "log", False))]
+    # ZFP's fixed-accuracy mode is conservative (errors far below the tolerance): give it larger tolerances
+    bounds = {("pixel", "sz3"): (0.49, 4.0, 16.0), ("tpc", "sz3"): (0.49, 8.0, 32.0),
+              ("pixel", "zfp"): (4.0, 16.0, 64.0), ("tpc", "zfp"): (8.0, 32.0, 128.0)}
+    for fam in ("sz3", "zfp"):
+        b = bounds[(detector, fam)]
+        steps += [(fam, (x,)) for x in (b[1:2] if quick else b)]
+    return steps
+
+
+def run_suite(samples: list[Sample], *, quick: bool = False, models_dir=None, log=print,
+              with_codecs: bool = True) -> tuple[list[Result], list[str]]:
+    """Run every method on every sample -> (results, skipped lines)."""
+    models_dir = Path(models_dir) if models_dir else Path(__file__).resolve().parents[2] / "data" / "models"
+    results, skipped = [], []
+    for s in samples:
+        log(f"[{s.detector}] {s.n_events} events, {s.n_hits} hits from {s.source}")
+        for family, args in plan(s.detector, quick):
+            t = time.perf_counter()
+            if family == "root":
+                r = run_root(s, *args)
+            elif family == "raw":
+                r = run_raw(s, *args)
+            elif family == "sparse":
+                r = run_sparse(s, *args)
+            else:
+                r = run_dense(s, family, *args)
+            results.append(r)
+            log(f"  {r.name:28s} {8 * r.nbytes / max(s.n_hits, 1):7.3f} bits/hit  ({time.perf_counter() - t:.1f} s)")
+        if with_codecs:
+            for setting, codec, note in hepvq_codecs(s.detector, quick, models_dir):
+                if codec is None:
+                    skipped.append(f"{s.detector}: {note}")
+                    log(f"  skipped: {note}")
+                    continue
+                t = time.perf_counter()
+                try:
+                    r = run_codec(s, codec, setting, note)
+                except Exception as err:  # noqa: BLE001 - report and go on
+                    skipped.append(f"{s.detector}: {codec.name} {setting} failed: {str(err).splitlines()[0][:160]}")
+                    log(f"  {codec.name} {setting} FAILED: {err}")
+                    continue
+                results.append(r)
+                log(f"  {r.name:28s} {8 * r.nbytes / max(s.n_hits, 1):7.3f} bits/hit  ({time.perf_counter() - t:.1f} s)")
+    return results, skipped
+
+
+# ----------------------------------------------------------------------------------------------------------
+# report
+# ----------------------------------------------------------------------------------------------------------
+def _fmt(x, nd=3):
+    if isinstance(x, str):
+        return x
+    if x is None or (isinstance(x, float) and np.isnan(x)):
+        return "–"
+    if isinstance(x, float) and np.isinf(x):
+        return "∞"
+    if isinstance(x, float):
+        if abs(x) >= 1e5:
+            return f"{x:.3g}"
+        return f"{x:.{nd}f}"
+    return str(x)
+
+
+def machine_description() -> dict:
+    import platform
+
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        mem = f"{kb / 2**20:.0f} GiB"
+    except (OSError, ValueError, IndexError):
+        pass
+    return {"platform": platform.platform(), "cpu": cpu, "cores": os.cpu_count(), "memory": mem,
+            "python": platform.python_version()}
+
+
+def versions() -> dict:
+    import importlib.metadata as md
+
+    out = {}
+    for p in ("hepvq", "numpy", "awkward", "uproot", "onnxruntime", "zstandard", "pysz", "zfpy", "scipy", "torch"):
+        try:
+            out[p] = md.version(p)
+        except md.PackageNotFoundError:
+            pass
+    try:
+        import subprocess
+
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                             cwd=Path(__file__).resolve().parents[2], timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True,
+                               cwd=Path(__file__).resolve().parents[2], timeout=10).stdout.strip()
+        if rev:
+            out["git"] = rev + (" (+ uncommitted changes)" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return out
+
+
+COLUMNS = [("method", "method"), ("bits_per_hit", "bits/hit"), ("ratio", "ratio"), ("recall", "recall"),
+           ("precision", "precision"), ("adc_rmse", "ADC RMSE"), ("psnr_db", "PSNR dB"),
+           ("charge_rms_rel", "cluster Q RMS (rel)"), ("centroid_rms", "centroid RMS"),
+           ("cluster_efficiency", "cluster eff."), ("encode_hits_per_s", "enc Mhit/s"),
+           ("decode_hits_per_s", "dec Mhit/s")]
+
+
+def table(rows: list[dict], unit: str) -> str:
+    head = [h + (f" ({unit})" if k == "centroid_rms" else "") for k, h in COLUMNS]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["---:"] * (len(COLUMNS) - 1)) + "|"]
+    for r in rows:
+        cells = []
+        for k, _ in COLUMNS:
+            v = r.get(k)
+            if k in ("encode_hits_per_s", "decode_hits_per_s") and isinstance(v, float):
+                v = v / 1e6
+            nd = {"bits_per_hit": 2, "ratio": 1, "psnr_db": 1, "recall": 4, "precision": 4,
+                  "cluster_efficiency": 4, "adc_rmse": 2}.get(k, 3)
+            cells.append(_fmt(v, nd))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_report(path, samples: list[Sample], results: list[Result], skipped: list[str], *, command: str,
+                 figures: dict, elapsed: float, quick: bool) -> str:
+    path = Path(path)
+    m, v = machine_description(), versions()
+    out = io.StringIO()
+    w = out.write
+    w("# hepvq-bench results\n\n")
+    w(f"Produced by `{command}` in {elapsed:.0f} s{' (quick mode: reduced samples and settings)' if quick else ''}. "
+      "Every method runs on the same events in the same process; see `hepvq/baselines/suite.py` for the exact "
+      "definitions (module docstring).\n\n")
+    w(f"**Machine**: {m['cpu']}, {m['cores']} cores visible (shared with other jobs while this ran), {m['memory']}; "
+      f"{m['platform']}; Python {m['python']}.  \n")
+    w("**Versions**: " + ", ".join(f"{k} {val}" for k, val in v.items()) + ".\n\n")
+    w("## How to read this\n\n"
+      "- *bits/hit* = 8 x compressed bytes / input hits; *ratio* = raw input-schema bytes (10 B per hit + a 4 B "
+      "counter per event) / compressed bytes.\n"
+      "- *recall* / *precision*: input hits found in the output / output hits present in the input (same event "
+      "and coordinates). *ADC RMSE* over the union of input and output hits (a missing hit counts as ADC 0 on its "
+      "side); *PSNR* = 10 log10(ADC_max^2 / MSE) with ADC_max 255 (pixel) and 1023 (TPC).\n"
+      "- *cluster Q RMS*: RMS of (Q_out - Q_in) / Q_in over input clusters (8-connected) matched through their "
+      "highest-ADC surviving hit; *centroid RMS*: RMS of the 2-D charge-weighted centroid shift (pixel in um with "
+      "100 x 150 um pitch; TPC in pad / time-bin units); *cluster eff.*: matched fraction.\n"
+      "- Throughput: input hits per second, wall clock, one process; ROOT rows include writing/reading the file.\n"
+      "- **SZ3 and ZFP are scored after re-applying the zero-suppression threshold** (reconstruction rounded to "
+      "integer ADC, values below the detector threshold set to 0). Without it, both leave a small non-zero value "
+      "in a large share of the empty cells, i.e. millions of fake hits (precision near 0). Their byte counts are "
+      "the SZ3/ZFP streams (+ the zstd'd module list for the pixel detector).\n"
+      "- hepvq codec sizes are their products written to a ROOT file (ZSTD 5) plus their metadata blobs "
+      "(decoder ONNX, tables) once, i.e. what a compressed file holds.\n\n")
+    for s in samples:
+        d = DETECTORS[s.detector]
+        rows = [r.row(s) for r in results if r.detector == s.detector]
+        w(f"## {s.detector} — {s.n_events} events, {s.n_hits:,} hits ({s.n_hits / max(s.n_events, 1):,.0f} per "
+          f"event), `{s.source}`\n\n")
+        w(f"Raw input schema: {s.raw_bytes:,} bytes ({8 * s.raw_bytes / max(s.n_hits, 1):.1f} bits/hit). "
+          f"Zero-suppression threshold: ADC >= {s.threshold}.\n\n")
+        w(table(rows, d["unit"]) + "\n\n")
+        notes = [f"- {r['method']}: {r['note']}" for r in rows if r.get("note")]
+        if notes:
+            w("Notes:\n" + "\n".join(notes) + "\n\n")
+        for key in ("rd", "residuals", "display"):
+            f = figures.get((s.detector, key))
+            if f:
+                w(f"![{s.detector} {key}]({os.path.relpath(f, path.parent)})\n\n")
+    if skipped:
+        w("## Not run\n\n" + "\n".join(f"- {x}" for x in skipped) + "\n")
+    text = out.getvalue()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return text
