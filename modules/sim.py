@@ -64,7 +64,7 @@ class PixelDigiSimSource(_SimSource):
     def fillDescriptions(cls, desc):  # noqa: N802
         desc.add("pileup", cms.double(200.0), "mean number of pile-up collisions (Poisson)")
         desc.add("seed", cms.uint32(0), "random seed (events depend only on seed and event number)")
-        desc.add("geometry", cms.string("phase1"), "pixel geometry preset: phase1 or phase2")
+        desc.add("geometry", cms.string("phase1"), "pixel geometry preset: phase1, phase2 or phase1_fpix")
         desc.add("produceTruth", cms.untracked.bool(False),
                  "also put the simulated crossings as SimHit (written as SimHit_* branches)")
         desc.add("numberOfEvents", cms.untracked.uint32(100), "events to make when maxEvents is -1")

@@ -84,3 +84,33 @@ def test_glob_and_errors(files, tmp_path):
         hepvq.dask(str(tmp_path / "missing.root"))
     with pytest.raises(ValueError):
         hepvq.dask(pattern, step_size=0)
+
+
+def test_compressed_pixel_file_on_cluster(tmp_path):
+    """A real pixel_vq-compressed file: the codec (ONNX decoder session) is rebuilt on the worker process and the
+    result equals hepvq.open(...).arrays()."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import hepvq
+
+    repo = Path(__file__).resolve().parents[1]
+    cfg = repo / "python_cfg" / "premix_compress_cfg.py"
+    if not cfg.exists() or not (repo / "data" / "models" / "pixel_vq").is_dir():
+        pytest.skip("premix_compress_cfg.py or the pixel_vq model is not there yet")
+    out = tmp_path / "compressed.root"
+    proc = subprocess.run([sys.executable, "-m", "hepvq.cli.run", str(cfg), f"outputFile={out}", "maxEvents=2"],
+                          cwd=repo, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with hepvq.open(out) as reader:
+        want = reader.arrays()
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            distributed.Client(cluster):
+        arr = hepvq.dask(str(out), step_size=1)
+        assert arr.npartitions == 2
+        got = arr.compute()
+    assert ak.to_list(got.event) == ak.to_list(want.event)
+    for field in want.PixelDigi.fields:
+        np.testing.assert_array_equal(ak.to_numpy(ak.flatten(got.PixelDigi[field])),
+                                      ak.to_numpy(ak.flatten(want.PixelDigi[field])))

@@ -80,6 +80,9 @@ def test_cluster_length_grows_with_eta(summary):
 
 def test_truth_matches_clusters(summary):
     assert summary["matched_fraction"] > 0.95
+    # charge centroid vs truth position: of the order of the Phase-1 hit resolution (~10 um r-phi, ~25 um z)
+    assert summary["centroid_residual_row_um"] < 20 and summary["centroid_residual_col_um"] < 40
+    assert abs(summary["centroid_bias_row_um"]) < 5, "truth x + Lorentz shift must be where the charge is"
     assert 0.01 < summary["looper_fraction"] < 0.5
 
 
@@ -118,3 +121,44 @@ def test_unknown_parameter_is_an_error():
         pixel.simulate_events(1, pileup=1, seed=0, not_a_param=3)
     with pytest.raises(ValueError, match="unknown pixel geometry"):
         pixel.simulate_events(1, pileup=1, geometry="phase0")
+
+
+def test_helix_crossings_loopers_and_stiff_tracks():
+    cfg = pixel.PixelSimConfig()
+
+    def tracks(pt, eta, phi):
+        n = len(pt)
+        return {"ev": np.zeros(n, np.int64), "vtx": np.zeros(n, np.int64), "x0": np.zeros(n), "y0": np.zeros(n),
+                "z0": np.full(n, 1.0), "pt": np.array(pt, float), "eta": np.array(eta, float),
+                "phi": np.array(phi, float), "q": np.ones(n), "mass": np.full(n, 0.1396), "death_u": np.full(n, 10.0)}
+
+    cr, _ = pixel._find_crossings(tracks([10.0, 0.05, 0.5], [0.0, 0.05, 0.3], [0.3, 1.0, -2.0]), G.PHASE1, cfg)
+    layer = G.PHASE1.modules.layer[cr["mod"]]
+    per = [np.bincount(layer[cr["trk"] == t], minlength=4) for t in range(3)]
+    assert per[0].tolist() == [1, 1, 1, 1]           # stiff track: one crossing per layer
+    assert per[2].tolist() == [1, 1, 1, 1]           # 0.5 GeV at eta 0.3 leaves the barrel before returning
+    # 50 MeV: 2R = 8.8 cm -> loops through layers 1-2 many times, never reaches layers 3-4 (r = 10.9, 16 cm)
+    assert per[1][0] >= 6 and per[1][1] >= 4 and per[1][2] == 0 and per[1][3] == 0
+
+
+def test_forward_disks_option():
+    a, _ = pixel.simulate_events(1, pileup=40, seed=6)
+    b, tb = pixel.simulate_events(1, pileup=40, seed=6, geometry="phase1_fpix")
+    det = ak.to_numpy(b.PixelDigi.detId[0])
+    barrel = G.is_barrel(det)
+    assert (~barrel).sum() > 1000, "forward disks get hits"
+    side, disk, blade, panel, module = G.decode_detid_pxf(det[~barrel])
+    assert set(np.unique(side)) == {1, 2} and set(np.unique(disk)) == {1, 2, 3}
+    assert blade.min() >= 1 and blade.max() <= 56 and set(np.unique(panel)) <= {1, 2}
+    rows, cols = G.module_shape(det, "phase1_fpix")
+    assert np.all(ak.to_numpy(b.PixelDigi.row[0]) < rows) and np.all(ak.to_numpy(b.PixelDigi.col[0]) < cols)
+    key = (det.astype(np.int64) << 20) | (ak.to_numpy(b.PixelDigi.row[0]).astype(np.int64) << 10) \
+        | ak.to_numpy(b.PixelDigi.col[0])
+    assert np.all(np.diff(key) > 0)
+    # same tracks: the barrel part equals the barrel-only simulation up to noise realisations
+    da = a.PixelDigi[0]
+    ka = set(zip(ak.to_list(da.detId), ak.to_list(da.row), ak.to_list(da.col)))
+    kb = set(zip(det[barrel].tolist(), ak.to_numpy(b.PixelDigi.row[0])[barrel].tolist(),
+                 ak.to_numpy(b.PixelDigi.col[0])[barrel].tolist()))
+    assert len(ka ^ kb) < 0.02 * len(ka)  # pixels within noise of the threshold flip
+    assert G.PHASE1_FPIX.modules.is_disk.sum() == 672

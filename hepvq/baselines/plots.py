@@ -163,7 +163,7 @@ def event_display(sample: Sample, results: list[Result], path, max_methods: int 
             ax2.axis("off")
             ax2.text(0.02, 0.5, f"event 0, {', '.join(f'{g}={v}' for g, v in zip(d['group'], group_values))}\n"
                      f"{int(np.count_nonzero(img0))} hits in this {'module' if sample.detector == 'pixel' else 'layer'}\n"
-                     "lower row: decoded - original\n(red: hits lost, blue: hits added\n or ADC too low)",
+                     "lower row: decoded - original\n(red: hit lost or ADC too low,\n blue: hit added or ADC too high)",
                      fontsize=8, va="center")
             continue
         diff = (img - img0)[lo0:hi0, lo1:hi1]

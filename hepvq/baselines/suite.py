@@ -417,22 +417,24 @@ def _finish(sample, family, setting, lossless, nbytes, t_enc, t_dec, dec, note="
 # ----------------------------------------------------------------------------------------------------------
 # hepvq codecs that exist
 # ----------------------------------------------------------------------------------------------------------
-def hepvq_codecs(detector: str, quick: bool, models_dir: Path) -> list[tuple[str, object, str]]:
+def hepvq_codecs(detector: str, quick: bool, models_dir: Path, tpc_fit: bool = False) -> list[tuple[str, object, str]]:
     """[(setting, codec, note)] for the hepvq codecs of a detector that can be built here; skipped ones are
     returned as (setting, None, why)."""
     from hepvq.codecs import codec_class
 
     out = []
     if detector == "pixel":
-        try:
-            vq = codec_class("pixel_vq")
-            d = models_dir / "pixel_vq"
-            if d.is_dir():
-                out.append(("shipped model", vq.from_directory(d), f"model {d.name}"))
-            else:
-                out.append(("", None, f"no model in {d}"))
-        except Exception as err:  # noqa: BLE001 - a codec under construction must not stop the bench
-            out.append(("", None, f"pixel_vq unavailable: {str(err).splitlines()[0][:120]}"))
+        # every pixel_vq model directory shipped (classical VQ, residual VQ, VQ-VAE variants: codec.json says)
+        dirs = sorted(p.parent for p in models_dir.glob("*/codec.json")) if models_dir.is_dir() else []
+        if not dirs:
+            out.append(("", None, f"no pixel_vq model directory (with codec.json) in {models_dir}"))
+        for d in dirs:
+            try:
+                vq = codec_class("pixel_vq").from_directory(d)
+                kind = vq.settings.get("model", {}).get("kind", "?")
+                out.append((f"{d.name} ({kind}, {vq.stages} stage{'s' if vq.stages > 1 else ''})", vq, f"model {d}"))
+            except Exception as err:  # noqa: BLE001 - a codec under construction must not stop the bench
+                out.append(("", None, f"pixel_vq model {d.name} unavailable: {str(err).splitlines()[0][:120]}"))
         try:
             sp = codec_class("pixel_sparse")
             out.append(("4-bit log", sp(adc_bits=4, mode="log", **({"level": 3} if quick else {})), "per-event blobs"))
@@ -449,9 +451,9 @@ def hepvq_codecs(detector: str, quick: bool, models_dir: Path) -> list[tuple[str
                 amortised = AmortisedRuntime.load(models_dir)
                 out.append(("hybrid amortised", cls(mode="hybrid", method="amortised", amortised=amortised),
                             "shipped amortised model"))
-            if quick:
-                out.append(("hybrid fit", None, "tpc_inr per-sector fitting is not run in quick mode (~30 s for 2 "
-                                                 "sectors); the full run has it"))
+            if not tpc_fit:
+                out.append(("hybrid fit", None, "tpc_inr with per-sector fitting not run: it takes minutes per "
+                                                 "event on a 2-core machine (hepvq-bench --tpc-fit runs it)"))
             else:
                 try:
                     import torch  # noqa: F401
@@ -487,7 +489,7 @@ def plan(detector: str, quick: bool) -> list[tuple[str, tuple]]:
 
 
 def run_suite(samples: list[Sample], *, quick: bool = False, models_dir=None, log=print,
-              with_codecs: bool = True) -> tuple[list[Result], list[str]]:
+              with_codecs: bool = True, tpc_fit: bool = False) -> tuple[list[Result], list[str]]:
     """Run every method on every sample -> (results, skipped lines)."""
     models_dir = Path(models_dir) if models_dir else Path(__file__).resolve().parents[2] / "data" / "models"
     results, skipped = [], []
@@ -506,7 +508,7 @@ def run_suite(samples: list[Sample], *, quick: bool = False, models_dir=None, lo
             results.append(r)
             log(f"  {r.name:28s} {8 * r.nbytes / max(s.n_hits, 1):7.3f} bits/hit  ({time.perf_counter() - t:.1f} s)")
         if with_codecs:
-            for setting, codec, note in hepvq_codecs(s.detector, quick, models_dir):
+            for setting, codec, note in hepvq_codecs(s.detector, quick, models_dir, tpc_fit):
                 if codec is None:
                     skipped.append(f"{s.detector}: {note}")
                     log(f"  skipped: {note}")

@@ -34,6 +34,8 @@ def build_parser():
     p.add_argument("--json", default=None, help="also write the table rows as JSON here")
     p.add_argument("--no-codecs", action="store_true", help="peers only (skip hepvq's own codecs)")
     p.add_argument("--no-figures", action="store_true")
+    p.add_argument("--tpc-fit", action="store_true",
+                   help="also run tpc_inr with per-sector fitting (torch; minutes per event)")
     return p
 
 
@@ -60,7 +62,7 @@ def main(argv=None) -> int:
         if not samples:
             raise HepvqError("no sample to run on")
         results, skipped = suite.run_suite(samples, quick=args.quick, models_dir=args.models,
-                                           with_codecs=not args.no_codecs)
+                                           with_codecs=not args.no_codecs, tpc_fit=args.tpc_fit)
         figures = {}
         if not args.no_figures:
             from hepvq.baselines.plots import all_figures

@@ -41,7 +41,9 @@ def build_parser():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--first-event", type=int, default=1, help="number of the first event (default 1)")
     p.add_argument("-o", "--output", required=True, help="output ROOT file")
-    p.add_argument("--geometry", default="phase1", choices=["phase1", "phase2"], help="pixel geometry preset")
+    p.add_argument("--geometry", default="phase1", choices=["phase1", "phase2", "phase1_fpix"],
+                   help="pixel geometry preset: phase1 (barrel, default), phase2 (IT-like barrel), "
+                        "phase1_fpix (phase1 barrel + forward disks)")
     p.add_argument("--no-truth", action="store_true", help="pixel: do not write the Truth tree")
     p.add_argument("--occupancy", type=float, default=None,
                    help="tpc: target mean occupancy (1e-6 .. 0.3); default 0.10, the published occupancy of the "

@@ -14,16 +14,25 @@ Presets
             150 um thick; 1x2-chip modules (672 x 432 pixels, 16.8 x 43.2 mm) in layers 1-2,
             2x2-chip modules (1344 x 432, 33.6 x 43.2 mm) in layers 3-4.
 
-The forward disks are not simulated (their detIds are reserved: subdet 2).
+``phase1_fpix``  ``phase1`` plus the Phase-1 forward disks (FPix), simplified: 3 disks per side at
+            |z| = 29.1 / 39.6 / 51.6 cm, an inner ring of 22 blades (modules spanning r = 4.6-10.9 cm) and an
+            outer ring of 34 blades (r = 9.7-16.0 cm), two modules per blade (panels 1 and 2 on the two faces,
+            z -+ 0.35 cm, panel 2 turned by half a blade pitch so that the panels tile the ring), 160 x 416
+            pixels with the rows along r-phi and the columns along r; 672 modules.  The real blades are tilted
+            by 20 deg (turbine) to get a Lorentz drift: here they are flat, so there is no Lorentz drift in
+            the disks.
 
 detId
 -----
 CMS Phase-1 TrackerTopology bit layout for the barrel pixel:
 ``det(4 bits @28) = 1 (tracker) | subdet(3 @25) = 1 (PXB) | layer(4 @20) | ladder(8 @12) | module(6 @2)``,
 layer 1-4, ladder 1-N, module 1-8 (1-9 for phase2), so module ordering by detId is (layer, ladder, module).
+Forward pixel (PXF): ``det 1 | subdet(3 @25) = 2 | side(2 @23) | disk(4 @18) | blade(6 @12) | panel(2 @10) |
+module(6 @2)``, side 1 = -z, 2 = +z; disk 1-3; blade 1-22 inner ring, 23-56 outer ring; panel 1-2; module 1.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass, field
 
@@ -54,8 +63,25 @@ def decode_detid(detid):
         ((d >> MODULE_SHIFT) & MODULE_MASK).astype(np.int64)
 
 
+def encode_detid_pxf(side, disk, blade, panel, module=1):
+    """Forward-pixel detId from 1-based side (1: -z, 2: +z), disk, blade, panel, module."""
+    a = [np.asarray(x, dtype=np.uint32) for x in (side, disk, blade, panel, module)]
+    d = (np.uint32(DET_TRACKER << 28) | np.uint32(SUBDET_PXF << 25) | (a[0] << np.uint32(23))
+         | (a[1] << np.uint32(18)) | (a[2] << np.uint32(12)) | (a[3] << np.uint32(10)) | (a[4] << np.uint32(2)))
+    return d.astype(np.uint32)
+
+
+def decode_detid_pxf(detid):
+    """(side, disk, blade, panel, module) of forward-pixel detIds."""
+    d = np.asarray(detid, dtype=np.uint32)
+    return tuple(((d >> sh) & mk).astype(np.int64) for sh, mk in ((23, 0x3), (18, 0xF), (12, 0x3F), (10, 0x3), (2, 0x3F)))
+
+
 def detid_layer(detid):
-    return ((np.asarray(detid, dtype=np.uint32) >> LAYER_SHIFT) & LAYER_MASK).astype(np.int64)
+    """Barrel layer (1-4) of each detId; 0 for forward (PXF) detIds."""
+    d = np.asarray(detid, dtype=np.uint32)
+    lay = ((d >> LAYER_SHIFT) & LAYER_MASK).astype(np.int64)
+    return np.where(((d >> 25) & 0x7) == SUBDET_PXB, lay, 0)
 
 
 def is_barrel(detid):
@@ -86,6 +112,25 @@ class BarrelLayer:
 
 
 @dataclass(frozen=True)
+class DiskRing:
+    r_center_cm: float
+    n_blades: int
+    rows: int = 160
+    cols: int = 416
+    pitch_row_um: float = 100.0
+    pitch_col_um: float = 150.0
+    threshold_e: float = 1200.0
+
+    @property
+    def width_cm(self):
+        return self.rows * self.pitch_row_um * 1e-4
+
+    @property
+    def length_cm(self):
+        return self.cols * self.pitch_col_um * 1e-4
+
+
+@dataclass(frozen=True)
 class PixelGeometry:
     name: str
     layers: tuple
@@ -100,6 +145,9 @@ class PixelGeometry:
     beam_sigma_z_cm: float = 4.5
     beam_sigma_xy_cm: float = 0.0015
     description: str = ""
+    disk_z_cm: tuple = ()          # |z| of the forward disks (empty: barrel only)
+    disk_rings: tuple = ()         # DiskRing per ring (inner first)
+    panel_dz_cm: float = 0.35
     extra: dict = field(default_factory=dict, hash=False, compare=False)
 
     @property
@@ -132,6 +180,8 @@ class ModuleTable:
     pitch_col_cm: np.ndarray
     threshold_e: np.ndarray
     layer_offset: np.ndarray  # index of the first module of each layer
+    is_disk: np.ndarray = None     # True for forward-disk modules (after all barrel modules)
+    disk_offset: int = 0           # index of the first disk module
 
     @classmethod
     def build(cls, geo: PixelGeometry) -> "ModuleTable":
@@ -157,8 +207,39 @@ class ModuleTable:
             cols["pitch_row_cm"].append(np.full(m, L.pitch_row_um * 1e-4))
             cols["pitch_col_cm"].append(np.full(m, L.pitch_col_um * 1e-4))
             cols["threshold_e"].append(np.full(m, L.threshold_e))
+        n_barrel = n
+        # forward disks: order by detId = (side, disk, blade, panel)
+        for side in (1, 2):
+            for di, zabs in enumerate(geo.disk_z_cm):
+                blade0 = 0
+                for ring in geo.disk_rings:
+                    nb = ring.n_blades
+                    for panel in (1, 2):
+                        bl = np.arange(nb)
+                        m = nb
+                        cols["detid"].append(encode_detid_pxf(np.full(m, side), np.full(m, di + 1),
+                                                              blade0 + bl + 1, np.full(m, panel)))
+                        cols["layer"].append(np.full(m, -1))
+                        cols["ladder"].append(blade0 + bl)
+                        cols["module"].append(np.full(m, panel - 1))
+                        cols["phi"].append(2 * np.pi * (bl + 0.5 * (panel - 1)) / nb)
+                        cols["dist_cm"].append(np.full(m, ring.r_center_cm))
+                        zsign = -1.0 if side == 1 else 1.0
+                        zp = zsign * zabs + (panel - 1.5) * 2 * geo.panel_dz_cm
+                        cols["zc_cm"].append(np.full(m, zp))
+                        cols["rows"].append(np.full(m, ring.rows))
+                        cols["cols"].append(np.full(m, ring.cols))
+                        cols["pitch_row_cm"].append(np.full(m, ring.pitch_row_um * 1e-4))
+                        cols["pitch_col_cm"].append(np.full(m, ring.pitch_col_um * 1e-4))
+                        cols["threshold_e"].append(np.full(m, ring.threshold_e))
+                        n += m
+                    blade0 += nb
         arr = {k: np.concatenate(v) for k, v in cols.items()}
-        return cls(layer_offset=np.array(offs), **arr)
+        order = np.argsort(arr["detid"], kind="stable")
+        arr = {k: v[order] for k, v in arr.items()}
+        is_disk = np.zeros(n, bool)
+        is_disk[n_barrel:] = True
+        return cls(layer_offset=np.array(offs), is_disk=is_disk[order], disk_offset=n_barrel, **arr)
 
     def __len__(self):
         return self.detid.size
@@ -202,7 +283,12 @@ PHASE2 = PixelGeometry(
     description="Phase-2 Inner Tracker-like barrel (TBPX), 25 x 100 um pixels",
 )
 
-GEOMETRIES = {"phase1": PHASE1, "phase2": PHASE2}
+PHASE1_FPIX = dataclasses.replace(
+    PHASE1, name="phase1_fpix", disk_z_cm=(29.1, 39.6, 51.6),
+    disk_rings=(DiskRing(7.75, 22), DiskRing(12.85, 34)),
+    description="CMS Phase-1 barrel pixel + forward disks (flat blades)")
+
+GEOMETRIES = {"phase1": PHASE1, "phase2": PHASE2, "phase1_fpix": PHASE1_FPIX}
 
 
 def get_geometry(geometry="phase1") -> PixelGeometry:
@@ -217,11 +303,22 @@ def get_geometry(geometry="phase1") -> PixelGeometry:
 def module_shape(detid, geometry="phase1"):
     """(rows, cols) of the module(s) with these detIds; vectorised (arrays in, arrays out)."""
     geo = get_geometry(geometry)
-    layer = detid_layer(detid) - 1
-    if np.any((layer < 0) | (layer >= geo.n_layers)) or not np.all(is_barrel(detid)):
-        raise ValueError("detId outside the barrel of geometry " + geo.name)
-    rows = np.array([L.rows for L in geo.layers])[layer]
-    cols = np.array([L.cols for L in geo.layers])[layer]
+    d = np.asarray(detid, dtype=np.uint32)
+    barrel = is_barrel(d)
+    layer = detid_layer(d) - 1
+    fwd = ((d >> 25) & 0x7) == SUBDET_PXF
+    if np.any(barrel & ((layer < 0) | (layer >= geo.n_layers))) or np.any(~barrel & ~fwd) or \
+            (np.any(fwd) and not geo.disk_rings):
+        raise ValueError("detId outside the pixel detector of geometry " + geo.name)
+    lr = np.clip(layer, 0, geo.n_layers - 1)
+    rows = np.array([L.rows for L in geo.layers])[lr]
+    cols = np.array([L.cols for L in geo.layers])[lr]
+    if np.any(fwd):
+        blade = decode_detid_pxf(d)[2] - 1
+        edges = np.cumsum([r.n_blades for r in geo.disk_rings])
+        ring = np.clip(np.searchsorted(edges, blade, side="right"), 0, len(edges) - 1)
+        rows = np.where(fwd, np.array([r.rows for r in geo.disk_rings])[ring], rows)
+        cols = np.where(fwd, np.array([r.cols for r in geo.disk_rings])[ring], cols)
     if np.ndim(detid) == 0:
         return int(rows), int(cols)
     return rows, cols

@@ -128,7 +128,7 @@ def _landau_table():
     except Exception:  # scipy < 1.15: Moyal approximation of the Landau, matched in mode and FWHM
         from scipy.stats import moyal
 
-        x = (moyal.ppf(u) - 0.0) / (2 * 1.7627) * LANDAU_FWHM + LANDAU_MODE
+        x = moyal.ppf(u) / 3.5907 * LANDAU_FWHM + LANDAU_MODE   # Moyal: mode 0, FWHM 3.5907
     return t, u, x
 
 

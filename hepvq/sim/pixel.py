@@ -197,6 +197,8 @@ def _find_crossings(tr, geo: PixelGeometry, cfg: PixelSimConfig):
             res["trk"].append(t[sel])
             res["mod"].append(off + lad[sel] * L.n_modules_z + mz[sel])
             res["a"].append(ap[sel])
+    if geo.disk_rings:
+        _disk_crossings(tr, geo, R, xc, yc, h, sh, a_death, res)
     if not res["trk"]:
         return {"trk": np.zeros(0, np.int64), "mod": np.zeros(0, np.int64), "a": np.zeros(0)}, (R, xc, yc, h, sh)
     trk = np.concatenate(res["trk"])
@@ -211,6 +213,48 @@ def _find_crossings(tr, geo: PixelGeometry, cfg: PixelSimConfig):
         dup[1:] = (trk[1:] == trk[:-1]) & (mod[1:] == mod[:-1]) & (np.abs(a[1:] - a[:-1]) < 1e-6)
         trk, mod, a = trk[~dup], mod[~dup], a[~dup]
     return {"trk": trk, "mod": mod, "a": a}, (R, xc, yc, h, sh)
+
+
+def _disk_crossings(tr, geo: PixelGeometry, R, xc, yc, h, sh, a_death, res):
+    """Crossings with the flat forward-disk panels (planes z = const: one crossing per plane at most)."""
+    mods = geo.modules
+    dmask = mods.is_disk
+    planes = np.unique(mods.zc_cm[dmask])
+    nz = np.nonzero(np.abs(sh) > 1e-9)[0]
+    for zp in planes:
+        a = (zp - tr["z0"][nz]) / (R[nz] * sh[nz])
+        ok = (a > 0) & (a < a_death[nz])
+        t = nz[ok]
+        a = a[ok]
+        if t.size == 0:
+            continue
+        x, y, _, _ = ph.helix_position(xc[t], yc[t], h[t], R[t], tr["phi"][t], tr["z0"][t], sh[t], a)
+        r = np.hypot(x, y)
+        phi = np.arctan2(y, x)
+        sel_plane = np.nonzero(dmask & (mods.zc_cm == zp))[0]   # modules of this plane, detId order
+        for ring_i, ring in enumerate(geo.disk_rings):
+            in_ring = sel_plane[(mods.dist_cm[sel_plane] == ring.r_center_cm)]
+            if in_ring.size == 0:
+                continue
+            half_w, half_l = 0.5 * ring.width_cm, 0.5 * ring.length_cm
+            near = np.nonzero(np.abs(r - ring.r_center_cm) < half_l + 0.5)[0]
+            if near.size == 0:
+                continue
+            phi0 = mods.phi[in_ring[0]]
+            nb = ring.n_blades
+            k0 = np.rint((phi[near] - phi0) * nb / (2 * np.pi)).astype(np.int64)
+            for dk in (-1, 0, 1):
+                k = np.mod(k0 + dk, nb)
+                mi = in_ring[k]
+                phib = mods.phi[mi]
+                cb, sb = np.cos(phib), np.sin(phib)
+                u = -sb * x[near] + cb * y[near]
+                v = cb * x[near] + sb * y[near] - ring.r_center_cm
+                okm = (np.abs(u) < half_w) & (np.abs(v) < half_l)
+                sel = np.nonzero(okm)[0]
+                res["trk"].append(t[near[sel]])
+                res["mod"].append(mi[sel])
+                res["a"].append(a[near[sel]])
 
 
 def _simulate_chunk(event_numbers, seed, geo: PixelGeometry, cfg: PixelSimConfig):
@@ -238,6 +282,17 @@ def _simulate_chunk(event_numbers, seed, geo: PixelGeometry, cfg: PixelSimConfig
     tu = np.sin(phit - phiL) / ch
     tw = np.cos(phit - phiL) / ch
     tv = np.tanh(tr["eta"][t])
+    tanL = np.full(nc, geo.tan_lorentz)
+    if geo.disk_rings:
+        # disk panels: rows along r-phi (u = e_phi of the blade), cols along r (v = e_r), normal n = u x v = -z;
+        # flat blades -> no Lorentz drift (E and B both along z)
+        dk = np.nonzero(mods.is_disk[m])[0]
+        u0[dk] = -ny[dk] * px[dk] + nx[dk] * py[dk]
+        v0[dk] = nx[dk] * px[dk] + ny[dk] * py[dk] - mods.dist_cm[m[dk]]
+        tu[dk] = np.sin(phit[dk] - phiL[dk]) / ch[dk]
+        tv[dk] = np.cos(phit[dk] - phiL[dk]) / ch[dk]
+        tw[dk] = -np.tanh(tr["eta"][t[dk]])
+        tanL[dk] = 0.0
     T = geo.thickness_um * 1e-4
     tw_min = T / cfg.max_path_cm
     tw = np.where(np.abs(tw) < tw_min, np.where(tw < 0, -tw_min, tw_min), tw)
@@ -251,7 +306,6 @@ def _simulate_chunk(event_numbers, seed, geo: PixelGeometry, cfg: PixelSimConfig
 
     pu = mods.pitch_row_cm[m]
     pv = mods.pitch_col_cm[m]
-    tanL = geo.tan_lorentz
     span_u = T * np.abs(cot_a - tanL) + 0.5 * T * tanL
     span_v = T * np.abs(cot_b)
     nseg = np.ceil(cfg.segments_per_pitch * np.maximum(span_u / pu, span_v / pv)).astype(np.int64)
@@ -265,7 +319,7 @@ def _simulate_chunk(event_numbers, seed, geo: PixelGeometry, cfg: PixelSimConfig
     ns = nseg[cidx].astype(np.float64)
     w = T * ((j + 0.5) / ns - 0.5)              # depth, -T/2 .. T/2
     drift = 0.5 * T - w                          # electrons collected on the w = +T/2 side
-    us = u0[cidx] + w * cot_a[cidx] + tanL * drift
+    us = u0[cidx] + w * cot_a[cidx] + tanL[cidx] * drift
     vs = v0[cidx] + w * cot_b[cidx]
     sig = np.maximum(geo.diffusion_um * 1e-4 * np.sqrt(drift / T), 1e-7)
     _tick("segments")

@@ -49,8 +49,10 @@ def pixel_clusters_with_truth(events, truth=None, geometry="phase1"):
     hk = cl.module_key(ev, h["detId"])
     tev, t = flat_hits(truth, "SimHit")
     # charge centroid of a track is displaced by the Lorentz drift of the mid-plane charge
-    pitch_row_um = np.array([L.pitch_row_um for L in geo.layers])[detid_layer(t["detId"]) - 1]
-    shift = geo.tan_lorentz * 0.5 * geo.thickness_um / pitch_row_um
+    mods = geo.modules
+    mi = mods.index_of(t["detId"])
+    pitch_row_um = mods.pitch_row_cm[mi] * 1e4
+    shift = np.where(mods.is_disk[mi], 0.0, geo.tan_lorentz * 0.5 * geo.thickness_um / pitch_row_um)
     match = cl.match_points(hk, h["row"], h["col"], cid, cl.module_key(tev, t["detId"]), t["x"] + shift, t["y"])
     t["event"] = tev
     return tab, cid, match, t
@@ -63,7 +65,8 @@ def pixel_summary(events, truth=None, geometry="phase1"):
     hits_per_event, adc_mean, adc_saturated_fraction, cluster_charge_mpv_e (all clusters, ke as electrons),
     and with truth: matched_fraction, norm_charge_mpv_e / norm_charge_mean_e (clusters matched to exactly one
     crossing with pT > 1 GeV, charge x cos(incidence)), size_y_vs_eta / size_x_vs_eta (mean cluster length in
-    columns / rows in |eta| bins of 0.5, same selection), expected_size_y (1 + T |sinh eta| / pitch_col).
+    columns / rows in |eta| bins of 0.5, same selection), expected_size_y (1 + T |sinh eta| / pitch_col),
+    centroid_residual_row_um / _col_um (rms of charge centroid - truth position, |eta| < 1.5).
     """
     geo = get_geometry(geometry)
     mods = geo.modules
@@ -95,7 +98,7 @@ def pixel_summary(events, truth=None, geometry="phase1"):
         single = cnt[np.searchsorted(u, m)] == 1
         ca, cb = t["cotAlpha"][ok], t["cotBeta"][ok]
         eta, pt = t["eta"][ok], t["pt"][ok]
-        sel = single & (pt > 1.0)
+        sel = single & (pt > 1.0) & ~mods.is_disk[mods.index_of(t["detId"][ok])]
         qn = tab["charge"][m] / np.sqrt(1 + ca**2 + cb**2)
         out["norm_charge"] = qn[sel]
         out["norm_charge_mpv_e"] = landau_mpv(qn[sel], 0, 60000)
@@ -115,6 +118,17 @@ def pixel_summary(events, truth=None, geometry="phase1"):
         L0 = geo.layers[0]
         mid = 0.5 * (edges[:-1] + edges[1:])
         out["expected_size_y"] = 1 + geo.thickness_um * np.abs(np.sinh(mid)) / L0.pitch_col_um
+        # cluster centroid vs truth position (+ Lorentz shift of the mid-plane charge): resolution-like check
+        mi = mods.index_of(t["detId"][ok])
+        prow = mods.pitch_row_cm[mi] * 1e4
+        pcol = mods.pitch_col_cm[mi] * 1e4
+        shift = np.where(mods.is_disk[mi], 0.0, geo.tan_lorentz * 0.5 * geo.thickness_um / prow)
+        rsel = sel & (np.abs(eta) < 1.5) & ~mods.is_disk[mi]
+        dx = (tab["row"][m] - (t["x"][ok] + shift)) * prow
+        dy = (tab["col"][m] - t["y"][ok]) * pcol
+        out["centroid_residual_row_um"] = float(np.std(dx[rsel])) if rsel.any() else float("nan")
+        out["centroid_residual_col_um"] = float(np.std(dy[rsel])) if rsel.any() else float("nan")
+        out["centroid_bias_row_um"] = float(np.mean(dx[rsel])) if rsel.any() else float("nan")
         out["looper_fraction"] = float(np.mean(t["looper"]))
         out["crossings_per_event"] = float(t["detId"].size / max(n_ev, 1))
     return out

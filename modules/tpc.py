@@ -1,0 +1,191 @@
+"""TPC compression modules with implicit neural representations: TpcInrEncoder (TpcHit -> tpc_inr products)
+and TpcInrDecoder (tpc_inr products -> TpcHit in the input schema).
+
+Decoding needs numpy, awkward, zstandard and onnxruntime only; encoding with method="amortised" too (the
+encoder is ONNX); method="fit" (the paper's per-sector fitting) needs torch."""
+from __future__ import annotations
+
+import time
+
+import awkward as ak
+import numpy as np
+
+import hepvq.config as cms
+from hepvq.errors import DataError, ModelError, ParameterError
+from hepvq.framework import EDProducer, register_module
+
+
+def _product_bytes(products: dict, level: int = 1) -> int:
+    """zstd size of the products' columns (big-endian, as ROOT stores them): the report's size estimate."""
+    import zstandard
+
+    cctx = zstandard.ZstdCompressor(level=level)
+    total = 0
+    for arr in products.values():
+        for f in ak.fields(arr):
+            flat = ak.to_numpy(ak.flatten(arr[f], axis=None))
+            total += len(cctx.compress(flat.astype(flat.dtype.newbyteorder(">")).tobytes()))
+        total += len(cctx.compress(ak.to_numpy(ak.num(arr, axis=1)).astype(">i4").tobytes()))
+    return total
+
+
+@register_module
+class TpcInrEncoder(EDProducer):
+    """Compress TPC hits into implicit neural representations (codec tpc_inr), one per sector.
+
+    method "amortised": the ONNX encoder maps each sector to int8 latents of a shared decoder (one forward
+    pass, ~ms per sector); method "fit": one SIREN/FFNet/WIRE fitted per sector, batched across sectors
+    (torch). mode "hybrid": hit positions stored losslessly, the INR carries the ADC values (recall = 1);
+    mode "dense": the INR represents the whole sector volume (the paper), decoded with the 64 ADC threshold."""
+
+    @classmethod
+    def fillDescriptions(cls, desc):  # noqa: N802
+        desc.add("src", cms.InputTag("TpcHit"), "TPC hit collection (jagged sector,layer,phi,z,adc)")
+        desc.add("method", cms.string("amortised"), "amortised (ONNX encoder, fast) or fit (per-sector fitting, torch)")
+        desc.add("mode", cms.string("hybrid"), "hybrid (lossless positions + INR charge) or dense (paper: INR volume)")
+        desc.add("encoderModel", cms.FileInPath("data/models/tpc_amortised_encoder.onnx"),
+                 "amortised encoder ONNX (method amortised)")
+        desc.add("decoderModel", cms.FileInPath("data/models/tpc_amortised_decoder.onnx"),
+                 "amortised shared decoder ONNX (method amortised; stored in the output file)")
+        desc.add("quant", cms.string("int8"), "quantisation of weights / latents: int8 (per-layer scales), fp16, fp32")
+        desc.add("kind", cms.string("siren"), "method fit: siren, ffnet or wire")
+        desc.add("width", cms.int32(48), "method fit: hidden width")
+        desc.add("depth", cms.int32(3), "method fit: hidden layers")
+        desc.add("strategy", cms.string("importance"), "method fit, mode dense: importance, entropy, random, full")
+        desc.add("samplingRatio", cms.double(0.05), "method fit: voxels drawn per epoch / voxels per sector")
+        desc.add("epochs", cms.int32(200), "method fit: epochs")
+        desc.add("batchSize", cms.int32(4096), "method fit: points per step and sector")
+        desc.add("maxSectors", cms.int32(48), "method fit: sectors fitted at once (batched)")
+        desc.add("seed", cms.int32(0), "method fit: random seed")
+        desc.add("threads", cms.untracked.int32(2), "method fit: torch threads")
+        desc.add("validate", cms.untracked.bool(True),
+                 "decode while encoding and report hit MSE, precision/recall and bits per hit")
+
+    def __init__(self, label, params, context):
+        super().__init__(label, params, context)
+        checks = [("method", params.method in ("amortised", "fit"), "amortised or fit"),
+                  ("mode", params.mode in ("hybrid", "dense"), "hybrid or dense"),
+                  ("quant", params.quant in ("int8", "fp16", "fp32"), "int8, fp16 or fp32"),
+                  ("kind", params.kind in ("siren", "ffnet", "wire"), "siren, ffnet or wire"),
+                  ("strategy", params.strategy in ("importance", "entropy", "random", "full"),
+                   "importance, entropy, random or full"),
+                  ("width", params.width > 0, "positive"), ("depth", params.depth > 0, "positive"),
+                  ("samplingRatio", 0 < params.samplingRatio <= 1, "in (0, 1]"), ("epochs", params.epochs > 0, "positive")]
+        for name, ok, want in checks:
+            if not ok:
+                raise ParameterError(f"must be {want}, got {getattr(params, name)!r}", label=label,
+                                     module_type=type(self).__name__, parameter=name)
+
+    def beginJob(self):  # noqa: N802
+        from hepvq.tpc.codec import TpcInrCodec
+
+        p = self.params
+        amortised = None
+        if p.method == "amortised":
+            from hepvq.tpc.amortised_rt import AmortisedRuntime
+
+            amortised = AmortisedRuntime.load(encoder=p.encoderModel, decoder=p.decoderModel,
+                                              providers=self.context.providers)
+            if (amortised.config.get("mode") or "hybrid") != p.mode:
+                raise ModelError(f"TpcInrEncoder '{self.label}': the amortised model {p.decoderModel} was trained "
+                                 f"for mode '{amortised.config.get('mode')}', not '{p.mode}'")
+            arch = None
+        else:
+            try:
+                from hepvq.models.inr import make_arch
+            except ImportError as err:  # torch missing
+                raise ModelError(f"TpcInrEncoder '{self.label}': method 'fit' needs torch ({err})") from err
+            import torch
+
+            torch.set_num_threads(max(1, p.threads))
+            arch = make_arch(p.kind, p.width, p.depth, seed=p.seed)
+        fit = {"strategy": p.strategy, "ratio": p.samplingRatio, "epochs": p.epochs, "batch_size": p.batchSize,
+               "seed": p.seed, "max_sectors": p.maxSectors}
+        self.codec = TpcInrCodec(mode=p.mode, method=p.method, arch=arch, quant=p.quant, fit=fit, amortised=amortised)
+        for key, blob in self.codec.metadata().items():
+            self.context.add_metadata(f"{self.label}/{key}", blob)
+        self.context.declare_codec(self.label, self.codec.name, self.codec.collection)
+        self.s = {"events": 0, "hits": 0, "bytes_out": 0, "bytes_in": 0, "t": 0.0, "sq": 0.0, "tp": 0, "nrec": 0}
+
+    def produce(self, chunk):
+        hits = chunk.get(self.params.src)
+        t0 = time.perf_counter()
+        products = self.codec.encode(hits)
+        self.s["t"] += time.perf_counter() - t0
+        for instance, arr in products.items():
+            chunk.put(arr, instance)
+        nh = int(ak.sum(ak.num(hits, axis=1)))
+        self.s["events"] += chunk.n
+        self.s["hits"] += nh
+        if self.params.validate:
+            self.s["bytes_out"] += _product_bytes(products)
+            self.s["bytes_in"] += _product_bytes({"": hits})
+            dec = self.codec.decode(products)
+            self._score(hits, dec)
+
+    def _score(self, hits, dec):
+        from hepvq.tpc.coords import keys
+
+        for e in range(len(hits)):
+            a, b = hits[e], dec[e]
+            ka = keys(ak.to_numpy(a.sector), ak.to_numpy(a.layer), ak.to_numpy(a.phi), ak.to_numpy(a.z))
+            kb = keys(ak.to_numpy(b.sector), ak.to_numpy(b.layer), ak.to_numpy(b.phi), ak.to_numpy(b.z))
+            common, ia, ib = np.intersect1d(ka, kb, return_indices=True)
+            adc_a = ak.to_numpy(a.adc).astype(np.float64)
+            adc_b = ak.to_numpy(b.adc).astype(np.float64)
+            d = np.zeros(len(ka))
+            d[:] = adc_a                                # missed hits count as decoded 0
+            d[ia] = adc_a[ia] - adc_b[ib]
+            self.s["sq"] += float(np.sum(d * d))
+            self.s["tp"] += len(common)
+            self.s["nrec"] += len(kb)
+
+    def endJob(self):  # noqa: N802
+        s, c = self.s, self.codec
+        rep = {"events": s["events"], "hits": s["hits"], "method": c.method, "mode": c.mode, "quant": c.quant,
+               "sectors coded": c.stats["sectors"], "encode time [s]": round(s["t"], 3),
+               "encode time per sector [ms]": round(1000 * s["t"] / max(c.stats["sectors"], 1), 2)}
+        if c.method == "fit":
+            rep["fit time [s]"] = round(c.stats["fit_time_s"], 2)
+        if self.params.validate and s["hits"]:
+            rep.update({"bits per hit (zstd-1 estimate)": round(8 * s["bytes_out"] / s["hits"], 3),
+                        "ratio vs input hits (zstd-1 estimate)": round(s["bytes_in"] / max(s["bytes_out"], 1), 2),
+                        "hit recall": round(s["tp"] / s["hits"], 5),
+                        "hit precision": round(s["tp"] / max(s["nrec"], 1), 5),
+                        "MSE on original hits [ADC^2]": round(s["sq"] / s["hits"], 2)})
+        self.context.report(self.label, rep)
+
+
+@register_module
+class TpcInrDecoder(EDProducer):
+    """Decode tpc_inr products back to TpcHit (jagged sector,layer,phi,z,adc) with the codec stored in the input
+    file (numpy + onnxruntime, no torch)."""
+
+    @classmethod
+    def fillDescriptions(cls, desc):  # noqa: N802
+        desc.add("src", cms.InputTag("tpcInr"), "label of the TpcInrEncoder whose products to decode")
+
+    def beginJob(self):  # noqa: N802
+        from hepvq.io.reading import codecs_from_file
+
+        tag = self.params.src
+        label = tag.label if hasattr(tag, "label") else str(tag).split(":")[0]
+        self.src_label = label() if callable(label) else label
+        files = list(getattr(self.context, "input_files", []) or [])
+        if not files:
+            raise ModelError(f"TpcInrDecoder '{self.label}': no input file to read the tpc_inr codec from")
+        codecs = codecs_from_file(files[0])
+        if self.src_label not in codecs:
+            raise ModelError(f"TpcInrDecoder '{self.label}': input file {files[0]} has no codec for label "
+                             f"'{self.src_label}' (codecs: {', '.join(codecs) or 'none'})")
+        self.codec, _coll, prefixes = codecs[self.src_label]
+        if self.codec.name != "tpc_inr":
+            raise ModelError(f"TpcInrDecoder '{self.label}': codec of '{self.src_label}' is {self.codec.name}, not tpc_inr")
+        self.instances = list(prefixes)
+
+    def produce(self, chunk):
+        products = {inst: chunk.get((self.src_label, inst)) for inst in self.instances}
+        try:
+            chunk.put(self.codec.decode(products))
+        except DataError as err:
+            raise DataError(f"TpcInrDecoder '{self.label}', entries {chunk.entry_start}-{chunk.entry_stop}: {err}") from err
