@@ -47,7 +47,13 @@ def plots(args):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    res = json.loads((Path(args.out) / "results.json").read_text())
+    res = {}
+    for f in sorted(Path(args.out).glob("results*.json")):  # results.json, results_peers.json, ...
+        for k, v in json.loads(f.read_text()).items():
+            if isinstance(v, dict) and isinstance(res.get(k), dict):
+                res[k].update(v)
+            elif k not in res or k != "main_set":
+                res[k] = v
     rs = rows(res)
     img = REPO / "docs" / "img"
     img.mkdir(parents=True, exist_ok=True)

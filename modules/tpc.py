@@ -6,6 +6,7 @@ encoder is ONNX); method="fit" (the paper's per-sector fitting) needs torch."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import awkward as ak
 import numpy as np
@@ -29,6 +30,15 @@ def _product_bytes(products: dict, level: int = 1) -> int:
     return total
 
 
+def _resolve(path: str) -> Path:
+    """A model path as given, else relative to the hepvq checkout (like FileInPath, but only looked up when
+    the method needs it)."""
+    p = Path(path)
+    if p.is_absolute() or p.exists():
+        return p
+    return Path(__file__).resolve().parents[1] / path
+
+
 @register_module
 class TpcInrEncoder(EDProducer):
     """Compress TPC hits into implicit neural representations (codec tpc_inr), one per sector.
@@ -43,9 +53,9 @@ class TpcInrEncoder(EDProducer):
         desc.add("src", cms.InputTag("TpcHit"), "TPC hit collection (jagged sector,layer,phi,z,adc)")
         desc.add("method", cms.string("amortised"), "amortised (ONNX encoder, fast) or fit (per-sector fitting, torch)")
         desc.add("mode", cms.string("hybrid"), "hybrid (lossless positions + INR charge) or dense (paper: INR volume)")
-        desc.add("encoderModel", cms.FileInPath("data/models/tpc_amortised_encoder.onnx"),
-                 "amortised encoder ONNX (method amortised)")
-        desc.add("decoderModel", cms.FileInPath("data/models/tpc_amortised_decoder.onnx"),
+        desc.add("encoderModel", cms.string("data/models/tpc_amortised_encoder.onnx"),
+                 "amortised encoder ONNX (method amortised; relative paths: cwd, then the hepvq checkout)")
+        desc.add("decoderModel", cms.string("data/models/tpc_amortised_decoder.onnx"),
                  "amortised shared decoder ONNX (method amortised; stored in the output file)")
         desc.add("quant", cms.string("int8"), "quantisation of weights / latents: int8 (per-layer scales), fp16, fp32")
         desc.add("kind", cms.string("siren"), "method fit: siren, ffnet or wire")
@@ -84,7 +94,7 @@ class TpcInrEncoder(EDProducer):
         if p.method == "amortised":
             from hepvq.tpc.amortised_rt import AmortisedRuntime
 
-            amortised = AmortisedRuntime.load(encoder=p.encoderModel, decoder=p.decoderModel,
+            amortised = AmortisedRuntime.load(encoder=_resolve(p.encoderModel), decoder=_resolve(p.decoderModel),
                                               providers=self.context.providers)
             if (amortised.config.get("mode") or "hybrid") != p.mode:
                 raise ModelError(f"TpcInrEncoder '{self.label}': the amortised model {p.decoderModel} was trained "

@@ -31,8 +31,8 @@ process.tpcInr = cms.EDProducer(
     src=cms.InputTag("TpcHit"),
     method=cms.string("amortised"),       # or "fit": one SIREN/FFNet/WIRE per sector (the paper; needs torch)
     mode=cms.string("hybrid"),            # or "dense": the INR represents the whole volume (lossy positions)
-    encoderModel=cms.FileInPath("data/models/tpc_amortised_encoder.onnx"),
-    decoderModel=cms.FileInPath("data/models/tpc_amortised_decoder.onnx"),
+    encoderModel=cms.string("data/models/tpc_amortised_encoder.onnx"),
+    decoderModel=cms.string("data/models/tpc_amortised_decoder.onnx"),
     quant=cms.string("int8"),
     # method "fit" only:
     kind=cms.string("siren"),

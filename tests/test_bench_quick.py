@@ -60,3 +60,33 @@ def test_figures_are_sane(quick_run):
         adc_max = 255 if det == "pixel" else 1023
         assert q["adc_rmse"] < adc_max / 16
         assert np.isfinite(q["encode_hits_per_s"]) and q["encode_hits_per_s"] > 0
+
+
+def test_score_counts_lost_and_fake_hits():
+    import awkward as ak
+
+    from hepvq.baselines.suite import make_sample, score
+
+    # two events; event 0 has a 3-pixel cluster and a lone pixel, event 1 one 2-pixel cluster
+    hits = ak.Array([
+        [{"detId": 5, "row": 10, "col": 20, "adc": 100}, {"detId": 5, "row": 11, "col": 20, "adc": 50},
+         {"detId": 5, "row": 12, "col": 21, "adc": 30}, {"detId": 7, "row": 0, "col": 0, "adc": 40}],
+        [{"detId": 5, "row": 3, "col": 3, "adc": 60}, {"detId": 5, "row": 3, "col": 4, "adc": 60}],
+    ])
+    s = make_sample("pixel", hits, threshold=8)
+    dec = {k: v.copy() for k, v in s.cols.items()}
+    assert score(s, dec)[0]["recall"] == 1.0 and score(s, dec)[0]["adc_mse"] == 0
+    # lose the lone pixel, add a fake one in event 1, change one ADC by +10
+    keep = np.ones(len(dec["adc"]), bool)
+    keep[3] = False
+    dec = {k: v[keep] for k, v in dec.items()}
+    for k, v in {"detId": 9, "row": 1, "col": 1, "adc": 20, "event": 1}.items():
+        dec[k] = np.append(dec[k], np.array(v, dtype=dec[k].dtype))
+    dec["adc"][0] += 10
+    m, res = score(s, dec)
+    assert m["recall"] == pytest.approx(5 / 6) and m["precision"] == pytest.approx(5 / 6)
+    # union of 7 hits: errors 10 (changed), 40 (lost), 20 (fake)
+    assert m["adc_mse"] == pytest.approx((10**2 + 40**2 + 20**2) / 7)
+    assert m["clusters"] == 3 and m["cluster_efficiency"] == pytest.approx(2 / 3)
+    # the changed cluster: Q 180 -> 190; centroid row shift = (10*10 + ...)/190 - (...)/180
+    assert sorted(np.round(res["charge_rel"], 6)) == [0.0, round(10 / 180, 6)]

@@ -74,6 +74,15 @@ def test_importance_sampling_prefers_hits():
     assert torch.all(w[:, 100:] == 1e-3) and torch.all(w[:, :100] == y[:, :100])
 
 
+def test_importance_auto_eps_gives_zeros_half_the_draws():
+    y = torch.zeros(1, 10000)
+    y[:, :1000] = 0.5
+    w = sampling.importance_weights(y, "auto")
+    assert float(w[0, 1000:].sum() / w.sum()) == pytest.approx(0.5, rel=1e-4)
+    with pytest.raises(ValueError):
+        sampling.importance_weights(y, "tiny")
+
+
 def test_entropy_allocation_water_filling():
     counts = np.array([1000, 5, 0, 50, 400])
     alloc = sampling.entropy_allocation(counts, 300)

@@ -5,7 +5,8 @@
 //
 // PATCHES.bin feeds the encoder's first input (or the one named by --input); every other model input is given by
 // --feed NAME FILE (for pixel_vq: --feed mask mask.bin), for the encoder and the decoder alike. The encoder's
-// first int64 output (or --output NAME) is written to INDICES.bin; the decoder gets the indices on its int64 input.
+// first int64 output (or --output NAME; without an int64 output: the first output, float32) is written to INDICES.bin;
+// the decoder gets the indices on its int64 input.
 //
 // File formats (all little-endian; docs/cpp.md has the details and examples/cpp/tensorfile.py reads/writes them):
 //   tensor file = magic[4] + uint32 version (=1) + uint32 ndim + int64 shape[ndim] + row-major data
@@ -237,11 +238,12 @@ std::vector<Feed> feeds_for(const Model& m, const std::vector<std::pair<std::str
   return out;
 }
 
-// The first output of the wanted element type, or the one named.
-size_t pick_output(const Model& m, const std::string& name, ONNXTensorElementDataType type) {
+// The one named, else the first output of the wanted element type, else (fallback=true) output 0.
+size_t pick_output(const Model& m, const std::string& name, ONNXTensorElementDataType type, bool fallback = false) {
   if (!name.empty()) return m.output_index(name);
   for (size_t i = 0; i < m.out_types.size(); ++i)
     if (m.out_types[i] == type) return i;
+  if (fallback && !m.out_types.empty()) return 0;
   throw std::runtime_error("model has no output of element type " + std::to_string(type));
 }
 
@@ -290,7 +292,11 @@ int main(int argc, char** argv) {
     Ort::Env env(ORT_LOGGING_LEVEL_WARNING, "hepvq_encode");
     Model encoder(env, pos[0], threads);
     if (info) encoder.print("encoder " + pos[0]);
-    const size_t out_idx = pick_output(encoder, output_name, ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64);
+    // indices: the first int64 output; a model without one (e.g. a continuous-latent encoder) -> its first output
+    const size_t out_idx = pick_output(encoder, output_name, ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64, true);
+    const bool int_out = encoder.out_types[out_idx] == ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64;
+    if (!int_out && encoder.out_types[out_idx] != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT)
+      throw std::runtime_error("encoder output '" + encoder.out_names[out_idx] + "' is neither int64 nor float");
 
     Tensor patches = read_tensor(pos[1], "HVQF");
     std::vector<std::pair<std::string, Tensor>> named;
@@ -298,10 +304,19 @@ int main(int argc, char** argv) {
     if (!input_name.empty()) named.emplace_back(input_name, patches);
     auto feeds = feeds_for(encoder, named, input_name.empty() ? &patches : nullptr, pos[1]);
     std::vector<int64_t> idx_shape;
-    auto indices = run_batched<int64_t>(encoder, feeds, out_idx, batch, idx_shape);
-    write_tensor(pos[2], "HVQI", idx_shape, indices.data(), indices.size() * sizeof(int64_t));
-    std::cout << "encoded " << patches.rows() << " patches " << shape_str(patches.shape) << " -> indices "
-              << shape_str(idx_shape) << " (" << encoder.out_names[out_idx] << ") in " << pos[2] << "\n";
+    std::vector<int64_t> indices;
+    if (int_out) {
+      indices = run_batched<int64_t>(encoder, feeds, out_idx, batch, idx_shape);
+      write_tensor(pos[2], "HVQI", idx_shape, indices.data(), indices.size() * sizeof(int64_t));
+    } else {
+      auto latent = run_batched<float>(encoder, feeds, out_idx, batch, idx_shape);
+      write_tensor(pos[2], "HVQF", idx_shape, latent.data(), latent.size() * sizeof(float));
+    }
+    std::cout << "encoded " << patches.rows() << " patches " << shape_str(patches.shape) << " -> "
+              << (int_out ? "indices " : "float output ") << shape_str(idx_shape) << " ("
+              << encoder.out_names[out_idx] << ") in " << pos[2] << "\n";
+    if (!decoder_path.empty() && !int_out)
+      throw std::runtime_error("--decoder needs an encoder with int64 indices");
 
     if (!decoder_path.empty()) {
       Model decoder(env, decoder_path, threads);

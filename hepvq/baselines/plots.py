@@ -46,9 +46,13 @@ def rate_distortion(sample: Sample, results: list[Result], path) -> Path:
                     label=fam if fam not in seen else None)
             seen.add(fam)
             for xi, yi, r in pts:
+                if r.lossless:  # they all sit on the floor line: the legend and the table name them
+                    continue
                 txt = r.setting.replace(" linear", "").replace(" (fast)", "")
                 if r.metrics.get("recall", 1) < 0.999:
                     txt += f"\nrecall {r.metrics['recall']:.3f}"
+                if r.metrics.get("precision", 1) < 0.999:
+                    txt += f"\nprecision {r.metrics['precision']:.3f}"
                 ax.annotate(txt, (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=7, color=color)
         ax.axhline(floor[key], color="k", lw=0.5, ls=":")
         ax.text(0.01, floor[key], " lossless", transform=ax.get_yaxis_transform(),
@@ -97,7 +101,7 @@ def residuals(sample: Sample, results: list[Result], path, max_methods: int = 5)
             ax.hist(np.clip(v, -lim, lim), bins=bins, histtype="step", color=color, lw=1.4,
                     label=f"{r.name} (RMS {rms:.3g})")
         ax.set_yscale("log")
-        ax.set_xlabel(label)
+        ax.set_xlabel(label + " (overflow in end bins)")
         ax.set_ylabel("clusters")
         ax.legend(fontsize=7)
     fig.suptitle(f"{sample.detector}: cluster residuals (input clusters matched through their seed hit)", fontsize=10)

@@ -29,19 +29,21 @@ Encoding of one blob (``encode_sparse``)
    described by their hit counts (a stream too).  No per-hit Python loop anywhere.
 
 Figures reached on the simulated samples (one blob per sample, default settings: zstd 19 / LZMA 9, linear
-ADC bins over the sample's [min, max] ADC; measured 2026-11-23 with ``hepvq-bench``, docs/RESULTS.md):
+ADC bins over [threshold, ADC max] = [8, 255] pixel, [64, 1023] TPC; ``hepvq-bench``, docs/RESULTS.md):
 
-=====================================  ========  ======  ======  ======
-bits per hit                           lossless  6 bits  5 bits  4 bits
-=====================================  ========  ======  ======  ======
-pixel PU200 (10 ev, 992,959 hits)        12.54    10.73    9.85    9.02
-TPC (3 ev, 1,231,479 hits)               12.59     8.61    7.62    6.64
-=====================================  ========  ======  ======  ======
+=========================================  ========  ======  ======  ======  ==========
+bits per hit                               lossless  6 bits  5 bits  4 bits  4 bits log
+=========================================  ========  ======  ======  ======  ==========
+pixel PU200 (10 events, 976,659 hits)        12.83    10.98   10.03    9.09     8.69
+TPC (4 events, 1,234,111 hits)               11.38     7.35    6.33    5.35     6.32
+=========================================  ========  ======  ======  ======  ==========
 
-Of that, the coordinates cost 5.45 bits/hit (pixel; order-0 entropy of the deltas 6.27) and 3.73 (TPC);
-the raw input schema is 80 bits/hit for both (uint32 detId + 3 x uint16; 5 x uint16).  Encoding 1 M hits
-takes ~10 s on one busy core (LZMA 9 and zstd 19 dominate; ``try_lzma=False, level=3`` is ~10-20x faster
-for 8-14% more bytes: pixel 13.60 / 10.30 bits/hit lossless / 4 bits, TPC 13.59 / 7.53), decoding ~0.15 s.
+ADC RMSE at 6/5/4 bits: pixel 1.24 / 2.37 / 4.69, TPC 4.45 / 9.03 / 18.1 (half a bin / sqrt(3), as expected).
+Of that, the coordinates alone cost 5.49 bits/hit (pixel) and 2.88 (TPC); the raw input schema is 80 bits/hit
+for both (uint32 detId + 3 x uint16; 5 x uint16), ROOT ZSTD-5 of the same columns 18.5 (pixel) / 14.7 (TPC).
+Encoding ~1 M hits takes ~10 s on one busy core (LZMA 9 and zstd 19 dominate); ``try_lzma=False, level=3`` is
+~20x faster (0.5 s) for 8-15% more bytes (pixel 13.83 / 10.48 bits/hit lossless / 4 bits, TPC 12.28 / 6.18).
+Decoding: ~0.1-0.2 s per million hits.
 
 Blob layout (all integers little-endian varints unless said)
 -------------------------------------------------------------

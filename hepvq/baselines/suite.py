@@ -377,8 +377,11 @@ def run_dense(sample: Sample, family: str, bound: float) -> Result:
         nbytes += nb + (len(zstandard.ZstdCompressor(level=19).compress(side)) if side else 0)
     dec = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]} if parts else {}
     note = "module list (detIds) counted; " if sample.detector == "pixel" else ""
-    return _finish(sample, family, f"eb={bound:g}", False, nbytes, t_enc, t_dec, dec,
-                   note=note + "threshold re-applied")
+    note += "threshold re-applied"
+    if bound >= sample.threshold:
+        note += (f"; the error bound reaches the threshold ({sample.threshold}): noise in empty cells can pass it "
+                 "(fake hits)")
+    return _finish(sample, family, f"eb={bound:g}", False, nbytes, t_enc, t_dec, dec, note=note)
 
 
 def _products_nbytes(products: dict, label: str = "enc") -> int:
@@ -432,7 +435,8 @@ def hepvq_codecs(detector: str, quick: bool, models_dir: Path, tpc_fit: bool = F
             try:
                 vq = codec_class("pixel_vq").from_directory(d)
                 kind = vq.settings.get("model", {}).get("kind", "?")
-                out.append((f"{d.name} ({kind}, {vq.stages} stage{'s' if vq.stages > 1 else ''})", vq, f"model {d}"))
+                what = f"{kind}, {vq.stages} stage{'s' if vq.stages > 1 else ''}"
+                out.append((what if d.name == "pixel_vq" else f"{d.name} ({what})", vq, f"model data/models/{d.name}"))
             except Exception as err:  # noqa: BLE001 - a codec under construction must not stop the bench
                 out.append(("", None, f"pixel_vq model {d.name} unavailable: {str(err).splitlines()[0][:120]}"))
         try:
@@ -450,7 +454,16 @@ def hepvq_codecs(detector: str, quick: bool, models_dir: Path, tpc_fit: bool = F
 
                 amortised = AmortisedRuntime.load(models_dir)
                 out.append(("hybrid amortised", cls(mode="hybrid", method="amortised", amortised=amortised),
-                            "shipped amortised model"))
+                            "shipped amortised model (positions lossless, INR carries the ADC)"))
+            dense_enc = models_dir / "tpc_amortised_dense_encoder.onnx"
+            dense_dec = models_dir / "tpc_amortised_dense_decoder.onnx"
+            if dense_enc.exists() and dense_dec.exists():
+                from hepvq.tpc.amortised_rt import AmortisedRuntime
+
+                rt = AmortisedRuntime.load(models_dir, encoder=dense_enc, decoder=dense_dec)
+                out.append(("dense amortised", cls(mode="dense", method="amortised", amortised=rt),
+                            "shipped dense amortised model (the INR represents the whole volume; threshold "
+                            "re-applied by the codec)"))
             if not tpc_fit:
                 out.append(("hybrid fit", None, "tpc_inr with per-sector fitting not run: it takes minutes per "
                                                  "event on a 2-core machine (hepvq-bench --tpc-fit runs it)"))

@@ -108,9 +108,11 @@ def from_compressed(files, step_size: int = 100_000, *, tree: str = "Events", de
     collections). The type (meta) comes from decoding the first event of the first file."""
     dak = require("dask_awkward")
     parts = partitions(files, step_size=step_size, tree=tree)
-    first = CompressedPartitionReader(tree, decode)
-    path0 = parts[0][0]
-    sample = first((path0, 0, min(1, parts[0][2])))
+    from hepvq.io.reading import open_compressed
+
+    path0, _start, stop0 = parts[0]
+    with open_compressed(path0, tree=tree, decode=decode) as r:  # not cached: the client keeps no file open
+        sample = r.arrays(entry_start=0, entry_stop=min(1, stop0))
     reader = CompressedPartitionReader(tree, decode, form=sample.layout.form.to_json())
     divisions = [0]
     for _p, s, e in parts:

@@ -41,7 +41,7 @@ from hepvq.tpc.grid import ADC_MAX, N_SECTORS, SHAPE, THRESHOLD, events_from_col
 FORMAT_VERSION = 1
 DEFAULT_ARCH = {"kind": "siren", "width": 48, "depth": 3, "in_dim": 3, "omega0": 30.0, "omega": 30.0}
 DEFAULT_FIT = {"strategy": "importance", "ratio": 0.05, "epochs": 200, "batch_size": 4096, "lr": None,
-               "eps": 2e-3, "seed": 0, "max_sectors": 48}
+               "eps": "auto", "seed": 0, "max_sectors": 48}
 
 
 def _bytes_records(chunks: list[bytes], field: str = "byte") -> ak.Array:

@@ -40,7 +40,7 @@ def default_lr(arch: dict) -> float:
 
 
 def fit_sectors(volumes, arch: dict, *, strategy: str = "importance", ratio: float = 0.1, epochs: int = 20,
-                batch_size: int = 4096, lr: float | None = None, eps: float = 2e-3, bins: int = 64,
+                batch_size: int = 4096, lr: float | None = None, eps="auto", bins: int = 64,
                 step=(1, 1, 1), seed: int = 0, init=None, time_limit: float | None = None,
                 threads: int | None = None, verbose: bool = False) -> FitResult:
     """Fit one INR per volume.
@@ -49,7 +49,8 @@ def fit_sectors(volumes, arch: dict, *, strategy: str = "importance", ratio: flo
     convention of hepvq.tpc.grid. `step` subsamples the grid (super-resolution training: step (2, 2, 1) is the
     (96, 125, 16) grid, (2, 2, 2) the (96, 125, 8) grid). strategy: importance | entropy | random | full |
     hits (uniform over non-zero voxels only: what the hybrid codec needs, whose zeros come from the stored
-    coordinates)."""
+    coordinates). eps: importance sampling's weight of zeros, a number (y in [0, 1]) or "auto" (zeros get half
+    of the draws, see hepvq.tpc.sampling.importance_weights)."""
     if threads:
         torch.set_num_threads(threads)
     vol = np.asarray(volumes)

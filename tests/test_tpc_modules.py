@@ -1,0 +1,117 @@
+"""The TPC INR job end to end with the framework: tpc_inr_compress_cfg.py -> decompress_cfg.py and hepvq.open,
+with a tiny amortised model trained here (and the per-sector 'fit' method with a tiny network)."""
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+import pytest
+import uproot
+
+torch = pytest.importorskip("torch")
+torch.set_num_threads(1)
+
+import hepvq  # noqa: E402
+from hepvq.cli.run import run  # noqa: E402
+from hepvq.errors import ParameterError  # noqa: E402
+from hepvq.tpc.synthetic import events  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+COMPRESS = str(REPO / "python_cfg" / "tpc_inr_compress_cfg.py")
+DECOMPRESS = str(REPO / "python_cfg" / "decompress_cfg.py")
+
+
+def _table(hits):
+    out = []
+    for e in range(len(hits)):
+        t = np.stack([ak.to_numpy(hits[f][e]).astype(np.int64) for f in ("sector", "layer", "phi", "z", "adc")], 1)
+        out.append(t[np.lexsort(t[:, :4].T[::-1])])
+    return out
+
+
+@pytest.fixture(scope="module")
+def job(tmp_path_factory):
+    from hepvq.tpc import amortised as am
+    from hepvq.tpc.synthetic import sector_volumes
+
+    tmp = tmp_path_factory.mktemp("tpcjob")
+    cfg = am.default_config(latent_channels=4, c1=8, c2=8, width=16, depth=2)
+    model, _ = am.train(sector_volumes(2, seed=3, n_tracks=10), cfg, steps=2, batch=1, points=256)
+    enc, dec = tmp / "enc.onnx", tmp / "dec.onnx"
+    am.export_onnx(model, enc, dec)
+    ev = ak.concatenate([events(2, n_sectors=2, n_tracks=6), events(1, n_sectors=0)])
+    n = len(ev)
+    src = tmp / "in.root"
+    with uproot.recreate(src) as f:
+        f.mktree("Events", {"run": np.uint32, "luminosityBlock": np.uint32, "event": np.uint64,
+                            "TpcHit": ev.TpcHit.type.content})
+        f["Events"].extend({"run": np.ones(n, np.uint32), "luminosityBlock": np.ones(n, np.uint32),
+                            "event": np.array([7, 3, 5], np.uint64), "TpcHit": ev.TpcHit})
+    comp, out = tmp / "c.root", tmp / "d.root"
+    report = run([COMPRESS, f"inputFiles={src}", f"outputFile={comp}", f"tpcInr.encoderModel={enc}",
+                  f"tpcInr.decoderModel={dec}", "--no-progress"])
+    run([DECOMPRESS, f"inputFiles={comp}", f"outputFile={out}", "--no-progress"])
+    return {"tmp": tmp, "hits": ev.TpcHit, "comp": comp, "dec": out, "report": report, "enc": enc, "decm": dec,
+            "src": src}
+
+
+def test_compressed_file_holds_products_and_decoder(job):
+    t = uproot.open(job["comp"])["Events"]
+    names = set(t.keys())
+    assert {"tpcInr_sector", "tpcInr_nbytes", "tpcInr_weights_byte", "tpcInr_coords_byte"} <= names
+    assert not any(n.startswith("TpcHit") for n in names)
+    from hepvq.io.metadata import read_metadata
+
+    prov, blobs = read_metadata(str(job["comp"]))
+    assert "tpcInr/config" in blobs and "tpcInr/decoder.onnx" in blobs
+
+
+def test_decompressed_file_has_input_schema_same_events_same_order(job):
+    t = uproot.open(job["dec"])["Events"]
+    assert {"run", "luminosityBlock", "event", "TpcHit_sector", "TpcHit_layer", "TpcHit_phi", "TpcHit_z",
+            "TpcHit_adc"} <= set(t.keys())
+    assert t["event"].array(library="np").tolist() == [7, 3, 5]
+    arr = t.arrays()
+    dec = ak.zip({f: arr[f"TpcHit_{f}"] for f in ("sector", "layer", "phi", "z", "adc")})
+    for a, b in zip(_table(job["hits"]), _table(dec)):
+        np.testing.assert_array_equal(a[:, :4], b[:, :4])      # hybrid: every hit, exact positions
+        assert len(b) == 0 or b[:, 4].min() >= 64
+
+
+def test_hepvq_open_decodes_the_same(job):
+    arr = hepvq.open(str(job["comp"])).arrays()
+    assert arr["event"].tolist() == [7, 3, 5]
+    for a, b in zip(_table(job["hits"]), _table(arr["TpcHit"])):
+        np.testing.assert_array_equal(a[:, :4], b[:, :4])
+
+
+def test_report_has_figures(job):
+    text = str(job["report"])
+    assert "hit recall" in text and "bits per hit" in text
+
+
+def test_tpc_decoder_module_and_fit_method(job, tmp_path):
+    """method=fit (tiny SIREN) through the cfg, then TpcInrDecoder in a hand-written process."""
+    import hepvq.config as cms
+    from hepvq.framework.processor import EventProcessor
+
+    comp = tmp_path / "fit.root"
+    run([COMPRESS, f"inputFiles={job['src']}", f"outputFile={comp}", "tpcInr.method=fit", "tpcInr.width=8",
+         "tpcInr.depth=2", "tpcInr.epochs=2", "tpcInr.samplingRatio=0.01", "--no-progress"])
+    p = cms.Process("DEC")
+    p.source = cms.Source("RootSource", fileNames=cms.untracked.vstring(str(comp)))
+    p.dec = cms.EDProducer("TpcInrDecoder", src=cms.InputTag("tpcInr"))
+    p.out = cms.OutputModule("RootOutputModule", fileName=cms.untracked.string(str(tmp_path / "d.root")),
+                             outputCommands=cms.untracked.vstring("drop *", "keep dec"),
+                             branchAliases=cms.untracked.PSet(dec=cms.untracked.string("TpcHit")))
+    p.path = cms.Path(p.dec)
+    p.e = cms.EndPath(p.out)
+    EventProcessor(p, progress=False).run()
+    t = uproot.open(tmp_path / "d.root")["Events"]
+    assert t["nTpcHit"].array(library="np").tolist() == [len(x) for x in _table(job["hits"])]
+
+
+def test_bad_parameters_are_named(job, tmp_path):
+    with pytest.raises(ParameterError, match="method"):
+        run([COMPRESS, f"inputFiles={job['src']}", f"outputFile={tmp_path / 'x.root'}", "tpcInr.method=magic",
+             "--no-progress"])
+    assert not (tmp_path / "x.root").exists()
