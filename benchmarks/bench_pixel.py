@@ -39,6 +39,7 @@ VARIANTS = {
     "vq16": ("vq", {"codebook_size": 16}),
     "vq64": ("vq", {"codebook_size": 64}),
     "vq256": ("vq", {"codebook_size": 256}),
+    "rvq256+4": ("rvq", {"codebook_size": [256, 4], "stages": 2}),
     "rvq256+16": ("rvq", {"codebook_size": [256, 16], "stages": 2}),
     "rvq256x2": ("rvq", {"codebook_size": 256, "stages": 2}),
     "rvq256x3": ("rvq", {"codebook_size": 256, "stages": 3}),
@@ -324,9 +325,9 @@ def step_speed(args):
     src = str(out / "test.root")
     n = args.speed_events
     res = {}
-    ts = []
+    ts, cpus = [], []
     for _ in range(2):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         t = uproot.open(src)["Events"]
         a = t.arrays(entry_stop=n)
         with uproot.recreate(str(out / "copy.root"), compression=uproot.ZSTD(5)) as f:
@@ -338,27 +339,34 @@ def step_speed(args):
                                     "event": ak.to_numpy(b.event),
                                     "PixelDigi": ak.zip({k: b[f"PixelDigi_{k}"] for k in FIELDS})})
         ts.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
     res["uproot_read_write_s"] = min(ts)
+    res["uproot_read_write_cpu_s"] = min(cpus)
     for validate in ("False", "True"):
         cmd = ["hepvq-run", str(REPO / "python_cfg" / "premix_compress_cfg.py"), f"inputFiles={src}",
                f"outputFile={out / 'compressed.root'}", f"maxEvents={n}", f"pixelVQ.validate={validate}",
                "--no-progress", "--report-json", str(out / f"report_{validate}.json")]
+        import resource
+
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         subprocess.run(cmd, check=True, cwd=REPO, capture_output=True)
         wall = time.perf_counter() - t0
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
         rep = json.loads((out / f"report_{validate}.json").read_text())
-        res[f"hepvq_run_validate_{validate}"] = {"process_wall_s": wall, "report": rep}
+        res[f"hepvq_run_validate_{validate}"] = {"process_wall_s": wall, "process_cpu_s": cpu, "report": rep}
     res["events"] = n
     res["compressed_bytes"] = os.path.getsize(out / "compressed.root")
     res["copy_bytes"] = os.path.getsize(out / "copy.root")
     (out / "speed.json").write_text(json.dumps(res, indent=1, default=str))
     print(json.dumps({k: v for k, v in res.items() if not isinstance(v, dict)}, indent=1))
     for k in ("hepvq_run_validate_False", "hepvq_run_validate_True"):
-        print(k, res[k]["process_wall_s"], _job_seconds(res[k]["report"]))
+        print(k, "wall", res[k]["process_wall_s"], "cpu", res[k]["process_cpu_s"], "job", _job_seconds(res[k]["report"]))
 
 
 def _job_seconds(report):
-    for key in ("wall_s", "wall_time", "wall"):
+    for key in ("wall_time_s", "wall_s", "wall_time", "wall"):
         if isinstance(report, dict) and key in report:
             return report[key]
     return None

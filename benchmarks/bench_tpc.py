@@ -164,7 +164,7 @@ def study_fig3a(args):
     dense, sparse = dense_bytes(vols), lossless_root_bytes(vols)
     res = {"source": source, "sectors": len(vols), "occupancy": occupancy(vols), "dense_bytes": dense,
            "lossless_sparse_root_bytes": sparse, "mse_all_zero": float(np.mean(vols.astype(np.float64) ** 2)),
-           "settings": {"strategy": "importance", "ratio": args.ratio, "epochs": args.epochs, "batch": 8192,
+           "settings": {"strategy": args.strategy, "ratio": args.ratio, "epochs": args.epochs, "batch": 8192,
                         "depth": 3, "quant": "fp16"}, "rows": []}
 
     def add(method, size, rec, extra=None):
@@ -177,7 +177,7 @@ def study_fig3a(args):
     for kind in args.kinds.split(","):
         for width in [int(w) for w in args.widths.split(",")]:
             arch = make_arch(kind, width, 3)
-            r = fit_sectors(vols, arch, strategy="importance", ratio=args.ratio, epochs=args.epochs, batch_size=8192)
+            r = fit_sectors(vols, arch, strategy=args.strategy, ratio=args.ratio, epochs=args.epochs, batch_size=8192)
             params16 = [p.half().float() for p in r.params]
             rec = post(predict(arch, params16))
             add(f"{kind}-w{width}", len(vols) * 2 * n_params(arch), rec, {"fit_time_s": r.fit_time, "params": n_params(arch)})
@@ -252,7 +252,8 @@ def study_sampling(args):
     res = {"source": source, "sectors": len(vols), "occupancy": occupancy(vols), "arch": arch,
            "settings": {"epochs": args.epochs, "batch": 8192, "eps": "auto (zeros get half the draws)"}, "rows": []}
     ratios = [float(r) for r in args.ratios.split(",")]
-    plan = [("full", 1.0)] + [(s, r) for s in ("importance", "entropy", "random") for r in ratios]
+    strategies = ("importance", "importance_unbiased", "entropy", "random")
+    plan = [("full", 1.0)] + [(s, r) for s in strategies for r in ratios]
     for strat, ratio in plan:
         r = fit_sectors(vols, arch, strategy=strat, ratio=ratio, epochs=args.epochs, batch_size=8192)
         pred = predict(arch, r.params)
@@ -272,7 +273,7 @@ def study_sampling(args):
     fig, axes = plt.subplots(1, 3, figsize=(14, 4))
     for ax, key, lab in ((axes[0], "mse", "MSE after 64 threshold"), (axes[1], "mse_raw", "MSE of raw INR output"),
                          (axes[2], "fit_time_s", "fit time [s]")):
-        for s in ("importance", "entropy", "random"):
+        for s in ("importance", "importance_unbiased", "entropy", "random"):
             rows = [r for r in res["rows"] if r["strategy"] == s]
             ax.plot([r["ratio"] for r in rows], [r[key] for r in rows], "o-", label=s)
         ax.axhline(full[key], color="k", ls="--", label="full data")
@@ -294,12 +295,12 @@ def study_superres(args):
 
     vols, source = load_sectors(args.sectors, seed=3)
     res = {"source": source, "sectors": len(vols), "occupancy": occupancy(vols), "rows": [],
-           "settings": {"arch": f"siren w{args.width}x3", "strategy": "importance", "ratio": args.ratio,
+           "settings": {"arch": f"siren w{args.width}x3", "strategy": args.strategy, "ratio": args.ratio,
                         "epochs": args.epochs}}
     arch = make_arch("siren", args.width, 3)
     full_idx = grid_indices()
     for step, name in (((1, 1, 1), "(192,249,16) x1"), ((2, 2, 1), "(96,125,16) x4"), ((2, 2, 2), "(96,125,8) x8")):
-        r = fit_sectors(vols, arch, strategy="importance", ratio=args.ratio, epochs=args.epochs, batch_size=8192, step=step)
+        r = fit_sectors(vols, arch, strategy=args.strategy, ratio=args.ratio, epochs=args.epochs, batch_size=8192, step=step)
         rec = post(predict(arch, r.params))
         m = metrics_row(vols, rec)
         res["rows"].append({"train_grid": name, "method": "SIREN", "fit_time_s": r.fit_time, **m})
@@ -420,6 +421,10 @@ def study_hybrid(args):
             pred[m] = am.decode(quantise.unpack(blob, [lat[s].shape], "int8")[0], x[m], ctx) * 1023
         add("hybrid amortised int8", size, pred, {"encode_s": enc})
     save("hybrid", res)
+    plot_hybrid(res)
+
+
+def plot_hybrid(res):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -434,7 +439,7 @@ def study_hybrid(args):
     ax.axvline(1.0, color="k", lw=0.8)
     ax.set_xlabel("compression ratio vs lossless sparse ROOT file (same hits)"); ax.set_ylabel("MSE on hits (ADC^2)")
     ax.set_yscale("log"); ax.legend(fontsize=8)
-    ax.set_title(f"hybrid codec (lossless positions, recall = precision = 1): {len(vols)} sectors", fontsize=9)
+    ax.set_title(f"hybrid codec (lossless positions, recall = precision = 1): {res['sectors']} sectors", fontsize=9)
     fig.tight_layout(); fig.savefig(OUT / "tpc_hybrid.png", dpi=110); plt.close(fig)
 
 
@@ -475,17 +480,29 @@ def save(name, obj):
     (OUT / f"tpc_{name}.json").write_text(json.dumps(obj, indent=1, default=float))
 
 
+def refresh(argv=None):
+    """python benchmarks/bench_tpc.py refresh: recompute the lossless sparse reference of saved studies."""
+    for name, n, seed, plot in (("fig3a", None, 1, plot_fig3a), ("hybrid", None, 4, plot_hybrid)):
+        path = OUT / f"tpc_{name}.json"
+        if path.exists():
+            refresh_sparse(name, json.loads(path.read_text())["sectors"], seed)
+            plot(json.loads(path.read_text()))
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("study", choices=["fig3a", "sampling", "superres", "hybrid", "amortised", "all"])
+    ap.add_argument("study", choices=["fig3a", "sampling", "superres", "hybrid", "amortised", "all", "refresh"])
     ap.add_argument("--sectors", type=int, default=None)
     ap.add_argument("--epochs", type=int, default=None)
     ap.add_argument("--ratio", type=float, default=None)
     ap.add_argument("--width", type=int, default=32)
     ap.add_argument("--widths", default=None)
     ap.add_argument("--kinds", default="siren,wire,ffnet")
+    ap.add_argument("--strategy", default="importance_unbiased", help="fig3a / superres: sampling strategy")
     ap.add_argument("--ratios", default="0.01,0.02,0.05,0.1,0.2,0.5")
     args = ap.parse_args(argv)
+    if args.study == "refresh":
+        return refresh()
     defaults = {"fig3a": dict(sectors=4, epochs=30, ratio=0.1, widths="16,32,64"),
                 "sampling": dict(sectors=4, epochs=12, ratio=0.1, widths="32"),
                 "superres": dict(sectors=2, epochs=40, ratio=0.1, widths="64", width=64),

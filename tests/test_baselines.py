@@ -175,3 +175,13 @@ def test_lossless_sizes():
     assert lz < none and z < none
     assert none > n * 10  # the uncompressed file holds at least the payload
     assert 0 < zstd_size(raw, 19) < len(raw) and 0 < lzma_size(raw) < len(raw)
+
+
+def test_dense_scatter_and_back():
+    from hepvq.baselines.dense import from_dense, to_dense
+
+    keys = [np.array([0, 1, 1]), np.array([2, 0, 0])]
+    dense = to_dense(keys, [5, 3, 4], (2, 3))
+    assert dense.tolist() == [[0, 0, 5], [7, 0, 0]]  # duplicates summed
+    k, v = from_dense(dense, threshold=6)
+    assert [x.tolist() for x in k] == [[1], [0]] and v.tolist() == [7]

@@ -107,3 +107,30 @@ def test_charge_levels_relative_error():
     q = np.arange(1, 8000)
     rel = np.abs(lv[quantise_charge(q, lv)] - q) / q
     assert rel.max() <= 0.06
+
+
+def test_context_rank_tables_are_checked(model_dir, tmp_path):
+    import json
+    import shutil
+
+    settings = json.loads((model_dir / "codec.json").read_text())
+    assert {"charge", "c0", "c1"} <= set(settings["ranks"])
+    bad = tmp_path / "bad"
+    shutil.copytree(model_dir, bad)
+    settings["ranks"]["c0"]["shape"] = [1, 1]
+    (bad / "codec.json").write_text(json.dumps(settings))
+    with pytest.raises(ModelError, match="rank table 'c0'"):
+        PixelVQCodec.from_directory(bad)
+
+
+def test_ranks_change_the_stored_symbols_not_the_result(model_dir):
+    import copy
+
+    codec = PixelVQCodec.from_directory(model_dir)
+    plain_settings = copy.deepcopy(codec.settings)
+    plain_settings.pop("ranks")
+    plain = PixelVQCodec(plain_settings, codec.decoder_bytes, codec.encoder_bytes)
+    hits = toy_events(2, seed=4)
+    a = codec.decode(codec.encode(hits))
+    b = plain.decode(plain.encode(hits))
+    assert ak.to_list(a) == ak.to_list(b)

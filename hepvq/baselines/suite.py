@@ -457,7 +457,10 @@ def hepvq_codecs(detector: str, quick: bool, models_dir: Path, tpc_fit: bool = F
                             "shipped amortised model (positions lossless, INR carries the ADC)"))
             dense_enc = models_dir / "tpc_amortised_dense_encoder.onnx"
             dense_dec = models_dir / "tpc_amortised_dense_decoder.onnx"
-            if dense_enc.exists() and dense_dec.exists():
+            if dense_enc.exists() and dense_dec.exists() and quick:
+                out.append(("dense amortised", None, "tpc_inr dense amortised not run in quick mode (it evaluates the "
+                                                     "whole 192 x 249 x 16 grid of every sector; the full run has it)"))
+            elif dense_enc.exists() and dense_dec.exists():
                 from hepvq.tpc.amortised_rt import AmortisedRuntime
 
                 rt = AmortisedRuntime.load(models_dir, encoder=dense_enc, decoder=dense_dec)
@@ -468,11 +471,11 @@ def hepvq_codecs(detector: str, quick: bool, models_dir: Path, tpc_fit: bool = F
                 out.append(("hybrid fit", None, "tpc_inr with per-sector fitting not run: it takes minutes per "
                                                  "event on a 2-core machine (hepvq-bench --tpc-fit runs it)"))
             else:
-                try:
-                    import torch  # noqa: F401
+                import importlib.util
 
+                if importlib.util.find_spec("torch") is not None:  # fitting imports torch itself
                     out.append(("hybrid fit", cls(mode="hybrid", method="fit"), "per-sector SIREN fit"))
-                except ImportError:
+                else:
                     out.append(("hybrid fit", None, "tpc_inr per-sector fitting needs torch"))
         except Exception as err:  # noqa: BLE001
             out.append(("", None, f"tpc_inr unavailable: {str(err).splitlines()[0][:120]}"))
@@ -553,6 +556,15 @@ def _fmt(x, nd=3):
             return f"{x:.3g}"
         return f"{x:.{nd}f}"
     return str(x)
+
+
+def _shown_path(path: str) -> str:
+    """A path relative to the repository when it lies inside it."""
+    repo = Path(__file__).resolve().parents[2]
+    try:
+        return str(Path(path).resolve().relative_to(repo))
+    except ValueError:
+        return str(path)
 
 
 def machine_description() -> dict:
@@ -655,7 +667,7 @@ def write_report(path, samples: list[Sample], results: list[Result], skipped: li
         d = DETECTORS[s.detector]
         rows = [r.row(s) for r in results if r.detector == s.detector]
         w(f"## {s.detector} — {s.n_events} events, {s.n_hits:,} hits ({s.n_hits / max(s.n_events, 1):,.0f} per "
-          f"event), `{s.source}`\n\n")
+          f"event), `{_shown_path(s.source)}`\n\n")
         w(f"Raw input schema: {s.raw_bytes:,} bytes ({8 * s.raw_bytes / max(s.n_hits, 1):.1f} bits/hit). "
           f"Zero-suppression threshold: ADC >= {s.threshold}.\n\n")
         w(table(rows, d["unit"]) + "\n\n")

@@ -476,7 +476,11 @@ def _load_ranks(spec, n_context, sizes) -> dict:
         if name not in spec:
             raise ModelError(f"pixel_vq settings: rank table '{name}' missing")
         t = spec[name]
-        perm = np.frombuffer(base64.b64decode(t["data"]), dtype=np.dtype(t["dtype"])).reshape(t["shape"]).astype(np.int64)
+        try:
+            perm = np.frombuffer(base64.b64decode(t["data"]), dtype=np.dtype(t["dtype"])).reshape(t["shape"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise ModelError(f"pixel_vq settings: rank table '{name}' is corrupt ({err})") from err
+        perm = perm.astype(np.int64)
         if perm.shape != (n_context, n_sym) or not np.all(np.sort(perm, axis=1) == np.arange(n_sym)[None, :]):
             raise ModelError(f"pixel_vq settings: rank table '{name}' has shape {perm.shape} or is not a permutation "
                              f"(expected ({n_context}, {n_sym}))")

@@ -49,7 +49,9 @@ def fit_sectors(volumes, arch: dict, *, strategy: str = "importance", ratio: flo
     convention of hepvq.tpc.grid. `step` subsamples the grid (super-resolution training: step (2, 2, 1) is the
     (96, 125, 16) grid, (2, 2, 2) the (96, 125, 8) grid). strategy: importance | entropy | random | full |
     hits (uniform over non-zero voxels only: what the hybrid codec needs, whose zeros come from the stored
-    coordinates). eps: importance sampling's weight of zeros, a number (y in [0, 1]) or "auto" (zeros get half
+    coordinates), importance_unbiased (importance draws, each squared error weighted by 1 / (N p_i) so that the
+    objective stays the full-volume MSE: the textbook importance-sampling estimator, which the paper's
+    biased variant is not). eps: importance sampling's weight of zeros, a number (y in [0, 1]) or "auto" (zeros get half
     of the draws, see hepvq.tpc.sampling.importance_weights)."""
     if threads:
         torch.set_num_threads(threads)
@@ -66,8 +68,13 @@ def fit_sectors(volumes, arch: dict, *, strategy: str = "importance", ratio: flo
     opt = torch.optim.Adam(params, lr=lr)
     g = torch.Generator().manual_seed(seed + 1)
     weights = None
-    if strategy == "importance":
+    loss_w = None                                   # per-voxel loss weights (unbiased importance sampling)
+    if strategy in ("importance", "importance_unbiased"):
         weights = sampling.importance_weights(y, eps)
+        if strategy == "importance_unbiased":
+            # w_i = 1 / (N p_i): the sampled mean of w (pred - y)^2 estimates the full-volume MSE without bias
+            p = weights / weights.sum(dim=1, keepdim=True)
+            loss_w = 1.0 / (N * p)
     elif strategy == "hits":
         weights = (y > 0).float()
         weights[weights.sum(1) == 0] = 1.0
@@ -86,7 +93,10 @@ def fit_sectors(volumes, arch: dict, *, strategy: str = "importance", ratio: flo
         for j in range(0, k, batch_size):
             b = sel[:, j:j + batch_size]
             pred = inr.forward(arch, params, x[b])
-            loss = ((pred - torch.gather(y, 1, b)) ** 2).mean(dim=1).sum()
+            err = (pred - torch.gather(y, 1, b)) ** 2
+            if loss_w is not None:
+                err = err * torch.gather(loss_w, 1, b)
+            loss = err.mean(dim=1).sum()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

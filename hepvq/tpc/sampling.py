@@ -18,6 +18,8 @@ import numpy as np
 import torch
 
 STRATEGIES = ("importance", "entropy", "random", "full")
+#: also accepted by hepvq.tpc.fit.fit_sectors: "importance_unbiased" (importance draws + 1/(N p) loss weights)
+#: and "hits" (uniform over the non-zero voxels, for the hybrid codec)
 
 
 def n_samples(n: int, ratio: float) -> int:
