@@ -43,6 +43,8 @@ VARIANTS = {
     "rvq256+16": ("rvq", {"codebook_size": [256, 16], "stages": 2}),
     "rvq256x2": ("rvq", {"codebook_size": 256, "stages": 2}),
     "rvq256x3": ("rvq", {"codebook_size": 256, "stages": 3}),
+    # "-c": the same codebooks, encoder with centroid-aware choice among the 8 nearest codes (the default
+    # since; made by re-exporting the models above: hepvq.pixel.train.checkpoint_from_directory + export)
     "vqvae256": ("vqvae", {"codebook_size": 256, "vqvae_steps": 1200}),
     "vqvae512-seed": ("vqvae", {"codebook_size": 512, "vqvae_steps": 1200,
                                 "vqvae_options": {"ema": False, "kmeans_init": False, "dead_code_threshold": 0.0}}),

@@ -6,7 +6,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 
-STYLE = {"vq": ("o", "tab:blue", "classical VQ (k-means)"), "rvq": ("s", "tab:green", "residual VQ"),
+STYLE = {"vq": ("o", "lightsteelblue", "classical VQ, nearest code"), "rvq": ("s", "lightgreen", "residual VQ, nearest code"),
+         "vq-c": ("o", "tab:blue", "classical VQ, centroid-aware code choice"),
+         "rvq-c": ("s", "tab:green", "residual VQ, centroid-aware code choice"),
          "vqvae": ("^", "tab:purple", "VQ-VAE"), "sparse": ("D", "tab:orange", "sparse + requantised ADC"),
          "sz3": ("v", "tab:red", "SZ3 (dense modules)"), "zfp": ("<", "tab:brown", "ZFP (dense modules)"),
          "lossless": ("*", "black", "lossless ROOT")}
@@ -24,6 +26,8 @@ def rows(results):
         items = items.values() if isinstance(items, dict) else items
         for r in items:
             bph = 8 * r["bytes"] / r["hits"]
+            if r["method"].endswith("-c") and not r["family"].endswith("-c"):
+                r = {**r, "family": r["family"] + "-c"}
             out.append({**r, "bph": bph, "ratio": ref_bph / bph, "ratio_zstd1": ref1_bph / bph,
                         "events": r.get("events", n_main)})
     return out
@@ -63,15 +67,17 @@ def plots(args):
     for key, label, target, fname in panels:
         fig, ax = plt.subplots(figsize=(7, 4.6))
         for fam, (marker, color, name) in STYLE.items():
-            pts = sorted([(r["ratio"], r.get(key)) for r in rs if r["family"] == fam and r.get(key) is not None],
-                         key=lambda p: p[0])
+            floor = target / 100 if key != "recall" else None
+            pts = sorted([(r["ratio"], (max(r.get(key), floor) if floor else r.get(key))) for r in rs
+                          if r["family"] == fam and r.get(key) is not None], key=lambda p: p[0])
             if not pts:
                 continue
             ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=marker, color=color, label=name,
                     linestyle="-" if fam not in ("lossless",) else "none")
             for r in rs:
-                if r["family"] == fam and fam in ("vq", "rvq", "vqvae", "sparse") and r.get(key) is not None:
-                    ax.annotate(r["method"].replace("sparse ", ""), (r["ratio"], r[key]), fontsize=6,
+                if r["family"] == fam and fam in ("vq-c", "rvq-c", "vqvae", "sparse") and r.get(key) is not None:
+                    yv = max(r[key], target / 100) if key != "recall" else r[key]
+                    ax.annotate(r["method"].replace("sparse ", ""), (r["ratio"], yv), fontsize=6,
                                 xytext=(3, 3), textcoords="offset points")
         ax.axhline(target, color="gray", linestyle=":", linewidth=1)
         ax.axvline(4.0, color="gray", linestyle="--", linewidth=1)
@@ -79,7 +85,8 @@ def plots(args):
         if key == "recall":
             ax.set_ylim(min(0.5, min(r.get("recall", 1) for r in rs) - 0.02), 1.01)
         else:
-            ax.set_yscale("symlog", linthresh=target / 10)
+            ax.set_yscale("log")
+            ax.text(0.07, target / 100 * 1.25, "lossless (exact) drawn at target/100", fontsize=6)
         ax.set_xlabel("compression ratio vs the same DIGIs in ROOT (ZSTD-5)")
         ax.set_ylabel(label)
         ax.set_title(f"pixel DIGIs, PU 200: {label} vs compression ratio", fontsize=9)

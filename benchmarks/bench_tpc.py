@@ -14,7 +14,6 @@ ZSTD level 5, counted as the compressed bytes of the TpcHit baskets).
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import sys
@@ -82,7 +81,6 @@ def occupancy(vols) -> float:
 def lossless_root_bytes(vols) -> int:
     """Compressed bytes of the TpcHit branches (+ counter) of a ROOT file holding these sectors' hits as one
     event per sector (uint16 jagged branches, ZSTD level 5), like the simulator's sample file."""
-    import awkward as ak
     import uproot
 
     from hepvq.tpc.grid import events_from_columns, volumes_to_hits
@@ -264,6 +262,10 @@ def study_sampling(args):
         print(f"{strat:10s} {ratio:5.2f}  fit {r.fit_time:6.1f}s  MSE {m['mse']:8.2f} raw {raw:8.2f} nzMSE {m['mse_nonzero']:8.0f} "
               f"rec {m['recall']:.3f} prec {m['precision']:.3f}", flush=True)
     save("sampling", res)
+    plot_sampling(res)
+
+
+def plot_sampling(res):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -277,10 +279,13 @@ def study_sampling(args):
             rows = [r for r in res["rows"] if r["strategy"] == s]
             ax.plot([r["ratio"] for r in rows], [r[key] for r in rows], "o-", label=s)
         ax.axhline(full[key], color="k", ls="--", label="full data")
+        ratios = sorted({r["ratio"] for r in res["rows"] if r["strategy"] != "full"})
         ax.set_xscale("log"); ax.set_xlabel("sampling ratio"); ax.set_ylabel(lab); ax.legend(fontsize=8)
+        ax.set_xticks(ratios); ax.set_xticklabels([f"{r:g}" for r in ratios]); ax.minorticks_off()
         if key != "fit_time_s":
             ax.set_yscale("log")
-    fig.suptitle(f"TPC Fig. 3B/3C: SIREN w{args.width}x3 on {len(vols)} sectors, {args.epochs} epochs", fontsize=9)
+    fig.suptitle(f"TPC Fig. 3B/3C: SIREN w{res['arch']['width']}x3 on {res['sectors']} sectors, "
+                 f"{res['settings']['epochs']} epochs", fontsize=9)
     fig.tight_layout(); fig.savefig(OUT / "tpc_sampling.png", dpi=110); plt.close(fig)
 
 
@@ -431,9 +436,15 @@ def plot_hybrid(res):
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
-    for key, mk in (("coords + ADC requant", "s-"), ("baselines.sparse", "d-"), ("hybrid SIREN", "o"),
-                    ("hybrid amortised", "^"), ("coords + lossless", "*")):
-        rows = [r for r in res["rows"] if r["method"].startswith(key)]
+    groups = (("coords + ADC requant", "s-", lambda m: m.startswith("coords + ADC requant")),
+              ("baselines.sparse linear", "d-", lambda m: m.startswith("baselines.sparse") and "log" not in m),
+              ("baselines.sparse log", "v-", lambda m: m.startswith("baselines.sparse") and "log" in m),
+              ("hybrid SIREN int8", "o-", lambda m: m.startswith("hybrid SIREN") and "int8" in m),
+              ("hybrid SIREN fp16", "o:", lambda m: m.startswith("hybrid SIREN") and "fp16" in m),
+              ("hybrid amortised", "^", lambda m: m.startswith("hybrid amortised")),
+              ("coords + lossless", "*", lambda m: m.startswith("coords + lossless")))
+    for key, mk, sel in groups:
+        rows = sorted([r for r in res["rows"] if sel(r["method"])], key=lambda r: r["cr_sparse"])
         if rows:
             ax.plot([r["cr_sparse"] for r in rows], [max(r["mse_nonzero"], 0.1) for r in rows], mk, label=key)
     ax.axvline(1.0, color="k", lw=0.8)

@@ -24,32 +24,49 @@ class HepvqDecoder(EDProducer):
                  "fail when the input file has no codec for `collection` (default: put nothing)")
 
     def beginJob(self):  # noqa: N802
-        from hepvq.io.reading import codecs_from_file
-
         files = list(getattr(self.context, "input_files", []) or [])
         if not files:
             raise ModelError(f"HepvqDecoder '{self.label}': the job has no input file to read codecs from")
         self.files = files
-        codecs = codecs_from_file(files[0])
-        want = self.params.collection
-        self.plan = []  # [(encoder label, codec, collection, {instance: prefix})]
-        for label, (codec, coll, prefixes) in codecs.items():
-            if want and coll != want:
-                continue
-            self.plan.append((label, codec, coll, prefixes))
-        if want and len(self.plan) > 1:
-            raise ModelError(f"HepvqDecoder '{self.label}': {len(self.plan)} codecs in {files[0]} decode to "
-                             f"'{want}' ({', '.join(p[0] for p in self.plan)}); cannot merge them")
-        if want and not self.plan and self.params.required:
-            have = sorted({c for (_cd, c, _p) in codecs.values()})
-            raise ModelError(f"HepvqDecoder '{self.label}': input file {files[0]} has no codec for collection "
-                             f"'{want}' (has: {', '.join(have) or 'none'})")
-        colls = [p[2] for p in self.plan]
-        if len(set(colls)) != len(colls):
-            raise ModelError(f"HepvqDecoder '{self.label}': several codecs decode to the same collection {colls}")
         self.events = 0
+        self._plans = {}
+        self.plan = self._plan_for(files[0])
+        self._plan_file = files[0]
+
+    def _plan_for(self, path):
+        """[(encoder label, codec, collection, {instance: prefix})] of one input file: files compressed with
+        different models decode with their own codecs."""
+        from hepvq.io.reading import codecs_from_file
+
+        if path in self._plans:
+            return self._plans[path]
+        codecs = codecs_from_file(path)
+        want = self.params.collection
+        plan = [(label, codec, coll, prefixes) for label, (codec, coll, prefixes) in codecs.items()
+                if not want or coll == want]
+        if want and len(plan) > 1:
+            raise ModelError(f"HepvqDecoder '{self.label}': {len(plan)} codecs in {path} decode to "
+                             f"'{want}' ({', '.join(p[0] for p in plan)}); cannot merge them")
+        if want and not plan and self.params.required:
+            have = sorted({c for (_cd, c, _p) in codecs.values()})
+            raise ModelError(f"HepvqDecoder '{self.label}': input file {path} has no codec for collection "
+                             f"'{want}' (has: {', '.join(have) or 'none'})")
+        colls = [p[2] for p in plan]
+        if len(set(colls)) != len(colls):
+            raise ModelError(f"HepvqDecoder '{self.label}': several codecs in {path} decode to the same "
+                             f"collection {colls}")
+        self._plans[path] = plan
+        return plan
 
     def produce(self, chunk):
+        src = getattr(chunk, "source_file", None)
+        if src and src != self._plan_file:
+            plan = self._plan_for(src)
+            if [(p[0], p[2]) for p in plan] != [(p[0], p[2]) for p in self.plan]:
+                raise ModelError(f"HepvqDecoder '{self.label}': input file {src} declares codecs "
+                                 f"{[(p[0], p[2]) for p in plan]} unlike the first file's "
+                                 f"{[(p[0], p[2]) for p in self.plan]}")
+            self.plan, self._plan_file = plan, src
         for label, codec, coll, prefixes in self.plan:
             products = {inst: chunk.get((label, inst)) for inst in prefixes}
             try:

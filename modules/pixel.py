@@ -41,9 +41,10 @@ class PixelDigiVQEncoder(EDProducer):
     """Compress pixel DIGIs with the pixel_vq codec (exact positions, VQ'd charges) into index products.
 
     Products (instances of the module label): "" per patch (shape, dcol, row, charge), "modules" per module
-    (ddet, npatch), "codes" per multi-hit patch (c0.. one per VQ stage), "escapes" (masks of rare shapes) and,
-    with adcErrorBound >= 0, "corrections" (dhit, dadc).  The codec's settings and decoder ONNX are stored in
-    the output file's metadata under "<label>/settings" and "<label>/decoder.onnx"."""
+    (ddet, npatch), "codes" per multi-hit patch (c0.. one per VQ stage), "escapes" (masks of rare shapes),
+    "farcols" (column deltas >= 255) and, with adcErrorBound >= 0, "corrections" (dhit, dadc).  shape, charge
+    and codes hold context ranks (see docs/pixel.md).  The codec's settings and decoder ONNX are stored in the
+    output file's metadata under "<label>/settings" and "<label>/decoder.onnx"."""
 
     @classmethod
     def fillDescriptions(cls, desc):  # noqa: N802
@@ -162,19 +163,31 @@ class PixelDigiVQDecoder(EDProducer):
             self.codec = PixelVQCodec.from_directory(self.params.model, providers=self.context.providers)
             self.instances = ["", "modules", "codes", "escapes", "farcols", "corrections"]
             return
-        from hepvq.io.reading import codecs_from_file
-
         files = list(getattr(self.context, "input_files", []) or [])
         if not files:
             raise ModelError(f"decoder '{self.label}': no input file to read the codec from; set model=...")
-        codecs = codecs_from_file(files[0])
-        if label not in codecs:
-            raise ModelError(f"decoder '{self.label}': input file {files[0]} has no codec for label '{label}' "
-                             f"(codecs: {', '.join(codecs) or 'none'})")
-        self.codec, _coll, prefixes = codecs[label]
-        self.instances = list(prefixes)
+        self._by_file = {}
+        self._file = files[0]
+        self.codec, self.instances = self._codec_of(files[0])
+
+    def _codec_of(self, path):
+        """(codec, product instances) stored in one input file (each file decodes with its own model)."""
+        from hepvq.io.reading import codecs_from_file
+
+        if path not in self._by_file:
+            codecs = codecs_from_file(path)
+            if self.src_label not in codecs:
+                raise ModelError(f"decoder '{self.label}': input file {path} has no codec for label "
+                                 f"'{self.src_label}' (codecs: {', '.join(codecs) or 'none'})")
+            codec, _coll, prefixes = codecs[self.src_label]
+            self._by_file[path] = (codec, list(prefixes))
+        return self._by_file[path]
 
     def produce(self, chunk):
+        src = getattr(chunk, "source_file", None)
+        if not self.params.model and src and src != self._file:
+            self.codec, self.instances = self._codec_of(src)
+            self._file = src
         products = {}
         for inst in self.instances:
             tag = (self.src_label, inst)

@@ -153,3 +153,38 @@ process.e = cms.EndPath(process.out)
     run([DECOMPRESS, f"inputFiles={tmp_path / 's.root'}", f"outputFile={tmp_path / 'sd.root'}", "--no-progress"])
     t = uproot.open(tmp_path / "sd.root")["Events"].arrays()
     assert ak.to_list(t.PixelDigi_row) == ak.to_list(got.row)
+
+
+def test_pixel_decoder_module_reads_codec_from_file(job, tmp_path):
+    cfg = tmp_path / "dec_cfg.py"
+    cfg.write_text(f"""
+import hepvq.config as cms
+process = cms.Process("DEC")
+process.source = cms.Source("RootSource", fileNames=cms.untracked.vstring({job['comp']!r}))
+process.decoder = cms.EDProducer("PixelDigiVQDecoder", src=cms.InputTag("pixelVQ"))
+process.out = cms.OutputModule("RootOutputModule", fileName=cms.untracked.string({str(tmp_path / 'd2.root')!r}),
+                               outputCommands=cms.untracked.vstring("drop *", "keep decoder"),
+                               branchAliases=cms.untracked.PSet(decoder=cms.untracked.string("PixelDigi")))
+process.p = cms.Path(process.decoder)
+process.e = cms.EndPath(process.out)
+""")
+    run([str(cfg), "--no-progress"])
+    a = uproot.open(tmp_path / "d2.root")["Events"].arrays()
+    b = uproot.open(job["dec"])["Events"].arrays()
+    for f in ("detId", "row", "col", "adc"):
+        assert ak.to_list(a[f"PixelDigi_{f}"]) == ak.to_list(b[f"PixelDigi_{f}"])
+
+
+def test_decompress_two_files_compressed_with_different_models(job, tmp_path_factory, tmp_path):
+    _, other = tiny_model(tmp_path_factory.mktemp("other"), "vq", codebook_size=8)
+    src2 = str(tmp_path / "in2.root")
+    hits2 = toy_events(2, seed=31)
+    _write_input(src2, hits2, first_event=500)
+    comp2 = str(tmp_path / "c2.root")
+    run([COMPRESS, f"inputFiles={src2}", f"outputFile={comp2}", f"pixelVQ.model={other}", "--no-progress"])
+    out = str(tmp_path / "d12.root")
+    run([DECOMPRESS, f"inputFiles={job['comp']},{comp2}", f"outputFile={out}", "--no-progress"])
+    t = uproot.open(out)["Events"].arrays()
+    got = ak.zip({f: t[f"PixelDigi_{f}"] for f in ("detId", "row", "col", "adc")})
+    want = ak.concatenate([hepvq.open(job["comp"]).arrays().PixelDigi, hepvq.open(comp2).arrays().PixelDigi])
+    assert ak.to_list(got) == ak.to_list(want)

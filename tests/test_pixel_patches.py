@@ -65,3 +65,12 @@ def test_out_of_range_and_duplicates_raise_dataerror_naming_the_hit():
     h = P.flatten(_hits([[(9, 1, 2, 10), (9, 1, 2, 11)]]))
     with pytest.raises(DataError, match="duplicate"):
         P.cluster_labels(h)
+
+
+def test_run_time_path_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys, hepvq.pixel.codec, hepvq.pixel.metrics, hepvq_modules.pixel, hepvq_modules.decode; "
+            "sys.exit(1 if 'torch' in sys.modules else 0)")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0

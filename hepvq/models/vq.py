@@ -189,22 +189,51 @@ class VectorQuantizer(nn.Module):
 
 
 class RVQEncoder(nn.Module):
-    """(x (B, D) float32, mask (B, D) float32) -> indices (B, S) int64: greedy residual nearest-code search in
-    float64 with plain tensor ops (stages may have different codebook sizes)."""
+    """(x (B, D) float32, mask (B, D) float32) -> indices (B, S) int64: residual nearest-code search in float64
+    with plain tensor ops (stages may have different codebook sizes).
 
-    def __init__(self, codebooks):
+    Centroid-aware choice (``topk`` > 1): at each stage the ``topk`` nearest codes (masked squared distance)
+    are decoded exactly as the decoder will (cumulative sum, mask, clip, normalise) and the one minimising
+    (centroid error of the decoded fractions)^2 + ``lam`` * squared fraction error wins.  The decoder is
+    unchanged; the cluster centroid -- what tracking uses -- improves ~2x at the same rate."""
+
+    def __init__(self, codebooks, topk: int = 1, lam: float = 0.3, cols: int = 8):
         super().__init__()
         self.stages = len(codebooks)
+        self.topk = [min(int(topk), int(cb.shape[0])) for cb in codebooks]
+        self.lam = float(lam)
         for s, cb in enumerate(codebooks):
             self.register_buffer(f"book{s}", cb.double())
+        d = int(codebooks[0].shape[1])
+        slot = torch.arange(d, dtype=torch.float64)
+        self.register_buffer("pos_r", torch.div(slot, cols, rounding_mode="floor"))
+        self.register_buffer("pos_c", torch.remainder(slot, cols))
 
     def forward(self, x, mask):
-        r = x.double()
+        xd = x.double()
+        r = xd
         m = mask.double()
+        recon = torch.zeros_like(xd)
+        xr = (xd * self.pos_r).sum(1, keepdim=True)
+        xc = (xd * self.pos_c).sum(1, keepdim=True)
+        uniform = m / m.sum(1, keepdim=True).clamp(min=1.0)
         out = []
         for s in range(self.stages):
             cb = getattr(self, f"book{s}")
-            idx = nearest(r, cb, m)
+            if self.topk[s] > 1:
+                d = m @ (cb * cb).t() - 2.0 * (r * m) @ cb.t()
+                cand = torch.topk(d, self.topk[s], dim=1, largest=False).indices  # (B, k)
+                y = torch.clamp((recon.unsqueeze(1) + cb[cand]) * m.unsqueeze(1), min=0.0)  # (B, k, D)
+                tot = y.sum(2, keepdim=True)
+                f = torch.where(tot > 1e-6, y / tot.clamp(min=1e-6), uniform.unsqueeze(1))
+                er = (f * self.pos_r).sum(2) - xr
+                ec = (f * self.pos_c).sum(2) - xc
+                obj = er * er + ec * ec + self.lam * ((f - xd.unsqueeze(1)) ** 2).sum(2)
+                j = obj.argmin(1, keepdim=True)
+                idx = torch.gather(cand, 1, j).squeeze(1)
+            else:
+                idx = nearest(r, cb, m)
+            recon = recon + cb[idx] * m
             r = r - cb[idx] * m
             out.append(idx)
         return torch.stack(out, 1)

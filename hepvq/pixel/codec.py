@@ -19,7 +19,10 @@ pixel_vq design (docs/pixel.md has the measurements behind it):
   replaces rare shapes by the nearest frequent one instead of escaping (cheaper, loses hits).
 
 All index streams are narrow integer branches (uint8 where they fit), readable as is from ROOT; ROOT's ZSTD
-entropy-codes them (docs/pixel.md compares with the ideal static entropy).  torch is not imported here.
+entropy-codes them (docs/pixel.md compares with the ideal static entropy).  With the static context-rank
+tables of the settings, ``shape`` holds the shape's rank in its module context and ``charge`` / ``codes``
+the symbol's rank given the shape, which brings ZSTD's order-0 coder close to the conditional entropy.
+torch is not imported here.
 """
 from __future__ import annotations
 

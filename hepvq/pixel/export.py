@@ -27,7 +27,10 @@ def export_modules(ckpt: dict):
 
     model = ckpt["model"]
     if model["kind"] in ("vq", "rvq"):
-        return vq.RVQEncoder(model["codebooks"]).eval(), vq.RVQDecoder(model["codebooks"]).eval()
+        sel = selection(ckpt)
+        enc = vq.RVQEncoder(model["codebooks"], topk=sel["centroid_topk"], lam=sel["centroid_lambda"],
+                            cols=ckpt["settings"]["patch_cols"])
+        return enc.eval(), vq.RVQDecoder(model["codebooks"]).eval()
     if model["kind"] == "vqvae":
         from hepvq.models.vqvae import PatchVQVAE, VQVAEDecoderExport, VQVAEEncoderExport
 
@@ -36,6 +39,14 @@ def export_modules(ckpt: dict):
         net.eval()
         return VQVAEEncoderExport(net).eval(), VQVAEDecoderExport(net).eval()
     raise ValueError(f"unknown model kind {model['kind']!r}")
+
+
+def selection(ckpt: dict) -> dict:
+    """How the encoder picks codes: centroid-aware re-ranking of the top-k nearest codes (k=1: plain nearest)."""
+    sel = dict(ckpt["model"].get("selection") or {})
+    sel.setdefault("centroid_topk", 8 if ckpt["model"]["kind"] in ("vq", "rvq") else 1)
+    sel.setdefault("centroid_lambda", 0.3)
+    return sel
 
 
 def _weights_sha(module) -> str:
@@ -77,6 +88,7 @@ def export_model(ckpt: dict, outdir) -> Path:
         "codebook_size": model["codebook_size"], "stages": model["stages"], "version": hepvq.__version__,
         "codebook_sizes": ",".join(str(k) for k in model.get("codebook_sizes", [model["codebook_size"]])),
         "format_version": settings["version"], "weights_sha256": sha,
+        "centroid_topk": selection(ckpt)["centroid_topk"], "centroid_lambda": selection(ckpt)["centroid_lambda"],
     }
     size = pr * pc
     x = torch.rand(3, size)
@@ -89,7 +101,7 @@ def export_model(ckpt: dict, outdir) -> Path:
     dec_bytes = _to_onnx(dec, (idx, m), ["indices", "mask"], ["fractions"], props)
     settings["model"] = {"kind": model["kind"], "stages": model["stages"], "codebook_size": model["codebook_size"],
                          "codebook_sizes": list(model.get("codebook_sizes", [model["codebook_size"]])),
-                         "weights_sha256": sha, "train_info": {k: v for k, v in model["train_info"].items()
+                         "weights_sha256": sha, "selection": selection(ckpt), "train_info": {k: v for k, v in model["train_info"].items()
                                                                if k != "history"}}
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)

@@ -176,7 +176,7 @@ def fit_vqvae(x, m, rows, cols, num_codes=512, dim=8, steps=3000, batch=512, lr=
 
 def train(hits, kind="rvq", patch_rows=4, patch_cols=8, codebook_size=256, stages=2, charge_step=0.06, n_shapes=255,
           module_rows=P.DEFAULT_MODULE_ROWS, module_cols=P.DEFAULT_MODULE_COLS, adc_max=None, iters=25, seed=0,
-          vqvae_steps=3000, vqvae_options=None, context_ranks=True) -> dict:
+          vqvae_steps=3000, vqvae_options=None, context_ranks=True, selection=None) -> dict:
     """Settings + fitted charge model: the checkpoint dict that export.export_model() turns into ONNX files."""
     settings, x, m = prepare(hits, patch_rows, patch_cols, module_rows, module_cols, n_shapes, charge_step, adc_max,
                              seed=seed)
@@ -189,6 +189,8 @@ def train(hits, kind="rvq", patch_rows=4, patch_cols=8, codebook_size=256, stage
                           **(vqvae_options or {}))
     else:
         raise ValueError(f"unknown pixel charge model kind {kind!r} (vq, rvq, vqvae)")
+    if selection:
+        model["selection"] = dict(selection)
     ckpt = {"settings": settings, "model": model}
     if context_ranks:
         ckpt["settings"]["ranks"] = fit_ranks(ckpt, hits)
@@ -268,6 +270,10 @@ def _parser(prog, vqvae: bool):
     if not vqvae:
         ap.add_argument("--stages", type=int, default=2, help="residual VQ stages (1 = classical VQ)")
         ap.add_argument("--iters", type=int, default=25, help="k-means iterations per stage")
+        ap.add_argument("--centroid-topk", type=int, default=8,
+                        help="encoder picks among the k nearest codes the one with the best decoded centroid (1: off)")
+        ap.add_argument("--centroid-lambda", type=float, default=0.3,
+                        help="weight of the fraction error against the centroid error in that choice")
     else:
         ap.add_argument("--steps", type=int, default=3000)
         ap.add_argument("--dim", type=int, default=8)
@@ -311,7 +317,8 @@ def _run(argv, vqvae: bool):
         stages = len(sizes) if len(sizes) > 1 else args.stages
         kind = "vq" if stages == 1 else "rvq"
         ckpt = train(hits, kind, pr, pc, sizes if len(sizes) > 1 else sizes[0], stages, args.charge_step, args.shapes,
-                     adc_max=args.adc_max, iters=args.iters, seed=args.seed)
+                     adc_max=args.adc_max, iters=args.iters, seed=args.seed,
+                     selection={"centroid_topk": args.centroid_topk, "centroid_lambda": args.centroid_lambda})
     torch.save(ckpt, args.output)
     info = {k: v for k, v in ckpt["model"]["train_info"].items() if k != "history"}
     print(f"wrote {args.output}: {json.dumps(info)}")
@@ -333,3 +340,25 @@ def main_vqvae(argv=None):
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def checkpoint_from_directory(model_dir) -> dict:
+    """Rebuild a classical/residual VQ checkpoint from an exported model directory (codebooks from the decoder
+    ONNX), e.g. to re-export it with other encoder settings."""
+    torch = require("torch")
+    onnx = require("onnx")
+    from onnx import numpy_helper
+
+    from hepvq.pixel.codec import DECODER_FILE, SETTINGS_FILE
+
+    d = Path(model_dir)
+    settings = json.loads((d / SETTINGS_FILE).read_text())
+    model = settings.pop("model")
+    if model["kind"] not in ("vq", "rvq"):
+        raise ValueError(f"{d}: only vq/rvq models can be rebuilt from their ONNX files, not {model['kind']}")
+    init = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(d / DECODER_FILE)).graph.initializer}
+    books = [torch.from_numpy(init[f"book{s}"].copy()) for s in range(int(model["stages"]))]
+    return {"settings": settings, "model": {"kind": model["kind"], "codebooks": books,
+                                            "codebook_size": int(books[0].shape[0]),
+                                            "codebook_sizes": [int(b.shape[0]) for b in books],
+                                            "stages": len(books), "train_info": model.get("train_info", {})}}

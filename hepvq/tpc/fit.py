@@ -17,7 +17,7 @@ import torch
 
 from hepvq.models import inr
 from hepvq.tpc import sampling
-from hepvq.tpc.grid import ADC_MAX, SHAPE, grid_coords, grid_indices, normalise
+from hepvq.tpc.grid import ADC_MAX, SHAPE, grid_indices, normalise
 
 
 @dataclasses.dataclass
