@@ -3,7 +3,6 @@ PixelDigiVQDecoder (index products -> DIGIs in the input schema).  Run time only
 onnxruntime (no torch)."""
 from __future__ import annotations
 
-import logging
 import time
 
 import awkward as ak
@@ -14,9 +13,6 @@ from hepvq.errors import DataError, ModelError, ParameterError
 from hepvq.framework import EDProducer, register_module
 from hepvq.pixel import metrics as M
 from hepvq.pixel.codec import PixelVQCodec
-
-log = logging.getLogger("hepvq.pixel")
-
 
 def _payload_bytes(products: dict, level: int = 1) -> int:
     """zstd size of the products' columns (big-endian, as ROOT stores them) -- the report's estimate."""
@@ -55,7 +51,8 @@ class PixelDigiVQEncoder(EDProducer):
                  "keep every hit (rare shapes escape to an explicit mask); False: snap to the nearest known shape")
         desc.add("adcErrorBound", cms.int32(-1),
                  "if >= 0: store sparse corrections so that |decoded ADC - ADC| <= bound for every hit (0: lossless)")
-        desc.add("batchSize", cms.int32(65536), "onnxruntime batch size (patches)")
+        desc.add("batchSize", cms.int32(16384),
+                 "onnxruntime batch size (patches); bounds the encoder's memory (~150 MB)")
         desc.add("validate", cms.untracked.bool(True),
                  "compute the decoder's output while encoding and put recall, ADC and cluster figures in the "
                  "end-of-job report (cheap in lossless-position mode)")

@@ -31,7 +31,7 @@ process.pixelVQ = cms.EDProducer(
     model=cms.FileInPath("data/models/pixel_vq"),
     losslessPositions=cms.bool(True),
     adcErrorBound=cms.int32(-1),          # >= 0: sparse corrections bound |ADC error| (0 = lossless ADC)
-    batchSize=cms.int32(65536),
+    batchSize=cms.int32(16384),
 )
 
 process.out = cms.OutputModule(

@@ -92,7 +92,7 @@ class PixelVQCodec(Codec):
     collection = "PixelDigi"
 
     def __init__(self, settings: dict, decoder_bytes: bytes, encoder_bytes: bytes | None = None, *,
-                 lossless_positions: bool | None = None, adc_error_bound: int | None = None, batch_size: int = 65536,
+                 lossless_positions: bool | None = None, adc_error_bound: int | None = None, batch_size: int = 16384,
                  providers=None, source: str = "<metadata>"):
         if settings.get("format") != FORMAT:
             raise ModelError(f"{source}: not a pixel_vq model (format {settings.get('format')!r}, expected {FORMAT!r})")

@@ -20,11 +20,6 @@ PITCH_ROW_UM = 100.0
 PITCH_COL_UM = 150.0
 
 
-def _keys(h: P.Hits, rows, cols):
-    # event, det packed through a rank so that keys fit int64
-    return h.event, h.det, h.row, h.col
-
-
 def _pixel_key(h: P.Hits, det_rank, rows, cols):
     return ((h.event * (len(det_rank) + 1) + np.searchsorted(det_rank, h.det)) * rows + h.row) * cols + h.col
 

@@ -268,7 +268,7 @@ def _parser(prog, vqvae: bool):
         ap.add_argument("--codebook-size", default="256",
                         help="codes per stage: one size for every stage, or a comma list (e.g. 256,16; sets --stages)")
     if not vqvae:
-        ap.add_argument("--stages", type=int, default=2, help="residual VQ stages (1 = classical VQ)")
+        ap.add_argument("--stages", type=int, default=1, help="residual VQ stages (1 = classical VQ, the shipped model)")
         ap.add_argument("--iters", type=int, default=25, help="k-means iterations per stage")
         ap.add_argument("--centroid-topk", type=int, default=8,
                         help="encoder picks among the k nearest codes the one with the best decoded centroid (1: off)")
@@ -281,7 +281,7 @@ def _parser(prog, vqvae: bool):
         ap.add_argument("--no-ema", action="store_true", help="codebook loss instead of EMA updates (seed recipe)")
         ap.add_argument("--no-kmeans-init", action="store_true")
         ap.add_argument("--dead-code-threshold", type=float, default=0.5)
-    ap.add_argument("--charge-step", type=float, default=0.06, help="relative step of the total-charge log grid")
+    ap.add_argument("--charge-step", type=float, default=0.10, help="relative step of the total-charge log grid")
     ap.add_argument("--shapes", type=int, default=255, help="size of the frequent-shape table")
     ap.add_argument("--adc-max", type=int, default=None)
     ap.add_argument("--seed", type=int, default=0)
