@@ -252,3 +252,24 @@ def circle_plane_phase(xc, yc, h, radius, phi0, a_guess, nx, ny, d):
 __all__ = ["event_rng", "TsallisPt", "dndeta_pp", "dndeta_auau", "eta_integral", "sample_eta", "sample_species_mass",
            "landau_standard", "landau_sum_loc", "silicon_landau", "helix_radius_cm", "helix_centres",
            "helix_cylinder_phases", "helix_position", "circle_plane_phase", "wrap_pi", "LANDAU_MODE", "LANDAU_FWHM"]
+
+
+def event_chunks(n_events: int, first_event: int, chunk: int):
+    """Event-number arrays of consecutive chunks: each event's random stream depends only on
+    (seed, event number), so chunking never changes an event."""
+    import numpy as _np
+
+    for s in range(0, n_events, chunk):
+        yield _np.arange(first_event + s, first_event + min(s + chunk, n_events), dtype=_np.int64)
+
+
+def run_chunk_tasks(task_fn, tasks, jobs: int = 1):
+    """Run task_fn over tasks, in worker processes when jobs > 1, yielding results in task order."""
+    if jobs and jobs > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(jobs) as ex:
+            yield from ex.map(task_fn, tasks)
+    else:
+        for t in tasks:
+            yield task_fn(t)

@@ -477,16 +477,8 @@ def iter_chunks(n_events, pileup=200.0, seed=0, geometry="phase1", first_event=1
     identical: each event's random stream depends only on (seed, event number))."""
     get_geometry(geometry)
     cfg = PixelSimConfig().replace(pileup=float(pileup), **params)
-    tasks = ((np.arange(first_event + s, first_event + min(s + chunk, n_events), dtype=np.int64), seed, geometry,
-              cfg, run) for s in range(0, n_events, chunk))
-    if jobs and jobs > 1:
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(jobs) as ex:
-            yield from ex.map(_chunk_task, tasks)
-    else:
-        for t in tasks:
-            yield _chunk_task(t)
+    tasks = ((events, seed, geometry, cfg, run) for events in ph.event_chunks(n_events, first_event, chunk))
+    yield from ph.run_chunk_tasks(_chunk_task, tasks, jobs)
 
 
 def simulate_events(n_events, pileup=200.0, seed=0, geometry="phase1", first_event=1, chunk=10, run=1,

@@ -388,16 +388,8 @@ def iter_chunks(n_events, seed=0, occupancy=None, first_event=1, chunk=2, run=1,
     """Yield (events, stats) chunk by chunk (``jobs > 1``: worker processes, same result and order)."""
     cfg = TpcSimConfig().replace(occupancy=occupancy, **params)
     scale = multiplicity_scale(occupancy, cfg)
-    tasks = ((np.arange(first_event + s, first_event + min(s + chunk, n_events), dtype=np.int64), seed, cfg,
-              scale, run) for s in range(0, n_events, chunk))
-    if jobs and jobs > 1:
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(jobs) as ex:
-            yield from ex.map(_chunk_task, tasks)
-    else:
-        for t in tasks:
-            yield _chunk_task(t)
+    tasks = ((events, seed, cfg, scale, run) for events in ph.event_chunks(n_events, first_event, chunk))
+    yield from ph.run_chunk_tasks(_chunk_task, tasks, jobs)
 
 
 def simulate_events(n_events, seed=0, occupancy=None, first_event=1, chunk=2, run=1, **params):
