@@ -328,7 +328,8 @@ def step_speed(args):
     n = args.speed_events
     res = {}
     ts, cpus = [], []
-    for _ in range(2):
+
+    def uproot_copy():
         t0, c0 = time.perf_counter(), time.process_time()
         t = uproot.open(src)["Events"]
         a = t.arrays(entry_stop=n)
@@ -342,14 +343,13 @@ def step_speed(args):
                                     "PixelDigi": ak.zip({k: b[f"PixelDigi_{k}"] for k in FIELDS})})
         ts.append(time.perf_counter() - t0)
         cpus.append(time.process_time() - c0)
-    res["uproot_read_write_s"] = min(ts)
-    res["uproot_read_write_cpu_s"] = min(cpus)
-    for validate in ("False", "True"):
+
+    def hepvq_run(validate):
+        import resource
+
         cmd = ["hepvq-run", str(REPO / "python_cfg" / "premix_compress_cfg.py"), f"inputFiles={src}",
                f"outputFile={out / 'compressed.root'}", f"maxEvents={n}", f"pixelVQ.validate={validate}",
                "--no-progress", "--report-json", str(out / f"report_{validate}.json")]
-        import resource
-
         r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         subprocess.run(cmd, check=True, cwd=REPO, capture_output=True)
@@ -357,7 +357,22 @@ def step_speed(args):
         r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
         rep = json.loads((out / f"report_{validate}.json").read_text())
-        res[f"hepvq_run_validate_{validate}"] = {"process_wall_s": wall, "process_cpu_s": cpu, "report": rep}
+        key = f"hepvq_run_validate_{validate}"
+        # best of the repeats (by job wall time; the machine is shared, so the minimum is the least disturbed)
+        if key not in res or _job_seconds(rep) < _job_seconds(res[key]["report"]):
+            res[key] = {"process_wall_s": wall, "process_cpu_s": cpu, "report": rep}
+        res.setdefault(key + "_job_s_all", []).append(_job_seconds(rep))
+
+    for _ in range(max(1, args.speed_repeat)):  # interleaved, so that load changes hit every variant alike
+        uproot_copy()
+        for validate in ("False", "True"):
+            hepvq_run(validate)
+    res["uproot_read_write_s"] = min(ts)
+    res["uproot_read_write_cpu_s"] = min(cpus)
+    for validate in ("False", "True"):
+        key = f"hepvq_run_validate_{validate}"
+        res[key.replace("hepvq_run", "ratio_job")] = _job_seconds(res[key]["report"]) / res["uproot_read_write_s"]
+        res[key.replace("hepvq_run", "ratio_process")] = res[key]["process_wall_s"] / res["uproot_read_write_s"]
     res["events"] = n
     res["compressed_bytes"] = os.path.getsize(out / "compressed.root")
     res["copy_bytes"] = os.path.getsize(out / "copy.root")
@@ -389,6 +404,7 @@ def main(argv=None):
     ap.add_argument("--sparse-events", type=int, default=20)
     ap.add_argument("--dense-events", type=int, default=3)
     ap.add_argument("--speed-events", type=int, default=50)
+    ap.add_argument("--speed-repeat", type=int, default=3, help="speed: best of this many interleaved runs")
     args = ap.parse_args(argv)
     {"data": step_data, "models": step_models, "eval": step_eval, "speed": step_speed,
      "plots": lambda a: __import__("bench_pixel_plots").plots(a)}[args.step](args)

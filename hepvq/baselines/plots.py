@@ -34,15 +34,15 @@ def rate_distortion(sample: Sample, results: list[Result], path) -> Path:
                            (axes[1], "charge_rms_rel", "cluster charge RMS (relative)")):
         seen = set()
         by_family: dict[str, list] = {}
-        for r in rs:
-            by_family.setdefault(r.family, []).append(r)
-        for fam, group in by_family.items():
+        for r in rs:  # one curve per family and requantisation mode (linear / log are different curves)
+            by_family.setdefault((r.family, " log" in r.setting), []).append(r)
+        for (fam, _log), group in by_family.items():
             color, marker = FAMILY_STYLE.get(fam, ("black", "x"))
             pts = sorted(((8 * r.nbytes / sample.n_hits, max(r.metrics.get(key, np.nan), floor[key]), r) for r in group),
                          key=lambda p: p[0])
             x = [p[0] for p in pts]
             y = [p[1] for p in pts]
-            ax.plot(x, y, marker=marker, color=color, ls="-" if len(pts) > 1 else "none", ms=8,
+            ax.plot(x, y, marker=marker, color=color, ls="-" if len(pts) > 1 and fam in ("sparse", "sz3", "zfp") else "none", ms=8,
                     label=fam if fam not in seen else None)
             seen.add(fam)
             for xi, yi, r in pts:

@@ -93,7 +93,7 @@ class PixelVQCodec(Codec):
 
     def __init__(self, settings: dict, decoder_bytes: bytes, encoder_bytes: bytes | None = None, *,
                  lossless_positions: bool | None = None, adc_error_bound: int | None = None, batch_size: int = 16384,
-                 providers=None, source: str = "<metadata>"):
+                 providers=None, source: str = "<metadata>", fast_search: bool = True):
         if settings.get("format") != FORMAT:
             raise ModelError(f"{source}: not a pixel_vq model (format {settings.get('format')!r}, expected {FORMAT!r})")
         if int(settings.get("version", 0)) > FORMAT_VERSION:
@@ -138,6 +138,9 @@ class PixelVQCodec(Codec):
         if encoder_bytes is not None:
             self.encoder = load_model(encoder_bytes, providers=providers)
             self._check_onnx(self.encoder, "encoder")
+        self._fast = None
+        if self.encoder is not None and fast_search:
+            self._fast = self._make_fast_search()
         self._code_dtypes = [_uint_dtype(k - 1) for k in self.codebook_sizes]
         self._shape_dtype = _uint_dtype(self.escape)
         self._mask_dtype = _uint_dtype((1 << self.size) - 1)
@@ -193,6 +196,7 @@ class PixelVQCodec(Codec):
         P.check_range(h, self.module_rows, self.module_cols, self.adc_max, first_entry)
         p, order, hit_patch, slot = P.extract(h, self.pr, self.pc, self.module_rows, self.module_cols)
         self._last_hit_cluster = p.cluster[hit_patch]  # cluster of each hit, canonical order
+        self._last_hits = (order, hit_patch, slot)  # hit order[k] of h sits in patch hit_patch[k], slot slot[k]
         return h, p
 
     def shape_index(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -273,8 +277,16 @@ class PixelVQCodec(Codec):
         }
         ref = dec = None
         if self.adc_error_bound >= 0 or want_reconstruction:
-            dec = self._reconstruct(n_ev, p.event, p.det, p.row, p.col, mask, charge, codes, multi)
-            ref = P.canonical(h)
+            if self.lossless_positions and self._last_all_kept:
+                # every input hit is decoded at its own position: the decoder's output in canonical order is
+                # the input's canonical order with the decoded ADC of each hit's (patch, slot) -- no scatter/sort
+                order, hit_patch, slot = self._last_hits
+                ref = h.take(order)
+                dec = P.Hits(n_ev, ref.event, ref.det, ref.row, ref.col,
+                             self._decode_hit_adc(mask, charge, codes, multi, hit_patch, slot))
+            else:
+                dec = self._reconstruct(n_ev, p.event, p.det, p.row, p.col, mask, charge, codes, multi)
+                ref = P.canonical(h)
         if self.adc_error_bound >= 0:
             err = dec.adc - ref.adc
             step = 2 * self.adc_error_bound + 1
@@ -303,14 +315,15 @@ class PixelVQCodec(Codec):
         total = adc.sum(1)
         nhit = dense.sum(1)
         keep = total > 0  # lossy-position mode may leave a patch with no hit: drop it
-        if not keep.all():
+        self._last_all_kept = bool(keep.all())
+        if not self._last_all_kept:
             p = _take_patches(p, keep)
             shape, mask, dense, adc, total, nhit = shape[keep], mask[keep], dense[keep], adc[keep], total[keep], nhit[keep]
         charge = quantise_charge(total, self.levels)
         multi = nhit >= 2
         x = (adc[multi] / total[multi, None]).astype(np.float32)
         m = dense[multi].astype(np.float32)
-        codes = self._run_encoder(x, m)
+        codes = self._run_encoder(x, m, mask[multi])
         return h, p, shape, mask, charge, codes, multi
 
     # Context ranking: the charge index and the VQ codes depend strongly on the patch's shape (a 2-pixel patch
@@ -349,23 +362,73 @@ class PixelVQCodec(Codec):
             codes[:, s] = self.ranks[f"c{s}"][0][sm, r_codes[:, s]]
         return charge, codes
 
-    def _run_encoder(self, x, m):
+    def _run_encoder(self, x, m, mask_id=None):
+        """VQ indices (n, stages) of fractions x and masks m: the numpy fast path where it applies (identical
+        indices, hepvq.pixel.fastsearch; near-tie rows go through onnxruntime), else the ONNX encoder."""
         if len(x) == 0:
             return np.zeros((0, self.stages), dtype=np.int64)
+        if self._fast is not None and mask_id is not None:
+            idx, amb = self._fast.search(x, m, mask_id)
+            if amb.any():
+                r = np.flatnonzero(amb)
+                idx[r] = self._run_onnx_encoder(x[r], m[r])[:, 0]
+            return idx[:, None]
+        return self._run_onnx_encoder(x, m)
+
+    def _run_onnx_encoder(self, x, m):
         return self.encoder.run({"x": x, "mask": m}, batch_size=self.batch_size)["indices"].astype(np.int64)
+
+    def _make_fast_search(self):
+        """The numpy search of a one-stage VQ encoder, if the ONNX graph agrees with it on random patches."""
+        from hepvq.pixel import fastsearch
+
+        fast = fastsearch.from_onnx(self.encoder_bytes, _read_onnx_props(self.encoder), self.pc)
+        if fast is None:
+            return None
+        rng = np.random.default_rng(12345)
+        n = 1024
+        m = rng.random((n, self.size)) < rng.uniform(0.05, 0.6, (n, 1))
+        m[np.arange(n), rng.integers(0, self.size, n)] = True
+        m[np.arange(n), rng.integers(0, self.size, n)] = True
+        adc = np.where(m, rng.integers(self.adc_min, self.adc_max + 1, m.shape), 0)
+        x = (adc / adc.sum(1, keepdims=True)).astype(np.float32)
+        mf = m.astype(np.float32)
+        keep = m.sum(1) >= 2
+        x, mf = x[keep], mf[keep]
+        idx, amb = fast.search(x, mf, P.dense_to_mask(mf > 0))
+        ref = self._run_onnx_encoder(x, mf)[:, 0]
+        if not np.array_equal(idx[~amb], ref[~amb]):
+            return None
+        return fast
 
     def _run_decoder(self, codes, m):
         if len(codes) == 0:
             return np.zeros((0, self.size), dtype=np.float32)
         return self.decoder.run({"indices": codes.astype(np.int64), "mask": m}, batch_size=self.batch_size)["fractions"]
 
-    def _reconstruct(self, n_ev, event, det, row, col, mask, charge, codes, multi) -> P.Hits:
+    def _decode_patch_adc(self, mask, charge, codes, multi) -> np.ndarray:
+        """Decoded ADC (n_patches, size) of the patches (zero outside the mask)."""
         dense = P.mask_to_dense(mask, self.size)
         q = self.levels[charge].astype(np.float64)
         frac = dense.astype(np.float64)
         frac[multi] = self._run_decoder(codes, dense[multi].astype(np.float32))
         adc = np.rint(frac * q[:, None]).astype(np.int64)
-        adc = np.where(dense, np.clip(adc, self.adc_min, self.adc_max), 0)
+        return np.where(dense, np.clip(adc, self.adc_min, self.adc_max), 0)
+
+    def _decode_hit_adc(self, mask, charge, codes, multi, hit_patch, slot) -> np.ndarray:
+        """Decoded ADC of hits given by (patch, slot), all inside their patch's mask: the values of
+        _decode_patch_adc at those places, computed per hit only."""
+        midx = np.cumsum(multi) - 1  # row of each multi-hit patch in the decoder output
+        frac_m = self._run_decoder(codes, P.mask_to_dense(mask[multi], self.size).astype(np.float32))
+        hm = multi[hit_patch]
+        frac = np.ones(len(hit_patch), dtype=np.float64)
+        frac[hm] = frac_m[midx[hit_patch[hm]], slot[hm]]
+        q = self.levels[charge].astype(np.float64)[hit_patch]
+        adc = np.rint(frac * q).astype(np.int64)
+        return np.clip(adc, self.adc_min, self.adc_max)
+
+    def _reconstruct(self, n_ev, event, det, row, col, mask, charge, codes, multi) -> P.Hits:
+        adc = self._decode_patch_adc(mask, charge, codes, multi)
         p = P.Patches(self.pr, self.pc, n_ev, event, det, row, col, mask, adc, np.arange(len(event)))
         return P.scatter(p)
 

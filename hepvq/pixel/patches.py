@@ -134,17 +134,7 @@ def cluster_labels(h: Hits, rows: int = DEFAULT_MODULE_ROWS, cols: int = DEFAULT
         i = order[int(np.flatnonzero(dup)[0])]
         raise DataError(f"duplicate pixel DIGI: event {h.event[i]}, detId={h.det[i]} row={h.row[i]} col={h.col[i]}")
     r, c = h.row[order], h.col[order]
-    src, dst = [], []
-    for dr, dc in ((0, 1), (1, -1), (1, 0), (1, 1)):
-        ok = (r + dr < rows) & (c + dc >= 0) & (c + dc < cols)
-        want = key + dr * cols + dc
-        pos = np.searchsorted(key, want)
-        pos = np.minimum(pos, n - 1)
-        hit = ok & (key[pos] == want)
-        src.append(np.flatnonzero(hit))
-        dst.append(pos[hit])
-    i = np.concatenate(src)
-    j = np.concatenate(dst)
+    i, j = _neighbour_pairs(key, r, c, cols)
     lab = np.arange(n, dtype=np.int64)
     while len(i):
         li, lj = lab[i], lab[j]
@@ -163,6 +153,38 @@ def cluster_labels(h: Hits, rows: int = DEFAULT_MODULE_ROWS, cols: int = DEFAULT
     is_root = lab == np.arange(n)
     newid = np.cumsum(is_root) - 1
     return order, newid[lab]
+
+
+def _neighbour_pairs(key, r, c, cols):
+    """(i, j), i < j: pairs of 8-connected hits, from the strictly increasing pixel keys (group, row, col) of
+    hits sorted by (group, row, col).  Right neighbours are the next hit; the three neighbours in the next row
+    (key + cols - 1 .. key + cols + 1) follow each other in the sorted keys, so one searchsorted finds them."""
+    n = len(key)
+    right = np.flatnonzero((key[1:] == key[:-1] + 1) & (r[1:] == r[:-1]))
+    src, dst = [right], [right + 1]
+    pos = np.searchsorted(key, key + (cols - 1))
+    for q in range(3):
+        cand = np.minimum(pos + q, n - 1)
+        dk = key[cand] - key
+        hit = (pos + q < n) & (dk >= cols - 1) & (dk <= cols + 1) & (r[cand] == r + 1) & (np.abs(c[cand] - c) <= 1)
+        idx = np.flatnonzero(hit)
+        src.append(idx)
+        dst.append(cand[idx])
+    return np.concatenate(src), np.concatenate(dst)
+
+
+def _neighbour_pairs_reference(key, r, c, rows, cols):
+    """The straightforward version of _neighbour_pairs (one searchsorted per neighbour direction), for tests."""
+    n = len(key)
+    src, dst = [], []
+    for dr, dc in ((0, 1), (1, -1), (1, 0), (1, 1)):
+        ok = (r + dr < rows) & (c + dc >= 0) & (c + dc < cols)
+        want = key + dr * cols + dc
+        pos = np.minimum(np.searchsorted(key, want), n - 1)
+        hit = ok & (key[pos] == want)
+        src.append(np.flatnonzero(hit))
+        dst.append(pos[hit])
+    return np.concatenate(src), np.concatenate(dst)
 
 
 @dataclass
@@ -201,8 +223,11 @@ class Patches:
 
 def mask_to_dense(mask: np.ndarray, size: int) -> np.ndarray:
     """(n,) integer bit masks -> (n, size) bool."""
-    bits = np.arange(size, dtype=np.uint64)
-    return ((mask.astype(np.uint64)[:, None] >> bits[None, :]) & np.uint64(1)).astype(bool)
+    m = np.ascontiguousarray(mask, dtype="<u8")
+    if size > 64:
+        raise ValueError(f"{size} bits do not fit a 64-bit mask")
+    bits = np.unpackbits(m.view(np.uint8).reshape(len(m), 8), axis=1, count=size, bitorder="little")
+    return bits.view(bool)
 
 
 def dense_to_mask(dense: np.ndarray) -> np.ndarray:
