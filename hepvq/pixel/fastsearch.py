@@ -21,6 +21,8 @@ The codebook is read from the encoder's ONNX initializer ``book0`` with a minima
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 TOL = 1e-9
@@ -108,7 +110,8 @@ def onnx_initializer(model_bytes: bytes, name: str) -> np.ndarray | None:
 class FastVQSearch:
     """Centroid-aware nearest-code search of a one-stage VQ encoder in numpy; ``None`` rows go to onnxruntime."""
 
-    def __init__(self, codebook: np.ndarray, topk: int, lam: float, cols: int):
+    def __init__(self, codebook: np.ndarray, topk: int, lam: float, cols: int, threads: int | None = None):
+        self.threads = int(threads) if threads else min(2, os.cpu_count() or 1)
         self.cb = np.ascontiguousarray(codebook, dtype=np.float64)  # (K, D)
         k, d = self.cb.shape
         self.k = min(int(topk), k)
@@ -138,13 +141,13 @@ class FastVQSearch:
         ta = mu @ self.c2T  # masked squared norms of the codes
         ta32 = ta.astype(np.float32)
         # per (mask, code): clipped total, clipped centroid numerators (row, col), clipped squared norm
-        tab = np.stack([mu @ self.pT, mu @ self.prT, mu @ self.pcT, mu @ self.p2T], axis=2)  # (U, K, 4)
+        tab = np.stack([mu @ self.pT, mu @ self.prT, mu @ self.pcT, mu @ self.p2T], axis=2).reshape(-1, 4)  # (U*K, 4)
         nm = mu.sum(1)
         uni = np.stack([(mu @ self.pos_r) / nm, (mu @ self.pos_c) / nm, 1.0 / nm], axis=1)  # uniform fractions
         # float32 screening of the k nearest codes is exact unless the k-th and (k+1)-th float32 distances are
         # closer than twice the float32 error bound; such rows are searched again in float64
         tol32 = 1e-5 * (float(np.abs(ta).max(initial=0.0)) + 2.0 * float(np.abs(self.cb).max()) + 1.0)
-        for s in range(0, n, chunk):
+        def one(s):
             xs32 = x[s:s + chunk]
             iv = inv[s:s + chunk]
             d = xs32 @ self.cbT32
@@ -163,14 +166,29 @@ class FastVQSearch:
                 cand[r] = c64
                 if dk64.shape[1] > self.k:
                     amb_s[r] = (dk64[:, -1] - dk64[:, -2]) < TOL
-            out[s:s + chunk], amb_s2 = self._choose(xs, iv, cand[:, :self.k], tab, uni)
+            out[s:s + chunk], amb_s2 = self._choose(xs, iv, cand[:, :self.k], tab, len(self.cb), uni)
             amb[s:s + chunk] = amb_s | amb_s2
+
+        starts = range(0, n, chunk)
+        if self.threads > 1 and len(starts) > 1:
+            # numpy releases the GIL in these kernels: chunks run in parallel (as onnxruntime's intra-op threads)
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(min(self.threads, len(starts))) as pool:
+                list(pool.map(one, starts))
+        else:
+            for s in starts:
+                one(s)
         return out, amb
 
     def _topk(self, d):
         """(the k+1 nearest codes ascending, lowest index first on ties -- as TopK -- and their distances); d is
-        overwritten.  k+1 vectorised argmin passes beat argpartition for k ~ 8 of 256."""
-        kk = min(self.k + 1, d.shape[1])
+        overwritten."""
+        return self._topk_flat(d, min(self.k + 1, d.shape[1]))
+
+    @staticmethod
+    def _topk_flat(d, kk):
+        """kk vectorised argmin passes (beats argpartition for kk ~ 9 of 256); d is overwritten."""
         r0 = np.arange(len(d))
         cand = np.empty((len(d), kk), dtype=np.int64)
         dk = np.empty((len(d), kk), dtype=d.dtype)
@@ -181,10 +199,10 @@ class FastVQSearch:
             d[r0, jj] = np.inf
         return cand, dk
 
-    def _choose(self, xs, iv, cand, tab, uni):
+    def _choose(self, xs, iv, cand, tab, ncode, uni):
         """(chosen code, ambiguous) among the candidates: the centroid-aware objective of the encoder graph."""
         r0 = np.arange(len(xs))
-        t = tab[iv[:, None], cand]  # (B, k, 4)
+        t = np.take(tab, iv[:, None] * ncode + cand, axis=0)  # (B, k, 4) from the (U * K, 4) table
         tot = t[..., 0]
         valid = tot > TOT_EPS
         amb = (np.abs(tot - TOT_EPS) < TOL).any(1)

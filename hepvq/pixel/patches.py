@@ -160,7 +160,7 @@ def _neighbour_pairs(key, r, c, cols):
     hits sorted by (group, row, col).  Right neighbours are the next hit; the three neighbours in the next row
     (key + cols - 1 .. key + cols + 1) follow each other in the sorted keys, so one searchsorted finds them."""
     n = len(key)
-    right = np.flatnonzero((key[1:] == key[:-1] + 1) & (r[1:] == r[:-1]))
+    right = np.flatnonzero((key[1:] == key[:-1] + 1) & (c[1:] == c[:-1] + 1))  # no wrap to the next row/module
     src, dst = [right], [right + 1]
     pos = np.searchsorted(key, key + (cols - 1))
     for q in range(3):
