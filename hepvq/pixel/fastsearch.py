@@ -155,6 +155,7 @@ class FastVQSearch:
             d += ta32[iv]
             cand, dk = self._topk(d)
             redo = (dk[:, -1] - dk[:, -2]) < tol32 if dk.shape[1] > self.k else np.zeros(len(d), dtype=bool)
+            cand = cand[:, :self.k]
             xs = xs32.astype(np.float64)
             amb_s = np.zeros(len(xs), dtype=bool)
             if redo.any():
@@ -163,10 +164,10 @@ class FastVQSearch:
                 d64 *= -2.0
                 d64 += ta[iv[r]]
                 c64, dk64 = self._topk(d64)
-                cand[r] = c64
+                cand[r] = c64[:, :self.k]
                 if dk64.shape[1] > self.k:
                     amb_s[r] = (dk64[:, -1] - dk64[:, -2]) < TOL
-            out[s:s + chunk], amb_s2 = self._choose(xs, iv, cand[:, :self.k], tab, len(self.cb), uni)
+            out[s:s + chunk], amb_s2 = self._choose(xs, iv, cand, tab, len(self.cb), uni)
             amb[s:s + chunk] = amb_s | amb_s2
 
         starts = range(0, n, chunk)
