@@ -11,25 +11,9 @@ import numpy as np
 import hepvq.config as cms
 from hepvq.errors import DataError, ModelError, ParameterError
 from hepvq.framework import EDProducer, register_module
+from hepvq.metrics import products_zstd_bytes
 from hepvq.pixel import metrics as M
 from hepvq.pixel.codec import PixelVQCodec
-
-def _payload_bytes(products: dict, level: int = 1) -> int:
-    """zstd size of the products' columns (big-endian, as ROOT stores them) -- the report's estimate."""
-    import zstandard
-
-    cctx = zstandard.ZstdCompressor(level=level)
-    total = 0
-    for arr in products.values():
-        for f in ak.fields(arr):
-            flat = ak.to_numpy(ak.flatten(arr[f], axis=None))
-            total += len(cctx.compress(flat.astype(flat.dtype.newbyteorder(">")).tobytes()))
-        total += len(cctx.compress(ak.to_numpy(ak.num(arr, axis=1)).astype(">i4").tobytes()))
-    return total
-
-
-def _digi_bytes(hits: ak.Array, level: int = 1) -> int:
-    return _payload_bytes({"": hits}, level)
 
 
 @register_module
@@ -98,8 +82,8 @@ class PixelDigiVQEncoder(EDProducer):
         if "corrections" in products:
             s["corrections"] += int(ak.sum(ak.num(products["corrections"], axis=1)))
         if m is not None:
-            s["bytes_in"] += _digi_bytes(hits, self.level)
-            s["bytes_out"] += _payload_bytes(products, self.level)
+            s["bytes_in"] += products_zstd_bytes({"": hits}, self.level)
+            s["bytes_out"] += products_zstd_bytes(products, self.level)
             # hit-weighted and cluster-weighted accumulation of the figures
             for key in ("recall", "precision", "adc_mae"):
                 if np.isfinite(m[key]):

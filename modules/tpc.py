@@ -14,20 +14,7 @@ import numpy as np
 import hepvq.config as cms
 from hepvq.errors import DataError, ModelError, ParameterError
 from hepvq.framework import EDProducer, register_module
-
-
-def _product_bytes(products: dict, level: int = 1) -> int:
-    """zstd size of the products' columns (big-endian, as ROOT stores them): the report's size estimate."""
-    import zstandard
-
-    cctx = zstandard.ZstdCompressor(level=level)
-    total = 0
-    for arr in products.values():
-        for f in ak.fields(arr):
-            flat = ak.to_numpy(ak.flatten(arr[f], axis=None))
-            total += len(cctx.compress(flat.astype(flat.dtype.newbyteorder(">")).tobytes()))
-        total += len(cctx.compress(ak.to_numpy(ak.num(arr, axis=1)).astype(">i4").tobytes()))
-    return total
+from hepvq.metrics import products_zstd_bytes
 
 
 def _resolve(path: str) -> Path:
@@ -128,8 +115,8 @@ class TpcInrEncoder(EDProducer):
         self.s["events"] += chunk.n
         self.s["hits"] += nh
         if self.params.validate:
-            self.s["bytes_out"] += _product_bytes(products)
-            self.s["bytes_in"] += _product_bytes({"": hits})
+            self.s["bytes_out"] += products_zstd_bytes(products)
+            self.s["bytes_in"] += products_zstd_bytes({"": hits})
             dec = self.codec.decode(products)
             self._score(hits, dec)
 

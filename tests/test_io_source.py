@@ -8,7 +8,6 @@ from conftest import make_pixel_events, write_uproot
 from hepvq.errors import InputError, ParameterError
 from hepvq.framework import JobContext
 from hepvq.framework.processor import validate_module
-from hepvq.io.source import RootSource
 
 
 def make_source(files, **params):

@@ -11,7 +11,7 @@ import pytest
 import uproot
 
 import hepvq
-from conftest import make_pixel_events, write_uproot
+from conftest import write_uproot
 from hepvq.cli.run import main
 
 REPO = Path(__file__).resolve().parents[1]
