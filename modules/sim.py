@@ -11,6 +11,8 @@ not change the events.
 """
 from __future__ import annotations
 
+from abc import abstractmethod
+
 import awkward as ak
 
 import hepvq.config as cms
@@ -32,8 +34,9 @@ class _SimSource(Source):
         self.generated = 0
         self.hits = 0
 
-    def _simulate(self, first_event, n):  # -> dict of products {(label, instance): array}, ids array
-        raise NotImplementedError
+    @abstractmethod
+    def _simulate(self, first_event, n):
+        """Simulate events first_event .. first_event+n-1 -> (ids array, {(label, instance): array})."""
 
     def chunks(self, chunk_size: int, max_events: int = -1):
         total = int(max_events) if max_events is not None and max_events >= 0 else self.n_default

@@ -12,12 +12,13 @@ awkward arrays: never loop over hits in Python.
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import ClassVar, Iterator
 
 import numpy as np
 
 
-class Module:
+class Module(ABC):
     """Common part of every framework module: label, validated params, the JobContext."""
 
     #: kind shown by --list-modules: source, producer, filter, analyzer, output
@@ -53,8 +54,9 @@ class EDProducer(Module):
 
     kind = "producer"
 
+    @abstractmethod
     def produce(self, chunk) -> None:
-        raise NotImplementedError(f"{type(self).__name__}.produce")
+        """Implemented by every concrete module of this kind."""
 
 
 class EDFilter(Module):
@@ -64,8 +66,9 @@ class EDFilter(Module):
 
     kind = "filter"
 
+    @abstractmethod
     def filter(self, chunk) -> np.ndarray:
-        raise NotImplementedError(f"{type(self).__name__}.filter")
+        """Implemented by every concrete module of this kind."""
 
 
 class EDAnalyzer(Module):
@@ -73,8 +76,9 @@ class EDAnalyzer(Module):
 
     kind = "analyzer"
 
+    @abstractmethod
     def analyze(self, chunk) -> None:
-        raise NotImplementedError(f"{type(self).__name__}.analyze")
+        """Implemented by every concrete module of this kind."""
 
 
 class Source(Module):
@@ -88,8 +92,9 @@ class Source(Module):
     num_events: int | None = None
     input_bytes: int = 0
 
+    @abstractmethod
     def chunks(self, chunk_size: int, max_events: int = -1) -> Iterator:
-        raise NotImplementedError(f"{type(self).__name__}.chunks")
+        """Implemented by every concrete module of this kind."""
 
     def close(self) -> None:
         """Release resources (threads, handles); called after endJob and on errors. Idempotent."""
@@ -106,8 +111,9 @@ class OutputModule(Module):
     output_bytes: int = 0
     events_written: int = 0
 
+    @abstractmethod
     def write(self, chunk) -> None:
-        raise NotImplementedError(f"{type(self).__name__}.write")
+        """Implemented by every concrete module of this kind."""
 
     def abort(self) -> None:
         """Remove partial output; must be safe to call more than once and before beginJob."""
