@@ -36,7 +36,11 @@ else
   echo "build.sh: fetching onnxruntime headers (Debian trixie libonnxruntime-dev, download only)" >&2
   APT="$BUILD/apt"
   mkdir -p "$APT/lists/partial" "$APT/cache/archives/partial"
-  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main" > "$APT/trixie.list"
+  # the Debian mirror this machine already uses (first main-archive URI of its apt sources), suite trixie
+  MIRROR="$(cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null \
+            | awk '/^URIs:/ && !/security/ {print $2; exit} /^deb / && !/security/ {for (i = 2; i <= NF; i++) if ($i ~ /:\/\//) {print $i; exit}}' || true)"
+  if [ -z "$MIRROR" ]; then echo "build.sh: no Debian mirror found in the apt sources" >&2; exit 3; fi
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $MIRROR trixie main" > "$APT/trixie.list"
   OPTS=(-o "Dir::Etc::sourcelist=$APT/trixie.list" -o "Dir::Etc::sourceparts=-" -o "Dir::State::Lists=$APT/lists"
         -o "Dir::Cache=$APT/cache" -o "APT::Get::List-Cleanup=0" -o "APT::Sandbox::User=root" -q)
   if command -v apt-get >/dev/null && apt-get "${OPTS[@]}" update >/dev/null 2>"$APT/update.log" \
