@@ -41,7 +41,7 @@ def default_lr(arch: dict) -> float:
 
 def fit_sectors(volumes, arch: dict, *, strategy: str = "importance", ratio: float = 0.1, epochs: int = 20,
                 batch_size: int = 4096, lr: float | None = None, eps="auto", bins: int = 64,
-                step=(1, 1, 1), seed: int = 0, init=None, time_limit: float | None = None,
+                step=(1, 1, 1), seed: int = 0, init=None, time_limit: float | None = None, mix: float = 0.5,
                 threads: int | None = None, verbose: bool = False) -> FitResult:
     """Fit one INR per volume.
 
@@ -51,7 +51,9 @@ def fit_sectors(volumes, arch: dict, *, strategy: str = "importance", ratio: flo
     hits (uniform over non-zero voxels only: what the hybrid codec needs, whose zeros come from the stored
     coordinates), importance_unbiased (importance draws, each squared error weighted by 1 / (N p_i) so that the
     objective stays the full-volume MSE: the textbook importance-sampling estimator, which the paper's
-    biased variant is not). eps: importance sampling's weight of zeros, a number (y in [0, 1]) or "auto" (zeros get half
+    biased variant is not), importance_mixture (defensive importance sampling: p_i = mix / N + (1 - mix) |y_i| /
+    sum |y|, i.e. a fraction `mix` of the draws uniform over all voxels, the rest proportional to |y|, with the
+    same 1 / (N p_i) loss weights; the weights are bounded by 1 / mix, unlike importance_unbiased's). eps: importance sampling's weight of zeros, a number (y in [0, 1]) or "auto" (zeros get half
     of the draws, see hepvq.tpc.sampling.importance_weights)."""
     if threads:
         torch.set_num_threads(threads)
@@ -69,9 +71,12 @@ def fit_sectors(volumes, arch: dict, *, strategy: str = "importance", ratio: flo
     g = torch.Generator().manual_seed(seed + 1)
     weights = None
     loss_w = None                                   # per-voxel loss weights (unbiased importance sampling)
-    if strategy in ("importance", "importance_unbiased"):
-        weights = sampling.importance_weights(y, eps)
-        if strategy == "importance_unbiased":
+    if strategy in ("importance", "importance_unbiased", "importance_mixture"):
+        if strategy == "importance_mixture":
+            weights = sampling.mixture_weights(y, mix)
+        else:
+            weights = sampling.importance_weights(y, eps)
+        if strategy != "importance":
             # w_i = 1 / (N p_i): the sampled mean of w (pred - y)^2 estimates the full-volume MSE without bias
             p = weights / weights.sum(dim=1, keepdim=True)
             loss_w = 1.0 / (N * p)

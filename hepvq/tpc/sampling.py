@@ -19,7 +19,8 @@ import torch
 
 STRATEGIES = ("importance", "entropy", "random", "full")
 #: also accepted by hepvq.tpc.fit.fit_sectors: "importance_unbiased" (importance draws + 1/(N p) loss weights)
-#: and "hits" (uniform over the non-zero voxels, for the hybrid codec)
+#: "importance_mixture" (mixture_weights draws + 1/(N p) loss weights) and "hits" (uniform over the non-zero
+#: voxels, for the hybrid codec)
 
 
 def n_samples(n: int, ratio: float) -> int:
@@ -41,6 +42,20 @@ def importance_weights(y: torch.Tensor, eps=1e-3, zero_fraction: float = 0.5) ->
         e = torch.where(e > 0, e, torch.ones_like(e))
         return torch.where(a > 0, a, e.expand_as(a))
     return torch.where(a > 0, a, torch.full_like(a, eps))
+
+
+def mixture_weights(y: torch.Tensor, mix: float = 0.5) -> torch.Tensor:
+    """(S, N) defensive-importance weights: p_i = mix / N + (1 - mix) |y_i| / sum|y| (unnormalised).
+
+    A fraction `mix` of the draws is uniform over all voxels, the rest proportional to |y|; with loss weights
+    1 / (N p_i) the estimator is unbiased and every weight is at most 1 / mix. Rows with sum|y| = 0 are
+    uniform."""
+    if not 0 < mix <= 1:
+        raise ValueError(f"mix must be in (0, 1], not {mix}")
+    a = y.abs()
+    tot = a.sum(dim=1, keepdim=True)
+    p = mix / a.shape[1] + (1 - mix) * a / tot.clamp(min=torch.finfo(a.dtype).tiny)
+    return torch.where(tot > 0, p, torch.full_like(p, 1.0 / a.shape[1]))
 
 
 def importance(y: torch.Tensor, ratio: float, *, eps: float = 1e-3, weights: torch.Tensor | None = None,
