@@ -14,6 +14,7 @@ ZSTD level 5, counted as the compressed bytes of the TpcHit baskets).
 from __future__ import annotations
 
 import argparse
+import math
 import json
 import os
 import sys
@@ -244,22 +245,27 @@ def study_sampling(args):
     _threads()
     from hepvq.models.inr import make_arch
     from hepvq.tpc.fit import fit_sectors, predict
+    from hepvq.tpc.sampling import n_samples
 
     vols, source = load_sectors(args.sectors, seed=2)
     arch = make_arch("siren", args.width, 3)
     res = {"source": source, "sectors": len(vols), "occupancy": occupancy(vols), "arch": arch,
-           "settings": {"epochs": args.epochs, "batch": 8192, "eps": "auto (zeros get half the draws)"}, "rows": []}
+           "settings": {"epochs": args.epochs, "batch": 8192, "eps": "auto (zeros get half the draws)",
+                        "mix": 0.5, "protocol": "same epochs of ratio x N draws for every strategy; cosine LR "
+                        "over each fit's own steps"}, "rows": []}
     ratios = [float(r) for r in args.ratios.split(",")]
-    strategies = ("importance", "importance_unbiased", "entropy", "random")
+    strategies = ("importance", "importance_unbiased", "importance_mixture", "entropy", "random")
     plan = [("full", 1.0)] + [(s, r) for s in strategies for r in ratios]
     for strat, ratio in plan:
         r = fit_sectors(vols, arch, strategy=strat, ratio=ratio, epochs=args.epochs, batch_size=8192)
         pred = predict(arch, r.params)
         m = metrics_row(vols, post(pred))
         raw = float(np.mean((np.clip(pred, 0, 1023) - vols) ** 2))
-        row = {"strategy": strat, "ratio": ratio, "fit_time_s": r.fit_time, "mse_raw": raw, **m}
+        n = vols[0].size
+        steps = args.epochs * math.ceil((n if strat == "full" else n_samples(n, ratio)) / 8192)
+        row = {"strategy": strat, "ratio": ratio, "fit_time_s": r.fit_time, "steps": steps, "mse_raw": raw, **m}
         res["rows"].append(row)
-        print(f"{strat:10s} {ratio:5.2f}  fit {r.fit_time:6.1f}s  MSE {m['mse']:8.2f} raw {raw:8.2f} nzMSE {m['mse_nonzero']:8.0f} "
+        print(f"{strat:10s} {ratio:5.2f}  fit {r.fit_time:6.1f}s {steps:5d} steps  MSE {m['mse']:8.2f} raw {raw:8.2f} nzMSE {m['mse_nonzero']:8.0f} "
               f"rec {m['recall']:.3f} prec {m['precision']:.3f}", flush=True)
     save("sampling", res)
     plot_sampling(res)
@@ -275,10 +281,14 @@ def plot_sampling(res):
     fig, axes = plt.subplots(1, 3, figsize=(14, 4))
     for ax, key, lab in ((axes[0], "mse", "MSE after 64 threshold"), (axes[1], "mse_raw", "MSE of raw INR output"),
                          (axes[2], "fit_time_s", "fit time [s]")):
-        for s in ("importance", "importance_unbiased", "entropy", "random"):
+        for s in ("importance", "importance_unbiased", "importance_mixture", "entropy", "random"):
             rows = [r for r in res["rows"] if r["strategy"] == s]
+            if not rows:
+                continue
             ax.plot([r["ratio"] for r in rows], [r[key] for r in rows], "o-", label=s)
         ax.axhline(full[key], color="k", ls="--", label="full data")
+        if key != "fit_time_s":
+            ax.axhline(1.1 * full[key], color="k", ls=":", lw=0.8, label="full data + 10 %")
         ratios = sorted({r["ratio"] for r in res["rows"] if r["strategy"] != "full"})
         ax.set_xscale("log"); ax.set_xlabel("sampling ratio"); ax.set_ylabel(lab); ax.legend(fontsize=8)
         ax.set_xticks(ratios); ax.set_xticklabels([f"{r:g}" for r in ratios]); ax.minorticks_off()
