@@ -6,19 +6,22 @@ Labels come from the Process the modules are attached to, so names are resolved 
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 from hepvq.errors import ConfigError
 
 from .types import _where
 
 
-class _Sequenceable:
+class _Sequenceable(ABC):
     """Something that can stand in a path expression: a module or a Sequence."""
 
     def __add__(self, other):
         return _SeqExpr([self]) + other
 
-    def _moduleObjects(self) -> list:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def _moduleObjects(self) -> list:
+        """The modules this stands for, in order (Sequences expanded)."""
 
 
 class _SeqExpr(_Sequenceable):

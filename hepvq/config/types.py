@@ -110,8 +110,9 @@ class _Parameter:
             value = value.value()
         return self._check(value)
 
-    def _check(self, value):  # pragma: no cover - abstract
-        raise NotImplementedError
+    def _check(self, value):
+        # scalar and vector types override this; composite ones (PSet, VPSet, InputTag) override _checked
+        raise ParameterError(f"a {self._typename} cannot be set from {_describe_value(value)}")
 
     def _parse(self, text: str):
         return text
