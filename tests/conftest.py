@@ -128,3 +128,12 @@ def tpc_file_uproot(tmp_path_factory, tpc_events):
 def pixel_file_stdvector(tmp_path_factory, pixel_events, root_module):
     return write_stdvector(root_module, tmp_path_factory.mktemp("pixel_stdvector") / "pixel_stdvector.root",
                            pixel_events)
+
+
+def tpc_hit_table(hits):
+    """Per event, the TPC hits as an int64 (n, 5) table (sector, layer, phi, z, adc) in canonical order."""
+    out = []
+    for e in range(len(hits)):
+        t = np.stack([ak.to_numpy(hits[f][e]).astype(np.int64) for f in ("sector", "layer", "phi", "z", "adc")], 1)
+        out.append(t[np.lexsort(t[:, :4].T[::-1])])
+    return out

@@ -17,6 +17,7 @@ from hepvq.tpc import inr_np, metrics, quantise, sampling  # noqa: E402
 from hepvq.tpc.fit import fit_sectors, predict  # noqa: E402
 from hepvq.tpc.grid import mask_context, normalise  # noqa: E402
 from hepvq.tpc.synthetic import events, sector_volumes  # noqa: E402
+from conftest import tpc_hit_table  # noqa: E402
 
 SMALL = (32, 30, 4)        # phi multiple of 8 and z <= z_pad = 32 so that the amortised encoder fits too
 
@@ -162,16 +163,6 @@ def _tiny_codec(**kw):
     return TpcInrCodec(arch=arch, fit={"epochs": 2, "ratio": 0.01, "batch_size": 2048}, **kw)
 
 
-def _table(hits):
-    import awkward as ak
-
-    out = []
-    for e in range(len(hits)):
-        t = np.stack([ak.to_numpy(hits[f][e]).astype(np.int64) for f in ("sector", "layer", "phi", "z", "adc")], 1)
-        out.append(t[np.lexsort(t[:, :4].T[::-1])])
-    return out
-
-
 @pytest.fixture(scope="module")
 def sample_events():
     import awkward as ak
@@ -189,7 +180,7 @@ def test_codec_hybrid_roundtrip_keeps_every_hit(sample_events):
     assert set(products) == {"", "weights", "coords"} and len(products[""]) == 3
     dec = codec_class("tpc_inr").from_metadata(codec.metadata()).decode(products)
     assert dec.fields == ["sector", "layer", "phi", "z", "adc"] and str(dec.type.content.content.fields)
-    for a, b in zip(_table(hits), _table(dec)):
+    for a, b in zip(tpc_hit_table(hits), tpc_hit_table(dec)):
         np.testing.assert_array_equal(a[:, :4], b[:, :4])              # positions: lossless
         assert len(b) == 0 or (b[:, 4].min() >= 64 and b[:, 4].max() <= 1023)
 
@@ -299,7 +290,7 @@ def test_amortised_codec_roundtrip(tiny_amortised):
     assert "decoder.onnx" in meta
     back = codec_class("tpc_inr").from_metadata(meta).decode(products)
     assert int(ak.num(back)[0]) == int(np.count_nonzero(vols))
-    np.testing.assert_array_equal(_table(back)[0][:, :4], _table(hits)[0][:, :4])
+    np.testing.assert_array_equal(tpc_hit_table(back)[0][:, :4], tpc_hit_table(hits)[0][:, :4])
 
 
 def test_export_cli_from_fit_npz(tmp_path, capsys):

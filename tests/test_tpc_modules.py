@@ -14,18 +14,11 @@ import hepvq  # noqa: E402
 from hepvq.cli.run import run  # noqa: E402
 from hepvq.errors import ParameterError  # noqa: E402
 from hepvq.tpc.synthetic import events  # noqa: E402
+from conftest import tpc_hit_table
 
 REPO = Path(__file__).resolve().parents[1]
 COMPRESS = str(REPO / "python_cfg" / "tpc_inr_compress_cfg.py")
 DECOMPRESS = str(REPO / "python_cfg" / "decompress_cfg.py")
-
-
-def _table(hits):
-    out = []
-    for e in range(len(hits)):
-        t = np.stack([ak.to_numpy(hits[f][e]).astype(np.int64) for f in ("sector", "layer", "phi", "z", "adc")], 1)
-        out.append(t[np.lexsort(t[:, :4].T[::-1])])
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +65,7 @@ def test_decompressed_file_has_input_schema_same_events_same_order(job):
     assert t["event"].array(library="np").tolist() == [7, 3, 5]
     arr = t.arrays()
     dec = ak.zip({f: arr[f"TpcHit_{f}"] for f in ("sector", "layer", "phi", "z", "adc")})
-    for a, b in zip(_table(job["hits"]), _table(dec)):
+    for a, b in zip(tpc_hit_table(job["hits"]), tpc_hit_table(dec)):
         np.testing.assert_array_equal(a[:, :4], b[:, :4])      # hybrid: every hit, exact positions
         assert len(b) == 0 or b[:, 4].min() >= 64
 
@@ -80,7 +73,7 @@ def test_decompressed_file_has_input_schema_same_events_same_order(job):
 def test_hepvq_open_decodes_the_same(job):
     arr = hepvq.open(str(job["comp"])).arrays()
     assert arr["event"].tolist() == [7, 3, 5]
-    for a, b in zip(_table(job["hits"]), _table(arr["TpcHit"])):
+    for a, b in zip(tpc_hit_table(job["hits"]), tpc_hit_table(arr["TpcHit"])):
         np.testing.assert_array_equal(a[:, :4], b[:, :4])
 
 
@@ -107,7 +100,7 @@ def test_tpc_decoder_module_and_fit_method(job, tmp_path):
     p.e = cms.EndPath(p.out)
     EventProcessor(p, progress=False).run()
     t = uproot.open(tmp_path / "d.root")["Events"]
-    assert t["nTpcHit"].array(library="np").tolist() == [len(x) for x in _table(job["hits"])]
+    assert t["nTpcHit"].array(library="np").tolist() == [len(x) for x in tpc_hit_table(job["hits"])]
 
 
 def test_bad_parameters_are_named(job, tmp_path):

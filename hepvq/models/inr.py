@@ -19,6 +19,8 @@ import math
 import numpy as np
 import torch
 
+from hepvq.tpc.inr_np import layer_shapes, n_params  # noqa: F401 - one definition, no torch needed
+
 KINDS = ("siren", "ffnet", "wire")
 
 
@@ -37,17 +39,6 @@ def make_arch(kind: str = "siren", width: int = 32, depth: int = 3, *, in_dim: i
         rng = np.random.default_rng(seed)
         arch["ff_B"] = (rng.normal(0.0, ff_sigma, size=(in_dim, ff_features))).round(5).tolist()
     return arch
-
-
-def layer_shapes(arch: dict) -> list[tuple[int, int]]:
-    """(fan_in, fan_out) of every linear layer, first to last."""
-    w, d = arch["width"], arch["depth"]
-    first_in = 2 * len(arch["ff_B"][0]) if arch["kind"] == "ffnet" else arch["in_dim"]
-    return [(first_in, w)] + [(w, w)] * (d - 1) + [(w, 1)]
-
-
-def n_params(arch: dict) -> int:
-    return sum(i * o + o for i, o in layer_shapes(arch))
 
 
 def init_params(arch: dict, n_nets: int, *, seed: int = 0, dtype=torch.float32) -> list[torch.Tensor]:

@@ -89,8 +89,20 @@ def is_barrel(detid):
     return ((d >> 25) & 0x7) == SUBDET_PXB
 
 
+class _SensorPlane:
+    """Width (rows x row pitch) and length (cols x column pitch) of a sensor, in cm."""
+
+    @property
+    def width_cm(self):
+        return self.rows * self.pitch_row_um * 1e-4
+
+    @property
+    def length_cm(self):
+        return self.cols * self.pitch_col_um * 1e-4
+
+
 @dataclass(frozen=True)
-class BarrelLayer:
+class BarrelLayer(_SensorPlane):
     radius_cm: float
     n_ladders: int
     n_modules_z: int
@@ -102,17 +114,9 @@ class BarrelLayer:
     threshold_e: float
     stagger_cm: float = 0.2
 
-    @property
-    def width_cm(self):
-        return self.rows * self.pitch_row_um * 1e-4
-
-    @property
-    def length_cm(self):
-        return self.cols * self.pitch_col_um * 1e-4
-
 
 @dataclass(frozen=True)
-class DiskRing:
+class DiskRing(_SensorPlane):
     r_center_cm: float
     n_blades: int
     rows: int = 160
@@ -120,14 +124,6 @@ class DiskRing:
     pitch_row_um: float = 100.0
     pitch_col_um: float = 150.0
     threshold_e: float = 1200.0
-
-    @property
-    def width_cm(self):
-        return self.rows * self.pitch_row_um * 1e-4
-
-    @property
-    def length_cm(self):
-        return self.cols * self.pitch_col_um * 1e-4
 
 
 @dataclass(frozen=True)

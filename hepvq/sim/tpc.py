@@ -173,14 +173,15 @@ def _default_tsallis():
     return ph.TsallisPt(8.0, 0.17)
 
 
-def expected_tracks(cfg: TpcSimConfig | None = None) -> float:
-    """Mean number of charged tracks (|eta| < eta_max) per event, triggered + visible pile-up."""
+def expected_tracks(cfg: TpcSimConfig | None = None, pileup_visible: float = 1.0) -> float:
+    """Mean number of charged tracks (|eta| < eta_max) per event, triggered + pile-up; ``pileup_visible`` is
+    the fraction of pile-up tracks counted (about half fall inside the drift window)."""
     cfg = cfg or TpcSimConfig()
     integ = ph.eta_integral("auau", cfg.eta_max)
     mean_c = cfg.dndeta0_central * np.mean((1 - np.linspace(0, cfg.centrality_max, 1001)) ** 3)
     t_drift = HALF_LENGTH_CM / cfg.drift_velocity_cm_us
     mu_pu = cfg.pileup_rate_khz * 1e-3 * 2 * t_drift
-    return integ * (mean_c + mu_pu * cfg.dndeta0_central / 4.0)
+    return integ * (mean_c + pileup_visible * mu_pu * cfg.dndeta0_central / 4.0)
 
 
 def multiplicity_scale(occupancy: float | None, cfg: TpcSimConfig | None = None) -> float:
@@ -197,16 +198,7 @@ def multiplicity_scale(occupancy: float | None, cfg: TpcSimConfig | None = None)
         raise ValueError(f"occupancy must be in (0, 0.5), got {occupancy}")
     n_tr = -math.log1p(-occupancy) * N_VOXELS / VOXELS_PER_TRACK
     # pile-up tracks are only partly inside the drift window: about half of them are visible
-    return n_tr / expected_tracks_visible(cfg)
-
-
-def expected_tracks_visible(cfg: TpcSimConfig | None = None) -> float:
-    cfg = cfg or TpcSimConfig()
-    integ = ph.eta_integral("auau", cfg.eta_max)
-    mean_c = cfg.dndeta0_central * np.mean((1 - np.linspace(0, cfg.centrality_max, 1001)) ** 3)
-    t_drift = HALF_LENGTH_CM / cfg.drift_velocity_cm_us
-    mu_pu = cfg.pileup_rate_khz * 1e-3 * 2 * t_drift
-    return integ * (mean_c + 0.5 * mu_pu * cfg.dndeta0_central / 4.0)
+    return n_tr / expected_tracks(cfg, pileup_visible=0.5)
 
 
 def _simulate_chunk(event_numbers, seed, cfg: TpcSimConfig, scale: float):

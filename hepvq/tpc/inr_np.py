@@ -8,6 +8,7 @@ import numpy as np
 
 
 def layer_shapes(arch: dict) -> list[tuple[int, int]]:
+    """(fan_in, fan_out) of every linear layer, first to last (shared with hepvq.models.inr)."""
     w, d = arch["width"], arch["depth"]
     first_in = 2 * len(arch["ff_B"][0]) if arch["kind"] == "ffnet" else arch["in_dim"]
     return [(first_in, w)] + [(w, w)] * (d - 1) + [(w, 1)]
