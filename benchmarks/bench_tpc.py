@@ -3,7 +3,7 @@ super-resolution study, the hybrid codec against the lossless sparse file, and a
 
     python benchmarks/bench_tpc.py all            # every study (~15 min on 2 CPU cores)
     python benchmarks/bench_tpc.py fig3a --sectors 4 --epochs 30
-    python benchmarks/bench_tpc.py sampling | superres | hybrid | amortised
+    python benchmarks/bench_tpc.py sampling | superres | hybrid | rd | amortised
 
 Results: docs/img/tpc_<study>.json and docs/img/tpc_<study>.png. Sectors come from data/tpc_sample.root
 when it exists, else hepvq.sim.tpc.simulate_events, else the synthetic generator (hepvq.tpc.synthetic);
@@ -464,6 +464,117 @@ def plot_hybrid(res):
     fig.tight_layout(); fig.savefig(OUT / "tpc_hybrid.png", dpi=110); plt.close(fig)
 
 
+# ---------------------------------------------------------------------------------------------- rate-distortion
+def study_rd(args):
+    """The shipped codec (amortised hybrid, with and without an ADC error bound) against SZ3, ZFP and the sparse
+    baseline on one rate-distortion plane: whole-volume MSE and MSE on hits vs compression ratio.  Every
+    tpc_inr row runs the real codec (TpcInrCodec.encode -> products -> decode)."""
+    import awkward as ak
+
+    from hepvq.codecs import residual
+    from hepvq.tpc import coords as coordcode
+    from hepvq.tpc.codec import TpcInrCodec
+    from hepvq.tpc.grid import events_from_columns, volumes_to_hits
+
+    vols, source = load_sectors(args.sectors, seed=4)
+    n_hits = int(np.count_nonzero(vols))
+    dense, sparse = dense_bytes(vols), lossless_root_bytes(vols)
+    res = {"source": source, "sectors": len(vols), "hits": n_hits, "occupancy": occupancy(vols), "dense_bytes": dense,
+           "lossless_sparse_root_bytes": sparse, "mse_all_zero": float(np.mean(vols.astype(np.float64) ** 2)),
+           "rows": []}
+
+    def add(method, family, size, rec, extra=None):
+        m = metrics_row(vols, rec)
+        row = {"method": method, "family": family, "bytes": int(size), "bits_per_hit": 8 * size / n_hits,
+               "cr_dense": dense / size, "cr_sparse": sparse / size, **m, **(extra or {})}
+        res["rows"].append(row)
+        print(f"{method:34s} {row['bits_per_hit']:6.2f} b/hit CR sparse {row['cr_sparse']:5.2f} MSE {m['mse']:8.1f} "
+              f"hitMSE {m['mse_nonzero']:8.1f} rec {m['recall']:.3f} prec {m['precision']:.3f}", flush=True)
+
+    h = volumes_to_hits(vols, np.arange(len(vols)))
+    hits = events_from_columns([h])   # all sectors in one event, as the codec sees an event
+
+    def to_vols(dec):
+        rec = np.zeros_like(vols)
+        d = {f: ak.to_numpy(ak.flatten(dec[f])).astype(np.int64) for f in ("sector", "layer", "phi", "z", "adc")}
+        rec[d["sector"], d["phi"], d["z"], d["layer"]] = d["adc"]
+        return rec
+
+    am = amortised_runtime("hybrid")
+    bounds = [int(b) for b in args.bounds.split(",")]
+    if am is not None:
+        for b in [-1] + bounds:
+            codec = TpcInrCodec(method="amortised", mode="hybrid", amortised=am, adc_error_bound=b)
+            t0 = time.perf_counter()
+            prod = codec.encode(hits)
+            enc = time.perf_counter() - t0
+            size = sum(len(ak.to_numpy(ak.flatten(prod[k]["byte"]))) for k in prod if k) + 5 * len(vols)
+            add("tpc_inr hybrid amortised" + ("" if b < 0 else f" B={b}"), "tpc_inr (amortised INR + residuals)",
+                size, to_vols(codec.decode(prod)), {"adc_error_bound": b, "encode_s": enc})
+    # the same coordinates and residual coder with a constant prediction (64): plain error-bounded requantisation
+    cblob, order = coordcode.encode(h["sector"], h["layer"], h["phi"], h["z"])
+    adc = h["adc"][order].astype(np.int64)
+    s_, l_, p_, z_ = (h[f][order].astype(np.int64) for f in ("sector", "layer", "phi", "z"))
+    for b in bounds:
+        q = residual.quantise(adc - 64, b)
+        rec = np.zeros_like(vols)
+        rec[s_, p_, z_, l_] = np.clip(residual.apply(np.full(len(q), 64), q, b), 64, 1023)
+        add(f"coords + bounded requant B={b}", "coords + requant (no INR)", len(cblob) + len(residual.pack(q)), rec)
+    from hepvq.baselines.sparse import decode_sparse, encode_sparse
+
+    for bits in (None, 6, 5, 4, 3, 2, 1):
+        blob = encode_sparse([s_, l_, p_, z_], adc, value_bits=bits, value_min=64, value_max=1023, mode="linear")
+        keys_back, vals, _ = decode_sparse(blob)
+        rec = np.zeros_like(vols)
+        kb = [np.asarray(k, np.int64) for k in keys_back]
+        rec[kb[0], kb[2], kb[3], kb[1]] = np.clip(np.rint(np.asarray(vals, np.float64)), 64, 1023)
+        add(f"baselines.sparse {'lossless' if bits is None else f'{bits}-bit linear'}", "sparse baseline", len(blob), rec)
+    for eb in (1, 4, 16, 32, 64, 128, 256):
+        size, recs = 0, []
+        for v in vols:
+            n, d = sz3_roundtrip(v, eb)
+            size += n; recs.append(d)
+        add(f"SZ3 abs={eb}", "SZ3", size, post(np.stack(recs)))
+    for rate in (0.25, 0.5, 1, 2, 4, 8):
+        size, recs = 0, []
+        for v in vols:
+            n, d = zfp_roundtrip(v, rate)
+            size += n; recs.append(d)
+        add(f"ZFP rate={rate}", "ZFP", size, post(np.stack(recs)))
+    save("rd", res)
+    plot_rd(res)
+
+
+def plot_rd(res):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11.5, 4.4))
+    styles = {"tpc_inr (amortised INR + residuals)": "o-", "coords + requant (no INR)": "s--",
+              "sparse baseline": "d-", "SZ3": "^-", "ZFP": "v-"}
+    for ax, key, lab in ((axes[0], "mse", "MSE over the whole volume (ADC^2)"),
+                         (axes[1], "mse_nonzero", "MSE on the input hits (ADC^2)")):
+        for fam, mk in styles.items():
+            rows = sorted([r for r in res["rows"] if r["family"] == fam], key=lambda r: r["cr_sparse"])
+            if not rows:
+                continue
+            x = [r["cr_sparse"] for r in rows]
+            y = [max(r[key], 0.05) for r in rows]
+            line, = ax.plot(x, y, mk, label=fam, ms=5)
+            low = [(a, b) for a, b, r in zip(x, y, rows) if r["recall"] < 0.95]
+            if low:   # recall below the issue's 0.95: open markers
+                ax.plot(*zip(*low), "o", ms=10, mfc="none", mec=line.get_color(), lw=0)
+        ax.axvline(1.0, color="k", lw=0.8)
+        ax.set_xscale("log"); ax.set_yscale("log")
+        ax.set_xlabel("compression ratio vs lossless sparse ROOT file (same hits)"); ax.set_ylabel(lab)
+    axes[0].legend(fontsize=7)
+    fig.suptitle(f"TPC rate-distortion, {res['sectors']} sectors ({res['hits']} hits, occupancy "
+                 f"{100 * res['occupancy']:.1f}%); circled: hit recall < 0.95", fontsize=9)
+    fig.tight_layout(); fig.savefig(OUT / "tpc_rd.png", dpi=110); plt.close(fig)
+
+
 # ---------------------------------------------------------------------------------------------- amortised timing
 def amortised_runtime(kind: str):
     from hepvq.tpc.amortised_rt import AmortisedRuntime
@@ -512,7 +623,7 @@ def refresh(argv=None):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("study", choices=["fig3a", "sampling", "superres", "hybrid", "amortised", "all", "refresh"])
+    ap.add_argument("study", choices=["fig3a", "sampling", "superres", "hybrid", "rd", "amortised", "all", "refresh"])
     ap.add_argument("--sectors", type=int, default=None)
     ap.add_argument("--epochs", type=int, default=None)
     ap.add_argument("--ratio", type=float, default=None)
@@ -521,6 +632,7 @@ def main(argv=None):
     ap.add_argument("--kinds", default="siren,wire,ffnet")
     ap.add_argument("--strategy", default="importance_unbiased", help="fig3a / superres: sampling strategy")
     ap.add_argument("--ratios", default="0.01,0.02,0.05,0.1,0.2,0.5")
+    ap.add_argument("--bounds", default="128,64,32,16,8,2,0", help="rd: ADC error bounds of the tpc_inr rows")
     args = ap.parse_args(argv)
     if args.study == "refresh":
         return refresh()
@@ -528,6 +640,7 @@ def main(argv=None):
                 "sampling": dict(sectors=4, epochs=12, ratio=0.1, widths="32"),
                 "superres": dict(sectors=2, epochs=40, ratio=0.1, widths="64", width=64),
                 "hybrid": dict(sectors=4, epochs=100, ratio=0.02, widths="32,64,128"),
+                "rd": dict(sectors=2, epochs=0, ratio=0.0, widths=""),
                 "amortised": dict(sectors=8, epochs=0, ratio=0.0, widths="")}
     for study in (defaults if args.study == "all" else [args.study]):
         a = argparse.Namespace(**vars(args))
@@ -537,7 +650,7 @@ def main(argv=None):
         t0 = time.perf_counter()
         print(f"=== {study} ===", flush=True)
         {"fig3a": study_fig3a, "sampling": study_sampling, "superres": study_superres, "hybrid": study_hybrid,
-         "amortised": study_amortised}[study](a)
+         "rd": study_rd, "amortised": study_amortised}[study](a)
         print(f"=== {study}: {time.perf_counter() - t0:.0f} s", flush=True)
 
 

@@ -44,6 +44,9 @@ class TpcInrEncoder(EDProducer):
                  "amortised encoder ONNX (method amortised; relative paths: cwd, then the hepvq checkout)")
         desc.add("decoderModel", cms.string("data/models/tpc_amortised_decoder.onnx"),
                  "amortised shared decoder ONNX (method amortised; stored in the output file)")
+        desc.add("adcErrorBound", cms.int32(-1),
+                 "mode hybrid: >= 0 stores every hit's residual against the INR so that |ADC error| <= this "
+                 "(0: lossless ADC); -1: the INR's ADC only")
         desc.add("quant", cms.string("int8"), "quantisation of weights / latents: int8 (per-layer scales), fp16, fp32")
         desc.add("kind", cms.string("siren"), "method fit: siren, ffnet or wire")
         desc.add("width", cms.int32(48), "method fit: hidden width")
@@ -66,6 +69,8 @@ class TpcInrEncoder(EDProducer):
                   ("kind", params.kind in ("siren", "ffnet", "wire"), "siren, ffnet or wire"),
                   ("strategy", params.strategy in ("importance", "entropy", "random", "full"),
                    "importance, entropy, random or full"),
+                  ("adcErrorBound", params.adcErrorBound >= -1 and (params.adcErrorBound < 0 or params.mode == "hybrid"),
+                   ">= -1, and -1 unless mode is hybrid"),
                   ("width", params.width > 0, "positive"), ("depth", params.depth > 0, "positive"),
                   ("samplingRatio", 0 < params.samplingRatio <= 1, "in (0, 1]"), ("epochs", params.epochs > 0, "positive")]
         for name, ok, want in checks:
@@ -98,11 +103,13 @@ class TpcInrEncoder(EDProducer):
             arch = make_arch(p.kind, p.width, p.depth, seed=p.seed)
         fit = {"strategy": p.strategy, "ratio": p.samplingRatio, "epochs": p.epochs, "batch_size": p.batchSize,
                "seed": p.seed, "max_sectors": p.maxSectors}
-        self.codec = TpcInrCodec(mode=p.mode, method=p.method, arch=arch, quant=p.quant, fit=fit, amortised=amortised)
+        self.codec = TpcInrCodec(mode=p.mode, method=p.method, arch=arch, quant=p.quant, fit=fit, amortised=amortised,
+                                 adc_error_bound=p.adcErrorBound)
         for key, blob in self.codec.metadata().items():
             self.context.add_metadata(f"{self.label}/{key}", blob)
         self.context.declare_codec(self.label, self.codec.name, self.codec.collection)
-        self.s = {"events": 0, "hits": 0, "bytes_out": 0, "bytes_in": 0, "t": 0.0, "sq": 0.0, "tp": 0, "nrec": 0}
+        self.s = {"events": 0, "hits": 0, "bytes_out": 0, "bytes_in": 0, "t": 0.0, "sq": 0.0, "tp": 0, "nrec": 0,
+                  "maxerr": 0}
 
     def produce(self, chunk):
         hits = chunk.get(self.params.src)
@@ -134,6 +141,7 @@ class TpcInrEncoder(EDProducer):
             d[:] = adc_a                                # missed hits count as decoded 0
             d[ia] = adc_a[ia] - adc_b[ib]
             self.s["sq"] += float(np.sum(d * d))
+            self.s["maxerr"] = max(self.s["maxerr"], int(np.abs(d).max(initial=0)))
             self.s["tp"] += len(common)
             self.s["nrec"] += len(kb)
 
@@ -149,7 +157,8 @@ class TpcInrEncoder(EDProducer):
                         "ratio vs input hits (zstd-1 estimate)": round(s["bytes_in"] / max(s["bytes_out"], 1), 2),
                         "hit recall": round(s["tp"] / s["hits"], 5),
                         "hit precision": round(s["tp"] / max(s["nrec"], 1), 5),
-                        "MSE on original hits [ADC^2]": round(s["sq"] / s["hits"], 2)})
+                        "MSE on original hits [ADC^2]": round(s["sq"] / s["hits"], 2),
+                        "max |ADC error| on original hits": s["maxerr"]})
         self.context.report(self.label, rep)
 
 

@@ -34,6 +34,7 @@ from pathlib import Path
 import awkward as ak
 import numpy as np
 
+from hepvq.codecs import residual
 from hepvq.codecs.base import Codec, register_codec
 from hepvq.errors import DataError, ModelError
 from hepvq.pixel import patches as P
@@ -289,10 +290,8 @@ class PixelVQCodec(Codec):
                 ref = P.canonical(h)
         if self.adc_error_bound >= 0:
             err = dec.adc - ref.adc
-            step = 2 * self.adc_error_bound + 1
-            bad = np.abs(err) > self.adc_error_bound
-            idx = np.flatnonzero(bad)
-            corr = np.round(-err[idx] / step).astype(np.int64)
+            idx = np.flatnonzero(np.abs(err) > self.adc_error_bound)
+            corr = residual.quantise(-err[idx], self.adc_error_bound)
             ev_of = ref.event[idx]
             starts = np.searchsorted(ref.event, np.arange(n_ev))
             within = idx - starts[ev_of]
@@ -302,7 +301,7 @@ class PixelVQCodec(Codec):
             dhit = within - np.where(newc, 0, np.roll(within, 1))
             out["corrections"] = _jagged({"dhit": dhit.astype(np.uint32), "dadc": corr.astype(np.int16)},
                                          np.bincount(ev_of, minlength=n_ev))
-            dec.adc[idx] += corr * step
+            dec.adc[idx] = residual.apply(dec.adc[idx], corr, self.adc_error_bound)
         return out, ref, dec
 
     def _symbols(self, hits, first_entry=0):
@@ -506,7 +505,7 @@ class PixelVQCodec(Codec):
             within = segmented_cumsum(dhit, newc)
             starts = np.searchsorted(h.event, np.arange(n_ev))
             idx = starts[ev_c] + within
-            h.adc[idx] = h.adc[idx] + dadc * (2 * max(self.adc_error_bound, 0) + 1)
+            h.adc[idx] = residual.apply(h.adc[idx], dadc, max(self.adc_error_bound, 0))
         return h.to_awkward()
 
     # ---- sizes for reports -------------------------------------------------------------------------------

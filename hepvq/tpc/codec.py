@@ -12,6 +12,9 @@ Two ways to use them (``mode``):
 - ``hybrid``: the hit positions are coded losslessly (hepvq.tpc.coords: key gaps, varint, zstd) and the INR
   only represents the charge at the hits (fitted on hits only); decode evaluates it at the stored positions
   and clips to [64, 1023]. Hit precision and recall are 1 by construction; only the ADC values are lossy.
+  With ``adc_error_bound`` B >= 0 the INR becomes a *predictor*: the residual of every hit against the
+  decoded prediction is stored, quantised with step 2B + 1 (hepvq.codecs.residual), so every decoded ADC is
+  within B of the input (B = 0: lossless). The better the INR predicts, the fewer bits the residuals take.
 
 Products per event (jagged records, one level):
 - ``""``        {sector: uint8, nbytes: uint32}: the coded sectors and the size of each one's blob;
@@ -19,6 +22,8 @@ Products per event (jagged records, one level):
   mode the amortised latents of cells that no stored hit can reach are zeroed first (they do not change any
   decoded value), so zstd removes them;
 - ``"coords"``  {byte: uint8}: hybrid mode only, the coded hit positions.
+- ``"residuals"`` {byte: uint8}: hybrid mode with an ADC error bound only, the quantised residuals in the
+  coords' hit order (zigzag, varint, zstd).
 
 decode() needs numpy, awkward, zstandard and (amortised only) onnxruntime: no torch.
 """
@@ -32,6 +37,7 @@ import zstandard
 import awkward as ak
 import numpy as np
 
+from hepvq.codecs import residual
 from hepvq.codecs.base import Codec, register_codec
 from hepvq.errors import DataError, ModelError
 from hepvq.tpc import coords as coordcode
@@ -65,7 +71,7 @@ class TpcInrCodec(Codec):
 
     def __init__(self, *, mode: str = "hybrid", method: str = "fit", arch: dict | None = None,
                  quant: str = "int8", fit: dict | None = None, amortised=None, threshold: int = THRESHOLD,
-                 shape=SHAPE, n_sectors: int = N_SECTORS):
+                 shape=SHAPE, n_sectors: int = N_SECTORS, adc_error_bound: int = -1):
         if mode not in ("hybrid", "dense"):
             raise ModelError(f"tpc_inr: unknown mode '{mode}' (hybrid, dense)")
         if method not in ("fit", "amortised"):
@@ -74,7 +80,10 @@ class TpcInrCodec(Codec):
             raise ModelError(f"tpc_inr: unknown quantisation '{quant}' ({', '.join(quantise.MODES)})")
         if method == "amortised" and amortised is None:
             raise ModelError("tpc_inr: method 'amortised' needs an amortised model (hepvq.tpc.amortised.load)")
+        if adc_error_bound >= 0 and mode != "hybrid":
+            raise ModelError("tpc_inr: an ADC error bound needs mode 'hybrid' (stored hit positions)")
         self.mode, self.method, self.quant = mode, method, quant
+        self.adc_error_bound = int(adc_error_bound)
         self.arch = dict(arch or DEFAULT_ARCH)
         self.fit = {**DEFAULT_FIT, **(fit or {})}
         self.amortised = amortised
@@ -106,14 +115,16 @@ class TpcInrCodec(Codec):
             if len(cols[f]) and (cols[f].min() < 0 or cols[f].max() >= n):
                 raise DataError(f"tpc_inr: TpcHit_{f} outside [0, {n}) (found {cols[f].min()}..{cols[f].max()})")
         ev_sectors, coord_blobs, jobs = [], [], []        # jobs: one volume per (event, sector)
+        ev_hits = []                                      # hybrid: (sector, layer, phi, z, adc) in coords order
         for e in range(n_ev):
             sl = slice(offs[e], offs[e + 1])
             c = {f: v[sl] for f, v in cols.items()}
             secs = np.unique(c["sector"])
             ev_sectors.append(secs.astype(np.uint8))
             if self.mode == "hybrid":
-                blob, _ = coordcode.encode(c["sector"], c["layer"], c["phi"], c["z"], self.shape)
+                blob, order = coordcode.encode(c["sector"], c["layer"], c["phi"], c["z"], self.shape)
                 coord_blobs.append(blob)
+                ev_hits.append([c[f][order] for f in ("sector", "layer", "phi", "z", "adc")])
             for s in secs:
                 m = c["sector"] == s
                 vol = np.zeros(self.shape, dtype=np.uint16)
@@ -132,6 +143,17 @@ class TpcInrCodec(Codec):
                "weights": _bytes_records(per_event)}
         if self.mode == "hybrid":
             out["coords"] = _bytes_records(coord_blobs)
+        if self.adc_error_bound >= 0:
+            # residuals against exactly what decode() predicts from the stored (quantised) code
+            res_blobs, j = [], 0
+            for e in range(n_ev):
+                k = len(ev_sectors[e])
+                fns = {int(s): self._sector_fn(b) for s, b in zip(ev_sectors[e], blobs[j:j + k])}
+                j += k
+                s_, l_, p_, z_, adc = ev_hits[e]
+                base = self._predict_hits(fns, s_, l_, p_, z_)
+                res_blobs.append(residual.pack(residual.quantise(adc - base, self.adc_error_bound)))
+            out["residuals"] = _bytes_records(res_blobs)
         self.stats["encode_time_s"] += time.perf_counter() - t0
         self.stats["sectors"] += len(jobs)
         self.stats["events"] += n_ev
@@ -184,6 +206,12 @@ class TpcInrCodec(Codec):
         coords = _records_bytes(products["coords"]) if self.mode == "hybrid" else None
         if self.mode == "hybrid" and "coords" not in products:
             raise ModelError("tpc_inr (hybrid): product 'coords' missing")
+        residuals = None
+        if self.adc_error_bound >= 0:
+            if "residuals" not in products:
+                raise ModelError(f"tpc_inr: the codec has ADC error bound {self.adc_error_bound} but product "
+                                 f"'residuals' is missing (found {sorted(products)})")
+            residuals = _records_bytes(products["residuals"])
         grid = None
         columns = []
         for e in range(len(sec_counts)):
@@ -196,18 +224,12 @@ class TpcInrCodec(Codec):
             fns = {int(s): self._sector_fn(w[o[i]:o[i + 1]]) for i, s in enumerate(secs)}
             if self.mode == "hybrid":
                 s_, l_, p_, z_ = coordcode.decode(coords[e], self.shape)
-                adc = np.zeros(len(s_), dtype=np.float32)
-                for s, fn in fns.items():
-                    m = s_ == s
-                    if m.any():
-                        idx = np.stack([p_[m], z_[m], l_[m]], axis=1)
-                        ctx = None
-                        if self.method == "amortised" and self.amortised.uses_context:
-                            mask = np.zeros(self.shape, dtype=bool)
-                            mask[idx[:, 0], idx[:, 1], idx[:, 2]] = True
-                            ctx = mask_context(mask)[idx[:, 0], idx[:, 1], idx[:, 2]]
-                        adc[m] = fn(normalise(idx, self.shape), ctx)
-                adc = np.clip(np.rint(adc), self.threshold, 1023)
+                adc = self._predict_hits(fns, s_, l_, p_, z_)
+                if residuals is not None:
+                    q = residual.unpack(residuals[e])
+                    if len(q) != len(adc):
+                        raise ModelError(f"tpc_inr: event {e} has {len(q)} residuals for {len(adc)} hits")
+                    adc = np.clip(residual.apply(adc, q, self.adc_error_bound), self.threshold, 1023)
                 columns.append({"sector": s_, "layer": l_, "phi": p_, "z": z_, "adc": adc})
             else:
                 if grid is None:
@@ -221,6 +243,21 @@ class TpcInrCodec(Codec):
                                 for f in ("sector", "layer", "phi", "z", "adc")})
         return events_from_columns(columns)
 
+    def _predict_hits(self, fns: dict, s_, l_, p_, z_) -> np.ndarray:
+        """Hybrid mode: the INR's ADC (int64, rounded, clipped to [threshold, 1023]) at the stored hits."""
+        adc = np.zeros(len(s_), dtype=np.float32)
+        for s, fn in fns.items():
+            m = s_ == s
+            if m.any():
+                idx = np.stack([p_[m], z_[m], l_[m]], axis=1)
+                ctx = None
+                if self.method == "amortised" and self.amortised.uses_context:
+                    mask = np.zeros(self.shape, dtype=bool)
+                    mask[idx[:, 0], idx[:, 1], idx[:, 2]] = True
+                    ctx = mask_context(mask)[idx[:, 0], idx[:, 1], idx[:, 2]]
+                adc[m] = fn(normalise(idx, self.shape), ctx)
+        return np.clip(np.rint(adc), self.threshold, 1023).astype(np.int64)
+
     def evaluate(self, blob: bytes, idx: np.ndarray) -> np.ndarray:
         """Continuous reconstruction: one sector's coded blob evaluated at (fractional) voxel indices (n, 3)."""
         return self._sector_fn(blob)(normalise(idx, self.shape))
@@ -229,7 +266,7 @@ class TpcInrCodec(Codec):
     def config(self) -> dict:
         cfg = {"format": FORMAT_VERSION, "mode": self.mode, "method": self.method, "quant": self.quant,
                "threshold": self.threshold, "shape": list(self.shape), "n_sectors": self.n_sectors,
-               "blob_size": self.blob_size}
+               "blob_size": self.blob_size, "adc_error_bound": self.adc_error_bound}
         if self.method == "fit":
             cfg["arch"] = self.arch
             cfg["fit"] = self.fit
@@ -257,13 +294,14 @@ class TpcInrCodec(Codec):
             amortised = AmortisedRuntime(cfg["amortised"], decoder_bytes=blobs["decoder.onnx"])
         codec = cls(mode=cfg["mode"], method=cfg["method"], arch=cfg.get("arch"), quant=cfg["quant"],
                     fit=cfg.get("fit"), amortised=amortised, threshold=cfg["threshold"], shape=cfg["shape"],
-                    n_sectors=cfg["n_sectors"])
+                    n_sectors=cfg["n_sectors"], adc_error_bound=cfg.get("adc_error_bound", -1))
         if codec.blob_size != cfg["blob_size"]:
             raise ModelError(f"tpc_inr: blob size {codec.blob_size} does not match the file's {cfg['blob_size']}")
         return codec
 
     def summary(self) -> dict:
-        return dict(self.stats, mode=self.mode, method=self.method, quant=self.quant, blob_bytes=self.blob_size)
+        return dict(self.stats, mode=self.mode, method=self.method, quant=self.quant, blob_bytes=self.blob_size,
+                    adc_error_bound=self.adc_error_bound)
 
 
 def config_json(codec: TpcInrCodec) -> str:

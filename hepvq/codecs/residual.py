@@ -1,0 +1,43 @@
+"""Error-bounded residuals, shared by the codecs that offer an ADC error bound (pixel_vq corrections,
+tpc_inr residuals): a residual r = target - prediction is stored as q = round(r / (2B + 1)), so that
+prediction + q (2B + 1) is within B of the target (integers: an odd step never ties), and B = 0 is lossless.
+
+Streams of q are zigzag-mapped, LEB128 varints and zstd, like hepvq.tpc.coords' gap streams."""
+from __future__ import annotations
+
+import numpy as np
+import zstandard
+
+LEVEL = 19
+
+
+def step(bound: int) -> int:
+    if bound < 0:
+        raise ValueError(f"an ADC error bound must be >= 0, got {bound}")
+    return 2 * int(bound) + 1
+
+
+def quantise(residual: np.ndarray, bound: int) -> np.ndarray:
+    """Integer residuals -> int64 multiples q of the step with |residual - q step| <= bound."""
+    return np.rint(np.asarray(residual, np.float64) / step(bound)).astype(np.int64)
+
+
+def apply(prediction: np.ndarray, q: np.ndarray, bound: int) -> np.ndarray:
+    return np.asarray(prediction, np.int64) + np.asarray(q, np.int64) * step(bound)
+
+
+def pack(q: np.ndarray) -> bytes:
+    from hepvq.tpc.coords import _varint
+
+    q = np.asarray(q, np.int64)
+    zz = np.where(q >= 0, 2 * q, -2 * q - 1).astype(np.uint64)
+    return zstandard.ZstdCompressor(level=LEVEL).compress(_varint(zz)) if len(q) else b""
+
+
+def unpack(blob: bytes) -> np.ndarray:
+    from hepvq.tpc.coords import _unvarint
+
+    if not len(blob):
+        return np.zeros(0, np.int64)
+    zz = _unvarint(zstandard.ZstdDecompressor().decompress(bytes(blob)))
+    return np.where(zz % 2 == 0, zz // 2, -(zz + 1) // 2)
