@@ -550,6 +550,7 @@ def plot_rd(res):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     fig, axes = plt.subplots(1, 2, figsize=(11.5, 4.4))
     styles = {"tpc_inr (amortised INR + residuals)": "o-", "coords + requant (no INR)": "s--",
@@ -568,6 +569,9 @@ def plot_rd(res):
                 ax.plot(*zip(*low), "o", ms=10, mfc="none", mec=line.get_color(), lw=0)
         ax.axvline(1.0, color="k", lw=0.8)
         ax.set_xscale("log"); ax.set_yscale("log")
+        ax.set_xticks([0.2, 0.5, 1, 2, 4, 8])
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_xlabel("compression ratio vs lossless sparse ROOT file (same hits)"); ax.set_ylabel(lab)
     axes[0].legend(fontsize=7)
     fig.suptitle(f"TPC rate-distortion, {res['sectors']} sectors ({res['hits']} hits, occupancy "

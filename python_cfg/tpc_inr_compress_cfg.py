@@ -2,6 +2,7 @@
 
     hepvq-run python_cfg/tpc_inr_compress_cfg.py                        # shipped sample, amortised hybrid
     hepvq-run python_cfg/tpc_inr_compress_cfg.py inputFiles=in.root outputFile=out.root
+    hepvq-run python_cfg/tpc_inr_compress_cfg.py tpcInr.adcErrorBound=16             # |ADC error| <= 16 per hit
     hepvq-run python_cfg/tpc_inr_compress_cfg.py tpcInr.method=fit tpcInr.mode=dense tpcInr.epochs=20  # paper (torch)
 
 Default: method "amortised" (ONNX encoder -> int8 latents of a shared decoder, a few ms per sector) in mode
@@ -34,6 +35,7 @@ process.tpcInr = cms.EDProducer(
     encoderModel=cms.string("data/models/tpc_amortised_encoder.onnx"),
     decoderModel=cms.string("data/models/tpc_amortised_decoder.onnx"),
     quant=cms.string("int8"),
+    adcErrorBound=cms.int32(-1),          # hybrid: >= 0 stores residuals so that every |ADC error| <= this
     # method "fit" only:
     kind=cms.string("siren"),
     width=cms.int32(48),

@@ -108,3 +108,46 @@ def test_bad_parameters_are_named(job, tmp_path):
         run([COMPRESS, f"inputFiles={job['src']}", f"outputFile={tmp_path / 'x.root'}", "tpcInr.method=magic",
              "--no-progress"])
     assert not (tmp_path / "x.root").exists()
+
+
+@pytest.mark.parametrize("bound", [0, 5])
+def test_adc_error_bound_holds_for_every_hit_through_root(job, tmp_path, bound):
+    """hybrid + adcErrorBound: the INR predicts, the residuals are stored; every decoded ADC (decompress_cfg.py
+    and hepvq.open) is within the bound of the input, B = 0 is lossless; the tiny model predicts badly, so the
+    residuals are large: the bound must hold anyway."""
+    comp, out = tmp_path / "c.root", tmp_path / "d.root"
+    report = run([COMPRESS, f"inputFiles={job['src']}", f"outputFile={comp}", f"tpcInr.encoderModel={job['enc']}",
+                  f"tpcInr.decoderModel={job['decm']}", f"tpcInr.adcErrorBound={bound}", "--no-progress"])
+    assert "tpcInr_residuals_byte" in uproot.open(comp)["Events"].keys()
+    assert report["reports"]["tpcInr"]["max |ADC error| on original hits"] <= bound
+    run([DECOMPRESS, f"inputFiles={comp}", f"outputFile={out}", "--no-progress"])
+    arr = uproot.open(out)["Events"].arrays()
+    dec = ak.zip({f: arr[f"TpcHit_{f}"] for f in ("sector", "layer", "phi", "z", "adc")})
+    opened = hepvq.open(str(comp)).arrays()["TpcHit"]
+    worst = 0
+    for a, b, c in zip(tpc_hit_table(job["hits"]), tpc_hit_table(dec), tpc_hit_table(opened)):
+        np.testing.assert_array_equal(a[:, :4], b[:, :4])
+        np.testing.assert_array_equal(b, c)
+        if len(a):
+            worst = max(worst, int(np.abs(a[:, 4] - b[:, 4]).max()))
+    assert worst <= bound
+    if bound == 0:
+        assert worst == 0
+
+
+def test_adc_error_bound_needs_hybrid_and_residuals(job, tmp_path):
+    from hepvq.errors import ModelError
+    from hepvq.tpc.amortised_rt import AmortisedRuntime
+    from hepvq.tpc.codec import TpcInrCodec
+
+    with pytest.raises(ParameterError, match="adcErrorBound"):
+        run([COMPRESS, f"inputFiles={job['src']}", f"outputFile={tmp_path / 'x.root'}", "tpcInr.mode=dense",
+             "tpcInr.adcErrorBound=3", "--no-progress"])
+    assert not (tmp_path / "x.root").exists()
+    am = AmortisedRuntime.load(encoder=job["enc"], decoder=job["decm"])
+    codec = TpcInrCodec(method="amortised", mode="hybrid", amortised=am, adc_error_bound=3)
+    prod = codec.encode(job["hits"])
+    again = TpcInrCodec.from_metadata(codec.metadata())
+    assert again.adc_error_bound == 3
+    with pytest.raises(ModelError, match="residuals"):
+        again.decode({k: v for k, v in prod.items() if k != "residuals"})

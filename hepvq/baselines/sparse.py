@@ -231,6 +231,19 @@ def _read_stream(r: _Reader) -> bytes:
     return out
 
 
+def compress_stream(data: bytes, level: int = 19) -> bytes:
+    """A self-contained stream: the smallest of raw / zstd / LZMA2 with its method byte (used by other codecs)."""
+    return _compress_stream(data, level, True)
+
+
+def decompress_stream(blob: bytes) -> bytes:
+    r = _Reader(blob)
+    out = _read_stream(r)
+    if r.pos != len(r.buf):
+        raise DataError("corrupt stream: trailing bytes")
+    return out
+
+
 def _byte_planes(u: np.ndarray, nbytes: int) -> list[bytes]:
     """Little-endian byte planes (plane 0 = least significant byte) of unsigned integers."""
     u = np.ascontiguousarray(u, dtype=np.uint64)

@@ -2,13 +2,11 @@
 tpc_inr residuals): a residual r = target - prediction is stored as q = round(r / (2B + 1)), so that
 prediction + q (2B + 1) is within B of the target (integers: an odd step never ties), and B = 0 is lossless.
 
-Streams of q are zigzag-mapped, LEB128 varints and zstd, like hepvq.tpc.coords' gap streams."""
+Streams of q are zigzag-mapped LEB128 varints, compressed with the smaller of zstd and LZMA2
+(hepvq.baselines.sparse.compress_stream: LZMA's literal contexts pick up runs of similar residuals)."""
 from __future__ import annotations
 
 import numpy as np
-import zstandard
-
-LEVEL = 19
 
 
 def step(bound: int) -> int:
@@ -27,17 +25,19 @@ def apply(prediction: np.ndarray, q: np.ndarray, bound: int) -> np.ndarray:
 
 
 def pack(q: np.ndarray) -> bytes:
+    from hepvq.baselines.sparse import compress_stream
     from hepvq.tpc.coords import _varint
 
     q = np.asarray(q, np.int64)
     zz = np.where(q >= 0, 2 * q, -2 * q - 1).astype(np.uint64)
-    return zstandard.ZstdCompressor(level=LEVEL).compress(_varint(zz)) if len(q) else b""
+    return compress_stream(_varint(zz)) if len(q) else b""
 
 
 def unpack(blob: bytes) -> np.ndarray:
+    from hepvq.baselines.sparse import decompress_stream
     from hepvq.tpc.coords import _unvarint
 
     if not len(blob):
         return np.zeros(0, np.int64)
-    zz = _unvarint(zstandard.ZstdDecompressor().decompress(bytes(blob)))
+    zz = _unvarint(decompress_stream(bytes(blob)))
     return np.where(zz % 2 == 0, zz // 2, -(zz + 1) // 2)
