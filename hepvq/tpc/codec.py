@@ -131,6 +131,7 @@ class TpcInrCodec(Codec):
                 vol[c["phi"][m], c["z"][m], c["layer"][m]] = c["adc"][m]
                 jobs.append(vol)
         blobs = self._encode_volumes(jobs)
+        res_blobs = self._residuals(ev_sectors, ev_hits, blobs) if self.adc_error_bound >= 0 else None
         per_event, j = [], 0
         for e in range(n_ev):
             k = len(ev_sectors[e])
@@ -143,16 +144,7 @@ class TpcInrCodec(Codec):
                "weights": _bytes_records(per_event)}
         if self.mode == "hybrid":
             out["coords"] = _bytes_records(coord_blobs)
-        if self.adc_error_bound >= 0:
-            # residuals against exactly what decode() predicts from the stored (quantised) code
-            res_blobs, j = [], 0
-            for e in range(n_ev):
-                k = len(ev_sectors[e])
-                fns = {int(s): self._sector_fn(b) for s, b in zip(ev_sectors[e], blobs[j:j + k])}
-                j += k
-                s_, l_, p_, z_, adc = ev_hits[e]
-                base = self._predict_hits(fns, s_, l_, p_, z_)
-                res_blobs.append(residual.pack(residual.quantise(adc - base, self.adc_error_bound)))
+        if res_blobs is not None:
             out["residuals"] = _bytes_records(res_blobs)
         self.stats["encode_time_s"] += time.perf_counter() - t0
         self.stats["sectors"] += len(jobs)
@@ -183,9 +175,34 @@ class TpcInrCodec(Codec):
             out += [zc.compress(quantise.pack(res.sector_params(s), self.quant)) for s in range(len(batch))]
         return out
 
+    def _residuals(self, ev_sectors, ev_hits, blobs) -> list[bytes]:
+        """Per event, the quantised residuals against exactly what decode() predicts from the stored (quantised)
+        code. A sector's code is dropped (blob b"": constant prediction, the threshold) where its residuals alone
+        take fewer bytes than code + residuals, so the error-bounded codec never pays for an INR that does not
+        predict well enough."""
+        bound, out, j = self.adc_error_bound, [], 0
+        for e, secs in enumerate(ev_sectors):
+            s_, l_, p_, z_, adc = ev_hits[e]
+            base = np.full(len(adc), self.threshold, dtype=np.int64)
+            for s in secs:
+                m = s_ == s
+                pred = self._predict_hits({int(s): self._sector_fn(blobs[j])}, s_[m], l_[m], p_[m], z_[m])
+                with_code = len(blobs[j]) + len(residual.pack(residual.quantise(adc[m] - pred, bound)))
+                if with_code < len(residual.pack(residual.quantise(adc[m] - self.threshold, bound))):
+                    base[m] = pred
+                else:
+                    blobs[j] = b""
+                j += 1
+            out.append(residual.pack(residual.quantise(adc - base, bound)))
+        self.stats["sectors_without_code"] = self.stats.get("sectors_without_code", 0) + sum(not b for b in blobs)
+        return out
+
     # ------------------------------------------------------------------ decode
     def _sector_fn(self, blob: bytes):
-        """blob -> function(normalised coords (n, 3)) -> ADC float (n,)."""
+        """blob -> function(normalised coords (n, 3)) -> ADC float (n,); an empty blob (error-bounded mode, code
+        dropped) predicts the threshold everywhere."""
+        if not len(blob):
+            return lambda x, ctx=None: np.full(len(x), float(self.threshold), dtype=np.float32)
         raw = zstandard.ZstdDecompressor().decompress(bytes(blob), max_output_size=self.blob_size)
         tensors = quantise.unpack(raw, self._tensor_shapes(), self.quant)
         if self.method == "amortised":
