@@ -508,6 +508,7 @@ def study_rd(args):
             t0 = time.perf_counter()
             prod = codec.encode(hits)
             enc = time.perf_counter() - t0
+            # byte streams + the main product (uint8 sector + uint32 nbytes per coded sector)
             size = sum(len(ak.to_numpy(ak.flatten(prod[k]["byte"]))) for k in prod if k) + 5 * len(vols)
             add("tpc_inr hybrid amortised" + ("" if b < 0 else f" B={b}"), "tpc_inr (amortised INR + residuals)",
                 size, to_vols(codec.decode(prod)), {"adc_error_bound": b, "encode_s": enc})

@@ -26,18 +26,18 @@ def apply(prediction: np.ndarray, q: np.ndarray, bound: int) -> np.ndarray:
 
 def pack(q: np.ndarray) -> bytes:
     from hepvq.baselines.sparse import compress_stream
-    from hepvq.tpc.coords import _varint
+    from hepvq.tpc.coords import varint_bytes
 
     q = np.asarray(q, np.int64)
     zz = np.where(q >= 0, 2 * q, -2 * q - 1).astype(np.uint64)
-    return compress_stream(_varint(zz)) if len(q) else b""
+    return compress_stream(varint_bytes(zz)) if len(q) else b""
 
 
 def unpack(blob: bytes) -> np.ndarray:
     from hepvq.baselines.sparse import decompress_stream
-    from hepvq.tpc.coords import _unvarint
+    from hepvq.tpc.coords import varint_values
 
     if not len(blob):
         return np.zeros(0, np.int64)
-    zz = _unvarint(decompress_stream(bytes(blob)))
+    zz = varint_values(decompress_stream(bytes(blob)))
     return np.where(zz % 2 == 0, zz // 2, -(zz + 1) // 2)

@@ -30,9 +30,9 @@ def unkey(k: np.ndarray, shape=SHAPE):
     return sector, layer, phi, z
 
 
-def _varint(values: np.ndarray) -> bytes:
+def varint_bytes(values: np.ndarray) -> bytes:
+    """Unsigned integers -> LEB128 varint bytes (vectorised; also used by hepvq.codecs.residual)."""
     v = np.asarray(values, dtype=np.uint64)
-    out = []
     n_bytes = np.ones(len(v), dtype=np.int64)
     t = v >> np.uint64(7)
     while t.any():
@@ -48,11 +48,11 @@ def _varint(values: np.ndarray) -> bytes:
         more = n_bytes[live] > i + 1
         buf[pos[live] + i] = byte | (more.astype(np.uint8) << 7)
         rem[live] = rem[live] >> np.uint64(7)
-    del out
     return buf.tobytes()
 
 
-def _unvarint(data: bytes) -> np.ndarray:
+def varint_values(data: bytes) -> np.ndarray:
+    """LEB128 varint bytes -> int64 values (inverse of varint_bytes)."""
     b = np.frombuffer(data, dtype=np.uint8)
     if len(b) == 0:
         return np.zeros(0, np.int64)
@@ -74,11 +74,11 @@ def encode(sector, layer, phi, z, shape=SHAPE) -> tuple[bytes, np.ndarray]:
     gaps = np.diff(np.concatenate([[-1], ks])) - 1
     if (gaps < 0).any():
         raise ValueError("duplicate hit positions in one event cannot be coded")
-    return zstandard.ZstdCompressor(level=_LEVEL).compress(_varint(gaps)), order
+    return zstandard.ZstdCompressor(level=_LEVEL).compress(varint_bytes(gaps)), order
 
 
 def decode(blob: bytes, shape=SHAPE):
     """-> (sector, layer, phi, z) int64 arrays in key order."""
-    gaps = _unvarint(zstandard.ZstdDecompressor().decompress(bytes(blob))) if len(blob) else np.zeros(0, np.int64)
+    gaps = varint_values(zstandard.ZstdDecompressor().decompress(bytes(blob))) if len(blob) else np.zeros(0, np.int64)
     ks = np.cumsum(gaps + 1) - 1
     return unkey(ks, shape)
