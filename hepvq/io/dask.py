@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import glob
 import os
-from pathlib import Path
 
 from hepvq.errors import InputError
 from hepvq.extras import require
+from hepvq.io.rootfile import check_readable
 
 
 def _expand(files) -> list[str]:
@@ -30,8 +30,7 @@ def _expand(files) -> list[str]:
                 raise InputError(f"no file matches '{f}'")
             out.extend(matched)
         else:
-            if not Path(f).exists():
-                raise InputError("file does not exist", file=f)
+            check_readable(f)
             out.append(f)
     if not out:
         raise InputError("hepvq.dask needs at least one file")
@@ -86,16 +85,17 @@ _READERS: dict = {}
 
 def partitions(files, step_size: int = 100_000, tree: str = "Events") -> list[tuple[str, int, int]]:
     """[(path, entry_start, entry_stop)] covering every entry of every file, ``step_size`` entries at most."""
-    import uproot
+    from hepvq.io.rootfile import open_root
 
     if int(step_size) < 1:
         raise ValueError(f"step_size must be a positive number of entries, got {step_size}")
     parts = []
     for path in _expand(files):
-        with uproot.open(path) as f:
-            if tree not in f:
-                raise InputError("no such tree", file=path, tree=tree)
-            n = int(f[tree].num_entries)
+        f, t = open_root(path, tree)  # one-line errors for unreadable, truncated or foreign files
+        try:
+            n = int(t.num_entries)
+        finally:
+            f.close()
         starts = range(0, n, int(step_size)) if n else [0]
         parts.extend((path, s, min(s + int(step_size), n)) for s in starts)
     return parts

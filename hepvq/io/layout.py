@@ -1,4 +1,5 @@
-"""How products map to TTree branches and back (shared by RootSource, RootOutputModule, hepvq.open).
+"""How products map to TTree branches and back (shared by RootSource, RootOutputModule, hepvq.open), and which
+products an output keeps (outputCommands). Format-neutral: nothing here opens a file.
 
 Writing (contract, docs/ARCHITECTURE.md "Output files"): product (label, instance) -> branch prefix
 ``label`` (instance "") or ``label_instance``; jagged records -> counter ``n<prefix>`` + ``<prefix>_<field>``;
@@ -10,8 +11,13 @@ before the first ``_``. A branch without ``_`` and without a known prefix is a p
 """
 from __future__ import annotations
 
+import fnmatch
+import re
+
 import awkward as ak
 import numpy as np
+
+from hepvq.errors import ParameterError
 
 ID_BRANCHES = ("run", "luminosityBlock", "event")
 ID_DTYPES = {"run": np.dtype(np.uint32), "luminosityBlock": np.dtype(np.uint32), "event": np.dtype(np.uint64)}
@@ -23,6 +29,52 @@ SCHEMA: dict[str, dict[str, np.dtype]] = {
     "TpcHit": {"sector": np.dtype(np.uint16), "layer": np.dtype(np.uint16), "phi": np.dtype(np.uint16),
                "z": np.dtype(np.uint16), "adc": np.dtype(np.uint16)},
 }
+
+
+_COMMAND = re.compile(r"^\s*(keep|drop)\s+(\S+)\s*$")
+
+
+def parse_output_commands(commands, label="", module_type="RootOutputModule"):
+    """[(keep: bool, pattern)] from CMSSW-style "keep *" / "drop PixelDigi" / "keep encoder_*" lines."""
+    out = []
+    for c in commands:
+        m = _COMMAND.match(str(c))
+        if not m:
+            raise ParameterError(f"bad command '{c}', expected 'keep <pattern>' or 'drop <pattern>'",
+                                 label=label, module_type=module_type, parameter="outputCommands")
+        out.append((m.group(1) == "keep", m.group(2)))
+    return out
+
+
+def is_kept(commands, label: str, instance: str) -> bool:
+    """Apply the commands in order, last match wins. A pattern matches the branch prefix (``label`` or
+    ``label_instance``) or ``label_instance`` with an empty instance (so ``keep enc_*`` keeps all of enc)."""
+    keep = False
+    names = {product_prefix(label, instance), f"{label}_{instance}", label if instance == "" else None}
+    names.discard(None)
+    for k, pat in commands:
+        if any(fnmatch.fnmatchcase(n, pat) for n in names):
+            keep = k
+    return keep
+
+
+def as_dict(value) -> dict:
+    """A PSet-like value (dict, Params, cms.PSet) as {name: python value} (branchMap, branchAliases)."""
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if hasattr(value, "parameterNames_"):
+        return {k: _plain(getattr(value, k)) for k in value.parameterNames_()}
+    if hasattr(value, "items"):
+        return {k: _plain(v) for k, v in value.items()}
+    if hasattr(value, "__dict__"):
+        return {k: _plain(v) for k, v in vars(value).items() if not k.startswith("_")}
+    return dict(value)
+
+
+def _plain(v):
+    return v.value() if hasattr(v, "value") and callable(v.value) else v
 
 
 def product_prefix(label: str, instance: str = "") -> str:

@@ -16,7 +16,8 @@ import json
 import awkward as ak
 import numpy as np
 
-from hepvq.errors import InputError
+from hepvq.errors import DataError, InputError
+from hepvq.io.rootfile import one_line, open_root
 
 PROVENANCE_KEY = "hepvq_provenance"
 CFG_KEY = "hepvq_cfg"
@@ -55,23 +56,81 @@ def write_metadata(wfile, provenance: dict, cfg: str = "", blobs: dict | None = 
         t.extend({"key": key_arr, "data": data_arr})
 
 
-def read_metadata(path_or_file) -> tuple[dict, dict[str, bytes]]:
-    """(provenance dict, {key: bytes}) of a hepvq output file; ({}, {}) for a file without them."""
-    from hepvq.io.source import open_root, read_provenance_of
+def read_provenance_of(f, file: str | None = None) -> dict | None:
+    """The provenance JSON of an open uproot file written by hepvq; None when the file has none.
 
+    A provenance that is present but cannot be read is an error: the file claims to be a hepvq file, and
+    guessing what it holds could turn its encoded products into silently empty collections."""
+    name = file or str(getattr(f, "file_path", "?"))
+    if PROVENANCE_KEY not in f.keys(cycle=False):
+        if BLOBS_TREE in f.keys(cycle=False):
+            raise DataError(f"file {name} has '{BLOBS_TREE}' but no '{PROVENANCE_KEY}': its metadata is damaged")
+        return None
+    try:
+        prov = json.loads(str(f[PROVENANCE_KEY]))
+    except Exception as err:
+        raise DataError(f"file {name}: metadata '{PROVENANCE_KEY}' is not valid JSON ({one_line(err)}); "
+                        "the file is damaged") from err
+    if not isinstance(prov, dict) or not isinstance(prov.get("codecs", {}), dict) \
+            or not isinstance(prov.get("products", []), list) or not isinstance(prov.get("blobs", {}), dict):
+        raise DataError(f"file {name}: metadata '{PROVENANCE_KEY}' does not have the layout hepvq writes "
+                        "(codecs, products, blobs); the file is damaged")
+    return prov
+
+
+def verify_blobs(provenance: dict, blobs: dict[str, bytes], file: str = "?") -> None:
+    """DataError (one line naming the file and blob key) unless every blob matches the size and sha256 the
+    provenance recorded when the file was written, and every blob is listed there."""
+    listed = provenance.get("blobs") or {}
+    for key, info in listed.items():
+        if key not in blobs:
+            raise DataError(f"file {file}: blob '{key}' listed in '{PROVENANCE_KEY}' is missing from '{BLOBS_TREE}'")
+        data = blobs[key]
+        if not isinstance(info, dict) or len(data) != int(info.get("bytes", -1)) \
+                or hashlib.sha256(data).hexdigest() != info.get("sha256"):
+            raise DataError(f"file {file}: blob '{key}' does not match the sha256 recorded in '{PROVENANCE_KEY}' "
+                            f"({len(data)} bytes); the file was damaged or edited after it was written")
+    extra = [k for k in blobs if k not in listed]
+    if extra:
+        raise DataError(f"file {file}: blob '{extra[0]}' in '{BLOBS_TREE}' is not listed in '{PROVENANCE_KEY}' "
+                        "(no hash to verify it against)")
+
+
+def declared_codecs(provenance: dict) -> dict[str, dict]:
+    """{label: {codec, collection, prefixes}} the writing job declared (and kept the products of)."""
+    return dict(provenance.get("codecs") or {})
+
+
+def product_prefixes(provenance: dict) -> dict[str, tuple[str, str]]:
+    """{branch prefix: (label, instance)} of every product the file lists."""
+    return {p["prefix"]: (p.get("label", p["prefix"]), p.get("instance", "")) for p in provenance.get("products", [])}
+
+
+def read_metadata(path_or_file, *, verify: bool = True) -> tuple[dict, dict[str, bytes]]:
+    """(provenance dict, {key: bytes}) of a hepvq output file; ({}, {}) for a file without them.
+
+    ``verify``: check every blob against its recorded sha256 (verify_blobs) -- on by default, so that no
+    reader builds a codec from damaged model bytes."""
     own = isinstance(path_or_file, (str, bytes)) or hasattr(path_or_file, "__fspath__")
     f = open_root(str(path_or_file))[0] if own else path_or_file
+    name = str(path_or_file) if own else str(getattr(f, "file_path", "?"))
     try:
-        prov = read_provenance_of(f) or {}
+        prov = read_provenance_of(f, name) or {}
         blobs: dict[str, bytes] = {}
         if BLOBS_TREE in f.keys(cycle=False):
             try:
                 arrs = f[BLOBS_TREE].arrays(["key", "data"], library="ak")
             except Exception as err:
-                raise InputError(f"cannot read metadata blobs: {err}", file=str(getattr(f, 'file_path', path_or_file)),
-                                 tree=BLOBS_TREE) from err
+                raise InputError(f"cannot read metadata blobs: {one_line(err)}", file=name, tree=BLOBS_TREE) from err
             for k, d in zip(arrs["key"], arrs["data"]):
-                blobs[ak.to_numpy(k).astype(np.uint8).tobytes().decode()] = ak.to_numpy(d).astype(np.uint8).tobytes()
+                try:
+                    key = ak.to_numpy(k).astype(np.uint8).tobytes().decode()
+                except UnicodeDecodeError as err:
+                    raise DataError(f"file {name}: a blob key in '{BLOBS_TREE}' is not UTF-8; the file is damaged") \
+                        from err
+                blobs[key] = ak.to_numpy(d).astype(np.uint8).tobytes()
+        if verify and prov:
+            verify_blobs(prov, blobs, name)
         return prov, blobs
     finally:
         if own:
@@ -80,8 +139,6 @@ def read_metadata(path_or_file) -> tuple[dict, dict[str, bytes]]:
 
 def read_cfg(path) -> str:
     """The dumpPython() text stored in a hepvq output file ('' when absent)."""
-    from hepvq.io.source import open_root
-
     f = open_root(str(path))[0]
     try:
         return str(f[CFG_KEY]) if CFG_KEY in f.keys(cycle=False) else ""

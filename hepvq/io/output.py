@@ -6,17 +6,16 @@ least ``minBasketBytes`` per branch, or ``maxBufferBytes`` in all. The file is w
 ``<fileName>.tmp-<pid>`` and renamed when complete; ``abort()`` deletes it."""
 from __future__ import annotations
 
-import fnmatch
 import logging
 import os
-import re
 
 import awkward as ak
 import numpy as np
 
 from hepvq.errors import DataError, HepvqError, ParameterError
 from hepvq.framework.module import OutputModule
-from hepvq.io.layout import ID_BRANCHES, ID_DTYPES, product_kind, product_prefix
+from hepvq.io.layout import (ID_BRANCHES, ID_DTYPES, as_dict, is_kept, parse_output_commands,  # noqa: F401
+                             product_kind, product_prefix)
 from hepvq.io.metadata import make_provenance, write_metadata
 
 log = logging.getLogger("hepvq.io")
@@ -30,33 +29,6 @@ COMPRESSION = {"ZSTD": ("ZSTD", range(1, 23)), "LZMA": ("LZMA", range(1, 10)), "
 #: costs little there next to the encoders while bytes on disk are the figure of merit: 5 is the default.
 #: Jobs that move raw hits (copy_cfg.py) set compressionLevel = 1 for throughput.
 DEFAULT_COMPRESSION_LEVEL = 5
-
-_COMMAND = re.compile(r"^\s*(keep|drop)\s+(\S+)\s*$")
-
-
-def parse_output_commands(commands, label="", module_type="RootOutputModule"):
-    """[(keep: bool, pattern)] from CMSSW-style "keep *" / "drop PixelDigi" / "keep encoder_*" lines."""
-    out = []
-    for c in commands:
-        m = _COMMAND.match(str(c))
-        if not m:
-            raise ParameterError(f"bad command '{c}', expected 'keep <pattern>' or 'drop <pattern>'",
-                                 label=label, module_type=module_type, parameter="outputCommands")
-        out.append((m.group(1) == "keep", m.group(2)))
-    return out
-
-
-def is_kept(commands, label: str, instance: str) -> bool:
-    """Apply the commands in order, last match wins. A pattern matches the branch prefix (``label`` or
-    ``label_instance``) or ``label_instance`` with an empty instance (so ``keep enc_*`` keeps all of enc)."""
-    keep = False
-    names = {product_prefix(label, instance), f"{label}_{instance}", label if instance == "" else None}
-    names.discard(None)
-    for k, pat in commands:
-        if any(fnmatch.fnmatchcase(n, pat) for n in names):
-            keep = k
-    return keep
-
 
 class RootOutputModule(OutputModule):
     """Writes events (ids + kept products) to a ROOT TTree, with hepvq provenance and the cfg."""
@@ -83,8 +55,6 @@ class RootOutputModule(OutputModule):
 
     def __init__(self, label, params, context):
         super().__init__(label, params, context)
-        from hepvq.io.source import _as_dict
-
         t = getattr(self, "type_name", type(self).__name__)
         self.file_name = str(params.fileName)
         if not self.file_name:
@@ -101,7 +71,7 @@ class RootOutputModule(OutputModule):
             raise ParameterError(f"level {level} out of range {r.start}..{r.stop - 1} for {algo}", label=label,
                                  module_type=t, parameter="compressionLevel")
         self.algorithm, self.level = algo, level
-        self.aliases = {k: str(v) for k, v in _as_dict(params.branchAliases).items()}
+        self.aliases = {k: str(v) for k, v in as_dict(params.branchAliases).items()}
         fmt = str(params.treeFormat)
         if fmt not in ("TTree", "RNTuple"):
             raise ParameterError(f"unknown treeFormat '{fmt}', expected TTree or RNTuple", label=label,

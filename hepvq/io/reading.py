@@ -13,27 +13,46 @@ from __future__ import annotations
 import awkward as ak
 
 from hepvq.codecs import codec_class
-from hepvq.errors import InputError
+from hepvq.errors import DataError, HepvqError, InputError, ModelError
 from hepvq.io.layout import ID_BRANCHES, group_branches, zip_fields
-from hepvq.io.metadata import CFG_KEY, read_metadata
-from hepvq.io.source import _one_line, open_root
+from hepvq.io.metadata import CFG_KEY, declared_codecs, read_metadata
+from hepvq.io.rootfile import one_line, open_root
 
 
-def codecs_from_blobs(provenance: dict, blobs: dict[str, bytes]) -> dict:
-    """{label: (codec, collection, {instance: branch prefix})} for every codec declared in provenance."""
+def codecs_from_blobs(provenance: dict, blobs: dict[str, bytes], file: str = "?") -> dict:
+    """{label: (codec, collection, {instance: branch prefix})} for every codec declared in provenance.
+
+    A codec that cannot be set up (unknown name, missing or corrupt blobs) is an error naming the file:
+    a file whose encoded products cannot be decoded must never read as a file without those hits."""
     out = {}
-    for label, info in (provenance.get("codecs") or {}).items():
+    codecs = declared_codecs(provenance)
+    for label, info in codecs.items():
+        if not isinstance(info, dict) or not info.get("codec"):
+            raise DataError(f"file {file}: codec declaration of '{label}' in the provenance names no codec; "
+                            "the file is damaged")
         own = {k[len(label) + 1:]: v for k, v in blobs.items() if k.startswith(label + "/")}
-        codec = codec_class(info["codec"]).from_metadata(own)
+        try:
+            codec = codec_class(info["codec"]).from_metadata(own)
+        except HepvqError as err:
+            raise type(err)(f"file {file}: codec '{label}' ({info['codec']}) cannot be set up: {err}") from err
+        except Exception as err:  # KeyError/ValueError from a settings blob that is not what the codec wrote
+            raise ModelError(f"file {file}: codec '{label}' ({info['codec']}) cannot be set up: "
+                             f"{one_line(err)}") from err
         out[label] = (codec, info.get("collection", getattr(codec, "collection", label)),
                       dict(info.get("prefixes") or {}))
+    # blobs of an encoder label whose products were written but whose declaration is gone: undecodable
+    labels = {k.split("/", 1)[0] for k in blobs if "/" in k}
+    for p in provenance.get("products", []):
+        if p.get("label") in labels and p.get("label") not in codecs:
+            raise DataError(f"file {file}: products '{p.get('prefix')}' of encoder '{p.get('label')}' are in the "
+                            "file but the provenance declares no codec for them; the file is damaged")
     return out
 
 
 def codecs_from_file(path) -> dict:
     """{label: (codec, collection, {instance: branch prefix})} of a hepvq output file."""
     prov, blobs = read_metadata(str(path))
-    return codecs_from_blobs(prov, blobs)
+    return codecs_from_blobs(prov, blobs, str(path))
 
 
 def products_of(arrays, prefixes: dict[str, str], all_prefixes=()) -> dict[str, ak.Array]:
@@ -64,7 +83,7 @@ class CompressedReader:
         try:
             self.provenance, self.blobs = read_metadata(self._file)
             self.cfg = str(self._file[CFG_KEY]) if CFG_KEY in self._file.keys(cycle=False) else ""
-            self.codecs = codecs_from_blobs(self.provenance, self.blobs) if decode else {}
+            self.codecs = codecs_from_blobs(self.provenance, self.blobs, self.path) if decode else {}
             self._plan()
         except Exception:
             self._file.close()
@@ -117,7 +136,7 @@ class CompressedReader:
             arrays = self._tree.arrays(self._branches, entry_start=entry_start, entry_stop=entry_stop,
                                        how=dict, library="ak")
         except Exception as err:
-            raise InputError(f"cannot read entries: {_one_line(err)}", file=self.path, tree=self.tree_name) from err
+            raise InputError(f"cannot read entries: {one_line(err)}", file=self.path, tree=self.tree_name) from err
         return self._build(arrays)
 
     def iterate(self, step_size=100_000, entry_start=None, entry_stop=None):
@@ -130,7 +149,7 @@ class CompressedReader:
             except StopIteration:
                 return
             except Exception as err:
-                raise InputError(f"cannot read entries: {_one_line(err)}", file=self.path,
+                raise InputError(f"cannot read entries: {one_line(err)}", file=self.path,
                                  tree=self.tree_name) from err
             yield self._build(arrays)
 

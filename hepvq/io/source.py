@@ -6,10 +6,8 @@ are grouped into the collection ``X`` (jagged records) and put under label ``X``
 Every file is opened and checked (tree, branches, types) in ``beginJob``, before any output exists."""
 from __future__ import annotations
 
-import json
 import logging
 import os
-from pathlib import Path
 
 import awkward as ak
 import numpy as np
@@ -17,106 +15,15 @@ import numpy as np
 from hepvq.errors import InputError, did_you_mean
 from hepvq.framework.chunk import Chunk
 from hepvq.framework.module import Source
-from hepvq.io.layout import ID_BRANCHES, ID_DTYPES, SCHEMA, group_branches, zip_fields
+from hepvq.io.layout import ID_BRANCHES, ID_DTYPES, SCHEMA, as_dict, group_branches, zip_fields
+from hepvq.io.metadata import product_prefixes, read_provenance_of
+from hepvq.io.sizes import branch_bytes_read
+from hepvq.io.rootfile import REPO_ROOT, branch_dtype, one_line, open_root, resolve_input, typename_of
 
 log = logging.getLogger("hepvq.io")
 
-_REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def _one_line(err: BaseException) -> str:
-    text = str(err).strip().splitlines()
-    return f"{type(err).__name__}: {text[0]}" if text else type(err).__name__
-
-
-def resolve_input(name: str) -> str:
-    """A file name as given (``file:`` prefix allowed), else relative to the repository root."""
-    name = str(name)
-    if name.startswith("file:"):
-        name = name[5:]
-    p = Path(name).expanduser()
-    if not p.is_absolute() and not p.exists() and (_REPO_ROOT / p).exists():
-        return str(_REPO_ROOT / p)
-    return str(p)
-
-
-def open_root(path: str, tree: str | None = None):
-    """uproot.open(path) (and the tree) with every failure turned into a one-line InputError."""
-    import uproot
-
-    if not os.path.exists(path):
-        raise InputError("input file does not exist", file=path)
-    if os.path.isdir(path):
-        raise InputError("input is a directory, not a ROOT file", file=path)
-    with open(path, "rb") as fh:
-        magic = fh.read(4)
-    if magic != b"root":
-        raise InputError("not a ROOT file (it does not start with 'root')", file=path)
-    try:
-        f = uproot.open(path)
-    except Exception as err:
-        raise InputError(f"cannot read ROOT file, truncated or corrupt? {_one_line(err)}", file=path) from err
-    size = os.path.getsize(path)
-    end = getattr(f.file, "fEND", None)
-    if end is not None and size < end:
-        f.close()
-        raise InputError(f"truncated ROOT file: {size} bytes, its header says {end}", file=path)
-    try:
-        keys = f.keys(cycle=False)
-    except Exception as err:
-        f.close()
-        raise InputError(f"cannot read ROOT file, truncated or corrupt? {_one_line(err)}", file=path) from err
-    if tree is None:
-        return f, None
-    if tree not in keys:
-        f.close()
-        raise InputError(f"no tree '{tree}'{did_you_mean(tree, keys)}; keys: {', '.join(keys) or 'none'}",
-                         file=path)
-    try:
-        t = f[tree]
-        t.num_entries  # noqa: B018 - force the TTree to load
-    except Exception as err:
-        f.close()
-        raise InputError(f"cannot read tree, truncated or corrupt? {_one_line(err)}", file=path, tree=tree) from err
-    if not hasattr(t, "num_entries") or not hasattr(t, "branches"):
-        f.close()
-        raise InputError(f"'{tree}' is a {type(t).__name__}, not a TTree", file=path)
-    return f, t
-
-
-def read_provenance_of(f) -> dict | None:
-    """The provenance JSON of an open uproot file written by hepvq, or None."""
-    if "hepvq_provenance" not in f.keys(cycle=False):
-        return None
-    try:
-        return json.loads(str(f["hepvq_provenance"]))
-    except Exception:  # a foreign object under that name: not ours
-        return None
-
-
-def branch_dtype(branch):
-    """(numpy dtype, jagged) of a numeric (or std::vector of numeric) branch; (None, ?) otherwise."""
-    import uproot
-
-    try:
-        interp = branch.interpretation
-    except Exception:
-        return None, False
-    jagged = isinstance(interp, uproot.interpretation.jagged.AsJagged)
-    inner = interp.content if jagged else interp
-    if isinstance(inner, uproot.interpretation.numerical.AsDtype) and not isinstance(
-            inner, uproot.interpretation.numerical.AsDtypeInPlace) and inner.to_dtype.names is None \
-            and inner.to_dtype.shape == ():
-        return np.dtype(inner.to_dtype), jagged
-    return None, jagged
-
-
-def _interp_text(branch) -> str:
-    try:
-        tn = branch.typename
-    except Exception:
-        tn = "?"
-    return tn
+# old names, kept for callers outside hepvq.io
+_one_line, _interp_text, _REPO_ROOT = one_line, typename_of, REPO_ROOT
 
 
 class FilePlan:
@@ -153,10 +60,11 @@ class RootSource(Source):
         self.file_names = [resolve_input(f) for f in (params.fileNames or [])]
         self.tree_name = params.treeName
         self.requested = list(params.collections or [])
-        self.branch_map = _as_dict(getattr(params, "branchMap", None))
+        self.branch_map = as_dict(getattr(params, "branchMap", None))
         self.skip = int(params.skipEvents or 0)
         self.plans: list[FilePlan] = []
         self.input_bytes = 0
+        self.read_bytes = 0  # compressed bytes of the baskets read (hepvq.io.sizes), for the TimeReport
         self.num_events = None
         self._executor = None
 
@@ -169,6 +77,8 @@ class RootSource(Source):
         total = sum(p.num_entries for p in self.plans)
         self.num_events = max(0, total - self.skip)
         self.context.input_files = list(self.file_names)
+        colls = sorted({key[0] for p in self.plans for key in p.products})
+        self.read_what = ", ".join(colls + ["event ids"])
         threads = int(self.context.options.get("numberOfThreads") or 1)
         if threads > 1:  # zstd/zlib release the GIL: decompress baskets in parallel
             import uproot
@@ -195,7 +105,7 @@ class RootSource(Source):
         try:
             branches = {b.name: b for b in tree.branches}
         except Exception as err:
-            raise InputError(f"cannot read branches: {_one_line(err)}", file=path, tree=tname) from err
+            raise InputError(f"cannot read branches: {one_line(err)}", file=path, tree=tname) from err
         # counters: the count branch of a jagged branch (uproot-written files)
         counters, counter_names = {}, set()
         for name, b in branches.items():
@@ -218,16 +128,14 @@ class RootSource(Source):
                 continue
             dt, jagged = branch_dtype(branches[b])
             if dt is None or jagged or dt.kind not in "ui":
-                raise InputError(f"event id branch has type {_interp_text(branches[b])}, expected an unsigned "
+                raise InputError(f"event id branch has type {typename_of(branches[b])}, expected an unsigned "
                                  f"integer ({ID_DTYPES[k]})", file=path, tree=tname, branch=b)
         if any(b is None for b in ids.values()):
             log.warning("%s: tree %s lacks %s; numbering events from the entry number", path, tname,
                         ", ".join(k for k, b in ids.items() if b is None))
-        prov = read_provenance_of(f)
-        known, prefix_to_key = [], {}
-        for p in (prov or {}).get("products", []):
-            known.append(p["prefix"])
-            prefix_to_key[p["prefix"]] = (p.get("label", p["prefix"]), p.get("instance", ""))
+        prov = read_provenance_of(f, path) or {}
+        prefix_to_key = product_prefixes(prov)
+        known = list(prefix_to_key)
         data_names = [n for n in renamed if n not in ID_BRANCHES and renamed[n] not in counter_names]
         groups = group_branches(data_names, {n: counters.get(renamed[n]) for n in data_names}, known)
         wanted = self.requested or list(groups)
@@ -243,7 +151,7 @@ class RootSource(Source):
                 b = renamed[schema_name]
                 dt, jagged = branch_dtype(branches[b])
                 if dt is None:
-                    msg = (f"unsupported branch type {_interp_text(branches[b])} "
+                    msg = (f"unsupported branch type {typename_of(branches[b])} "
                            "(need numbers or std::vector of numbers)")
                     if self.requested or schema is not None:
                         raise InputError(msg, file=path, tree=tname, branch=b)
@@ -252,7 +160,7 @@ class RootSource(Source):
                 cast = None
                 if schema is not None and field in schema:
                     if dt.kind not in "ui":
-                        raise InputError(f"branch has type {_interp_text(branches[b])}, expected an integer type "
+                        raise InputError(f"branch has type {typename_of(branches[b])}, expected an integer type "
                                          f"({schema[field]})", file=path, tree=tname, branch=b)
                     cast = schema[field] if dt != schema[field] else None
                 fields[field] = (b, cast)
@@ -285,6 +193,21 @@ class RootSource(Source):
             if remaining == 0:
                 return
 
+    def empty_chunk(self):
+        """0 events of the first file, with every collection typed as in a real chunk."""
+        if not self.plans:
+            return None
+        plan = self.plans[0]
+        f, tree = open_root(plan.path, self.tree_name)
+        try:
+            arrays = tree.arrays(plan.branch_names, entry_start=0, entry_stop=0, how=dict, library="ak")
+        except Exception as err:
+            raise InputError(f"cannot read the branch types: {one_line(err)}", file=plan.path,
+                             tree=self.tree_name) from err
+        finally:
+            f.close()
+        return self._make_chunk(plan, arrays, 0, 0)
+
     def _file_chunks(self, plan: FilePlan, offset: int, lo: int, hi: int, chunk_size: int):
         f, tree = open_root(plan.path, self.tree_name)
         try:
@@ -298,7 +221,7 @@ class RootSource(Source):
                 except StopIteration:
                     break
                 except Exception as err:
-                    raise InputError(f"cannot read entries: {_one_line(err)}", file=plan.path,
+                    raise InputError(f"cannot read entries: {one_line(err)}", file=plan.path,
                                      tree=self.tree_name) from err
                 if report.tree_entry_start != expected:
                     raise InputError(f"entries {expected}-{report.tree_entry_start} were not read", file=plan.path,
@@ -308,6 +231,7 @@ class RootSource(Source):
             if expected != hi:  # every event accounted for
                 raise InputError(f"read entries {lo}-{expected}, expected {lo}-{hi}", file=plan.path,
                                  tree=self.tree_name)
+            self.read_bytes += branch_bytes_read(tree, plan.branch_names, lo, hi)
         finally:
             f.close()
 
@@ -328,26 +252,10 @@ class RootSource(Source):
             try:
                 product = zip_fields(cols)
             except Exception as err:
-                raise InputError(f"branches of collection '{key[0]}' differ in size per event: {_one_line(err)}",
+                raise InputError(f"branches of collection '{key[0]}' differ in size per event: {one_line(err)}",
                                  file=plan.path, tree=self.tree_name) from err
             chunk._put(key[0], key[1], product)
         return chunk
 
 
-def _as_dict(value) -> dict:
-    """A PSet-like value (dict, Params, cms.PSet) as {name: python value}."""
-    if value is None:
-        return {}
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if hasattr(value, "parameterNames_"):
-        return {k: _plain(getattr(value, k)) for k in value.parameterNames_()}
-    if hasattr(value, "items"):
-        return {k: _plain(v) for k, v in value.items()}
-    if hasattr(value, "__dict__"):
-        return {k: _plain(v) for k, v in vars(value).items() if not k.startswith("_")}
-    return dict(value)
-
-
-def _plain(v):
-    return v.value() if hasattr(v, "value") and callable(v.value) else v
+_as_dict = as_dict
