@@ -73,6 +73,16 @@ class PixelDigiSimSource(_SimSource):
         desc.add("numberOfEvents", cms.untracked.uint32(100), "events to make when maxEvents is -1")
         desc.add("firstEvent", cms.untracked.uint32(1), "event number of the first event")
         desc.add("run", cms.untracked.uint32(1), "run number of the events")
+        desc.add("gun", cms.string(""), "particle gun instead of pile-up: '' (pile-up), mu, pi, e or jet "
+                 "(jet: gunNTracks pions in a cone of gunCone around each of gunNJets axes); no pile-up then")
+        desc.add("gunNTracks", cms.uint32(1), "gun: tracks per event (mu/pi/e) or per jet (jet)")
+        desc.add("gunNJets", cms.uint32(1), "gun jet: jets per event")
+        desc.add("gunPt", cms.vdouble(1.0, 100.0), "gun: pT range in GeV (log-uniform)")
+        desc.add("gunEta", cms.vdouble(-2.5, 2.5), "gun: eta range (uniform)")
+        desc.add("gunCone", cms.double(0.1), "gun jet: cone radius Delta R")
+        desc.add("multipleScattering", cms.bool(False), "Highland multiple scattering (beam pipe + modules)")
+        desc.add("noiseRate", cms.double(0.0), "noise-only pixels above threshold per pixel per event")
+        desc.add("bigPixels", cms.bool(False), "Phase-1 big pixels at ROC edges (twice as wide)")
 
     def __init__(self, label, params, context):
         super().__init__(label, params, context)
@@ -86,12 +96,14 @@ class PixelDigiSimSource(_SimSource):
         if self.pileup < 0:
             raise ParameterError(f"module '{label}' of type PixelDigiSimSource: parameter 'pileup' must be >= 0")
         self.truth = bool(params.produceTruth)
+        self.extra = _realism_params(label, params)
 
     def _simulate(self, first_event, n):
         from hepvq.sim import pixel
 
         (events, truth, _), = list(pixel.iter_chunks(n, pileup=self.pileup, seed=self.seed, geometry=self.geometry,
-                                                     first_event=first_event, chunk=n, run=self.run))
+                                                     first_event=first_event, chunk=n, run=self.run,
+                                                     **self.extra))
         ids = ak.zip({"run": events.run, "luminosityBlock": events.luminosityBlock, "event": events.event},
                      depth_limit=1)
         products = {("PixelDigi", ""): events.PixelDigi}
@@ -99,6 +111,38 @@ class PixelDigiSimSource(_SimSource):
             products[("SimHit", "")] = truth.SimHit
         self.hits += int(ak.sum(ak.num(events.PixelDigi)))
         return ids, products
+
+
+def _realism_params(label, params) -> dict:
+    """PixelSimConfig overrides from the gun / realism parameters (only those that differ from the defaults,
+    so a plain pile-up source makes exactly the events it always made)."""
+    from hepvq.sim import bigpix, geometry, gun, pixel
+
+    if (len(tuple(params.gunPt)) != 2) or (len(tuple(params.gunEta)) != 2):
+        raise ParameterError(f"module '{label}' of type PixelDigiSimSource: parameters 'gunPt' and 'gunEta' "
+                             "need two values (min, max)")
+    kw = {}
+    if params.multipleScattering:
+        kw["multiple_scattering"] = True
+    if float(params.noiseRate) != 0.0:
+        kw["noise_rate"] = float(params.noiseRate)
+    if params.bigPixels:
+        kw["big_pixels"] = True
+    if params.gun:
+        kw.update(gun=str(params.gun), gun_ntracks=int(params.gunNTracks), gun_njets=int(params.gunNJets),
+                  gun_pt=tuple(params.gunPt), gun_eta=tuple(params.gunEta), gun_cone=float(params.gunCone))
+    try:
+        cfg = pixel.PixelSimConfig().replace(**kw)
+        if cfg.gun:
+            gun.check(cfg)
+        if cfg.big_pixels:
+            mods = geometry.get_geometry(str(params.geometry)).modules
+            bigpix.check_shape(mods.rows.max(), mods.cols.max())
+        if not 0.0 <= cfg.noise_rate < 0.01:
+            raise ValueError(f"noiseRate must be in [0, 0.01), got {cfg.noise_rate}")
+    except ValueError as err:
+        raise ParameterError(f"module '{label}' of type PixelDigiSimSource: {err}") from None
+    return kw
 
 
 @register_module

@@ -79,6 +79,20 @@ class PixelSimConfig:
     max_segments: int = 400
     max_path_cm: float = 2.0
     gain_spread: float = 0.0
+    # particle gun instead of pile-up (hepvq/sim/gun.py): "" = minimum-bias pile-up; mu, pi, e or jet
+    gun: str = ""
+    gun_ntracks: int = 1            # tracks per event (mu/pi/e) or per jet (jet)
+    gun_njets: int = 1              # jets per event (jet)
+    gun_pt: tuple = (1.0, 100.0)    # GeV, log-uniform
+    gun_eta: tuple = (-2.5, 2.5)    # uniform (of the track, or of the jet axis)
+    gun_cone: float = 0.1           # jet: tracks uniform in Delta R < cone around the axis
+    # realism switches (off by default, so existing samples are unchanged; docs/simulation.md)
+    multiple_scattering: bool = False   # Highland, thin scatterers (beam pipe + each crossed module)
+    layer_x0: float = 0.015             # material of one module at normal incidence, fraction of X0
+    beampipe_x0: float = 0.0023         # 0.8 mm Be (X0 = 35.3 cm)
+    beampipe_r_cm: float = 2.2
+    noise_rate: float = 0.0             # noise-only pixels above threshold, per pixel per event
+    big_pixels: bool = False            # ROC-edge pixels twice as wide (hepvq/sim/bigpix.py)
 
     def replace(self, **kw):
         d = dict(self.__dict__)
@@ -103,6 +117,10 @@ def _tick(name):
 
 
 def _generate_tracks(event_numbers, seed, geo: PixelGeometry, cfg: PixelSimConfig):
+    if cfg.gun:
+        from hepvq.sim import gun
+
+        return gun.generate(event_numbers, seed, geo, cfg)
     tsallis = _tsallis(cfg.tsallis_n, cfg.tsallis_T)
     mean_n = cfg.dndeta0 * ph.eta_integral("pp", cfg.eta_max)
     out = {k: [] for k in ("ev", "vtx", "x0", "y0", "z0", "pt", "eta", "phi", "q", "mass", "death_u")}
@@ -188,17 +206,17 @@ def _find_crossings(tr, geo: PixelGeometry, cfg: PixelSimConfig):
             okp &= (np.abs(ap - a) < 0.6) & (ap > 0) & (ap < a_death[t])
             px, py, pz, _ = ph.helix_position(xc[t], yc[t], h[t], R[t], tr["phi"][t], tr["z0"][t], sh[t], ap)
             u = -ny * px + nx * py
-            okp &= np.abs(u) < 0.5 * L.width_cm
+            okp &= np.abs(u) < 0.5 * L.width_cm * _big_scale(cfg, L)[0]
             mz = np.floor(pz / L.module_pitch_z_cm + 0.5 * L.n_modules_z).astype(np.int64)
             okp &= (mz >= 0) & (mz < L.n_modules_z)
             zc = (mz - 0.5 * (L.n_modules_z - 1)) * L.module_pitch_z_cm
-            okp &= np.abs(pz - zc) < 0.5 * L.length_cm
+            okp &= np.abs(pz - zc) < 0.5 * L.length_cm * _big_scale(cfg, L)[1]
             sel = np.nonzero(okp)[0]
             res["trk"].append(t[sel])
             res["mod"].append(off + lad[sel] * L.n_modules_z + mz[sel])
             res["a"].append(ap[sel])
     if geo.disk_rings:
-        _disk_crossings(tr, geo, R, xc, yc, h, sh, a_death, res)
+        _disk_crossings(tr, geo, R, xc, yc, h, sh, a_death, res, cfg)
     if not res["trk"]:
         return {"trk": np.zeros(0, np.int64), "mod": np.zeros(0, np.int64), "a": np.zeros(0)}, (R, xc, yc, h, sh)
     trk = np.concatenate(res["trk"])
@@ -215,7 +233,17 @@ def _find_crossings(tr, geo: PixelGeometry, cfg: PixelSimConfig):
     return {"trk": trk, "mod": mod, "a": a}, (R, xc, yc, h, sh)
 
 
-def _disk_crossings(tr, geo: PixelGeometry, R, xc, yc, h, sh, a_death, res):
+def _big_scale(cfg, sensor):
+    """(width, length) factors of the sensor with big pixels (162 x 432 pitches instead of 160 x 416)."""
+    if not cfg.big_pixels:
+        return 1.0, 1.0
+    from hepvq.sim import bigpix
+
+    vr, vc = bigpix.virtual_shape(sensor.rows, sensor.cols)
+    return vr / sensor.rows, vc / sensor.cols
+
+
+def _disk_crossings(tr, geo: PixelGeometry, R, xc, yc, h, sh, a_death, res, cfg=None):
     """Crossings with the flat forward-disk panels (planes z = const: one crossing per plane at most)."""
     mods = geo.modules
     dmask = mods.is_disk
@@ -236,7 +264,8 @@ def _disk_crossings(tr, geo: PixelGeometry, R, xc, yc, h, sh, a_death, res):
             in_ring = sel_plane[(mods.dist_cm[sel_plane] == ring.r_center_cm)]
             if in_ring.size == 0:
                 continue
-            half_w, half_l = 0.5 * ring.width_cm, 0.5 * ring.length_cm
+            fw, fl = _big_scale(cfg, ring) if cfg is not None else (1.0, 1.0)
+            half_w, half_l = 0.5 * ring.width_cm * fw, 0.5 * ring.length_cm * fl
             near = np.nonzero(np.abs(r - ring.r_center_cm) < half_l + 0.5)[0]
             if near.size == 0:
                 continue
@@ -298,6 +327,19 @@ def _simulate_chunk(event_numbers, seed, geo: PixelGeometry, cfg: PixelSimConfig
     tw = np.where(np.abs(tw) < tw_min, np.where(tw < 0, -tw_min, tw_min), tw)
     cot_a = tu / tw
     cot_b = tv / tw
+    if cfg.multiple_scattering:
+        from hepvq.sim import realism
+
+        du, dv, dca, dcb = realism.scatter(ev, t, a, tr, R, cot_a, cot_b, event_numbers, seed, cfg)
+        u0, v0, cot_a, cot_b = u0 + du, v0 + dv, cot_a + dca, cot_b + dcb
+    # sensor extent in pitches: with big pixels charge is shared on a regular 162 x 432 grid, then merged
+    rows_m, cols_m = mods.rows[m], mods.cols[m]
+    if cfg.big_pixels:
+        from hepvq.sim import bigpix
+
+        bigpix.check_shape(np.unique(mods.rows).max(), np.unique(mods.cols).max())
+        vr, vc = bigpix.virtual_shape()
+        rows_m, cols_m = np.full(nc, vr), np.full(nc, vc)
     path_um = geo.thickness_um * np.sqrt(1 + cot_a**2 + cot_b**2)
     p = tr["pt"][t] * ch
     bg = p / tr["mass"][t]
@@ -340,8 +382,8 @@ def _simulate_chunk(event_numbers, seed, geo: PixelGeometry, cfg: PixelSimConfig
     _tick("landau")
 
     # charge sharing with the nearest neighbour in each direction
-    rows = mods.rows[m][cidx]
-    cols = mods.cols[m][cidx]
+    rows = rows_m[cidx]
+    cols = cols_m[cidx]
     uu = (us + 0.5 * rows * pu[cidx]) / pu[cidx]
     vv = (vs + 0.5 * cols * pv[cidx]) / pv[cidx]
     iu = np.floor(uu).astype(np.int64)
@@ -379,6 +421,8 @@ def _simulate_chunk(event_numbers, seed, geo: PixelGeometry, cfg: PixelSimConfig
     E_q = np.concatenate(parts_q)
     keep = (E_q > 1.0) & (E_r >= 0) & (E_c >= 0) & (E_r < rows[E_s]) & (E_c < cols[E_s])
     E_r, E_c, E_q, E_s = E_r[keep], E_c[keep], E_q[keep], E_s[keep]
+    if cfg.big_pixels:
+        E_r, E_c = bigpix.virtual_to_readout(E_r, E_c)
     E_m = m_seg[E_s]
     E_ev = seg_ev[E_s]
     _tick("entries")
@@ -410,6 +454,8 @@ def _simulate_chunk(event_numbers, seed, geo: PixelGeometry, cfg: PixelSimConfig
     fired = qn >= mods.threshold_e[p_m]
     adc = np.clip(np.floor(qn / geo.electrons_per_adc), 1, geo.adc_max).astype(np.uint16)
     p_ev, p_m, p_r, p_c, adc = p_ev[fired], p_m[fired], p_r[fired], p_c[fired], adc[fired]
+    if cfg.noise_rate > 0:
+        p_ev, p_m, p_r, p_c, adc = _add_noise_pixels(p_ev, p_m, p_r, p_c, adc, event_numbers, seed, geo, cfg)
     _tick("digitise")
     nhit = np.bincount(p_ev, minlength=n_ev)
     digis = ak.zip({
@@ -421,10 +467,14 @@ def _simulate_chunk(event_numbers, seed, geo: PixelGeometry, cfg: PixelSimConfig
     # truth
     ncr = np.bincount(ev, minlength=n_ev)
     turn = np.floor(a / np.pi).astype(np.int64)
+    tx = (u0 + 0.5 * rows_m * pu) / pu
+    ty = (v0 + 0.5 * cols_m * pv) / pv
+    if cfg.big_pixels:   # truth in readout coordinates: floor(x) is still the row index
+        tx, ty = bigpix.phys_to_readout(tx, ty)
     truth_cols = {
         "detId": mods.detid[m].astype(np.uint32),
-        "x": _round(((u0 + 0.5 * mods.rows[m] * pu) / pu), 1 / 128),
-        "y": _round(((v0 + 0.5 * mods.cols[m] * pv) / pv), 1 / 128),
+        "x": _round(tx, 1 / 128),
+        "y": _round(ty, 1 / 128),
         "cotAlpha": _trunc(cot_a),
         "cotBeta": _trunc(cot_b),
         "charge": _round(dep, 10.0),
@@ -440,6 +490,26 @@ def _simulate_chunk(event_numbers, seed, geo: PixelGeometry, cfg: PixelSimConfig
     _tick("output")
     stats = {"tracks": int(tr["pt"].size), "crossings": int(nc), "segments": int(cidx.size)}
     return digis, truth, stats
+
+
+def _add_noise_pixels(p_ev, p_m, p_r, p_c, adc, event_numbers, seed, geo, cfg):
+    """Merge noise-only fired pixels (hepvq.sim.realism) into the sorted hits; a pixel that already fired keeps
+    its signal ADC (the coincidence is ~occupancy x rate)."""
+    from hepvq.sim import realism
+
+    mods = geo.modules
+    n_ev, n_m, n_r, n_c, n_adc = realism.noise_pixels(event_numbers, seed, mods, geo, cfg.noise_rate,
+                                                      mods.rows, mods.cols)
+    k_sig = (p_ev << 44) | (p_m << 28) | (p_r << 14) | p_c
+    k_noi = (n_ev << 44) | (n_m << 28) | (n_r << 14) | n_c
+    k = np.concatenate([k_sig, k_noi])
+    a = np.concatenate([adc, n_adc])
+    order = np.argsort(k, kind="stable")      # stable: the signal entry comes first for equal keys
+    k, a = k[order], a[order]
+    first = np.ones(k.size, bool)
+    first[1:] = k[1:] != k[:-1]
+    k, a = k[first], a[first]
+    return k >> 44, (k >> 28) & 0xFFFF, (k >> 14) & 0x3FFF, k & 0x3FFF, a
 
 
 def _round(x, step):
