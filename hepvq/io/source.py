@@ -16,7 +16,8 @@ from hepvq.errors import InputError, did_you_mean
 from hepvq.framework.chunk import Chunk
 from hepvq.framework.module import Source
 from hepvq.io.layout import ID_BRANCHES, ID_DTYPES, SCHEMA, as_dict, group_branches, zip_fields
-from hepvq.io.metadata import product_prefixes, read_provenance_of
+from hepvq.io.casts import checked_cast
+from hepvq.io.metadata import product_prefixes, read_metadata
 from hepvq.io.sizes import branch_bytes_read
 from hepvq.io.rootfile import REPO_ROOT, branch_dtype, one_line, open_root, resolve_input, typename_of
 
@@ -133,7 +134,7 @@ class RootSource(Source):
         if any(b is None for b in ids.values()):
             log.warning("%s: tree %s lacks %s; numbering events from the entry number", path, tname,
                         ", ".join(k for k, b in ids.items() if b is None))
-        prov = read_provenance_of(f, path) or {}
+        prov = read_metadata(f, verify=True)[0]  # blobs checked against their sha256 before any event is read
         prefix_to_key = product_prefixes(prov)
         known = list(prefix_to_key)
         data_names = [n for n in renamed if n not in ID_BRANCHES and renamed[n] not in counter_names]
@@ -227,7 +228,8 @@ class RootSource(Source):
                     raise InputError(f"entries {expected}-{report.tree_entry_start} were not read", file=plan.path,
                                      tree=self.tree_name)
                 expected = report.tree_entry_stop
-                yield self._make_chunk(plan, arrays, offset + report.tree_entry_start, offset + expected)
+                yield self._make_chunk(plan, arrays, offset + report.tree_entry_start, offset + expected,
+                                       report.tree_entry_start)
             if expected != hi:  # every event accounted for
                 raise InputError(f"read entries {lo}-{expected}, expected {lo}-{hi}", file=plan.path,
                                  tree=self.tree_name)
@@ -235,20 +237,22 @@ class RootSource(Source):
         finally:
             f.close()
 
-    def _make_chunk(self, plan, arrays, start, stop) -> Chunk:
+    def _make_chunk(self, plan, arrays, start, stop, file_start: int = 0) -> Chunk:
         n = stop - start
         ids = {}
+        where = {"file": plan.path, "tree": self.tree_name, "first_entry": file_start}
         for k, b in plan.ids.items():
             if b is None:
                 ids[k] = (np.arange(start, stop, dtype=np.uint64) + 1) if k == "event" else np.ones(n, ID_DTYPES[k])
-            else:
-                ids[k] = ak.to_numpy(arrays[b]).astype(ID_DTYPES[k], copy=False)
+            else:  # every narrowing cast is range-checked: a value that does not fit is an error, not a wrap
+                ids[k] = checked_cast(ak.to_numpy(arrays[b]), ID_DTYPES[k], branch=b, **where)
         chunk = Chunk(ak.zip(ids, depth_limit=1), start, stop, source_file=plan.path)
+        chunk.file_entry_start = file_start  # entry numbers in the file, for errors of later modules
         for key, fields in plan.products.items():
             cols = {}
             for field, (b, cast) in fields.items():
                 arr = arrays[b]
-                cols[field] = ak.values_astype(arr, cast) if cast is not None else arr
+                cols[field] = checked_cast(arr, cast, branch=b, **where) if cast is not None else arr
             try:
                 product = zip_fields(cols)
             except Exception as err:
