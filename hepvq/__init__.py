@@ -5,7 +5,7 @@ config -> framework (event loop over chunks) -> modules -> io (ROOT in/out) ;
 codecs (encode/decode, shared by modules and hepvq.open) ; runtime (onnxruntime) ;
 training and export (torch) live apart in hepvq.models / hepvq.cli.train / hepvq.cli.export.
 """
-__version__ = "0.1.0"
+from hepvq.version import __version__  # noqa: F401 - the one place the version is kept
 
 
 def open(path, **kwargs):  # noqa: A001 - mirrors uproot.open

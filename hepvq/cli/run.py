@@ -209,8 +209,14 @@ def run(argv=None) -> dict | None:
 
 def main(argv=None) -> int:
     verbose = "-v" in (argv if argv is not None else sys.argv[1:]) or "--verbose" in (argv or sys.argv[1:])
+    from hepvq.framework.signals import Terminated, terminate_on_signals
+
     try:
-        run(argv)
+        with terminate_on_signals():  # SIGTERM / SIGHUP: outputs removed like on Ctrl-C
+            run(argv)
+    except Terminated as sig:
+        print(f"hepvq-run: {sig}", file=sys.stderr)
+        return 128 + sig.signum
     except HepvqError as err:
         if verbose:
             traceback.print_exc()

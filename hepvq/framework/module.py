@@ -86,15 +86,25 @@ class Source(Module):
 
     ``chunks(chunk_size, max_events)`` yields :class:`hepvq.framework.Chunk` objects with ids and
     source products filled in; ``num_events`` (events that will be read, or None when unknown) and
-    ``input_bytes`` (sum of input file sizes) feed the progress bar and the TimeReport."""
+    ``input_bytes`` (sum of input file sizes) feed the progress bar and the TimeReport; ``read_bytes`` is
+    what was actually read (compressed bytes of the branches consumed), None for sources that read no file."""
 
     kind = "source"
     num_events: int | None = None
     input_bytes: int = 0
+    read_bytes: int | None = None
+    read_what: str = ""
 
     @abstractmethod
     def chunks(self, chunk_size: int, max_events: int = -1) -> Iterator:
         """Implemented by every concrete module of this kind."""
+
+    def empty_chunk(self):
+        """A chunk of 0 events with every product the source puts, typed as in a real chunk (or None).
+
+        Run through the paths when a job reads no event, so that a 0-event output has the same branches
+        and codec declarations as any other output."""
+        return None
 
     def close(self) -> None:
         """Release resources (threads, handles); called after endJob and on errors. Idempotent."""
@@ -104,8 +114,11 @@ class OutputModule(Module):
     """Writes the selected events of each chunk.
 
     ``write(chunk)`` gets a chunk already reduced to the events selected by ``SelectEvents``;
-    ``endJob`` completes the file; ``abort()`` removes whatever was written (called on any error);
-    ``output_bytes`` is the size of the completed output (for the TimeReport)."""
+    ``endJob`` completes the output under a temporary name; ``prepare_commit()`` raises when it can no
+    longer be committed; ``commit()`` gives it its final name (called only once every output of the job has
+    completed and is ready); ``abort()`` removes whatever was written (called on any error);
+    ``output_bytes`` is the size of the completed output (for the TimeReport); ``file_name`` (if any) is
+    checked at configuration time against the inputs and the other outputs."""
 
     kind = "output"
     output_bytes: int = 0
@@ -114,6 +127,12 @@ class OutputModule(Module):
     @abstractmethod
     def write(self, chunk) -> None:
         """Implemented by every concrete module of this kind."""
+
+    def prepare_commit(self) -> None:
+        """Raise when the completed output cannot be committed (e.g. another job took its name)."""
+
+    def commit(self) -> None:
+        """Give the completed output its final name."""
 
     def abort(self) -> None:
         """Remove partial output; must be safe to call more than once and before beginJob."""

@@ -10,8 +10,14 @@ Order of a job (CMSSW's, columnar):
    then the EndPaths (analyzers, and output modules with the events selected by ``SelectEvents``,
    an OR of the listed paths; all events when empty). Producers/filters on no path run on demand when a
    later module asks for their product (CMSSW's unscheduled Tasks);
-4. ``endJob`` of every module (output modules last: they complete and rename their files);
-   on any error every output module's ``abort()`` deletes its temporary file.
+4. ``endJob`` of every module (output modules last: they complete their temporary files), then every
+   output commits (renamed to its final name) only when all of them completed (hepvq.framework.outputs);
+   on any error, including SIGINT and (in hepvq-run) SIGTERM / SIGHUP, every output module's ``abort()``
+   deletes its temporary file.
+
+A job that reads no event still runs one 0-event chunk (``Source.empty_chunk``) through the paths, so its
+outputs have the same branches and codec declarations as any other. Outputs that are an input file, or two
+outputs with the same file, are refused while building, before any file is opened.
 """
 from __future__ import annotations
 
@@ -21,9 +27,10 @@ import time
 
 import numpy as np
 
-from hepvq.errors import ConfigError, HepvqError, ProductNotFound, did_you_mean
+from hepvq.errors import ConfigError, HepvqError, ParameterError, ProductNotFound, did_you_mean
 from hepvq.framework.context import JobContext
 from hepvq.framework.module import EDAnalyzer, EDFilter, EDProducer, OutputModule, Source
+from hepvq.framework.outputs import check_output_names, commit_all
 from hepvq.framework.registry import module_class
 from hepvq.framework.report import TimeReport
 
@@ -80,9 +87,10 @@ class EventProcessor:
         if threads:
             options["numberOfThreads"] = int(threads)
         self.max_events = int(process.maxEvents_())
-        self.chunk_size = int(options.get("chunkSize") or 1000)
+        size = options.get("chunkSize")
+        self.chunk_size = 1000 if size is None else int(size)
         if self.chunk_size <= 0:
-            raise ConfigError(f"options.chunkSize must be positive, got {self.chunk_size}")
+            raise ParameterError(f"must be a positive number of events, got {size}", parameter="options.chunkSize")
         self.progress = progress
         self.context = JobContext(options, cfg_dump=process.dumpPython(), process_name=process.name_())
         self.report = TimeReport()
@@ -134,6 +142,7 @@ class EventProcessor:
                                       f"{', '.join(path_names) or 'none'}")
         self.active = [m for m in self.modules.values()
                        if m.label in scheduled or m.label in self.on_demand or m in self.outputs]
+        check_output_names(self.source, self.outputs)
 
     # -- running
     def _call(self, mod, chunk):
@@ -241,14 +250,17 @@ class EventProcessor:
                 mod.beginJob()
                 begun.append(mod)
             report.input_bytes = int(getattr(self.source, "input_bytes", 0) or 0)
+            report.read_what = str(getattr(self.source, "read_what", "") or "")
             total = self.source.num_events
             if total is not None and self.max_events >= 0:
                 total = min(total, self.max_events)
             for out in self.outputs:
                 report.events_written.setdefault(out.label, 0)
             bar = _progress(total, self.progress)
+            chunks = 0
             try:
                 for chunk in self._timed_chunks():
+                    chunks += 1
                     report.events_read += chunk.n
                     self._process_chunk(chunk)
                     if bar is not None:
@@ -256,6 +268,10 @@ class EventProcessor:
             finally:
                 if bar is not None:
                     bar.close()
+            if not chunks:  # no event: the schema of the outputs still comes from a (0-event) chunk
+                empty = self.source.empty_chunk()
+                if empty is not None:
+                    self._process_chunk(empty)
             for mod in [m for m in begun if m is not self.source and not isinstance(m, OutputModule)] + [self.source]:
                 mod.endJob()
             for out in self.outputs:
@@ -263,6 +279,10 @@ class EventProcessor:
                 out.endJob()
                 report.modules[out.label]["time"] += time.perf_counter() - t0
                 report.output_bytes[out.label] = int(out.output_bytes)
+                tree_bytes = getattr(out, "tree_bytes", None)
+                if tree_bytes is not None:
+                    report.written_bytes[out.label] = int(tree_bytes)
+            commit_all(self.outputs)
         except BaseException:
             try:
                 self.source.close()
@@ -274,6 +294,8 @@ class EventProcessor:
                 except Exception as err:  # keep the original error
                     log.warning("output module %s: cleanup failed: %s", out.label, err)
             raise
+        read = getattr(self.source, "read_bytes", None)
+        report.read_bytes = None if read is None else int(read)
         report.extra.update(self.context.reports)
         report.finish()
         if self.context.options.get("wantSummary", True):

@@ -1,4 +1,8 @@
-"""TimeReport: the end-of-job summary (CMSSW's TimeReport + TrigReport, in one table)."""
+"""TimeReport: the end-of-job summary (CMSSW's TimeReport + TrigReport, in one table).
+
+Bytes are reported for what they are: ``read`` = compressed baskets of the branches the source consumed
+(not whole input files, which may hold trees the job never reads), ``written`` = compressed branches of
+each output tree, their ratio, and, on a separate line, the whole file sizes."""
 from __future__ import annotations
 
 import time
@@ -27,8 +31,11 @@ class TimeReport:
         self.events_written: dict[str, int] = OrderedDict()  # per output module
         self.path_passed: dict[str, int] = OrderedDict()
         self.modules: dict[str, dict] = OrderedDict()  # label -> {type, kind, time, events, calls}
-        self.input_bytes = 0
-        self.output_bytes: dict[str, int] = OrderedDict()
+        self.input_bytes = 0  # whole input files
+        self.output_bytes: dict[str, int] = OrderedDict()  # whole output files
+        self.read_bytes: int | None = None  # compressed branches read; None: the source reads no file
+        self.read_what = ""
+        self.written_bytes: dict[str, int] = OrderedDict()  # compressed branches of each output tree
         self.extra: dict[str, dict] = OrderedDict()
 
     def add_module(self, label: str, type_name: str, kind: str) -> None:
@@ -51,6 +58,8 @@ class TimeReport:
 
     def as_dict(self) -> dict:
         out_bytes = sum(self.output_bytes.values())
+        written = sum(self.written_bytes.values())
+        ratio = self.read_bytes / written if self.read_bytes and written else float("nan")
         return {
             "events_read": self.events_read,
             "events_written": max(self.events_written.values()) if self.events_written else 0,
@@ -63,7 +72,13 @@ class TimeReport:
             "input_bytes": self.input_bytes,
             "output_bytes": out_bytes,
             "output_bytes_per_output": dict(self.output_bytes),
-            "compression_ratio": (self.input_bytes / out_bytes) if out_bytes else float("nan"),
+            "read_bytes": self.read_bytes,
+            "read_what": self.read_what,
+            "written_bytes": written,
+            "written_bytes_per_output": dict(self.written_bytes),
+            # bytes of the branches read / bytes of the branches written (nan: nothing read from a file)
+            "compression_ratio": ratio,
+            "file_size_ratio": (self.input_bytes / out_bytes) if self.input_bytes and out_bytes else float("nan"),
             "reports": {k: dict(v) for k, v in self.extra.items()},
         }
 
@@ -82,12 +97,30 @@ class TimeReport:
             lines.append(f"TimeReport {label:<24} {m['type']:<28} {m['time']:>9.3f} {m['events_per_s']:>12.1f} "
                          f"{100 * m['time'] / total:>5.1f}%")
         lines.append("TimeReport ---------- Bytes ----------")
-        lines.append(f"TimeReport input {_bytes(d['input_bytes'])}  output {_bytes(d['output_bytes'])}  "
-                     f"compression ratio {d['compression_ratio']:.3f}")
+        lines.extend(_bytes_lines(d))
         for label, values in d["reports"].items():
             items = "  ".join(f"{k} {_fmt(v)}" for k, v in values.items())
             lines.append(f"TimeReport [{label}] {items}")
         return "\n".join(lines)
+
+
+def _bytes_lines(d) -> list[str]:
+    out = []
+    if d["read_bytes"] is None:
+        out.append("TimeReport read     nothing from files (the source makes its events)")
+    else:
+        what = f" ({d['read_what']})" if d["read_what"] else ""
+        out.append(f"TimeReport read     {_bytes(d['read_bytes'])}  compressed branches read{what}")
+    for label, n in d["written_bytes_per_output"].items():
+        out.append(f"TimeReport written  {_bytes(n)}  compressed branches of the tree written by {label}")
+    if d["read_bytes"] and d["written_bytes"]:
+        out.append(f"TimeReport read/written {d['compression_ratio']:.3f}")
+    files = f"TimeReport whole files: output {_bytes(d['output_bytes'])}"
+    if d["input_bytes"]:
+        files = (f"TimeReport whole files: input {_bytes(d['input_bytes'])}  output {_bytes(d['output_bytes'])}  "
+                 f"(input files may hold trees and branches the job does not read)")
+    out.append(files)
+    return out
 
 
 def _fmt(v):

@@ -3,7 +3,10 @@
 TTree ``Events`` via ``mktree``/``extend`` (uproot >= 5.7 writes an RNTuple for ``file[name] = dict``, so
 the tree is made explicitly). Chunks are buffered so that each ``extend`` (one basket per branch) carries at
 least ``minBasketBytes`` per branch, or ``maxBufferBytes`` in all. The file is written under
-``<fileName>.tmp-<pid>`` and renamed when complete; ``abort()`` deletes it."""
+``<fileName>.tmp-<pid>`` under the lock ``<fileName>.lock`` (hepvq.io.lock: one writer per final name);
+``endJob`` completes it, ``commit`` renames it once every output of the job is complete
+(hepvq.framework.outputs), ``abort()`` deletes it. An output path that is a directory, or in a missing or
+unwritable directory, is refused when the module is built, before any input is read."""
 from __future__ import annotations
 
 import logging
@@ -16,6 +19,7 @@ from hepvq.errors import DataError, HepvqError, ParameterError
 from hepvq.framework.module import OutputModule
 from hepvq.io.layout import (ID_BRANCHES, ID_DTYPES, as_dict, is_kept, parse_output_commands,  # noqa: F401
                              product_kind, product_prefix)
+from hepvq.io.lock import OutputLock
 from hepvq.io.metadata import make_provenance, write_metadata
 
 log = logging.getLogger("hepvq.io")
@@ -80,7 +84,11 @@ class RootOutputModule(OutputModule):
         self.tree_name = str(params.treeName)
         self.min_basket = int(params.minBasketBytes)
         self.max_buffer = int(params.maxBufferBytes)
+        self._check_path(t)
         self.tmp_name = f"{self.file_name}.tmp-{os.getpid()}"
+        self._lock = OutputLock(self.file_name, f"output module '{label}'")
+        self._completed = False
+        self.tree_bytes = None  # compressed bytes of the written tree's branches (TTree), for the TimeReport
         self._file = None
         self._tree = None
         self._layout = None  # [(label, instance, prefix, kind)] fixed by the first chunk
@@ -90,6 +98,25 @@ class RootOutputModule(OutputModule):
         self._buffered_bytes: dict[str, int] = {}
         self.events_written = 0
         self.output_bytes = 0
+
+    def _check_path(self, module_type):
+        """Refuse, at configuration time, an output path that cannot become a file."""
+        path = self.file_name
+        if os.path.isdir(path):
+            raise ParameterError(f"{path} is a directory, not a file name", label=self.label,
+                                 module_type=module_type, parameter="fileName")
+        d = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(d):
+            raise ParameterError(f"directory {d} of {path} does not exist", label=self.label,
+                                 module_type=module_type, parameter="fileName")
+        if not os.access(d, os.W_OK | os.X_OK):
+            raise ParameterError(f"directory {d} of {path} is not writable", label=self.label,
+                                 module_type=module_type, parameter="fileName")
+
+    def _write_error(self, err: OSError) -> HepvqError:
+        """One line naming the output file (disk full, quota, I/O error...)."""
+        return HepvqError(f"output module '{self.label}': cannot write {self.file_name} (temporary file "
+                          f"{self.tmp_name}): {err.strerror or err}")
 
     def wants_label(self, label: str) -> bool:
         return is_kept(self.commands, label, "") or is_kept(self.commands, label, "*")
@@ -101,13 +128,22 @@ class RootOutputModule(OutputModule):
         d = os.path.dirname(os.path.abspath(self.file_name))
         if not os.path.isdir(d):
             raise HepvqError(f"output module '{self.label}': directory {d} of fileName does not exist")
+        if self.tree_format == "RNTuple":
+            kept = [label for label in self.context.codecs if self.wants_label(label)]
+            if kept:  # hepvq.open and RootSource read TTrees only
+                raise ParameterError(f"RNTuple cannot hold the products of codec module(s) {', '.join(kept)} "
+                                     f"(hepvq.open and decompress_cfg.py read TTrees); use treeFormat TTree",
+                                     label=self.label, module_type=getattr(self, "type_name", "RootOutputModule"),
+                                     parameter="treeFormat")
+        self._lock.acquire()
         comp = None
         if self.algorithm != "NONE":
             comp = getattr(uproot, COMPRESSION[self.algorithm][0])(self.level)
         try:
             self._file = uproot.recreate(self.tmp_name, compression=comp)
         except OSError as err:
-            raise HepvqError(f"output module '{self.label}': cannot create {self.tmp_name}: {err}") from err
+            raise HepvqError(f"output module '{self.label}': cannot create {self.tmp_name}: "
+                             f"{err.strerror or err}") from err
 
     def _decide_layout(self, chunk):
         layout, types = [], {k: ID_DTYPES[k] for k in ID_BRANCHES}
@@ -164,8 +200,11 @@ class RootOutputModule(OutputModule):
                 parts = [b[k] for b in self._buffer]
                 data[k] = np.concatenate(parts) if isinstance(parts[0], np.ndarray) else ak.concatenate(parts)
         self._buffer, self._buffered_events, self._buffered_bytes = [], 0, {}
-        self._ensure_tree()
-        self._tree.extend(data)
+        try:
+            self._ensure_tree()
+            self._tree.extend(data)
+        except OSError as err:
+            raise self._write_error(err) from err
 
     def _ensure_tree(self):
         if self._tree is not None:
@@ -178,8 +217,12 @@ class RootOutputModule(OutputModule):
             self._tree = self._file.mktree(self.tree_name, self._types)
 
     def endJob(self):  # noqa: N802
+        """Complete the temporary file; the rename waits for ``commit`` (every output complete)."""
         self._flush()
-        self._ensure_tree()
+        try:
+            self._ensure_tree()
+        except OSError as err:
+            raise self._write_error(err) from err
         ctx = self.context
         products = [{"label": label, "instance": instance, "prefix": prefix, "kind": kind,
                      "type": str(self._types[prefix])} for label, instance, prefix, kind in self._layout]
@@ -195,11 +238,30 @@ class RootOutputModule(OutputModule):
                                blobs=ctx.metadata, input_files=list(ctx.input_files),
                                events=self.events_written, tree=self.tree_name, tree_format=self.tree_format,
                                compression=f"{self.algorithm}({self.level})", output_module=self.label)
-        write_metadata(self._file, prov, ctx.cfg_dump, ctx.metadata)
-        self._file.close()
+        try:
+            write_metadata(self._file, prov, ctx.cfg_dump, ctx.metadata)
+            self._file.close()
+        except OSError as err:
+            raise self._write_error(err) from err
         self._file = None
-        os.replace(self.tmp_name, self.file_name)
-        self.output_bytes = os.path.getsize(self.file_name)
+        self.output_bytes = os.path.getsize(self.tmp_name)
+        self.tree_bytes = _tree_bytes(self.tmp_name, self.tree_name) if self.tree_format == "TTree" else None
+        self._completed = True
+
+    def prepare_commit(self):
+        """Raise unless the completed temporary file exists and the lock is still this job's."""
+        if not self._completed or not os.path.exists(self.tmp_name):
+            raise HepvqError(f"output module '{self.label}': temporary file {self.tmp_name} is missing; "
+                             f"{self.file_name} not written")
+        self._lock.verify()
+
+    def commit(self):
+        try:
+            os.replace(self.tmp_name, self.file_name)
+        except OSError as err:
+            raise HepvqError(f"output module '{self.label}': cannot rename {self.tmp_name} to {self.file_name}: "
+                             f"{err.strerror or err}") from err
+        self._lock.release()
         log.info("output %s: wrote %d events to %s (%d bytes)", self.label, self.events_written, self.file_name,
                  self.output_bytes)
 
@@ -212,5 +274,18 @@ class RootOutputModule(OutputModule):
             self._file = None
         if os.path.exists(self.tmp_name):
             os.remove(self.tmp_name)
+        self._lock.release()
+
+
+def _tree_bytes(path: str, tree: str) -> int | None:
+    """Compressed bytes on disk of every branch of a TTree (what the TimeReport compares with the input)."""
+    import uproot
+
+    try:
+        with uproot.open(path) as f:
+            return int(sum(b.compressed_bytes for b in f[tree].itervalues(recursive=True)))
+    except Exception as err:  # only a report figure: never fail a completed job for it
+        log.debug("cannot size the branches of %s in %s: %s", tree, path, err)
+        return None
 
 
