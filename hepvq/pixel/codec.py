@@ -195,7 +195,12 @@ class PixelVQCodec(Codec):
     def patches(self, hits: ak.Array, first_entry: int = 0):
         h = P.flatten(hits)
         P.check_range(h, self.module_rows, self.module_cols, self.adc_max, first_entry)
-        p, order, hit_patch, slot = P.extract(h, self.pr, self.pc, self.module_rows, self.module_cols)
+        refuse_zero_adc(h, first_entry, self.name)
+        try:
+            p, order, hit_patch, slot = P.extract(h, self.pr, self.pc, self.module_rows, self.module_cols)
+        except DataError as err:
+            raise_duplicate(h, first_entry, err)
+            raise
         self._last_hit_cluster = p.cluster[hit_patch]  # cluster of each hit, canonical order
         self._last_hits = (order, hit_patch, slot)  # hit order[k] of h sits in patch hit_patch[k], slot slot[k]
         return h, p
@@ -505,8 +510,20 @@ class PixelVQCodec(Codec):
             within = segmented_cumsum(dhit, newc)
             starts = np.searchsorted(h.event, np.arange(n_ev))
             idx = starts[ev_c] + within
-            h.adc[idx] = residual.apply(h.adc[idx], dadc, max(self.adc_error_bound, 0))
+            if len(idx) and (idx.min() < 0 or idx.max() >= len(h.adc)):
+                raise DataError(f"pixel_vq decode: a correction points at hit {int(idx.max())} of {len(h.adc)}")
+            b = max(self.adc_error_bound, 0)
+            adc = residual.apply(h.adc[idx], dadc, b)
+            # the true ADC is in 1..adc_max and the corrected value within b of it: anything further is damage
+            if len(adc) and (adc.min() < 1 - b or adc.max() > self.adc_max + b):
+                raise DataError(f"pixel_vq decode: corrected ADC {int(adc.min())}..{int(adc.max())} outside "
+                                f"1..{self.adc_max} by more than the bound {b}: the corrections are damaged")
+            h.adc[idx] = np.clip(adc, 1, self.adc_max)
         return h.to_awkward()
+
+    def value_ranges(self) -> dict[str, tuple[int, int]]:
+        return {"row": (0, self.module_rows - 1), "col": (0, self.module_cols - 1), "adc": (1, self.adc_max),
+                "detId": (0, (1 << 32) - 1)}
 
     # ---- sizes for reports -------------------------------------------------------------------------------
     def describe(self) -> dict:
@@ -514,6 +531,30 @@ class PixelVQCodec(Codec):
                 "kind": self.settings["model"].get("kind"), "stages": self.stages,
                 "codebook_sizes": self.codebook_sizes, "lossless_positions": self.lossless_positions,
                 "adc_error_bound": self.adc_error_bound}
+
+
+def refuse_zero_adc(h: P.Hits, first_entry: int, codec: str) -> None:
+    """ADC 0 is below every zero-suppression threshold; the codecs cannot code it exactly (a patch's occupancy is
+    "ADC > 0"), so such a hit is refused up front rather than dropped."""
+    bad = h.adc < 1
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(f"{codec}: pixel DIGI with ADC {h.adc[i]} at entry {first_entry + h.event[i]}, detId={h.det[i]} "
+                        f"row={h.row[i]} col={h.col[i]} ({int(bad.sum())} such hit(s) in this chunk); the codec "
+                        "cannot store ADC 0 -- drop these hits upstream (zero suppression) or give them ADC >= 1")
+
+
+def raise_duplicate(h: P.Hits, first_entry: int, err: Exception) -> None:
+    """DataError naming the entry (in the job) of the first duplicated pixel, when that is what ``err`` was."""
+    if len(h.event) < 2:
+        return
+    order = P.sort_order(h)  # the identity when the hits come sorted, as DIGIs usually do
+    cols = [x[order] for x in (h.event, h.det, h.row, h.col)]
+    same = np.logical_and.reduce([c[1:] == c[:-1] for c in cols])
+    if same.any():
+        i = int(order[int(np.flatnonzero(same)[0])])
+        raise DataError(f"duplicate pixel DIGI at entry {first_entry + h.event[i]}: detId={h.det[i]} row={h.row[i]} "
+                        f"col={h.col[i]} appears more than once (each pixel once per event)") from err
 
 
 def encode_table(perm: np.ndarray) -> dict:
@@ -598,6 +639,8 @@ class PixelSparseCodec(Codec):
 
         h = P.flatten(hits)
         P.check_range(h, 1 << 16, 1 << 16, None, first_entry)
+        refuse_zero_adc(h, first_entry, self.name)
+        raise_duplicate(h, first_entry, None)
         starts = np.searchsorted(h.event, np.arange(h.n_events + 1))
         blobs = []
         for e in range(h.n_events):  # one blob per event (each call is vectorised over the event's hits)
@@ -632,3 +675,6 @@ class PixelSparseCodec(Codec):
             cols = [np.zeros(0, np.int64)] * 5
         h = P.Hits(len(counts), *cols)
         return P.canonical(h).to_awkward()
+
+    def value_ranges(self) -> dict[str, tuple[int, int]]:
+        return {"adc": (self.adc_min, self.adc_max), "row": (0, 65535), "col": (0, 65535)}
