@@ -3,8 +3,10 @@ back to collections in the input schema, with nothing but the file (its metadata
 from __future__ import annotations
 
 import hepvq.config as cms
+from hepvq.codecs.guard import decode_checked
 from hepvq.errors import DataError, ModelError
 from hepvq.framework import EDProducer, register_module
+from hepvq.io.layout import SCHEMA
 
 
 @register_module
@@ -29,6 +31,7 @@ class HepvqDecoder(EDProducer):
             raise ModelError(f"HepvqDecoder '{self.label}': the job has no input file to read codecs from")
         self.files = files
         self.events = 0
+        self.passed: set[str] = set()
         self._plans = {}
         self.plan = self._plan_for(files[0])
         self._plan_file = files[0]
@@ -40,8 +43,12 @@ class HepvqDecoder(EDProducer):
 
         if path in self._plans:
             return self._plans[path]
-        codecs = codecs_from_file(path)
+        codecs = codecs_from_file(path)  # blobs verified, undecodable codecs refused (naming the file)
         want = self.params.collection
+        if not codecs and not self._has_plain_hits(path):
+            raise DataError(f"HepvqDecoder '{self.label}': input file {path} declares no codec and holds no "
+                            f"{' or '.join(SCHEMA)} collection: nothing to decompress (is its hepvq metadata "
+                            "missing?)")
         plan = [(label, codec, coll, prefixes) for label, (codec, coll, prefixes) in codecs.items()
                 if not want or coll == want]
         if want and len(plan) > 1:
@@ -70,14 +77,34 @@ class HepvqDecoder(EDProducer):
         for label, codec, coll, prefixes in self.plan:
             products = {inst: chunk.get((label, inst)) for inst in prefixes}
             try:
-                decoded = codec.decode(products)
+                decoded = decode_checked(codec, products, file=src or self._plan_file, label=label,
+                                         first_entry=getattr(chunk, "file_entry_start", chunk.entry_start))
             except DataError as err:
-                raise DataError(f"HepvqDecoder '{self.label}': codec '{label}' ({codec.name}), entries "
-                                f"{chunk.entry_start}-{chunk.entry_stop}: {err}") from err
+                raise DataError(f"HepvqDecoder '{self.label}': {err}") from err
             chunk.put(decoded, "" if self.params.collection else coll)
+        # a collection stored plainly (a DIGI file, or one kept next to the products) passes through unchanged
+        decoded = {p[2] for p in self.plan}
+        wanted = [self.params.collection] if self.params.collection else [c for c in SCHEMA if c not in decoded]
+        for coll in wanted:
+            if coll not in decoded and chunk.has((coll, "")):
+                chunk.put(chunk.get((coll, "")), "" if self.params.collection else coll)
+                self.passed.add(coll)
         self.events += chunk.n
 
+    def _has_plain_hits(self, path) -> bool:
+        from hepvq.io.rootfile import open_root
+
+        f = open_root(path)[0]
+        try:  # any TTree of the file: the source's treeName is not known here
+            names = {n for k, cls in f.classnames(recursive=False, cycle=False).items() if cls == "TTree"
+                     for n in f[k].keys()}
+        finally:
+            f.close()
+        return any(f"{c}_{field}" in names for c, fields in SCHEMA.items() for field in fields)
+
     def endJob(self):  # noqa: N802
-        self.context.report(self.label, {"events": self.events,
-                                         "decoded": ", ".join(f"{lab} ({c.name}) -> {coll}"
-                                                              for lab, c, coll, _p in self.plan) or "nothing"})
+        rep = {"events": self.events,
+               "decoded": ", ".join(f"{lab} ({c.name}) -> {coll}" for lab, c, coll, _p in self.plan) or "nothing"}
+        if self.passed:
+            rep["passed through unchanged (stored without codec)"] = ", ".join(sorted(self.passed))
+        self.context.report(self.label, rep)

@@ -10,6 +10,8 @@ import numpy as np
 
 import hepvq.config as cms
 from hepvq.errors import DataError, ModelError, ParameterError
+from hepvq.codecs import residual
+from hepvq.codecs.guard import decode_checked, with_checksum
 from hepvq.framework import EDProducer, register_module
 from hepvq.metrics import products_zstd_bytes
 from hepvq.pixel import metrics as M
@@ -71,7 +73,7 @@ class PixelDigiVQEncoder(EDProducer):
         else:
             products, m = self.codec.encode(hits, first_entry=chunk.entry_start), None
         self.stats["encode_s"] += time.perf_counter() - t0
-        for instance, arr in products.items():
+        for instance, arr in with_checksum(products).items():  # + per-event CRC-32 that decoding verifies
             chunk.put(arr, instance)
         s = self.stats
         nh = int(ak.sum(ak.num(hits, axis=1)))
@@ -112,6 +114,7 @@ class PixelDigiVQEncoder(EDProducer):
                 "hit recall": round(self.sums.get("recall", 0.0) / hw, 6),
                 "hit precision": round(self.sums.get("precision", 0.0) / hw, 6),
                 "ADC MAE": round(self.sums.get("adc_mae", 0.0) / hw, 3),
+                "ADC mode": residual.mode_text(self.params.adcErrorBound),
                 "max |ADC error|": int(self.sums["adc_max_abs_error"]),
                 "cluster charge RMS error [%]": round(100 * np.sqrt(self.sums.get("charge_rms_rel", 0) / ncl), 3),
                 "cluster centroid RMS residual [pixel]": round(float(np.sqrt(self.sums.get("centroid_rms_px", 0) / ncl)),
@@ -142,7 +145,7 @@ class PixelDigiVQDecoder(EDProducer):
         self.instances = None
         if self.params.model:
             self.codec = PixelVQCodec.from_directory(self.params.model, providers=self.context.providers)
-            self.instances = ["", "modules", "codes", "escapes", "farcols", "corrections"]
+            self.instances = ["", "modules", "codes", "escapes", "farcols", "corrections", "crc"]
             return
         files = list(getattr(self.context, "input_files", []) or [])
         if not files:
@@ -177,9 +180,10 @@ class PixelDigiVQDecoder(EDProducer):
         if "" not in products:
             chunk.get((self.src_label, ""))  # raises ProductNotFound naming what exists
         try:
-            chunk.put(self.codec.decode(products))
+            chunk.put(decode_checked(self.codec, products, file=src or "?", label=self.src_label,
+                                     first_entry=getattr(chunk, "file_entry_start", chunk.entry_start)))
         except DataError as err:
-            raise DataError(f"decoder '{self.label}', entries {chunk.entry_start}-{chunk.entry_stop}: {err}") from err
+            raise DataError(f"decoder '{self.label}': {err}") from err
 
 
 @register_module
@@ -212,7 +216,7 @@ class PixelDigiSparseEncoder(EDProducer):
     def produce(self, chunk):
         hits = chunk.get(self.params.src)
         self.hits += int(ak.sum(ak.num(hits, axis=1)))
-        for instance, arr in self.codec.encode(hits, first_entry=chunk.entry_start).items():
+        for instance, arr in with_checksum(self.codec.encode(hits, first_entry=chunk.entry_start)).items():
             chunk.put(arr, instance)
 
     def endJob(self):  # noqa: N802

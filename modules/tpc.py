@@ -13,6 +13,8 @@ import numpy as np
 
 import hepvq.config as cms
 from hepvq.errors import DataError, ModelError, ParameterError
+from hepvq.codecs import residual
+from hepvq.codecs.guard import decode_checked, with_checksum
 from hepvq.framework import EDProducer, register_module
 from hepvq.metrics import products_zstd_bytes
 
@@ -114,9 +116,9 @@ class TpcInrEncoder(EDProducer):
     def produce(self, chunk):
         hits = chunk.get(self.params.src)
         t0 = time.perf_counter()
-        products = self.codec.encode(hits)
+        products = self.codec.encode(hits, first_entry=chunk.entry_start)
         self.s["t"] += time.perf_counter() - t0
-        for instance, arr in products.items():
+        for instance, arr in with_checksum(products).items():  # + per-event CRC-32 that decoding verifies
             chunk.put(arr, instance)
         nh = int(ak.sum(ak.num(hits, axis=1)))
         self.s["events"] += chunk.n
@@ -158,6 +160,8 @@ class TpcInrEncoder(EDProducer):
                         "hit recall": round(s["tp"] / s["hits"], 5),
                         "hit precision": round(s["tp"] / max(s["nrec"], 1), 5),
                         "MSE on original hits [ADC^2]": round(s["sq"] / s["hits"], 2),
+                        "ADC mode": (residual.mode_text(self.params.adcErrorBound) if c.mode == "hybrid"
+                                     else "lossy (dense INR volume: positions and ADC)"),
                         "max |ADC error| on original hits": s["maxerr"]})
         self.context.report(self.label, rep)
 
@@ -192,6 +196,8 @@ class TpcInrDecoder(EDProducer):
     def produce(self, chunk):
         products = {inst: chunk.get((self.src_label, inst)) for inst in self.instances}
         try:
-            chunk.put(self.codec.decode(products))
+            chunk.put(decode_checked(self.codec, products, file=getattr(chunk, "source_file", None) or "?",
+                                     label=self.src_label,
+                                     first_entry=getattr(chunk, "file_entry_start", chunk.entry_start)))
         except DataError as err:
-            raise DataError(f"TpcInrDecoder '{self.label}', entries {chunk.entry_start}-{chunk.entry_stop}: {err}") from err
+            raise DataError(f"TpcInrDecoder '{self.label}': {err}") from err

@@ -58,13 +58,26 @@ class Codec(ABC):
     @abstractmethod
     def from_metadata(cls, blobs: dict[str, bytes]) -> "Codec": ...
 
+    def value_ranges(self) -> dict[str, tuple[int, int]]:
+        """{field: (lowest, highest)} every decoded value must lie in; checked by hepvq.codecs.guard after each
+        decode (a value outside is damage, never wrapped into the schema's type)."""
+        return {}
+
     # helpers shared by codecs
     @staticmethod
     def json_blob(obj) -> bytes:
         return json.dumps(obj, sort_keys=True).encode()
 
-    @staticmethod
-    def read_json_blob(blobs: dict[str, bytes], key: str) -> dict:
+    @classmethod
+    def read_json_blob(cls, blobs: dict[str, bytes], key: str) -> dict:
+        """The JSON blob ``key``; callers that know the file (hepvq.io.reading) prefix its name to the error."""
         if key not in blobs:
-            raise ModelError(f"compressed file lacks metadata '{key}'{did_you_mean(key, blobs)}")
-        return json.loads(blobs[key].decode())
+            raise ModelError(f"compressed file lacks metadata '{key}' of the {cls.name} codec"
+                             f"{did_you_mean(key, blobs)}")
+        try:
+            out = json.loads(bytes(blobs[key]).decode())
+        except (ValueError, UnicodeDecodeError) as err:
+            raise ModelError(f"metadata '{key}' of the {cls.name} codec is not valid JSON ({err})") from err
+        if not isinstance(out, dict):
+            raise ModelError(f"metadata '{key}' of the {cls.name} codec is not a JSON object")
+        return out

@@ -9,6 +9,15 @@ from __future__ import annotations
 import numpy as np
 
 
+def mode_text(bound: int) -> str:
+    """What an encoder's ADC figures mean, for its end-of-job line (next to max |ADC error|)."""
+    if bound == 0:
+        return "lossless (adcErrorBound=0)"
+    if bound > 0:
+        return f"bounded: |ADC error| <= {bound} (adcErrorBound={bound})"
+    return "lossy ADC (no error bound; adcErrorBound=-1)"
+
+
 def step(bound: int) -> int:
     if bound < 0:
         raise ValueError(f"an ADC error bound must be >= 0, got {bound}")

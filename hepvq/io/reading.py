@@ -13,6 +13,7 @@ from __future__ import annotations
 import awkward as ak
 
 from hepvq.codecs import codec_class
+from hepvq.codecs.guard import decode_checked
 from hepvq.errors import DataError, HepvqError, InputError, ModelError
 from hepvq.io.layout import ID_BRANCHES, group_branches, zip_fields
 from hepvq.io.metadata import CFG_KEY, declared_codecs, read_metadata
@@ -120,14 +121,14 @@ class CompressedReader:
     def keys(self):
         return list(self._ids) + self.collections
 
-    def _build(self, arrays) -> ak.Array:
+    def _build(self, arrays, first_entry: int = 0) -> ak.Array:
         fields = {k: arrays[k] for k in self._ids}
         for p in self._plain:
             fields[p] = zip_fields({f: arrays[b] for f, b in self._groups[p].items()})
         for label, (codec, coll, prefixes) in self.codecs.items():
             products = {inst: zip_fields({f: arrays[b] for f, b in self._groups[p].items()})
                         for inst, p in prefixes.items()}
-            fields[coll] = codec.decode(products)
+            fields[coll] = decode_checked(codec, products, file=self.path, label=label, first_entry=first_entry)
         return ak.zip(fields, depth_limit=1)
 
     def arrays(self, entry_start=None, entry_stop=None) -> ak.Array:
@@ -137,21 +138,21 @@ class CompressedReader:
                                        how=dict, library="ak")
         except Exception as err:
             raise InputError(f"cannot read entries: {one_line(err)}", file=self.path, tree=self.tree_name) from err
-        return self._build(arrays)
+        return self._build(arrays, int(entry_start or 0))
 
     def iterate(self, step_size=100_000, entry_start=None, entry_stop=None):
         """Yield decoded chunks of ``step_size`` entries (or a memory size like "100 MB")."""
         it = self._tree.iterate(self._branches, step_size=step_size, entry_start=entry_start,
-                                entry_stop=entry_stop, how=dict, library="ak")
+                                entry_stop=entry_stop, how=dict, library="ak", report=True)
         while True:
             try:
-                arrays = next(it)
+                arrays, report = next(it)
             except StopIteration:
                 return
             except Exception as err:
                 raise InputError(f"cannot read entries: {one_line(err)}", file=self.path,
                                  tree=self.tree_name) from err
-            yield self._build(arrays)
+            yield self._build(arrays, report.tree_entry_start)
 
     def close(self):
         self._file.close()

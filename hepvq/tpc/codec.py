@@ -44,6 +44,8 @@ from hepvq.tpc import coords as coordcode
 from hepvq.tpc import inr_np, quantise
 from hepvq.tpc.grid import ADC_MAX, N_SECTORS, SHAPE, THRESHOLD, events_from_columns, grid_coords, mask_context, normalise
 
+ADC_MAX_CODE = 1023  # TpcHit_adc is 10-bit
+
 FORMAT_VERSION = 1
 DEFAULT_ARCH = {"kind": "siren", "width": 48, "depth": 3, "in_dim": 3, "omega0": 30.0, "omega": 30.0}
 DEFAULT_FIT = {"strategy": "importance", "ratio": 0.05, "epochs": 200, "batch_size": 4096, "lr": None,
@@ -104,7 +106,8 @@ class TpcInrCodec(Codec):
         return quantise.blob_size(self._tensor_shapes(), self.quant)
 
     # ------------------------------------------------------------------ encode
-    def encode(self, hits: ak.Array) -> dict[str, ak.Array]:
+    def encode(self, hits: ak.Array, first_entry: int = 0) -> dict[str, ak.Array]:
+        """``first_entry``: entry number of hits[0], for error messages."""
         t0 = time.perf_counter()
         n_ev = len(hits)
         cols = {f: ak.to_numpy(ak.flatten(hits[f])).astype(np.int64) for f in ("sector", "layer", "phi", "z", "adc")}
@@ -113,7 +116,10 @@ class TpcInrCodec(Codec):
         P, Z, L = self.shape
         for f, n in (("sector", self.n_sectors), ("phi", P), ("z", Z), ("layer", L), ("adc", 1024)):
             if len(cols[f]) and (cols[f].min() < 0 or cols[f].max() >= n):
-                raise DataError(f"tpc_inr: TpcHit_{f} outside [0, {n}) (found {cols[f].min()}..{cols[f].max()})")
+                i = int(np.flatnonzero((cols[f] < 0) | (cols[f] >= n))[0])
+                e = int(np.searchsorted(offs, i, side="right") - 1)
+                raise DataError(f"tpc_inr: TpcHit_{f}={cols[f][i]} outside [0, {n}) at entry {first_entry + e}, "
+                                f"hit {i - offs[e]}")
         ev_sectors, coord_blobs, jobs = [], [], []        # jobs: one volume per (event, sector)
         ev_hits = []                                      # hybrid: (sector, layer, phi, z, adc) in coords order
         for e in range(n_ev):
@@ -122,7 +128,15 @@ class TpcInrCodec(Codec):
             secs = np.unique(c["sector"])
             ev_sectors.append(secs.astype(np.uint8))
             if self.mode == "hybrid":
-                blob, order = coordcode.encode(c["sector"], c["layer"], c["phi"], c["z"], self.shape)
+                try:
+                    blob, order = coordcode.encode(c["sector"], c["layer"], c["phi"], c["z"], self.shape)
+                except ValueError as err:  # duplicate positions: name the entry and the position
+                    k = coordcode.keys(c["sector"], c["layer"], c["phi"], c["z"], self.shape)
+                    u, first, cnt = np.unique(k, return_index=True, return_counts=True)
+                    i = int(first[np.flatnonzero(cnt > 1)[0]])
+                    raise DataError(f"tpc_inr: duplicate TPC hit at entry {first_entry + e}: sector={c['sector'][i]} "
+                                    f"layer={c['layer'][i]} phi={c['phi'][i]} z={c['z'][i]} (hits must have distinct "
+                                    "positions)") from err
                 coord_blobs.append(blob)
                 ev_hits.append([c[f][order] for f in ("sector", "layer", "phi", "z", "adc")])
             for s in secs:
@@ -170,7 +184,8 @@ class TpcInrCodec(Codec):
         out = []
         for i in range(0, len(vols), max_s):
             batch = np.stack(vols[i:i + max_s])
-            res = fit_sectors(batch, self.arch, strategy=strategy, **f)
+            # a progress bar when a caller asked for one (hepvq-bench --tpc-fit on a terminal)
+            res = fit_sectors(batch, self.arch, strategy=strategy, quiet=not getattr(self, "progress", False), **f)
             self.stats["fit_time_s"] += res.fit_time
             out += [zc.compress(quantise.pack(res.sector_params(s), self.quant)) for s in range(len(batch))]
         return out
@@ -246,7 +261,13 @@ class TpcInrCodec(Codec):
                     q = residual.unpack(residuals[e])
                     if len(q) != len(adc):
                         raise ModelError(f"tpc_inr: event {e} has {len(q)} residuals for {len(adc)} hits")
-                    adc = np.clip(residual.apply(adc, q, self.adc_error_bound), self.threshold, 1023)
+                    # no clip to the threshold: below-threshold hits come back within the bound (B = 0: exactly)
+                    adc = residual.apply(adc, q, self.adc_error_bound)
+                    b = self.adc_error_bound
+                    if len(adc) and (adc.min() < -b or adc.max() > ADC_MAX_CODE + b):
+                        raise DataError(f"tpc_inr: event {e} decodes ADC {int(adc.min())}..{int(adc.max())}, outside "
+                                        f"0..{ADC_MAX_CODE} by more than the bound {b}: the residuals are damaged")
+                    adc = np.clip(adc, 0, ADC_MAX_CODE)
                 columns.append({"sector": s_, "layer": l_, "phi": p_, "z": z_, "adc": adc})
             else:
                 if grid is None:
@@ -259,6 +280,11 @@ class TpcInrCodec(Codec):
                 columns.append({f: np.concatenate([p[f] for p in parts]) if parts else np.zeros(0, np.uint16)
                                 for f in ("sector", "layer", "phi", "z", "adc")})
         return events_from_columns(columns)
+
+    def value_ranges(self) -> dict[str, tuple[int, int]]:
+        P, Z, L = self.shape
+        return {"sector": (0, self.n_sectors - 1), "phi": (0, P - 1), "z": (0, Z - 1), "layer": (0, L - 1),
+                "adc": (0, ADC_MAX_CODE)}
 
     def _predict_hits(self, fns: dict, s_, l_, p_, z_) -> np.ndarray:
         """Hybrid mode: the INR's ADC (int64, rounded, clipped to [threshold, 1023]) at the stored hits."""

@@ -1,0 +1,118 @@
+"""Integrity checks around a codec's decode, shared by every decode path (hepvq.open, HepvqDecoder, the
+per-codec decoder modules), so that damaged data is refused instead of decoded into wrong hits.
+
+* Per-event checksum: ROOT's ZSTD baskets carry no checksum, so one flipped bit inside a basket changes values
+  silently. The encoder module adds the product ``<label>_crc`` (instance ``crc``, uint32 per event): CRC-32 of
+  the event's encoded products in a canonical order (instances sorted, fields sorted; per field the number of
+  values as uint32 then the values as little-endian bytes of the written type). Decoding recomputes and compares
+  it; files written before it existed (no ``crc`` product) decode without it.
+* Decoded values are range-checked against the codec's declared ranges (``Codec.value_ranges()``) and the
+  schema's types: a value out of range is an error, never a wrap-around to uint16."""
+from __future__ import annotations
+
+import zlib
+
+import awkward as ak
+import numpy as np
+
+from hepvq.errors import DataError
+
+CRC_INSTANCE = "crc"
+
+
+def _columns(arr: ak.Array):
+    """[(counts per event or None, flat numpy values)] of one product, fields in sorted order."""
+    fields = ak.fields(arr)
+    if fields:
+        return [c for f in sorted(fields) for c in _columns(arr[f])]
+    if arr.ndim == 1:
+        return [(None, np.asarray(ak.to_numpy(arr)))]
+    counts = ak.to_numpy(ak.num(arr, axis=1)).astype(np.int64)
+    return [(counts, np.asarray(ak.to_numpy(ak.flatten(arr, axis=None))))]
+
+
+def event_checksums(products: dict[str, ak.Array]) -> np.ndarray:
+    """uint32 CRC-32 per event of the products (the ``crc`` product itself excluded)."""
+    insts = sorted(k for k in products if k != CRC_INSTANCE)
+    if not insts:
+        return np.zeros(0, np.uint32)
+    n = len(products[insts[0]])
+    cols = []
+    for inst in insts:
+        for counts, values in _columns(products[inst]):
+            le = np.ascontiguousarray(values, dtype=values.dtype.newbyteorder("<"))
+            if counts is None:
+                cols.append((None, None, le.view(np.uint8).reshape(n, -1) if n else le.view(np.uint8)))
+            else:
+                offs = np.concatenate([[0], np.cumsum(counts)]) * le.itemsize
+                cols.append((counts.astype("<u4"), offs, le.view(np.uint8)))
+    out = np.empty(n, np.uint32)
+    for e in range(n):
+        crc = 0
+        for counts, offs, raw in cols:
+            if counts is None:
+                crc = zlib.crc32(raw[e].tobytes(), crc)
+            else:
+                crc = zlib.crc32(counts[e:e + 1].tobytes(), crc)
+                crc = zlib.crc32(raw[offs[e]:offs[e + 1]].tobytes(), crc)
+        out[e] = crc
+    return out
+
+
+def with_checksum(products: dict[str, ak.Array]) -> dict[str, ak.Array]:
+    """The products plus the ``crc`` product (what encoder modules put in the event)."""
+    out = dict(products)
+    out[CRC_INSTANCE] = ak.Array(event_checksums(products))
+    return out
+
+
+def verify_checksum(products: dict[str, ak.Array], *, file: str = "?", label: str = "?",
+                    first_entry: int = 0) -> dict[str, ak.Array]:
+    """The products without ``crc`` after checking it (DataError naming file, branch and entry on mismatch)."""
+    if CRC_INSTANCE not in products:
+        return products  # written before checksums existed, or the crc branch was dropped
+    rest = {k: v for k, v in products.items() if k != CRC_INSTANCE}
+    stored = np.asarray(ak.to_numpy(products[CRC_INSTANCE])).astype(np.uint64)
+    got = event_checksums(rest).astype(np.uint64)
+    bad = np.flatnonzero(stored != got)
+    if len(bad):
+        e = int(bad[0])
+        raise DataError(f"file {file}: products of '{label}' at entry {first_entry + e} do not match their checksum "
+                        f"(branch '{label}_{CRC_INSTANCE}': stored {stored[e]:#010x}, computed {got[e]:#010x}; "
+                        f"{len(bad)} damaged event(s) in entries {first_entry}-{first_entry + len(stored)}); "
+                        "the file was damaged after it was written")
+    return rest
+
+
+def check_ranges(hits: ak.Array, ranges: dict[str, tuple[int, int]], *, file: str = "?", label: str = "?",
+                 first_entry: int = 0) -> None:
+    """DataError naming file, label, entry, field and value of the first decoded value outside its range."""
+    for field, (lo, hi) in ranges.items():
+        if field not in ak.fields(hits):
+            continue
+        col = hits[field]
+        flat = np.asarray(ak.to_numpy(ak.flatten(col, axis=None)))
+        if not len(flat):
+            continue
+        bad = (flat < lo) | (flat > hi)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            counts = ak.to_numpy(ak.num(col, axis=1))
+            entry = int(np.searchsorted(np.cumsum(counts), i, side="right"))
+            raise DataError(f"file {file}: '{label}' decoded {field}={flat[i]} at entry {first_entry + entry}, outside "
+                            f"the codec's range {lo}..{hi}; the stored products or the model are damaged")
+
+
+def decode_checked(codec, products: dict[str, ak.Array], *, file: str = "?", label: str = "?",
+                   first_entry: int = 0) -> ak.Array:
+    """codec.decode with the checksum verified first and the decoded values range-checked after."""
+    products = verify_checksum(products, file=file, label=label, first_entry=first_entry)
+    try:
+        hits = codec.decode(products)
+    except DataError as err:
+        raise DataError(f"file {file}: '{label}' ({codec.name}), entries from {first_entry}: {err}") from err
+    check_ranges(hits, codec.value_ranges(), file=file, label=label, first_entry=first_entry)
+    return hits
+
+
+__all__ = ["CRC_INSTANCE", "event_checksums", "with_checksum", "verify_checksum", "check_ranges", "decode_checked"]
