@@ -16,10 +16,13 @@ from hepvq.errors import InputError, did_you_mean
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def one_line(err: BaseException) -> str:
-    """``Type: first line of the message`` of an exception from a library (uproot, numpy, onnxruntime)."""
-    text = str(err).strip().splitlines()
-    return f"{type(err).__name__}: {text[0]}" if text else type(err).__name__
+def one_line(err: BaseException, limit: int = 400) -> str:
+    """``Type: message`` of an exception from a library (uproot, numpy, onnxruntime) on one line: every line of
+    the message joined (uproot continues sentences on the next line), cut at a word boundary after ``limit``."""
+    text = " ".join(str(err).split())
+    if len(text) > limit:
+        text = text[:limit].rsplit(" ", 1)[0] + " [...]"
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
 
 
 def resolve_input(name: str) -> str:

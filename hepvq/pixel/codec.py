@@ -133,11 +133,11 @@ class PixelVQCodec(Codec):
         self.batch_size = int(batch_size)
         self.decoder_bytes = decoder_bytes
         self.encoder_bytes = encoder_bytes
-        self.decoder = load_model(decoder_bytes, providers=providers)
+        self.decoder = load_model(decoder_bytes, providers=providers, name=f"{source}/{DECODER_FILE}")
         self._check_onnx(self.decoder, "decoder")
         self.encoder = None
         if encoder_bytes is not None:
-            self.encoder = load_model(encoder_bytes, providers=providers)
+            self.encoder = load_model(encoder_bytes, providers=providers, name=f"{source}/{ENCODER_FILE}")
             self._check_onnx(self.encoder, "encoder")
         self._fast = None
         if self.encoder is not None and fast_search:
@@ -162,7 +162,14 @@ class PixelVQCodec(Codec):
             settings = json.loads(files[SETTINGS_FILE].read_text())
         except (ValueError, UnicodeDecodeError) as err:
             raise ModelError(f"{files[SETTINGS_FILE]} is not valid JSON: {err}") from err
-        return cls(settings, files[DECODER_FILE].read_bytes(), files[ENCODER_FILE].read_bytes(), source=str(d), **kwargs)
+        try:
+            return cls(settings, files[DECODER_FILE].read_bytes(), files[ENCODER_FILE].read_bytes(), source=str(d),
+                       **kwargs)
+        except KeyError as err:  # one line naming the file and the key, not a traceback
+            raise ModelError(f"{files[SETTINGS_FILE]} lacks key {err} (re-export the model with hepvq-export)") from err
+        except (TypeError, ValueError, IndexError) as err:  # e.g. tables whose sizes disagree with the graph
+            raise ModelError(f"pixel_vq model {d}: {SETTINGS_FILE} and the ONNX graphs do not fit together "
+                             f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})") from err
 
     def metadata(self) -> dict[str, bytes]:
         settings = dict(self.settings)

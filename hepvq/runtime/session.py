@@ -53,9 +53,20 @@ class OnnxModel:
     def __init__(self, model_bytes: bytes, *, name: str = "<bytes>", providers=None, intra_op_threads: int = 0):
         import onnxruntime as ort
 
+        from hepvq.runtime.onnx_scan import NotProtobuf, external_tensor
+
         self.name = name
         self.sha256 = hashlib.sha256(model_bytes).hexdigest()
         self.model_bytes = model_bytes
+        # the session is built from these bytes alone: a graph pointing at external data would make onnxruntime
+        # open a file the (possibly untrusted) model names, so such a graph is refused
+        try:
+            ext = external_tensor(model_bytes)
+        except NotProtobuf as err:
+            raise ModelError(f"cannot load ONNX model {name}: not an ONNX protobuf ({err})") from err
+        if ext:
+            raise ModelError(f"ONNX model {name} has {ext}; hepvq only runs self-contained models "
+                             "(export without external data)")
         opts = ort.SessionOptions()
         if intra_op_threads:
             opts.intra_op_num_threads = int(intra_op_threads)
@@ -63,7 +74,8 @@ class OnnxModel:
         try:
             self.session = ort.InferenceSession(model_bytes, sess_options=opts, providers=choose_providers(providers))
         except Exception as err:  # onnxruntime raises its own Fail/InvalidProtobuf types
-            raise ModelError(f"cannot load ONNX model {name}: {err}") from err
+            text = str(err).strip().splitlines()
+            raise ModelError(f"cannot load ONNX model {name}: {text[0] if text else type(err).__name__}") from err
         meta = self.session.get_modelmeta()
         self.metadata: dict[str, str] = dict(meta.custom_metadata_map)
         self.input_names = [i.name for i in self.session.get_inputs()]
@@ -102,10 +114,11 @@ class OnnxModel:
         self.__init__(state["model_bytes"], name=state["name"])
 
 
-def load_model(source, *, providers=None, intra_op_threads: int = 0) -> OnnxModel:
-    """One shared OnnxModel per (file or bytes hash, providers): a path or the model's bytes."""
+def load_model(source, *, providers=None, intra_op_threads: int = 0, name: str | None = None) -> OnnxModel:
+    """One shared OnnxModel per (file or bytes hash, providers): a path or the model's bytes (``name``: where
+    the bytes came from, for error messages)."""
     if isinstance(source, (bytes, bytearray)):
-        data, name = bytes(source), "<bytes>"
+        data, name = bytes(source), name or "<bytes>"
     else:
         path = Path(source)
         if not path.is_file():

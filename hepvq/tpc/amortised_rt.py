@@ -20,11 +20,12 @@ DECODER_FILE = "tpc_amortised_decoder.onnx"
 
 class AmortisedRuntime:
     def __init__(self, config: dict | None = None, *, decoder_bytes: bytes, encoder_bytes: bytes | None = None,
-                 providers=None):
+                 providers=None, source: str = "<metadata>"):
+        self.source = source
         self.decoder_bytes = bytes(decoder_bytes)
         self.encoder_bytes = encoder_bytes
         self.providers = providers
-        self._dec = load_model(self.decoder_bytes, providers=providers)
+        self._dec = load_model(self.decoder_bytes, providers=providers, name=f"{source} (decoder)")
         if config is None:
             if "hepvq_config" not in self._dec.metadata:
                 raise ModelError("amortised decoder ONNX lacks metadata 'hepvq_config'")
@@ -42,14 +43,15 @@ class AmortisedRuntime:
         for p in (enc, dec):
             if not p.is_file():
                 raise ModelError(f"amortised TPC model file {p} does not exist (train it: hepvq-train tpc-inr --amortised)")
-        return cls(None, decoder_bytes=dec.read_bytes(), encoder_bytes=enc.read_bytes(), providers=providers)
+        return cls(None, decoder_bytes=dec.read_bytes(), encoder_bytes=enc.read_bytes(), providers=providers,
+                   source=f"{dec} / {enc}")
 
     def encode(self, volumes: np.ndarray, batch: int = 8) -> np.ndarray:
         """(B, phi, z, layer) ADC -> (B, C, gh, gw) float32 latents."""
         if self.encoder_bytes is None:
             raise ModelError("this amortised model was loaded for decoding only (no encoder ONNX)")
         if self._enc is None:
-            self._enc = load_model(self.encoder_bytes, providers=self.providers)
+            self._enc = load_model(self.encoder_bytes, providers=self.providers, name=f"{self.source} (encoder)")
         v = np.asarray(volumes, dtype=np.float32)
         return self._enc.run({"volume": v}, batch_size=batch)["latent"]
 
