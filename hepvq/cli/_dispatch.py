@@ -9,12 +9,25 @@ import sys
 from hepvq.errors import HepvqError, did_you_mean
 
 
-def dispatch(prog: str, table: dict[str, str], argv=None, doc: str = "") -> int:
+def dispatch(prog: str, table: dict[str, str], argv=None, doc: str = "", summaries: dict | None = None) -> int:
+    """Run `prog SUBCOMMAND args...`: table maps the name to "module:function", summaries (optional) to one
+    line saying what it does, shown by `prog --help`."""
+    import hepvq
+
     argv = list(sys.argv[1:] if argv is None else argv)
-    usage = f"usage: {prog} {{{','.join(table)}}} [options]   ({prog} SUBCOMMAND --help for its options)"
+    usage = f"usage: {prog} {{{','.join(table)}}} [options]"
+    if argv and argv[0] == "--version":
+        print(f"{prog} {hepvq.__version__}")
+        return 0
     if not argv or argv[0] in ("-h", "--help"):
-        print(doc.strip() + "\n\n" + usage if doc else usage)
-        print("subcommands:\n" + "\n".join(f"  {name:14s} {target}" for name, target in table.items()))
+        summaries = summaries or {}
+        width = max(len(n) for n in table) + 2
+        lines = [usage, "", doc.strip(), "", "subcommands:"] if doc else [usage, "", "subcommands:"]
+        lines += [f"  {name:{width}s}{summaries.get(name, '')}".rstrip() for name in table]
+        lines += ["", "options:", f"  {'-h, --help':{width}s}show this help and exit",
+                  f"  {'--version':{width}s}print the hepvq version and exit",
+                  "", f"{prog} SUBCOMMAND --help: the subcommand's options and their defaults"]
+        print("\n".join(lines), file=sys.stdout if argv else sys.stderr)
         return 0 if argv else 2
     name, rest = argv[0], argv[1:]
     if name not in table:

@@ -1,12 +1,23 @@
-"""hepvq-export SUBCOMMAND [options]: export a trained checkpoint to ONNX model files for hepvq-run."""
+"""hepvq-export: turn a trained checkpoint into the ONNX model files hepvq-run and C++ use (needs torch).
+
+    hepvq-export pixel-vq --checkpoint vq.pt --output my_vq
+    hepvq-export tpc-inr --weights fit.npz --out sector0.onnx"""
 from __future__ import annotations
 
 from hepvq.cli._dispatch import dispatch
 
 SUBCOMMANDS = {
     "pixel-vq": "hepvq.pixel.export:main",      # checkpoints of pixel-vq and pixel-vqvae alike
-    "pixel-vqvae": "hepvq.pixel.export:main",
+    "pixel-vqvae": "hepvq.pixel.export:main_vqvae",
     "tpc-inr": "hepvq.tpc.export:main",
+}
+
+
+# what `hepvq-export --help` says of each subcommand
+SUMMARIES = {
+    "pixel-vq": "checkpoint of hepvq-train pixel-vq -> model directory (encoder.onnx, decoder.onnx, codec.json)",
+    "pixel-vqvae": "checkpoint of hepvq-train pixel-vqvae -> model directory (same files)",
+    "tpc-inr": "fitted sector INR (npz) -> ONNX evaluable at any (phi, z, layer); or an amortised checkpoint",
 }
 
 
@@ -43,7 +54,7 @@ def main(argv=None) -> int:
     if problem:
         print(f"hepvq-export {args[0]}: error: {problem}", file=sys.stderr)
         return 1
-    return dispatch("hepvq-export", SUBCOMMANDS, argv, __doc__)
+    return dispatch("hepvq-export", SUBCOMMANDS, argv, __doc__, SUMMARIES)
 
 
 if __name__ == "__main__":

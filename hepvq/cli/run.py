@@ -22,17 +22,22 @@ _KIND_TITLES = {"source": "Sources", "producer": "Producers", "filter": "Filters
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from hepvq.cli import _common
+
     p = argparse.ArgumentParser(
         prog="hepvq-run",
         description="Run a hepvq cfg file (python_cfg/*_cfg.py), like cmsRun.",
-        epilog="keys: inputFiles=a.root,b.root  outputFile=x.root  maxEvents=N  skipEvents=N  label.param=value")
+        epilog="keys: inputFiles=a.root,b.root  outputFile=x.root  maxEvents=N  skipEvents=N  label.param=value",
+        formatter_class=_common.HelpFormatter)
+    _common.add_version(p)
     p.add_argument("cfg", nargs="?", help="the cfg file (defines `process`)")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="command-line settings, applied in order")
     p.add_argument("--dump", action="store_true", help="print the final configuration (dumpPython) and exit")
     p.add_argument("--list-modules", action="store_true", help="print the registered module types and exit")
     p.add_argument("--describe", metavar="TYPE", help="print the parameters of a module type and exit")
     p.add_argument("-j", "--threads", type=int, metavar="N", help="threads (onnxruntime intra-op)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress bar (events, rate, ETA; shown only when stderr is a terminal)")
     p.add_argument("--report-json", metavar="FILE", help="also write the TimeReport as JSON to FILE")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging and tracebacks")
     return p

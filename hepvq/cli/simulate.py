@@ -1,6 +1,7 @@
 """hepvq-simulate: make pixel (CMS-like, pile-up) or TPC (sPHENIX-like) sample files in the input schema.
 
     hepvq-simulate pixel --events 10 --pileup 200 --seed 1 -o data/pixel_pu200_sample.root
+    hepvq-simulate pixel --gun mu --ntracks 10 --pt 1,100 --eta -2.5,2.5 --events 100 -o muons.root
     hepvq-simulate tpc --events 4 --seed 1 --sectors 0-3 -o data/tpc_sample.root [--occupancy 0.05]
 
 Physics, validation plots and reference values: docs/simulation.md.
@@ -12,6 +13,8 @@ import sys
 import time
 
 import awkward as ak
+
+from hepvq.cli import _common, _gun
 
 
 def _parse_sectors(text):
@@ -30,34 +33,50 @@ def _parse_sectors(text):
     return tuple(out)
 
 
+OCCUPANCY_RANGE = (1e-6, 0.3)  # what the help and the README state; the simulator's own limit is wider
+
+
 def build_parser():
-    p = argparse.ArgumentParser(prog="hepvq-simulate", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("detector", choices=["pixel", "tpc"])
-    p.add_argument("--events", "-n", type=int, default=10, help="number of events (default 10)")
-    p.add_argument("--pileup", type=float, default=None,
+    p = _common.parser("hepvq-simulate", __doc__)
+    p.add_argument("detector", choices=["pixel", "tpc"], help="which detector to simulate")
+    p.add_argument("--events", "-n", type=_common.positive_int, default=10, help="number of events")
+    p.add_argument("--pileup", type=_common.bounded(float, 0), default=None,
                    help="pixel: mean Poisson pile-up (default 200); tpc: pile-up collision rate in kHz "
                         "(default 100)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--first-event", type=int, default=1, help="number of the first event (default 1)")
+    p.add_argument("--seed", type=_common.non_negative_int, default=0,
+                   help="random seed; events depend only on (seed, event number)")
+    p.add_argument("--first-event", type=_common.positive_int, default=1, help="number of the first event")
     p.add_argument("-o", "--output", required=True, help="output ROOT file")
     p.add_argument("--geometry", default="phase1", choices=["phase1", "phase2", "phase1_fpix"],
-                   help="pixel geometry preset: phase1 (barrel, default), phase2 (IT-like barrel), "
+                   help="pixel geometry preset: phase1 (barrel), phase2 (IT-like barrel), "
                         "phase1_fpix (phase1 barrel + forward disks)")
     p.add_argument("--no-truth", action="store_true", help="pixel: do not write the Truth tree")
-    p.add_argument("--occupancy", type=float, default=None,
-                   help="tpc: target mean occupancy (1e-6 .. 0.3); default 0.10, the published occupancy of the "
-                        "sPHENIX central Au+Au + pile-up data set (docs/simulation.md)")
+    p.add_argument("--occupancy", type=_common.bounded(float, *OCCUPANCY_RANGE), default=None,
+                   help="tpc: target mean occupancy, 1e-6 .. 0.3 (default 0.10, the published occupancy of the "
+                        "sPHENIX central Au+Au + pile-up data set, docs/simulation.md)")
     p.add_argument("--physics-only", action="store_true",
                    help="tpc: no multiplicity scaling (primaries only, ~3 %% occupancy)")
     p.add_argument("--sectors", type=_parse_sectors, default=None,
                    help="tpc: keep only these sectors, e.g. '0-5' or '0,12' (default all 24)")
-    p.add_argument("--chunk", type=int, default=None, help="events simulated at once (pixel 10, tpc 2)")
-    p.add_argument("--jobs", "-j", type=int, default=1,
-                   help="worker processes (default 1); the output does not depend on it")
-    p.add_argument("--compression", default="ZSTD:5", help="ROOT compression ALGO:LEVEL (default ZSTD:5)")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.add_argument("--chunk", type=_common.positive_int, default=None,
+                   help="events simulated at once (default pixel 10, tpc 2)")
+    p.add_argument("--jobs", "-j", type=_common.positive_int, default=1,
+                   help="worker processes; the output does not depend on it")
+    p.add_argument("--compression", type=_compression_arg, default="ZSTD:5",
+                   help="ROOT compression ALGO:LEVEL, ALGO one of zstd, lzma, zlib, lz4")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar (it is shown only when stderr is a terminal)")
+    _gun.add_gun_options(p)
     return p
+
+
+_ALGOS = ("zstd", "lzma", "zlib", "lz4")
+
+
+def _compression_arg(text):
+    algo, _, level = text.partition(":")
+    if algo.lower() not in _ALGOS or not (level or "5").isdigit():
+        raise argparse.ArgumentTypeError(f"expected ALGO:LEVEL with ALGO one of {', '.join(_ALGOS)}, got {text!r}")
+    return text
 
 
 def _compression(text):
@@ -71,10 +90,10 @@ def _compression(text):
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
-    if args.events < 1:
-        print("hepvq-simulate: --events must be >= 1", file=sys.stderr)
-        return 2
+    p = build_parser()
+    args = p.parse_args(_gun.join_range_values(list(sys.argv[1:] if argv is None else argv)))
+    if args.detector == "pixel" and (args.occupancy is not None or args.sectors is not None or args.physics_only):
+        p.error("--occupancy, --sectors and --physics-only are tpc options")
     from tqdm import tqdm
 
     from hepvq.sim.io import SimWriter
@@ -82,21 +101,24 @@ def main(argv=None):
     comp = _compression(args.compression)
     t0 = time.perf_counter()
     n_hits = 0
-    bar = tqdm(total=args.events, unit="ev", disable=args.quiet, file=sys.stderr, desc=args.detector)
+    bar = tqdm(total=args.events, unit="ev", disable=True if args.quiet else None, file=sys.stderr, desc=args.detector)
     try:
         if args.detector == "pixel":
             from hepvq.sim import pixel
 
             mu = 200.0 if args.pileup is None else args.pileup
+            extra = _gun.pixel_params(args, args.geometry)
+            mu = 0.0 if args.gun else mu
             chunk = args.chunk or 10
             with SimWriter(args.output, "PixelDigi", None if args.no_truth else "SimHit", comp) as w:
                 for events, truth, _ in pixel.iter_chunks(args.events, pileup=mu, seed=args.seed,
                                                            geometry=args.geometry, first_event=args.first_event,
-                                                           chunk=chunk, jobs=args.jobs):
+                                                           chunk=chunk, jobs=args.jobs, **extra):
                     w.write(events, truth)
                     n_hits += int(ak.sum(ak.num(events.PixelDigi)))
                     bar.update(len(events))
-            what = f"pixel {args.geometry} PU {mu:g}"
+            what = (f"pixel {args.geometry} gun {args.gun} x {args.ntracks}" if args.gun
+                    else f"pixel {args.geometry} PU {mu:g}")
         else:
             from hepvq.sim import tpc
 

@@ -1,4 +1,8 @@
-"""hepvq-train SUBCOMMAND [options]: train a model (torch).  Subcommands are resolved lazily from SUBCOMMANDS."""
+"""hepvq-train: train a compression model (needs torch: pip install -e ".[train]").
+
+    hepvq-train pixel-vq --simulate 12 --codebook-size 256 -o vq.pt --export my_vq
+    hepvq-train pixel-vqvae --simulate 12 --steps 3000 -o vqvae.pt
+    hepvq-train tpc-inr --amortised --mode hybrid --out-dir my_tpc_models"""
 from __future__ import annotations
 
 from hepvq.cli._dispatch import dispatch
@@ -10,8 +14,16 @@ SUBCOMMANDS = {
 }
 
 
+# what `hepvq-train --help` says of each subcommand
+SUMMARIES = {
+    "pixel-vq": "pixel_vq charge model by (residual) VQ k-means on pixel DIGI patches -> checkpoint (.pt)",
+    "pixel-vqvae": "pixel_vq charge model as a VQ-VAE (torch optimiser steps) -> checkpoint (.pt)",
+    "tpc-inr": "TPC INRs: the amortised encoder + shared decoder (--amortised) or per-sector fits (--fit)",
+}
+
+
 def main(argv=None) -> int:
-    return dispatch("hepvq-train", SUBCOMMANDS, argv, __doc__)
+    return dispatch("hepvq-train", SUBCOMMANDS, argv, __doc__, SUMMARIES)
 
 
 if __name__ == "__main__":

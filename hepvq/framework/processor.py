@@ -179,7 +179,16 @@ class EventProcessor:
             chunk._current_label = previous
         self.report.add_time(mod.label, time.perf_counter() - t0, chunk.n)
         ran[mod.label] = result
+        self._advance_bar(chunk.n, mod.label)
         return result
+
+    def _advance_bar(self, n, label):
+        """Move the bar by this module's share of the chunk's events, so that it moves within a chunk (a
+        10-event file in one chunk does not sit at 0/10 until the end)."""
+        bar = getattr(self, "_bar", None)
+        if bar is not None:
+            bar.update(max(0.0, min(n * self._bar_share, self._bar_ceiling - bar.n)))
+            bar.set_postfix_str(label, refresh=False)
 
     def _demand(self, label, chunk):
         mod = self.on_demand.get(label)
@@ -256,16 +265,20 @@ class EventProcessor:
                 total = min(total, self.max_events)
             for out in self.outputs:
                 report.events_written.setdefault(out.label, 0)
-            bar = _progress(total, self.progress)
+            bar = self._bar = _progress(total, self.progress)
+            self._bar_share = 1.0 / (1 + len(self.active))  # the source and each module: an equal share
             chunks = 0
             try:
                 for chunk in self._timed_chunks():
                     chunks += 1
                     report.events_read += chunk.n
+                    self._bar_ceiling = report.events_read
+                    self._advance_bar(chunk.n, self.source.label)
                     self._process_chunk(chunk)
                     if bar is not None:
-                        bar.update(chunk.n)
+                        bar.update(report.events_read - bar.n)  # whole events once the chunk is done
             finally:
+                self._bar = None
                 if bar is not None:
                     bar.close()
             if not chunks:  # no event: the schema of the outputs still comes from a (0-event) chunk
@@ -310,7 +323,9 @@ def _progress(total, enabled):
         from tqdm import tqdm
     except ImportError:  # tqdm is a dependency, but the bar is only a nicety
         return None
-    return tqdm(total=total, unit="evt", file=sys.stderr, dynamic_ncols=True, leave=False)
+    # counts events (fractions while a chunk runs, printed rounded), with rate and ETA
+    return tqdm(total=total, unit="evt", file=sys.stderr, dynamic_ncols=True, leave=False,
+                bar_format="{l_bar}{bar}| {n:.0f}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}{postfix}]")
 
 
 def run_process(process, **kwargs) -> dict:

@@ -44,12 +44,12 @@ def perplexity(indices, k: int) -> float:
     return float(ent.exp())
 
 
-def kmeans(x, k: int, mask=None, iters: int = 25, seed: int = 0, weight=None, verbose=False):
+def kmeans(x, k: int, mask=None, iters: int = 25, seed: int = 0, weight=None, verbose=False, bar=None):
     """Masked Lloyd k-means (k-means++-lite init: random distinct rows).  Returns codebook (k, D) float32.
 
     With a mask the centroid of each dimension is the mean over the members that occupy it (a member that
     does not occupy a dimension says nothing about it); codes that end up empty are re-seeded from the rows
-    farthest from their code (dead-code restart)."""
+    farthest from their code (dead-code restart).  ``bar``: a progress bar advanced once per iteration."""
     g = torch.Generator().manual_seed(seed)
     x = x.double()
     n, d = x.shape
@@ -70,6 +70,9 @@ def kmeans(x, k: int, mask=None, iters: int = 25, seed: int = 0, weight=None, ve
         c = newc
         if verbose:
             print(f"  kmeans iter {it}: mean dist {float(err.mean()):.5f}")
+        if bar is not None:
+            bar.update(1 if shift >= 1e-7 else iters - it)  # converged: the stage's remaining iterations
+            bar.set_postfix_str(f"mean dist {float(err.mean()):.4g}")
         if shift < 1e-7:
             break
     return c.float()
@@ -94,18 +97,22 @@ def assign(x, codebook, mask=None):
         if len(x) else torch.zeros(0, dtype=torch.int64)
 
 
-def residual_kmeans(x, k, stages: int | None = None, mask=None, iters: int = 25, seed: int = 0):
+def residual_kmeans(x, k, stages: int | None = None, mask=None, iters: int = 25, seed: int = 0, quiet=True):
     """Classical residual VQ: stage s is k-means on the residual left by stages < s.  ``k`` is one codebook
-    size for every stage or a list of sizes (one per stage).  Returns [codebooks]."""
+    size for every stage or a list of sizes (one per stage).  Returns [codebooks].  quiet=False: a progress
+    bar over all stages' iterations (on a terminal only)."""
+    from hepvq.progress import bar as progress_bar
+
     sizes = list(k) if isinstance(k, (list, tuple)) else [int(k)] * int(stages or 1)
     books = []
     r = x.clone()
     m = torch.ones_like(x) if mask is None else mask
-    for s, ks in enumerate(sizes):
-        cb = kmeans(r, ks, m, iters=iters, seed=seed + s)
-        idx = assign(r, cb, m)
-        r = r - cb[idx] * m
-        books.append(cb)
+    with progress_bar(total=len(sizes) * iters, desc="k-means", unit="iter", quiet=quiet) as bar:
+        for s, ks in enumerate(sizes):
+            cb = kmeans(r, ks, m, iters=iters, seed=seed + s, bar=bar)
+            idx = assign(r, cb, m)
+            r = r - cb[idx] * m
+            books.append(cb)
     return books
 
 

@@ -111,16 +111,24 @@ def export_model(ckpt: dict, outdir) -> Path:
     return out
 
 
-def main(argv=None):
-    torch = require("torch")
-    ap = argparse.ArgumentParser(prog="hepvq-export pixel-vq", description=__doc__.split("\n\n")[0])
+def main(argv=None, prog="hepvq-export pixel-vq"):
+    from hepvq.cli import _common
+
+    ap = _common.parser(prog, __doc__.split("\n\n")[0])
     ap.add_argument("--checkpoint", "-c", required=True, help="checkpoint written by hepvq-train pixel-vq/pixel-vqvae")
     ap.add_argument("--output", "-o", required=True, help="model directory to write")
     args = ap.parse_args(argv)
+    if not Path(args.checkpoint).is_file():
+        ap.error(f"--checkpoint: no such file {args.checkpoint}")
+    torch = require("torch")  # after parsing: --help and usage errors stay fast
     ckpt = torch.load(args.checkpoint, weights_only=False)
     out = export_model(ckpt, args.output)
     print(f"exported {out}: {', '.join(p.name for p in sorted(out.iterdir()))}")
     return 0
+
+
+def main_vqvae(argv=None):
+    return main(argv, prog="hepvq-export pixel-vqvae")
 
 
 if __name__ == "__main__":

@@ -169,11 +169,13 @@ def _sample_hits(tables, n: int, g: torch.Generator):
 
 def train(volumes: np.ndarray, cfg: dict | None = None, *, steps: int = 1000, batch: int = 4, points: int = 4096,
           lr: float = 1e-3, eps: float = 2e-3, seed: int = 0, time_limit: float | None = None,
-          verbose: bool = False, latent_noise: bool = True) -> tuple[AmortisedINR, list]:
+          verbose: bool = False, latent_noise: bool = True, quiet: bool = True) -> tuple[AmortisedINR, list]:
     """Train encoder + shared decoder on simulated sector volumes (n, phi, z, layer) -> (model, history).
 
     Uniform noise of one int8 quantisation step is added to the latents in training (so that int8 latents
-    decode as well as float ones)."""
+    decode as well as float ones).  quiet=False: a progress bar over the steps (on a terminal only)."""
+    from hepvq.progress import bar as progress_bar
+
     torch.manual_seed(seed)
     model = AmortisedINR(cfg)
     mode = model.cfg["mode"]
@@ -184,6 +186,7 @@ def train(volumes: np.ndarray, cfg: dict | None = None, *, steps: int = 1000, ba
     data = torch.from_numpy(volumes.astype(np.float32))
     hits = [_hit_table(v, model.cfg["context"]) for v in volumes] if mode == "hybrid" else None
     hist, t0 = [], time.perf_counter()
+    bar = progress_bar(total=steps, desc="amortised INR", unit="step", quiet=quiet)
     for step in range(steps):
         sel = torch.randint(0, len(data), (batch,), generator=g)
         vols = data[sel]
@@ -202,10 +205,14 @@ def train(volumes: np.ndarray, cfg: dict | None = None, *, steps: int = 1000, ba
         opt.step()
         sched.step()
         hist.append(float(loss.detach()))
+        bar.update(1)
+        if step % 20 == 0:
+            bar.set_postfix_str(f"loss {np.mean(hist[-100:]):.3e}")
         if verbose and step % 100 == 0:
             print(f"step {step}: loss {np.mean(hist[-100:]):.3e} {time.perf_counter() - t0:.0f}s", flush=True)
         if time_limit and time.perf_counter() - t0 > time_limit:
             break
+    bar.close()
     return model, hist
 
 

@@ -94,23 +94,33 @@ def parity(onnx_path, arch, params, n: int = 2000, seed: int = 0, shape=SHAPE) -
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="hepvq-export tpc-inr", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    from hepvq.cli import _common
+
+    ap = _common.parser("hepvq-export tpc-inr", __doc__)
     ap.add_argument("--weights", help="npz of fitted sector weights (hepvq-train tpc-inr --fit ... --out)")
-    ap.add_argument("--sector", type=int, default=None, help="sector to export (default: the first in the file)")
-    ap.add_argument("--out", help="output ONNX path (--weights)")
+    ap.add_argument("--sector", type=_common.non_negative_int, default=None,
+                    help="sector to export (default: the first in the file)")
+    ap.add_argument("--out", help="output ONNX path (--weights; default tpc_inr_sector<S>.onnx)")
     ap.add_argument("--amortised", help="torch checkpoint of an amortised model (hepvq-train tpc-inr --amortised)")
-    ap.add_argument("--out-dir", default="data/models", help="where the amortised encoder/decoder ONNX go")
+    ap.add_argument("--out-dir", default="tpc_models",
+                    help="where the amortised encoder/decoder ONNX go (the shipped ones are in data/models: name it "
+                         "explicitly, with --force, to replace them)")
     ap.add_argument("--prefix", default=None, help="file prefix (default tpc_amortised or tpc_amortised_dense)")
+    ap.add_argument("--force", action="store_true", help="replace existing output files")
     a = ap.parse_args(argv)
     if bool(a.weights) == bool(a.amortised):
         ap.error("give exactly one of --weights or --amortised")
+    given = a.weights or a.amortised
+    if not Path(given).is_file():
+        ap.error(f"{'--weights' if a.weights else '--amortised'}: no such file {given}")
     if a.weights:
         arch, by_sector = load_fit(a.weights)
         s = a.sector if a.sector is not None else sorted(by_sector)[0]
         if s not in by_sector:
             ap.error(f"sector {s} not in {a.weights} (has {sorted(by_sector)})")
         out = a.out or f"tpc_inr_sector{s}.onnx"
+        if Path(out).exists() and not a.force:
+            ap.error(f"{out} exists; pass --force to replace it (or choose another --out)")
         export_inr(arch, by_sector[s], out)
         print(f"wrote {out}; max |onnx - torch| = {parity(out, arch, by_sector[s]):.2e} ADC")
         return 0
@@ -124,6 +134,9 @@ def main(argv=None) -> int:
     prefix = a.prefix or ("tpc_amortised" if ck["config"]["mode"] == "hybrid" else "tpc_amortised_dense")
     d = Path(a.out_dir); d.mkdir(parents=True, exist_ok=True)
     enc, dec = d / f"{prefix}_encoder.onnx", d / f"{prefix}_decoder.onnx"
+    existing = [str(p) for p in (enc, dec) if p.exists()]
+    if existing and not a.force:
+        ap.error(f"{existing[0]} exists; pass --force to replace it (or choose another --out-dir)")
     am.export_onnx(model, enc, dec)
     print(f"wrote {enc} and {dec}; max |onnx - torch| = {amortised_parity(model, enc, dec):.2e} ADC")
     return 0

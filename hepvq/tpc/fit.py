@@ -42,7 +42,7 @@ def default_lr(arch: dict) -> float:
 def fit_sectors(volumes, arch: dict, *, strategy: str = "importance", ratio: float = 0.1, epochs: int = 20,
                 batch_size: int = 4096, lr: float | None = None, eps="auto", bins: int = 64,
                 step=(1, 1, 1), seed: int = 0, init=None, time_limit: float | None = None, mix: float = 0.5,
-                threads: int | None = None, verbose: bool = False) -> FitResult:
+                threads: int | None = None, verbose: bool = False, quiet: bool = True) -> FitResult:
     """Fit one INR per volume.
 
     volumes: (S, phi, z, layer) ADC (uint16 or float); the INRs learn ADC / 1023 on the full-grid coordinate
@@ -89,6 +89,9 @@ def fit_sectors(volumes, arch: dict, *, strategy: str = "importance", ratio: flo
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: 0.5 * (1 + math.cos(math.pi * min(t, total_steps) / total_steps)) * 0.95 + 0.05)
     history = []
     t0 = time.perf_counter()
+    from hepvq.progress import bar as progress_bar
+
+    bar = progress_bar(total=total_steps, desc=f"fit {S} sectors", unit="step", quiet=quiet)  # quiet off a terminal
     for ep in range(epochs):
         if weights is not None:
             sel = torch.multinomial(weights, k, replacement=True, generator=g)
@@ -107,11 +110,14 @@ def fit_sectors(volumes, arch: dict, *, strategy: str = "importance", ratio: flo
             opt.step()
             sched.step()
             run += float(loss.detach()) / S
+            bar.update(1)
+        bar.set_postfix_str(f"epoch {ep} loss {run / steps_per_epoch:.3e}")
         history.append((ep, run / steps_per_epoch))
         if verbose:
             print(f"epoch {ep}: loss {run / steps_per_epoch:.3e}  {time.perf_counter() - t0:.1f}s", flush=True)
         if time_limit and time.perf_counter() - t0 > time_limit:
             break
+    bar.close()
     return FitResult(arch=arch, params=[p.detach() for p in params], fit_time=time.perf_counter() - t0,
                      history=history)
 
