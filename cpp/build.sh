@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Build the hepvq C++ reader (libhepvq_reader.so) and its tools into cpp/build/:
+#   hepvq_decode IN.root OUT.root    hepvq_bench COMPRESSED.root RAW.root    hepvq_sha256 FILE...
+#
+#   cpp/build.sh            (prints the build directory last; BUILD_DIR, PYTHON, JOBS override)
+#
+# Everything comes from what `pip install -e ".[train,test]"` put on the machine:
+#   ROOT        headers + libraries of the `root` wheel (its root-config prints paths of the wheel's build
+#               machine, so the prefix is taken from the installed package instead); nlohmann/json ships there
+#   onnxruntime libonnxruntime.so.1.* of the wheel; headers (the wheel has none) from $ORT_INCLUDE,
+#               a previous build, /usr/include/onnxruntime, examples/cpp/build/include, or Debian trixie's
+#               libonnxruntime-dev .deb fetched with `apt-get download` (headers only, nothing installed)
+#   the core    ../core (add_subdirectory); liblzma from the system (pixel_sparse streams)
+# Exit status 3: a prerequisite could not be had (the message says which).
+set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+REPO="$(dirname "$HERE")"
+BUILD="${BUILD_DIR:-$HERE/build}"
+PYTHON="${PYTHON:-python3}"
+JOBS="${JOBS:-2}"
+mkdir -p "$BUILD/lib" "$BUILD/include"
+
+# 1. ROOT and onnxruntime from the Python packages (found without importing them: importing ROOT is slow)
+read -r ROOT_PREFIX ORT_LIB < <("$PYTHON" - <<'PY'
+import glob, importlib.util, os
+r = importlib.util.find_spec("ROOT")
+o = importlib.util.find_spec("onnxruntime")
+root = os.path.dirname(r.origin) if r and r.origin else ""
+libs = sorted(glob.glob(os.path.join(os.path.dirname(o.origin), "capi", "libonnxruntime.so.1*"))) if o else []
+print(root or "-", libs[-1] if libs else "-")
+PY
+)
+if [ "$ROOT_PREFIX" = "-" ] || [ ! -f "$ROOT_PREFIX/include/TFile.h" ]; then
+  echo "cpp/build.sh: no ROOT with headers in this Python (pip install -e \".[test]\" installs the root wheel)" >&2; exit 3
+fi
+if [ "$ORT_LIB" = "-" ]; then echo "cpp/build.sh: the onnxruntime wheel has no libonnxruntime.so.1.*" >&2; exit 3; fi
+ln -sf "$ORT_LIB" "$BUILD/lib/libonnxruntime.so"
+ln -sf "$ORT_LIB" "$BUILD/lib/libonnxruntime.so.1"
+
+# 2. onnxruntime headers
+have() { [ -f "$1/onnxruntime_cxx_api.h" ]; }
+if [ -n "${ORT_INCLUDE:-}" ] && have "$ORT_INCLUDE"; then INC="$ORT_INCLUDE"
+elif have "$BUILD/include/onnxruntime"; then INC="$BUILD/include/onnxruntime"
+elif have /usr/include/onnxruntime; then INC=/usr/include/onnxruntime
+elif have "$REPO/examples/cpp/build/include/onnxruntime"; then INC="$REPO/examples/cpp/build/include/onnxruntime"
+else
+  echo "cpp/build.sh: fetching onnxruntime headers (Debian trixie libonnxruntime-dev, download only)" >&2
+  APT="$BUILD/apt"
+  mkdir -p "$APT/lists/partial" "$APT/cache/archives/partial"
+  # the Debian mirror this machine already uses (first main-archive URI of its apt sources), suite trixie
+  MIRROR="$(cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null \
+            | awk '/^URIs:/ && !/security/ {print $2; exit} /^deb / && !/security/ {for (i = 2; i <= NF; i++) if ($i ~ /:\/\//) {print $i; exit}}' || true)"
+  if [ -z "$MIRROR" ]; then echo "cpp/build.sh: no Debian mirror found in the apt sources" >&2; exit 3; fi
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $MIRROR trixie main" > "$APT/trixie.list"
+  OPTS=(-o "Dir::Etc::sourcelist=$APT/trixie.list" -o "Dir::Etc::sourceparts=-" -o "Dir::State::Lists=$APT/lists"
+        -o "Dir::Cache=$APT/cache" -o "APT::Get::List-Cleanup=0" -o "APT::Sandbox::User=root" -q)
+  if command -v apt-get >/dev/null && apt-get "${OPTS[@]}" update >/dev/null 2>"$APT/update.log" \
+     && (cd "$APT" && apt-get "${OPTS[@]}" download libonnxruntime-dev >/dev/null 2>"$APT/download.log"); then
+    DEB="$(ls "$APT"/libonnxruntime-dev_*.deb | head -1)"
+    rm -rf "$APT/x" && dpkg-deb -x "$DEB" "$APT/x"
+    cp -r "$APT/x/usr/include/onnxruntime" "$BUILD/include/"
+    rm -rf "$APT/x" "$APT/lists" "$APT/cache"
+    INC="$BUILD/include/onnxruntime"
+  else
+    echo "cpp/build.sh: no onnxruntime headers: set ORT_INCLUDE, install libonnxruntime-dev, or allow apt-get download (see $APT/*.log)" >&2
+    exit 3
+  fi
+fi
+if [ ! -f /usr/include/lzma.h ] && [ -z "${LIBLZMA_INCLUDE_DIR:-}" ]; then
+  echo "cpp/build.sh: liblzma headers missing (apt-get install liblzma-dev)" >&2; exit 3
+fi
+
+# 3. configure (once) and build
+GEN=()
+command -v ninja >/dev/null && GEN=(-G Ninja)
+if [ ! -f "$BUILD/CMakeCache.txt" ]; then
+  cmake -S "$HERE" -B "$BUILD" "${GEN[@]}" -DCMAKE_BUILD_TYPE=Release -DHEPVQ_ROOT_PREFIX="$ROOT_PREFIX" \
+    -DORT_LIBRARY="$BUILD/lib/libonnxruntime.so" -DORT_INCLUDE_DIR="$INC" >"$BUILD/configure.log" 2>&1 \
+    || { cat "$BUILD/configure.log" >&2; echo "cpp/build.sh: cmake configure failed" >&2; exit 1; }
+fi
+cmake --build "$BUILD" -j "$JOBS" >"$BUILD/build.log" 2>&1 \
+  || { tail -40 "$BUILD/build.log" >&2; echo "cpp/build.sh: build failed (log: $BUILD/build.log)" >&2; exit 1; }
+echo "$BUILD"

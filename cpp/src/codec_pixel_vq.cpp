@@ -1,0 +1,236 @@
+// pixel_vq: the file's settings blob -> the core's PixelVQModel; per entry the index branches -> the core's
+// streams -> patches; fractions of the multi-hit patches from the file's decoder.onnx (onnxruntime, batches
+// of 16384 rows as in Python); the core turns patches + fractions + corrections into hits.
+#include <cstring>
+
+#include "hepvq/pixel_vq.hpp"
+#include "internal.hpp"
+#include "json_util.hpp"
+#include "onnx.hpp"
+
+namespace hepvq {
+namespace detail {
+
+namespace {
+
+const char* kFormat = "hepvq-pixel-vq";
+const int kFormatVersion = 1;
+const std::int64_t kBatch = 16384;  // PixelVQCodec's default batch_size
+
+std::vector<std::int32_t> rank_table(const json& t, std::size_t contexts, std::size_t symbols,
+                                     const std::string& where) {
+  try {
+    const auto raw = base64_decode(t.at("data").get<std::string>(), where);
+    const auto dtype = t.at("dtype").get<std::string>();
+    const auto shape = t.at("shape");
+    if (shape.size() != 2 || shape[0].get<std::size_t>() != contexts || shape[1].get<std::size_t>() != symbols)
+      throw ReadError(where + " has shape " + shape.dump() + ", expected [" + std::to_string(contexts) + ", " +
+                      std::to_string(symbols) + "]");
+    const std::size_t width = dtype == "|u1" ? 1 : (dtype == "<u2" ? 2 : 0);
+    if (!width) throw ReadError(where + " has dtype " + dtype + " (expected |u1 or <u2)");
+    if (raw.size() != contexts * symbols * width)
+      throw ReadError(where + " has " + std::to_string(raw.size()) + " bytes for shape " + shape.dump());
+    std::vector<std::int32_t> out(contexts * symbols);
+    for (std::size_t i = 0; i < out.size(); ++i)
+      out[i] = width == 1 ? raw[i] : static_cast<std::int32_t>(raw[2 * i] | (raw[2 * i + 1] << 8));
+    return out;
+  } catch (const json::exception& err) {
+    throw ReadError(where + " is corrupt (" + err.what() + ")");
+  }
+}
+
+class PixelVQDecoder : public CollectionDecoder {
+ public:
+  PixelVQDecoder(const Blobs& blobs, const ReaderOptions& options, const std::string& where) : where_(where) {
+    auto s = blobs.find("settings");
+    if (s == blobs.end()) throw ReadError(where + ": compressed file lacks metadata 'settings' of the pixel_vq codec");
+    auto d = blobs.find("decoder.onnx");
+    if (d == blobs.end())
+      throw ReadError(where + ": compressed file lacks metadata 'decoder.onnx' of the pixel_vq codec");
+    const json j = parse_json(s->second, where + ": metadata 'settings'");
+    try {
+      setup(j);
+    } catch (const json::exception& err) {
+      throw ReadError(where + ": metadata 'settings' is not what the pixel_vq codec writes (" + err.what() + ")");
+    } catch (const std::invalid_argument& err) {
+      throw ReadError(where + ": " + err.what());
+    }
+    model_onnx_ = std::make_unique<OnnxModel>(d->second, options, where + ": decoder.onnx");
+    // the graph must belong to these settings (PixelVQCodec._check_onnx)
+    const std::pair<const char*, std::int64_t> want[] = {{"patch_rows", model_.patch_rows},
+                                                         {"patch_cols", model_.patch_cols},
+                                                         {"adc_max", model_.adc_max},
+                                                         {"stages", model_.stages()},
+                                                         {"codebook_size", codebook_size_}};
+    for (const auto& [key, value] : want) {
+      const auto got = model_onnx_->metadata(key);
+      if (got.empty()) throw ReadError(where + ": decoder ONNX model lacks metadata '" + key + "'");
+      if (got != std::to_string(value))
+        throw ReadError(where + ": decoder ONNX model has " + key + "=" + got + " but the codec settings say " +
+                        std::to_string(value) + " (model and settings do not belong together)");
+    }
+  }
+
+  void decode(const Products& products, Event& out) override {
+    // the main product and the module table; the other instances may be absent when empty
+    const Column& shape = field(products, "", "shape", where_);
+    const Column& dcol = field(products, "", "dcol", where_);
+    const Column& row = field(products, "", "row", where_);
+    const Column& charge = field(products, "", "charge", where_);
+    const Column& ddet = field(products, "modules", "ddet", where_);
+    const Column& npatch = field(products, "modules", "npatch", where_);
+    shape.toInt64(shape_);
+    dcol.toInt64(dcol_);
+    row.toInt64(row_);
+    charge.toInt64(charge_);
+    ddet.toInt64(ddet_);
+    npatch.toInt64(npatch_);
+    if (dcol_.size() != shape_.size() || row_.size() != shape_.size() || charge_.size() != shape_.size())
+      throw ReadError(where_ + ": fields of the main product differ in length");
+    if (npatch_.size() != ddet_.size()) throw ReadError(where_ + ": fields of 'modules' differ in length");
+    codes_.resize(model_.stages());
+    std::size_t code_rows = 0;
+    for (int st = 0; st < model_.stages(); ++st) {
+      field(products, "codes", "c" + std::to_string(st), where_).toInt64(codes_[st]);
+      if (st && codes_[st].size() != code_rows) throw ReadError(where_ + ": fields of 'codes' differ in length");
+      code_rows = codes_[st].size();
+    }
+    optional(products, "escapes", "mask", esc_);
+    optional(products, "farcols", "dcol", far_);
+    const bool has_corr = products.count("corrections") != 0;
+    optional(products, "corrections", "dhit", dhit_);
+    optional(products, "corrections", "dadc", dadc_);
+    escapes_.assign(esc_.begin(), esc_.end());
+
+    PixelVQStreams s;
+    s.n_events = 1;
+    n_patch_ = static_cast<std::int64_t>(shape_.size());
+    n_module_ = static_cast<std::int64_t>(ddet_.size());
+    n_corr_ = static_cast<std::int64_t>(dhit_.size());
+    s.n_patch = &n_patch_;
+    s.n_module = &n_module_;
+    s.n_corr = has_corr ? &n_corr_ : nullptr;
+    s.shape = shape_.data();
+    s.dcol = dcol_.data();
+    s.row = row_.data();
+    s.charge = charge_.data();
+    s.patches = shape_.size();
+    s.ddet = ddet_.data();
+    s.npatch = npatch_.data();
+    s.modules = ddet_.size();
+    for (auto& c : codes_) s.codes.push_back(c.data());
+    s.code_rows = code_rows;
+    s.escapes = escapes_.data();
+    s.n_escapes = escapes_.size();
+    s.farcols = far_.data();
+    s.n_farcols = far_.size();
+    s.dhit = dhit_.data();
+    s.dadc = dadc_.data();
+    s.n_corrections = dhit_.size();
+    if (dadc_.size() != dhit_.size()) throw ReadError(where_ + ": fields of 'corrections' differ in length");
+    s.adc_error_bound = adc_error_bound_;
+
+    PixelVQPatches p;
+    PixelHits h;
+    try {
+      p = pixel_vq_patches(model_, s);
+      // the decoder graph's inputs for the multi-hit patches: code symbols and the dense mask
+      const int d = model_.size();
+      mask_.assign(p.n_multi * d, 0.0f);
+      for (std::size_t i = 0; i < p.mask.size(); ++i) {
+        const std::int64_t r = p.multi_row[i];
+        if (r < 0) continue;
+        for (int k = 0; k < d; ++k) mask_[r * d + k] = ((p.mask[i] >> k) & 1) ? 1.0f : 0.0f;
+      }
+      model_onnx_->run("indices", p.codes, model_.stages(), "mask", mask_, d, "fractions",
+                       static_cast<std::int64_t>(p.n_multi), kBatch, frac_);
+      if (frac_.size() != p.n_multi * d) throw ReadError(where_ + ": decoder.onnx gave fractions of the wrong size");
+      h = pixel_vq_hits(model_, p, frac_.data(), s);
+    } catch (const DataError& err) {
+      throw ReadError(where_ + ": " + err.what());
+    }
+    out.pixel.detId.swap(h.det);
+    out.pixel.row.swap(h.row);
+    out.pixel.col.swap(h.col);
+    out.pixel.adc.swap(h.adc);
+  }
+
+ private:
+  void setup(const json& j) {
+    if (j.value("format", std::string()) != kFormat)
+      throw ReadError(where_ + ": not a pixel_vq model (format " + j.value("format", json()).dump() + ", expected " +
+                      kFormat + ")");
+    if (j.value("version", 0) > kFormatVersion)
+      throw ReadError(where_ + ": pixel_vq format version " + std::to_string(j.value("version", 0)) +
+                      " is newer than this reader (" + std::to_string(kFormatVersion) + ")");
+    model_.patch_rows = j.at("patch_rows").get<int>();
+    model_.patch_cols = j.at("patch_cols").get<int>();
+    model_.adc_min = j.at("adc_min").get<int>();
+    model_.adc_max = j.at("adc_max").get<int>();
+    for (const auto& v : j.at("charge_levels")) model_.levels.push_back(as_int(v, where_ + ": charge_levels"));
+    for (const auto& v : j.at("shapes"))
+      model_.shapes.push_back(static_cast<std::uint64_t>(as_int(v, where_ + ": shapes")));
+    const auto& m = j.at("model");
+    const int stages = m.at("stages").get<int>();
+    codebook_size_ = m.at("codebook_size").get<std::int64_t>();
+    if (m.contains("codebook_sizes"))
+      for (const auto& k : m.at("codebook_sizes")) model_.codebook_sizes.push_back(k.get<std::int64_t>());
+    else
+      model_.codebook_sizes.assign(stages, codebook_size_);
+    if (static_cast<int>(model_.codebook_sizes.size()) != stages)
+      throw ReadError(where_ + ": settings give " + std::to_string(model_.codebook_sizes.size()) +
+                      " codebook sizes for " + std::to_string(stages) + " stages");
+    if (j.contains("shape_context") && j.at("shape_context").is_object()) {
+      const auto& sc = j.at("shape_context");
+      for (const auto& bf : sc.value("bitfields", json::array()))
+        model_.ctx_bitfields.emplace_back(bf.at(0).get<int>(), bf.at(1).get<std::int64_t>());
+      for (const auto& k : sc.value("keys", json::array())) model_.ctx_keys.push_back(k.get<std::int64_t>());
+    }
+    const std::size_t n_sym = model_.shapes.size() + 1;
+    if (j.contains("ranks") && j.at("ranks").is_object() && !j.at("ranks").empty()) {
+      const auto& r = j.at("ranks");
+      auto table = [&](const std::string& name, std::size_t ctx, std::size_t sym) {
+        if (!r.contains(name)) throw ReadError(where_ + ": pixel_vq settings: rank table '" + name + "' missing");
+        return rank_table(r.at(name), ctx, sym, where_ + ": pixel_vq settings: rank table '" + name + "'");
+      };
+      model_.charge_perm = table("charge", n_sym, model_.levels.size());
+      for (int st = 0; st < stages; ++st)
+        model_.code_perm.push_back(table("c" + std::to_string(st), n_sym, model_.codebook_sizes[st]));
+      if (r.contains("shape")) model_.shape_perm = table("shape", model_.ctx_keys.size() + 1, n_sym);
+    }
+    const auto enc = j.value("encoding", json::object());
+    adc_error_bound_ = enc.value("adc_error_bound", -1);
+    model_.validate();
+  }
+
+  static void optional(const Products& products, const std::string& inst, const std::string& name,
+                       std::vector<std::int64_t>& out) {
+    out.clear();
+    auto p = products.find(inst);
+    if (p == products.end()) return;
+    auto f = p->second.find(name);
+    if (f != p->second.end()) f->second->toInt64(out);
+  }
+
+  std::string where_;
+  PixelVQModel model_;
+  std::int64_t codebook_size_ = 0;
+  int adc_error_bound_ = -1;
+  std::unique_ptr<OnnxModel> model_onnx_;
+  // per-entry buffers, reused
+  std::vector<std::int64_t> shape_, dcol_, row_, charge_, ddet_, npatch_, esc_, far_, dhit_, dadc_;
+  std::vector<std::uint64_t> escapes_;
+  std::vector<std::vector<std::int64_t>> codes_;
+  std::vector<float> mask_, frac_;
+  std::int64_t n_patch_ = 0, n_module_ = 0, n_corr_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<CollectionDecoder> makePixelVQ(const Blobs& blobs, const ReaderOptions& options,
+                                               const std::string& where) {
+  return std::make_unique<PixelVQDecoder>(blobs, options, where);
+}
+
+}  // namespace detail
+}  // namespace hepvq

@@ -1,0 +1,73 @@
+// Internals of the C++ reader: typed TTree columns, the products of one codec label, the decoder interface.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "hepvq/reader.hpp"
+
+class TTree;
+class TBranch;
+class TLeaf;
+
+namespace hepvq {
+namespace detail {
+
+// One integer branch of the Events tree: a scalar per entry, or an array whose length is its counter
+// leaf (the layout uproot writes: `nX` + `X_field[nX]`).  Values are kept as the raw little-endian bytes
+// of the written type (the per-event checksum is computed over them) and read widened to int64.
+class Column {
+ public:
+  Column(TTree* tree, const std::string& branch, const std::string& where);
+  void read(std::int64_t entry);
+  const std::string& name() const { return name_; }
+  bool jagged() const { return count_ != nullptr; }
+  std::size_t size() const { return n_; }
+  int elemSize() const { return elem_; }
+  bool isSigned() const { return signed_; }
+  const unsigned char* raw() const { return buf_.data(); }
+  std::int64_t at(std::size_t i) const;
+  void toInt64(std::vector<std::int64_t>& out) const;
+  // type name of the leaf (ROOT's, e.g. UShort_t) for messages
+  const std::string& typeName() const { return type_; }
+
+ private:
+  std::string name_, where_, type_;
+  TBranch* branch_ = nullptr;
+  TLeaf* leaf_ = nullptr;
+  TLeaf* count_ = nullptr;
+  int elem_ = 0;
+  bool signed_ = false;
+  std::size_t n_ = 0;
+  std::vector<unsigned char> buf_;
+};
+
+// {field: column} of one product (instance) of a codec label; field "" is a product that is one branch.
+using Product = std::map<std::string, Column*>;
+// {instance: product} of one codec label, as hepvq's Codec.decode receives it.
+using Products = std::map<std::string, Product>;
+
+// A codec's decoder for one collection: products of one entry -> hits in the input schema.
+class CollectionDecoder {
+ public:
+  virtual ~CollectionDecoder() = default;
+  virtual void decode(const Products& products, Event& out) = 0;
+};
+
+// Blobs of one codec label (key without the "<label>/" prefix -> bytes).
+using Blobs = std::map<std::string, std::string>;
+
+std::unique_ptr<CollectionDecoder> makePixelVQ(const Blobs& blobs, const ReaderOptions& options,
+                                               const std::string& where);
+std::unique_ptr<CollectionDecoder> makePixelSparse(const Blobs& blobs, const std::string& where);
+
+// The jagged values of `field` of product `instance` widened to int64 (DataError-style ReadError naming
+// the field when it is absent).
+const Column& field(const Products& products, const std::string& instance, const std::string& field,
+                    const std::string& where);
+
+}  // namespace detail
+}  // namespace hepvq
