@@ -48,6 +48,13 @@ class _SimSource(Source):
             self.generated += n
             yield Chunk(ids, start, start + n, products)
 
+    def empty_chunk(self):
+        """0 events typed like real ones (for 0-event outputs): one event simulated, then sliced away."""
+        hits = self.hits
+        ids, products = self._simulate(self.first, 1)
+        self.hits = hits
+        return Chunk(ids[:0], 0, 0, {key: arr[:0] for key, arr in products.items()})
+
     def endJob(self):  # noqa: N802
         self.context.report(self.label, {"events simulated": self.generated, "hits": self.hits,
                                          "hits/event": round(self.hits / max(self.generated, 1), 1)})

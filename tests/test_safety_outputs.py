@@ -372,3 +372,21 @@ def test_version_lives_in_hepvq_version():
             assert project["version"] == version.__version__
         else:
             assert "version" in project.get("dynamic", [])
+
+
+def test_zero_event_simulation_output_has_the_collection_branches(tmp_path, capsys):
+    cfg = tmp_path / "simz_cfg.py"
+    cfg.write_text(textwrap.dedent(f"""\
+        import hepvq.config as cms
+        process = cms.Process("SIM")
+        process.source = cms.Source("TpcHitSimSource", seed=cms.uint32(1))
+        process.maxEvents = cms.untracked.PSet(input=cms.untracked.int32(0))
+        process.out = cms.OutputModule("RootOutputModule", fileName=cms.untracked.string({str(tmp_path / 'z.root')!r}))
+        """))
+    rc, _, err = run_cli(capsys, cfg)
+    assert rc == 0, err
+    assert "events simulated 0" in err
+    with uproot.open(tmp_path / "z.root") as f:
+        types = {k: b.typename for k, b in f["Events"].items()}
+        assert f["Events"].num_entries == 0
+    assert {f"TpcHit_{k}": "uint16_t[]" for k in ("sector", "layer", "phi", "z", "adc")}.items() <= types.items()
