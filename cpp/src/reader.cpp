@@ -53,7 +53,7 @@ struct Reader::Impl {
   std::unique_ptr<TFile> file;
   TTree* tree = nullptr;
   std::string provenance_text;
-  json provenance;
+  json provenance = json::object();
   std::map<std::string, std::string> blobs;
   std::vector<CollectionInfo> infos;
   std::vector<std::unique_ptr<Column>> owned;

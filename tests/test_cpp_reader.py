@@ -1,0 +1,209 @@
+"""Issue 15: the C++ reader (cpp/) decodes hepvq files exactly as Python does.
+
+The tools are built by cpp/build.sh inside the test session (incremental, in cpp/build/). Compressed files
+are written by hepvq-run from the shipped sample; `hepvq_decode` output must equal `hepvq.open` output
+exactly (ids, order, every DIGI), damaged files must be refused by C++ as by Python, and the reader's own
+SHA-256 must agree with hashlib."""
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+import pytest
+import uproot
+
+import hepvq
+from hepvq.cli.run import run
+from hepvq.errors import HepvqError
+from hepvq.io.metadata import CFG_KEY, PROVENANCE_KEY, read_metadata, write_metadata
+
+REPO = Path(__file__).resolve().parents[1]
+BUILD = REPO / "cpp" / "build"
+SAMPLE = str(REPO / "data" / "pixel_pu200_sample.root")
+COMPRESS = str(REPO / "python_cfg" / "premix_compress_cfg.py")
+SPARSE_CFG = """
+import hepvq.config as cms
+process = cms.Process("SPARSE")
+process.source = cms.Source("RootSource", fileNames=cms.untracked.vstring("in.root"))
+process.maxEvents = cms.untracked.PSet(input=cms.untracked.int32(2))
+process.enc = cms.EDProducer("PixelDigiSparseEncoder", adcBits=cms.int32(4))
+process.out = cms.OutputModule("RootOutputModule", fileName=cms.untracked.string("out.root"),
+                               outputCommands=cms.untracked.vstring("drop *", "keep enc_*"))
+process.p = cms.Path(process.enc)
+process.e = cms.EndPath(process.out)
+"""
+PIXEL = ("detId", "row", "col", "adc")
+
+
+@pytest.fixture(scope="module")
+def tools():
+    """cpp/build.sh run once per session (a no-op when nothing changed); a build that cannot be done fails."""
+    proc = subprocess.run(["bash", str(REPO / "cpp" / "build.sh")], capture_output=True, text=True, timeout=900,
+                          env={**os.environ, "PYTHON": sys.executable})
+    assert proc.returncode == 0, f"cpp/build.sh failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}"
+    return BUILD
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """Compressed files of every pixel mode the C++ reader decodes, from the first events of the sample."""
+    d = tmp_path_factory.mktemp("cpp_reader")
+    out = {}
+    for name, extra in (("vq", []), ("vq_b2", ["pixelVQ.adcErrorBound=2"]), ("vq_b0", ["pixelVQ.adcErrorBound=0"])):
+        out[name] = d / f"{name}.root"
+        run([COMPRESS, f"inputFiles={SAMPLE}", f"outputFile={out[name]}", "maxEvents=2",
+             "pixelVQ.validate=False", *extra, "--no-progress"])
+    cfg = d / "sparse_cfg.py"
+    cfg.write_text(SPARSE_CFG)
+    out["sparse"] = d / "sparse.root"
+    run([str(cfg), f"inputFiles={SAMPLE}", f"outputFile={out['sparse']}", "--no-progress"])
+    return out
+
+
+def cpp_decode(tools, src, dst):
+    return subprocess.run([str(tools / "hepvq_decode"), str(src), str(dst)], capture_output=True, text=True,
+                          timeout=300)
+
+
+def assert_same_as_python(decoded_path, compressed_path):
+    with hepvq.open(compressed_path) as f:
+        ref = f.arrays()
+    got = uproot.open(decoded_path)["Events"].arrays()
+    assert len(got) == len(ref) > 0
+    for k in ("run", "luminosityBlock", "event"):
+        assert got[k].type.content == ref[k].type.content, k
+        np.testing.assert_array_equal(ak.to_numpy(got[k]), ak.to_numpy(ref[k]))
+    np.testing.assert_array_equal(ak.to_numpy(got["nPixelDigi"]), ak.to_numpy(ak.num(ref.PixelDigi)))
+    for field in PIXEL:
+        a, b = got[f"PixelDigi_{field}"], ref.PixelDigi[field]
+        assert str(a.type.content) == str(b.type.content), field
+        np.testing.assert_array_equal(ak.to_numpy(ak.flatten(a)), ak.to_numpy(ak.flatten(b)), err_msg=field)
+    return int(ak.sum(ak.num(ref.PixelDigi)))
+
+
+@pytest.mark.parametrize("mode", ["vq", "vq_b2", "vq_b0", "sparse"])
+def test_cpp_decode_equals_python(tools, files, tmp_path, mode):
+    dst = tmp_path / "decoded.root"
+    proc = cpp_decode(tools, files[mode], dst)
+    assert proc.returncode == 0, proc.stderr
+    assert assert_same_as_python(dst, files[mode]) > 100_000  # two PU-200 events
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["decoded.root"]  # no temporary left behind
+
+
+def test_cpp_lossless_bound_gives_the_input_back(tools, files, tmp_path):
+    """adcErrorBound=0 is lossless: the C++ decode of it equals the sample's first events hit for hit."""
+    dst = tmp_path / "decoded.root"
+    assert cpp_decode(tools, files["vq_b0"], dst).returncode == 0
+    got = uproot.open(dst)["Events"].arrays()
+    raw = uproot.open(SAMPLE)["Events"].arrays(entry_stop=len(got))
+    for e in range(len(got)):
+        a = np.stack([ak.to_numpy(got[f"PixelDigi_{f}"][e]).astype(np.int64) for f in PIXEL], 1)
+        b = np.stack([ak.to_numpy(raw[f"PixelDigi_{f}"][e]).astype(np.int64) for f in PIXEL], 1)
+        assert a.shape == b.shape
+        np.testing.assert_array_equal(a[np.lexsort(a.T[::-1])], b[np.lexsort(b.T[::-1])])
+
+
+def test_cpp_plain_files_pass_through(tools, pixel_file_uproot, tpc_file_uproot, tmp_path):
+    for src, coll, fields in ((pixel_file_uproot, "PixelDigi", PIXEL),
+                              (tpc_file_uproot, "TpcHit", ("sector", "layer", "phi", "z", "adc"))):
+        dst = tmp_path / f"{coll}.root"
+        proc = cpp_decode(tools, src, dst)
+        assert proc.returncode == 0, proc.stderr
+        got, ref = uproot.open(dst)["Events"].arrays(), uproot.open(src)["Events"].arrays()
+        for name in ("event", *(f"{coll}_{f}" for f in fields)):
+            assert got[name].type == ref[name].type
+            assert ak.all(got[name] == ref[name])
+
+
+def _rewrite(src, dst, *, blob_edit=None, branch_edit=None):
+    """Copy a compressed file with uproot, editing one blob's bytes or one branch's values (provenance kept)."""
+    with uproot.open(src) as f:
+        t = f["Events"]
+        counters = {b.name: b.count_branch.name for b in t.branches if b.count_branch is not None}
+        raw = t.arrays([b for b in t.keys() if b not in set(counters.values())], how=dict, library="ak")
+        prov, cfg = json.loads(str(f[PROVENANCE_KEY])), str(f[CFG_KEY])
+    _, blobs = read_metadata(src)
+    if blob_edit:
+        blobs = blob_edit(dict(blobs))
+    if branch_edit:
+        name, fn = branch_edit
+        raw[name] = fn(raw[name])
+    data, grouped = {}, {}
+    for name, arr in raw.items():
+        if name in counters:
+            prefix = counters[name][1:]
+            grouped.setdefault(prefix, {})[name[len(prefix) + 1:]] = arr
+        else:
+            data[name] = np.asarray(arr)
+    data.update({p: ak.zip(fields) for p, fields in grouped.items()})
+    with uproot.recreate(dst) as out:
+        tree = out.mktree("Events", {k: (v.type.content if isinstance(v, ak.Array) else v.dtype)
+                                     for k, v in data.items()})
+        tree.extend(data)
+        write_metadata(out, prov, cfg, blobs)
+    return dst
+
+
+def _flip_first_byte(blobs, key):
+    b = bytearray(blobs[key])
+    b[len(b) // 2] ^= 0x01
+    blobs[key] = bytes(b)
+    return blobs
+
+
+def test_cpp_refuses_tampered_blob_as_python_does(tools, files, tmp_path):
+    bad = _rewrite(files["vq"], tmp_path / "bad.root",
+                   blob_edit=lambda b: _flip_first_byte(b, "pixelVQ/decoder.onnx"))
+    with pytest.raises(HepvqError, match="sha256"):
+        hepvq.open(bad)
+    dst = tmp_path / "out.root"
+    proc = cpp_decode(tools, bad, dst)
+    assert proc.returncode == 1
+    err = proc.stderr.strip()
+    assert err.count("\n") == 0
+    assert str(bad) in err and "blob 'pixelVQ/decoder.onnx' does not match the sha256" in err
+    assert not dst.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["bad.root"]
+
+
+def test_cpp_refuses_damaged_products_as_python_does(tools, files, tmp_path):
+    """A changed index value (what a flipped bit in a ZSTD basket gives) fails the per-event checksum."""
+    with uproot.open(files["vq"]) as f:
+        if "pixelVQ_crc" not in f["Events"].keys():
+            pytest.skip("this hepvq writes no per-event checksum")
+    bad = _rewrite(files["vq"], tmp_path / "bad.root",
+                   branch_edit=("pixelVQ_row", lambda a: ak.unflatten(
+                       np.bitwise_xor(ak.to_numpy(ak.flatten(a)), np.uint8(1)), ak.num(a))))
+    with pytest.raises(HepvqError, match="checksum"):
+        hepvq.open(bad).arrays()
+    proc = cpp_decode(tools, bad, tmp_path / "out.root")
+    assert proc.returncode == 1
+    assert "products of 'pixelVQ' at entry 0 do not match their checksum" in proc.stderr
+    assert proc.stderr.strip().count("\n") == 0 and not (tmp_path / "out.root").exists()
+
+
+def test_cpp_decode_bad_input_one_line(tools, tmp_path):
+    proc = cpp_decode(tools, tmp_path / "missing.root", tmp_path / "out.root")
+    assert proc.returncode == 1 and proc.stderr.strip().count("\n") == 0
+    assert "missing.root" in proc.stderr and not (tmp_path / "out.root").exists()
+    notroot = tmp_path / "x.root"
+    notroot.write_bytes(b"not a root file")
+    proc = cpp_decode(tools, notroot, tmp_path / "out.root")
+    assert proc.returncode == 1 and "cannot be opened as a ROOT file" in proc.stderr
+    proc = subprocess.run([str(tools / "hepvq_decode"), str(notroot)], capture_output=True, text=True)
+    assert proc.returncode == 2 and "usage" in proc.stderr
+
+
+def test_cpp_sha256_equals_hashlib(tools, tmp_path):
+    rng = np.random.default_rng(15)
+    paths = []
+    for i, n in enumerate([0, 1, 3, 55, 56, 63, 64, 65, 119, 120, 1000, int(rng.integers(1, 300_000))]):
+        p = tmp_path / f"r{i}.bin"
+        p.write_bytes(rng.integers(0, 256, n, dtype=np.uint8).tobytes())
+        paths.append(p)
+    out = subprocess.run([str(tools / "hepvq_sha256"), *map(str, paths)], capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    assert [line.split()[0] for line in out] == [hashlib.sha256(p.read_bytes()).hexdigest() for p in paths]
