@@ -207,3 +207,26 @@ def test_cpp_sha256_equals_hashlib(tools, tmp_path):
     out = subprocess.run([str(tools / "hepvq_sha256"), *map(str, paths)], capture_output=True, text=True,
                          check=True).stdout.splitlines()
     assert [line.split()[0] for line in out] == [hashlib.sha256(p.read_bytes()).hexdigest() for p in paths]
+
+
+def test_root_macro_decodes_like_python(tools, files, tmp_path):
+    """examples/root/decode.C in a plain `root -b -q` session: event loop and RDataFrame see Python's hits."""
+    import re
+    import shutil
+
+    root = shutil.which("root")
+    assert root, "the root wheel's `root` command is not on PATH"
+    png = tmp_path / "adc.png"
+    proc = subprocess.run([root, "-b", "-q", "-l", f'examples/root/decode.C("{files["vq_b2"]}", "{png}")'],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and "error" not in proc.stdout + proc.stderr.replace("UserWarning", ""), \
+        proc.stdout + proc.stderr
+    with hepvq.open(files["vq_b2"]) as f:
+        adc = ak.to_numpy(ak.flatten(f.arrays().PixelDigi.adc)).astype(np.float64)
+    loop = re.search(r"decode.C: (\d+) events, (\d+) hits, mean ADC ([\d.]+)", proc.stdout)
+    rdf = re.search(r"decode.C: RDataFrame (\d+) hits, mean ADC ([\d.]+)", proc.stdout)
+    assert loop and rdf, proc.stdout
+    assert int(loop.group(1)) == 2 and int(loop.group(2)) == int(rdf.group(1)) == len(adc)
+    assert float(loop.group(3)) == pytest.approx(adc.mean(), rel=1e-5)
+    assert float(rdf.group(2)) == pytest.approx(adc.mean(), rel=1e-5)
+    assert png.stat().st_size > 1000
