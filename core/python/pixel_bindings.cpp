@@ -1,7 +1,217 @@
-// Bindings of the pixel codec functions (filled in below as the core grows).
+// Bindings of the pixel codecs: numpy arrays in (no copy when already int64 and contiguous), numpy arrays out
+// (the result vectors are handed over, not copied), the GIL released while the core runs.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <memory>
+#include <numeric>
+#include <optional>
+
+#include "hepvq/pixel_vq.hpp"
 
 namespace py = pybind11;
+using namespace pybind11::literals;
 
-void bind_pixel(py::module_& m) { (void)m; }
+namespace {
+
+template <class T>
+using carray = py::array_t<T, py::array::c_style | py::array::forcecast>;
+
+// numpy array owning a moved-in vector
+template <class T>
+py::array_t<T> to_numpy(std::vector<T>&& v, std::vector<py::ssize_t> shape = {}) {
+  auto* heap = new std::vector<T>(std::move(v));
+  py::capsule owner(heap, [](void* p) { delete static_cast<std::vector<T>*>(p); });
+  if (shape.empty()) shape = {static_cast<py::ssize_t>(heap->size())};
+  return py::array_t<T>(shape, heap->data(), owner);
+}
+
+template <class T>
+std::vector<T> to_vector(const carray<T>& a) {
+  return std::vector<T>(a.data(), a.data() + a.size());
+}
+
+std::shared_ptr<hepvq::PixelVQModel> make_model(int patch_rows, int patch_cols, int adc_min, int adc_max,
+                                                 carray<std::int64_t> levels, carray<std::uint64_t> shapes,
+                                                 std::vector<std::pair<int, std::int64_t>> ctx_bitfields,
+                                                 carray<std::int64_t> ctx_keys, carray<std::int32_t> shape_perm,
+                                                 carray<std::int32_t> charge_perm,
+                                                 std::vector<carray<std::int32_t>> code_perm,
+                                                 std::vector<std::int64_t> codebook_sizes,
+                                                 std::vector<carray<float>> codebooks) {
+  auto m = std::make_shared<hepvq::PixelVQModel>();
+  m->patch_rows = patch_rows;
+  m->patch_cols = patch_cols;
+  m->adc_min = adc_min;
+  m->adc_max = adc_max;
+  m->levels = to_vector(levels);
+  m->shapes = to_vector(shapes);
+  m->ctx_bitfields = std::move(ctx_bitfields);
+  m->ctx_keys = to_vector(ctx_keys);
+  m->shape_perm = to_vector(shape_perm);
+  m->charge_perm = to_vector(charge_perm);
+  for (auto& t : code_perm) m->code_perm.push_back(to_vector(t));
+  m->codebook_sizes = std::move(codebook_sizes);
+  for (auto& c : codebooks) m->codebooks.push_back(to_vector(c));
+  m->validate();
+  return m;
+}
+
+// The streams of one chunk; keeps the (possibly converted) input arrays alive while the core reads them.
+struct Streams {
+  std::vector<carray<std::int64_t>> keep;
+  carray<std::uint64_t> escapes;
+  hepvq::PixelVQStreams s;
+};
+
+void need_len(const carray<std::int64_t>& a, std::size_t n, const char* what) {
+  if (static_cast<std::size_t>(a.size()) != n)
+    throw hepvq::DataError(std::string("pixel_vq decode: ") + what + " has " + std::to_string(a.size()) +
+                           " entries, expected " + std::to_string(n));
+}
+
+std::unique_ptr<Streams> make_streams(const py::dict& d, int adc_error_bound) {
+  auto st = std::make_unique<Streams>();
+  auto get = [&](const char* name) -> const std::int64_t* {
+    if (!d.contains(name)) throw std::invalid_argument(std::string("pixel_vq decode: stream '") + name + "' missing");
+    st->keep.push_back(carray<std::int64_t>::ensure(d[name]));
+    if (!st->keep.back()) throw std::invalid_argument(std::string("pixel_vq decode: stream '") + name + "' is not an array");
+    return st->keep.back().data();
+  };
+  auto len = [&]() { return static_cast<std::size_t>(st->keep.back().size()); };
+  hepvq::PixelVQStreams& s = st->s;
+  s.n_patch = get("n_patch");
+  s.n_events = len();
+  s.n_module = get("n_module");
+  need_len(st->keep.back(), s.n_events, "module counts");
+  s.shape = get("shape");
+  s.patches = len();
+  s.dcol = get("dcol");
+  need_len(st->keep.back(), s.patches, "dcol");
+  s.row = get("row");
+  need_len(st->keep.back(), s.patches, "row");
+  s.charge = get("charge");
+  need_len(st->keep.back(), s.patches, "charge");
+  s.ddet = get("ddet");
+  s.modules = len();
+  s.npatch = get("npatch");
+  need_len(st->keep.back(), s.modules, "npatch");
+  py::list codes = d["codes"];
+  for (std::size_t i = 0; i < codes.size(); ++i) {
+    st->keep.push_back(carray<std::int64_t>::ensure(codes[i]));
+    if (i == 0) s.code_rows = len();
+    need_len(st->keep.back(), s.code_rows, "a code stage");
+    s.codes.push_back(st->keep.back().data());
+  }
+  st->escapes = carray<std::uint64_t>::ensure(d["escapes"]);
+  s.escapes = st->escapes.data();
+  s.n_escapes = static_cast<std::size_t>(st->escapes.size());
+  s.farcols = get("farcols");
+  s.n_farcols = len();
+  if (d.contains("n_corr") && !d["n_corr"].is_none()) {
+    s.n_corr = get("n_corr");
+    need_len(st->keep.back(), s.n_events, "correction counts");
+    s.dhit = get("dhit");
+    s.n_corrections = len();
+    s.dadc = get("dadc");
+    need_len(st->keep.back(), s.n_corrections, "dadc");
+  }
+  s.adc_error_bound = adc_error_bound;
+  return st;
+}
+
+py::tuple hits_tuple(hepvq::PixelHits&& h) {
+  return py::make_tuple(to_numpy(std::move(h.counts)), to_numpy(std::move(h.det)), to_numpy(std::move(h.row)),
+                        to_numpy(std::move(h.col)), to_numpy(std::move(h.adc)));
+}
+
+}  // namespace
+
+void bind_pixel(py::module_& m) {
+  py::class_<hepvq::PixelVQModel, std::shared_ptr<hepvq::PixelVQModel>>(m, "PixelVQModel")
+      .def(py::init(&make_model), "patch_rows"_a, "patch_cols"_a, "adc_min"_a, "adc_max"_a, "levels"_a, "shapes"_a,
+           "ctx_bitfields"_a, "ctx_keys"_a, "shape_perm"_a, "charge_perm"_a, "code_perm"_a, "codebook_sizes"_a,
+           "codebooks"_a)
+      .def_property_readonly("has_codebooks", &hepvq::PixelVQModel::has_codebooks)
+      .def("det_context", [](const hepvq::PixelVQModel& self, carray<std::int64_t> det) {
+        std::vector<std::int64_t> out(det.size());
+        for (py::ssize_t i = 0; i < det.size(); ++i) out[i] = self.det_context(det.data()[i]);
+        return to_numpy(std::move(out));
+      });
+
+  m.def(
+      "pixel_vq_decode",
+      [](const hepvq::PixelVQModel& model, const py::dict& streams, int adc_error_bound, py::object fractions) {
+        auto st = make_streams(streams, adc_error_bound);
+        carray<float> fr;
+        const float* f = nullptr;
+        if (!fractions.is_none()) {
+          fr = carray<float>::ensure(fractions);
+          f = fr.data();
+        }
+        hepvq::PixelHits h;
+        {
+          py::gil_scoped_release release;
+          hepvq::PixelVQPatches p = hepvq::pixel_vq_patches(model, st->s);
+          if (f && static_cast<std::size_t>(fr.size()) != p.n_multi * model.size())
+            throw std::invalid_argument("pixel_vq decode: fractions of the wrong size");
+          h = hepvq::pixel_vq_hits(model, p, f, st->s);
+        }
+        return hits_tuple(std::move(h));
+      },
+      "model"_a, "streams"_a, "adc_error_bound"_a = -1, "fractions"_a = py::none(),
+      "Index streams of a chunk -> (counts, detId, row, col, adc) in canonical order. streams: dict of arrays "
+      "n_patch, n_module, shape, dcol, row, charge, ddet, npatch, codes (list per stage), escapes, farcols and "
+      "optionally n_corr, dhit, dadc. fractions: (n_multi, size) float32 from the ONNX decoder, or None to "
+      "compute them from the model's codebooks.");
+
+  m.def(
+      "pixel_vq_multi",
+      [](const hepvq::PixelVQModel& model, const py::dict& streams) {
+        auto st = make_streams(streams, -1);
+        hepvq::PixelVQPatches p;
+        std::vector<std::uint64_t> masks;
+        {
+          py::gil_scoped_release release;
+          p = hepvq::pixel_vq_patches(model, st->s);
+          masks.reserve(p.n_multi);
+          for (std::size_t i = 0; i < p.mask.size(); ++i)
+            if (p.multi_row[i] >= 0) masks.push_back(p.mask[i]);
+        }
+        const auto stages = static_cast<py::ssize_t>(model.stages());
+        return py::make_tuple(to_numpy(std::move(p.codes), {static_cast<py::ssize_t>(p.n_multi), stages}),
+                              to_numpy(std::move(masks)));
+      },
+      "model"_a, "streams"_a,
+      "(code symbols (n_multi, stages) int64, masks uint64) of the multi-hit patches: the inputs of the ONNX "
+      "decoder when the fractions come from it.");
+
+  m.def(
+      "pixel_vq_fractions",
+      [](const hepvq::PixelVQModel& model, carray<std::int64_t> codes, carray<std::uint64_t> masks) {
+        hepvq::PixelVQPatches p;
+        const std::size_t n = static_cast<std::size_t>(masks.size());
+        const int stages = model.stages();
+        if (static_cast<std::size_t>(codes.size()) != n * stages)
+          throw std::invalid_argument("pixel_vq_fractions: codes must be (n, stages)");
+        if (!model.has_codebooks()) throw std::invalid_argument("pixel_vq_fractions: the model has no codebooks");
+        for (std::size_t i = 0; i < n * stages; ++i) {
+          const std::int64_t c = codes.data()[i];
+          if (c < 0 || c >= model.codebook_sizes[i % stages])
+            throw hepvq::DataError("pixel_vq_fractions: code " + std::to_string(c) + " beyond the codebook");
+        }
+        p.n_multi = n;
+        p.mask.assign(masks.data(), masks.data() + n);
+        p.multi_row.resize(n);
+        std::iota(p.multi_row.begin(), p.multi_row.end(), 0);
+        p.codes.assign(codes.data(), codes.data() + n * stages);
+        std::vector<float> f;
+        {
+          py::gil_scoped_release release;
+          f = hepvq::pixel_vq_fractions(model, p);
+        }
+        return to_numpy(std::move(f), {static_cast<py::ssize_t>(n), static_cast<py::ssize_t>(model.size())});
+      },
+      "model"_a, "codes"_a, "masks"_a, "Fractions (n, size) float32 of code rows and masks from the codebooks.");
+}

@@ -444,7 +444,27 @@ class PixelVQCodec(Codec):
         return P.scatter(p)
 
     # ---- decode ------------------------------------------------------------------------------------------
+    @property
+    def core_model(self):
+        """The compiled core's copy of the codec tables (hepvq.pixel.core), built on first use."""
+        if getattr(self, "_core_model", None) is None:
+            from hepvq.pixel import core
+
+            self._core_model = core.core_model(self)
+        return self._core_model
+
     def decode(self, products: dict[str, ak.Array]) -> ak.Array:
+        """Index products -> hits in canonical order, by the compiled core (hepvq.pixel.core)."""
+        from hepvq.pixel import core
+
+        for inst in ("", "modules", "codes", "escapes"):
+            if inst not in products:
+                raise DataError(f"pixel_vq decode: product instance '{inst}' is missing (have: "
+                                f"{', '.join(repr(k) for k in products)})")
+        return core.decode(self, products)
+
+    def decode_reference(self, products: dict[str, ak.Array]) -> ak.Array:
+        """The numpy implementation of decode: the test oracle of the compiled core (not on the run path)."""
         for inst in ("", "modules", "codes", "escapes"):
             if inst not in products:
                 raise DataError(f"pixel_vq decode: product instance '{inst}' is missing (have: "
@@ -529,8 +549,8 @@ class PixelVQCodec(Codec):
         return h.to_awkward()
 
     def value_ranges(self) -> dict[str, tuple[int, int]]:
-        return {"row": (0, self.module_rows - 1), "col": (0, self.module_cols - 1), "adc": (1, self.adc_max),
-                "detId": (0, (1 << 32) - 1)}
+        return {"row": (0, self.module_rows - 1), "col": (0, self.module_cols - 1),
+                "adc": (min(1, self.adc_min), self.adc_max), "detId": (0, (1 << 32) - 1)}
 
     # ---- sizes for reports -------------------------------------------------------------------------------
     def describe(self) -> dict:

@@ -1,0 +1,100 @@
+// pixel_vq decode: index streams of one chunk -> pixel DIGIs in canonical order (event, detId, row, col).
+//
+// The format is described in hepvq/pixel/codec.py (docs/pixel.md): per event a module table (delta-coded
+// detIds, patch counts), per patch an anchor (column delta within the module, row), a shape (table index
+// or escape; context rank when the model has rank tables), a charge level index (rank given the shape) and,
+// for patches with two or more hits, VQ code ranks given the shape.  Fractions come from the codebooks
+// (one or more stages summed, masked, clipped, normalised) computed here in float32 exactly as the
+// exported decoder.onnx does, or are supplied by the caller (any other charge model, run by onnxruntime).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "hepvq/stream.hpp"
+
+namespace hepvq {
+
+// Everything decode needs from the codec settings (codec.json / the file's metadata).
+struct PixelVQModel {
+  int patch_rows = 4, patch_cols = 8;
+  int adc_min = 1, adc_max = 255;
+  std::vector<std::int64_t> levels;   // charge level values
+  std::vector<std::uint64_t> shapes;  // shape table; code shapes.size() is the escape
+  // shape context of a module: its detId bit-fields (shift, mask) folded into a key, looked up in ctx_keys
+  std::vector<std::pair<int, std::int64_t>> ctx_bitfields;
+  std::vector<std::int64_t> ctx_keys;  // sorted
+  // rank tables perm[context * n_symbols + rank] = symbol; empty = identity
+  std::vector<std::int32_t> shape_perm;               // (ctx_keys.size() + 1, n_shapes + 1)
+  std::vector<std::int32_t> charge_perm;              // (n_shapes + 1, levels.size())
+  std::vector<std::vector<std::int32_t>> code_perm;   // per stage: (n_shapes + 1, codebook_sizes[s])
+  std::vector<std::int64_t> codebook_sizes;           // one per stage
+  // codebooks (float32, stage s: codebook_sizes[s] x patch size) when decode computes the fractions itself
+  std::vector<std::vector<float>> codebooks;
+
+  int size() const { return patch_rows * patch_cols; }
+  int escape() const { return static_cast<int>(shapes.size()); }
+  int stages() const { return static_cast<int>(codebook_sizes.size()); }
+  bool has_codebooks() const { return !codebooks.empty(); }
+  // Throws std::invalid_argument naming the inconsistent table.
+  void validate() const;
+  // Shape context (0 = unseen) of a detId.
+  std::int64_t det_context(std::int64_t det) const;
+};
+
+// The index products of one chunk as flat arrays (values widened to int64) with per-event counts.
+struct PixelVQStreams {
+  std::size_t n_events = 0;
+  const std::int64_t* n_patch = nullptr;  // per event: patches (main product rows)
+  const std::int64_t* n_module = nullptr;  // per event: module table rows
+  const std::int64_t* n_corr = nullptr;    // per event: corrections (nullptr: none)
+  // per patch
+  const std::int64_t *shape = nullptr, *dcol = nullptr, *row = nullptr, *charge = nullptr;
+  std::size_t patches = 0;
+  // per module
+  const std::int64_t *ddet = nullptr, *npatch = nullptr;
+  std::size_t modules = 0;
+  // per multi-hit patch, one array per stage
+  std::vector<const std::int64_t*> codes;
+  std::size_t code_rows = 0;
+  const std::uint64_t* escapes = nullptr;  // masks of the escaped shapes
+  std::size_t n_escapes = 0;
+  const std::int64_t* farcols = nullptr;   // remainders of the column deltas of 255
+  std::size_t n_farcols = 0;
+  const std::int64_t *dhit = nullptr, *dadc = nullptr;  // corrections
+  std::size_t n_corrections = 0;
+  int adc_error_bound = -1;
+};
+
+// Decoded patches (symbols resolved): what the fractions are computed from.
+struct PixelVQPatches {
+  std::size_t n_events = 0;
+  std::vector<std::int64_t> event_patch_start;  // n_events + 1
+  std::vector<std::int64_t> det, row, col;       // per patch
+  std::vector<std::uint64_t> mask;               // per patch (patch-size bits)
+  std::vector<std::int64_t> q;                   // per patch: the charge level's value
+  std::vector<std::int64_t> multi_row;           // per patch: row in codes/fractions, -1 for one-hit patches
+  std::vector<std::int64_t> codes;               // (n_multi, stages) code symbols
+  std::size_t n_multi = 0;
+};
+
+// Decoded hits of a chunk, canonical order, the input schema's types.
+struct PixelHits {
+  std::vector<std::int64_t> counts;  // per event
+  std::vector<std::uint32_t> det;
+  std::vector<std::uint16_t> row, col, adc;
+};
+
+// Streams -> patches; throws DataError (one line naming the product) on inconsistent streams.
+PixelVQPatches pixel_vq_patches(const PixelVQModel& model, const PixelVQStreams& s);
+// Fractions (n_multi x size, float32) of the multi-hit patches from the model's codebooks.
+std::vector<float> pixel_vq_fractions(const PixelVQModel& model, const PixelVQPatches& p);
+// Patches + fractions (n_multi x size; nullptr: from the codebooks) + corrections -> hits.
+PixelHits pixel_vq_hits(const PixelVQModel& model, const PixelVQPatches& p, const float* fractions,
+                        const PixelVQStreams& s);
+
+// Stable canonical order of hits given per event: sorts each (event, detId) run by (row, col), ties
+// keeping their order.  Used by every pixel decoder.
+void canonical_order(PixelHits& h, const std::vector<std::int64_t>& event_start);
+
+}  // namespace hepvq

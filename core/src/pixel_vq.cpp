@@ -1,0 +1,367 @@
+#include "hepvq/pixel_vq.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <stdexcept>
+#include <string>
+
+namespace hepvq {
+
+namespace {
+
+std::string str(std::int64_t v) { return std::to_string(v); }
+
+void check_perm(const std::vector<std::int32_t>& perm, std::size_t contexts, std::size_t symbols, const char* name) {
+  if (perm.empty()) return;
+  if (perm.size() != contexts * symbols)
+    throw std::invalid_argument(std::string("pixel_vq model: rank table '") + name + "' has " +
+                                std::to_string(perm.size()) + " entries, expected " +
+                                std::to_string(contexts) + " x " + std::to_string(symbols));
+  for (std::int32_t v : perm)
+    if (v < 0 || static_cast<std::size_t>(v) >= symbols)
+      throw std::invalid_argument(std::string("pixel_vq model: rank table '") + name + "' has symbol " +
+                                  std::to_string(v) + " outside 0.." + std::to_string(symbols - 1));
+}
+
+inline int popcount64(std::uint64_t x) { return __builtin_popcountll(x); }
+
+}  // namespace
+
+void PixelVQModel::validate() const {
+  if (size() <= 0 || size() > 64)
+    throw std::invalid_argument("pixel_vq model: patch of " + std::to_string(size()) + " pixels (1..64 supported)");
+  if (levels.empty()) throw std::invalid_argument("pixel_vq model: no charge levels");
+  const std::size_t n_sym = shapes.size() + 1;
+  check_perm(shape_perm, ctx_keys.size() + 1, n_sym, "shape");
+  check_perm(charge_perm, n_sym, levels.size(), "charge");
+  if (!code_perm.empty() && code_perm.size() != codebook_sizes.size())
+    throw std::invalid_argument("pixel_vq model: rank tables for " + std::to_string(code_perm.size()) +
+                                " stages but " + std::to_string(codebook_sizes.size()) + " stages");
+  for (std::size_t s = 0; s < code_perm.size(); ++s)
+    check_perm(code_perm[s], n_sym, static_cast<std::size_t>(codebook_sizes[s]), "codes");
+  if (!codebooks.empty()) {
+    if (codebooks.size() != codebook_sizes.size())
+      throw std::invalid_argument("pixel_vq model: " + std::to_string(codebooks.size()) + " codebooks for " +
+                                  std::to_string(codebook_sizes.size()) + " stages");
+    for (std::size_t s = 0; s < codebooks.size(); ++s)
+      if (codebooks[s].size() != static_cast<std::size_t>(codebook_sizes[s]) * size())
+        throw std::invalid_argument("pixel_vq model: codebook " + std::to_string(s) + " has " +
+                                    std::to_string(codebooks[s].size()) + " values, expected " +
+                                    std::to_string(codebook_sizes[s]) + " x " + std::to_string(size()));
+  }
+  if (!std::is_sorted(ctx_keys.begin(), ctx_keys.end()))
+    throw std::invalid_argument("pixel_vq model: shape context keys are not sorted");
+}
+
+std::int64_t PixelVQModel::det_context(std::int64_t det) const {
+  if (ctx_bitfields.empty() || ctx_keys.empty()) return 0;
+  std::int64_t key = 0;
+  for (const auto& [shift, mask] : ctx_bitfields) key = key * (mask + 1) + ((det >> shift) & mask);
+  auto it = std::lower_bound(ctx_keys.begin(), ctx_keys.end(), key);
+  return (it != ctx_keys.end() && *it == key) ? (it - ctx_keys.begin()) + 1 : 0;
+}
+
+PixelVQPatches pixel_vq_patches(const PixelVQModel& m, const PixelVQStreams& s) {
+  PixelVQPatches p;
+  const std::size_t n = s.patches;
+  p.n_events = s.n_events;
+  p.event_patch_start.assign(s.n_events + 1, 0);
+  for (std::size_t e = 0; e < s.n_events; ++e) p.event_patch_start[e + 1] = p.event_patch_start[e] + s.n_patch[e];
+  if (static_cast<std::size_t>(p.event_patch_start[s.n_events]) != n)
+    throw DataError("pixel_vq decode: patch counts per event add up to " + str(p.event_patch_start[s.n_events]) +
+                    " but the main product has " + str(n) + " patches");
+  std::int64_t npatch_total = 0;
+  for (std::size_t i = 0; i < s.modules; ++i) {
+    if (s.npatch[i] < 0) throw DataError("pixel_vq decode: negative patch count in the module table");
+    npatch_total += s.npatch[i];
+  }
+  if (static_cast<std::size_t>(npatch_total) != n)
+    throw DataError("pixel_vq decode: module table counts " + str(npatch_total) + " patches but there are " + str(n));
+  p.det.resize(n);
+  p.row.resize(n);
+  p.col.resize(n);
+  p.mask.resize(n);
+  p.q.resize(n);
+  p.multi_row.resize(n);
+  const int esc = m.escape();
+  const int stages = m.stages();
+  const std::uint64_t size_mask = m.size() == 64 ? ~0ULL : ((1ULL << m.size()) - 1);
+  const std::size_t n_shape_sym = m.shapes.size() + 1;
+  const std::size_t n_levels = m.levels.size();
+
+  // module table: detIds delta-coded within each event, patches of a module consecutive
+  std::size_t mod = 0, pat = 0, esc_i = 0, far_i = 0;
+  for (std::size_t e = 0; e < s.n_events; ++e) {
+    std::int64_t det = 0;
+    for (std::int64_t k = 0; k < s.n_module[e]; ++k, ++mod) {
+      if (mod >= s.modules) throw DataError("pixel_vq decode: module counts per event exceed the module table");
+      det += s.ddet[mod];
+      if (det < 0 || det > 0xFFFFFFFFLL)
+        throw DataError("pixel_vq decode: module table gives detId " + str(det) + " outside uint32 (event " +
+                        str(static_cast<std::int64_t>(e)) + " of the chunk)");
+      std::int64_t col = 0;
+      for (std::int64_t j = 0; j < s.npatch[mod]; ++j, ++pat) {
+        std::int64_t dc = s.dcol[pat];
+        if (dc == 255) {
+          if (far_i >= s.n_farcols)
+            throw DataError("pixel_vq decode: more column deltas of 255 than 'farcols' entries (" +
+                            str(static_cast<std::int64_t>(s.n_farcols)) + ")");
+          dc += s.farcols[far_i++];
+        }
+        col = j == 0 ? dc : col + dc;
+        p.det[pat] = det;
+        p.col[pat] = col;
+        p.row[pat] = s.row[pat];
+      }
+    }
+    if (static_cast<std::int64_t>(pat) != p.event_patch_start[e + 1])
+      throw DataError("pixel_vq decode: the module table of event " + str(static_cast<std::int64_t>(e)) +
+                      " of the chunk covers " + str(static_cast<std::int64_t>(pat) - p.event_patch_start[e]) +
+                      " patches but the event has " + str(s.n_patch[e]));
+  }
+  if (mod != s.modules)
+    throw DataError("pixel_vq decode: module counts per event add up to " + str(static_cast<std::int64_t>(mod)) +
+                    " but the module table has " + str(static_cast<std::int64_t>(s.modules)) + " rows");
+  if (far_i != s.n_farcols)
+    throw DataError("pixel_vq decode: " + str(static_cast<std::int64_t>(far_i)) + " far columns but " +
+                    str(static_cast<std::int64_t>(s.n_farcols)) + " 'farcols' entries");
+
+  // shapes, masks, charges; multi-hit patches get a row of codes
+  std::size_t multi = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    std::int64_t shape = s.shape[i];
+    if (shape < 0 || shape > esc)
+      throw DataError("pixel_vq decode: shape code " + str(shape) + " beyond the table (" + str(esc) +
+                      " shapes + escape)");
+    if (!m.shape_perm.empty())
+      shape = m.shape_perm[static_cast<std::size_t>(m.det_context(p.det[i])) * n_shape_sym + shape];
+    std::uint64_t mask;
+    if (shape < esc) {
+      mask = m.shapes[shape];
+    } else {
+      if (esc_i >= s.n_escapes)
+        throw DataError("pixel_vq decode: more escaped shapes than escape masks (" +
+                        str(static_cast<std::int64_t>(s.n_escapes)) + ")");
+      mask = s.escapes[esc_i++];
+    }
+    mask &= size_mask;
+    p.mask[i] = mask;
+    std::int64_t ch = s.charge[i];
+    if (ch < 0 || static_cast<std::size_t>(ch) >= n_levels)
+      throw DataError("pixel_vq decode: charge index " + str(ch) + " beyond the " +
+                      str(static_cast<std::int64_t>(n_levels)) + " levels");
+    if (!m.charge_perm.empty()) ch = m.charge_perm[static_cast<std::size_t>(shape) * n_levels + ch];
+    p.q[i] = m.levels[ch];
+    if (popcount64(mask) >= 2) {
+      p.multi_row[i] = static_cast<std::int64_t>(multi++);
+    } else {
+      p.multi_row[i] = -1;
+    }
+  }
+  if (esc_i != s.n_escapes)
+    throw DataError("pixel_vq decode: " + str(static_cast<std::int64_t>(esc_i)) + " escaped shapes but " +
+                    str(static_cast<std::int64_t>(s.n_escapes)) + " escape masks");
+  if (multi != s.code_rows)
+    throw DataError("pixel_vq decode: " + str(static_cast<std::int64_t>(s.code_rows)) +
+                    " code rows for " + str(static_cast<std::int64_t>(multi)) + " multi-hit patches");
+  if (static_cast<int>(s.codes.size()) != stages)
+    throw DataError("pixel_vq decode: " + str(static_cast<std::int64_t>(s.codes.size())) +
+                    " code fields for a " + str(stages) + "-stage model");
+  p.n_multi = multi;
+  p.codes.resize(multi * stages);
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::int64_t r = p.multi_row[i];
+    if (r < 0) continue;
+    // the shape symbol again (context of the code ranks)
+    std::int64_t shape = s.shape[i];
+    if (!m.shape_perm.empty())
+      shape = m.shape_perm[static_cast<std::size_t>(m.det_context(p.det[i])) * n_shape_sym + shape];
+    for (int st = 0; st < stages; ++st) {
+      std::int64_t c = s.codes[st][r];
+      const std::int64_t k = m.codebook_sizes[st];
+      if (c < 0 || c >= k)
+        throw DataError("pixel_vq decode: stage " + str(st) + " code " + str(c) + " beyond the codebook size " + str(k));
+      if (!m.code_perm.empty()) c = m.code_perm[st][static_cast<std::size_t>(shape) * k + c];
+      p.codes[static_cast<std::size_t>(r) * stages + st] = c;
+    }
+  }
+  return p;
+}
+
+std::vector<float> pixel_vq_fractions(const PixelVQModel& m, const PixelVQPatches& p) {
+  const int d = m.size();
+  const int stages = m.stages();
+  std::vector<float> out(p.n_multi * d);
+  std::vector<float> y(d);
+  const std::size_t n = p.mask.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::int64_t r = p.multi_row[i];
+    if (r < 0) continue;
+    const std::uint64_t mask = p.mask[i];
+    // the graph: y = sum of the stages' code vectors (float32, stage order), times the mask, clipped at 0
+    std::fill(y.begin(), y.end(), 0.0f);
+    for (int st = 0; st < stages; ++st) {
+      const float* c = m.codebooks[st].data() + p.codes[static_cast<std::size_t>(r) * stages + st] * d;
+      for (int j = 0; j < d; ++j) y[j] = y[j] + c[j];
+    }
+    for (int j = 0; j < d; ++j) {
+      const float v = ((mask >> j) & 1) ? y[j] : 0.0f;
+      y[j] = v > 0.0f ? v : 0.0f;
+    }
+    // ReduceSum as onnxruntime's CPU kernel adds a row: 8 lanes, then halving (bit-identical on that kernel;
+    // the codec checks this against onnxruntime on random patches before using it)
+    float lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int j = 0;
+    for (; j + 8 <= d; j += 8)
+      for (int l = 0; l < 8; ++l) lane[l] += y[j + l];
+    for (int l = 0; l < 4; ++l) lane[l] += lane[l + 4];
+    for (int l = 0; l < 2; ++l) lane[l] += lane[l + 2];
+    float tot = lane[0] + lane[1];
+    for (; j < d; ++j) tot += y[j];
+    float* f = out.data() + static_cast<std::size_t>(r) * d;
+    const float eps = 1e-6f;
+    if (tot > eps) {
+      const float t = std::max(tot, eps);
+      for (int k = 0; k < d; ++k) f[k] = y[k] / t;
+    } else {
+      const float nm = std::max(static_cast<float>(popcount64(mask)), 1.0f);
+      for (int k = 0; k < d; ++k) f[k] = (((mask >> k) & 1) ? 1.0f : 0.0f) / nm;
+    }
+  }
+  return out;
+}
+
+void canonical_order(PixelHits& h, const std::vector<std::int64_t>& event_start) {
+  const std::size_t n_events = event_start.size() - 1;
+  std::vector<std::uint32_t> perm;
+  std::vector<std::uint64_t> key;
+  bool identity = true;
+  std::vector<std::uint32_t> order(h.det.size());
+  std::iota(order.begin(), order.end(), 0u);
+  for (std::size_t e = 0; e < n_events; ++e) {
+    const std::int64_t a = event_start[e], b = event_start[e + 1];
+    // runs of one detId (detIds ascending within the event: every pixel decoder writes them so)
+    bool det_sorted = true;
+    for (std::int64_t i = a + 1; i < b; ++i)
+      if (h.det[i] < h.det[i - 1]) {
+        det_sorted = false;
+        break;
+      }
+    auto pix = [&](std::uint32_t i) {
+      return (static_cast<std::uint64_t>(h.row[i]) << 16) + h.col[i];
+    };
+    auto sort_range = [&](std::int64_t lo, std::int64_t hi, bool with_det) {
+      bool sorted = true;
+      for (std::int64_t i = lo + 1; i < hi; ++i) {
+        const std::uint32_t u = order[i - 1], v = order[i];
+        if ((with_det && h.det[u] != h.det[v]) ? h.det[u] > h.det[v] : pix(u) > pix(v)) {
+          sorted = false;
+          break;
+        }
+      }
+      if (sorted) return;
+      identity = false;
+      std::stable_sort(order.begin() + lo, order.begin() + hi, [&](std::uint32_t u, std::uint32_t v) {
+        if (with_det && h.det[u] != h.det[v]) return h.det[u] < h.det[v];
+        return pix(u) < pix(v);
+      });
+    };
+    if (!det_sorted) {
+      sort_range(a, b, true);
+      continue;
+    }
+    std::int64_t lo = a;
+    for (std::int64_t i = a + 1; i <= b; ++i)
+      if (i == b || h.det[i] != h.det[lo]) {
+        sort_range(lo, i, false);
+        lo = i;
+      }
+  }
+  if (identity) return;
+  auto apply = [&](auto& v) {
+    auto w = v;
+    for (std::size_t i = 0; i < order.size(); ++i) w[i] = v[order[i]];
+    v.swap(w);
+  };
+  apply(h.det);
+  apply(h.row);
+  apply(h.col);
+  apply(h.adc);
+}
+
+PixelHits pixel_vq_hits(const PixelVQModel& m, const PixelVQPatches& p, const float* fractions,
+                        const PixelVQStreams& s) {
+  std::vector<float> own;
+  if (!fractions && p.n_multi) {
+    if (!m.has_codebooks())
+      throw std::invalid_argument("pixel_vq decode: the model has no codebooks here; pass the fractions");
+    own = pixel_vq_fractions(m, p);
+    fractions = own.data();
+  }
+  const int d = m.size(), cols = m.patch_cols;
+  const std::size_t n = p.mask.size();
+  std::size_t total = 0;
+  for (std::size_t i = 0; i < n; ++i) total += popcount64(p.mask[i]);
+  PixelHits h;
+  h.counts.assign(p.n_events, 0);
+  h.det.resize(total);
+  h.row.resize(total);
+  h.col.resize(total);
+  h.adc.resize(total);
+  std::vector<std::int64_t> event_start(p.n_events + 1, 0);
+  std::size_t k = 0;
+  for (std::size_t e = 0; e < p.n_events; ++e) {
+    event_start[e] = static_cast<std::int64_t>(k);
+    for (std::int64_t i = p.event_patch_start[e]; i < p.event_patch_start[e + 1]; ++i) {
+      std::uint64_t mask = p.mask[i];
+      const double q = static_cast<double>(p.q[i]);
+      const float* f = p.multi_row[i] >= 0 ? fractions + static_cast<std::size_t>(p.multi_row[i]) * d : nullptr;
+      while (mask) {
+        const int slot = __builtin_ctzll(mask);
+        mask &= mask - 1;
+        const double frac = f ? static_cast<double>(f[slot]) : 1.0;
+        double a = std::nearbyint(frac * q);  // round half to even, as numpy's rint
+        a = std::min(std::max(a, static_cast<double>(m.adc_min)), static_cast<double>(m.adc_max));
+        h.det[k] = static_cast<std::uint32_t>(p.det[i]);
+        h.row[k] = static_cast<std::uint16_t>(p.row[i] + slot / cols);
+        h.col[k] = static_cast<std::uint16_t>(p.col[i] + slot % cols);
+        h.adc[k] = static_cast<std::uint16_t>(static_cast<std::int64_t>(a));
+        ++k;
+      }
+    }
+    h.counts[e] = static_cast<std::int64_t>(k) - event_start[e];
+  }
+  event_start[p.n_events] = static_cast<std::int64_t>(k);
+  canonical_order(h, event_start);
+
+  // corrections: hit index deltas within each event (canonical order), quantised ADC corrections
+  if (s.n_corr) {
+    const std::int64_t bound = std::max(s.adc_error_bound, 0), step = 2 * bound + 1;
+    std::size_t c = 0;
+    for (std::size_t e = 0; e < p.n_events; ++e) {
+      std::int64_t within = 0;
+      for (std::int64_t j = 0; j < s.n_corr[e]; ++j, ++c) {
+        if (c >= s.n_corrections) throw DataError("pixel_vq decode: correction counts exceed the corrections product");
+        within = j == 0 ? s.dhit[c] : within + s.dhit[c];
+        if (within < 0 || within >= h.counts[e])
+          throw DataError("pixel_vq decode: correction for hit " + str(within) + " of event " +
+                          str(static_cast<std::int64_t>(e)) + " of the chunk, which has " + str(h.counts[e]) +
+                          " hits");
+        const std::size_t idx = static_cast<std::size_t>(event_start[e] + within);
+        const std::int64_t a = static_cast<std::int64_t>(h.adc[idx]) + s.dadc[c] * step;
+        // the true ADC is in 1..adc_max and the corrected value within the bound of it: further is damage
+        if (a < 1 - bound || a > m.adc_max + bound)
+          throw DataError("pixel_vq decode: corrected ADC " + str(a) + " outside 1.." + str(m.adc_max) +
+                          " by more than the bound " + str(bound) + ": the corrections are damaged");
+        h.adc[idx] = static_cast<std::uint16_t>(std::min<std::int64_t>(std::max<std::int64_t>(a, 1), m.adc_max));
+      }
+    }
+    if (c != s.n_corrections)
+      throw DataError("pixel_vq decode: correction counts per event add up to " + str(static_cast<std::int64_t>(c)) +
+                      " but the corrections product has " + str(static_cast<std::int64_t>(s.n_corrections)));
+  }
+  return h;
+}
+
+}  // namespace hepvq

@@ -1,0 +1,133 @@
+"""pixel_vq decode by the compiled core (hepvq_core) against the numpy oracle (PixelVQCodec.decode_reference):
+the same DIGIs byte for byte, in every mode, on the shipped sample and on freshly simulated events."""
+import awkward as ak
+import numpy as np
+import pytest
+import uproot
+
+import hepvq_core
+from hepvq.errors import DataError
+from hepvq.pixel import core
+from hepvq.pixel import patches as P
+from hepvq.pixel.codec import PixelVQCodec
+
+MODEL = "data/models/pixel_vq"
+MODES = {"lossless positions": {}, "bound 0": {"adc_error_bound": 0}, "bound 2": {"adc_error_bound": 2},
+         "snapped shapes": {"lossless_positions": False}}
+
+
+@pytest.fixture(scope="module")
+def sample_hits():
+    t = uproot.open("data/pixel_pu200_sample.root")["Events"]
+    return ak.zip({f: t[f"PixelDigi_{f}"].array(entry_stop=2) for f in P.FIELDS})
+
+
+@pytest.fixture(scope="module")
+def simulated_hits():
+    from hepvq.sim import pixel
+
+    events, _ = pixel.simulate_events(2, pileup=200, seed=77)
+    return events["PixelDigi"]
+
+
+def assert_same_digis(ref: ak.Array, got: ak.Array):
+    assert np.array_equal(ak.to_numpy(ak.num(ref)), ak.to_numpy(ak.num(got)))
+    for f in P.FIELDS:
+        a, b = ak.to_numpy(ak.flatten(ref[f])), ak.to_numpy(ak.flatten(got[f]))
+        assert a.dtype == b.dtype, f
+        assert a.tobytes() == b.tobytes(), f"{f}: {int((a != b).sum())} of {len(a)} differ"
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_core_decode_equals_oracle_on_shipped_sample(sample_hits, mode):
+    codec = PixelVQCodec.from_directory(MODEL, **MODES[mode])
+    products = codec.encode(sample_hits)
+    assert codec.core_model.has_codebooks  # the shipped model's fractions come from the core
+    got = codec.decode(products)
+    assert_same_digis(codec.decode_reference(products), got)
+    if mode != "snapped shapes":  # every hit kept, at its position
+        ref = P.canonical(P.flatten(sample_hits))
+        h = P.flatten(got)
+        assert np.array_equal(h.row, ref.row) and np.array_equal(h.col, ref.col) and np.array_equal(h.det, ref.det)
+    if mode.startswith("bound"):
+        bound = MODES[mode]["adc_error_bound"]
+        assert np.abs(P.flatten(got).adc - P.canonical(P.flatten(sample_hits)).adc).max() <= bound
+
+
+@pytest.mark.parametrize("mode", ["lossless positions", "bound 2", "snapped shapes"])
+def test_core_decode_equals_oracle_on_simulated_events(simulated_hits, mode):
+    codec = PixelVQCodec.from_directory(MODEL, **MODES[mode])
+    products = codec.encode(simulated_hits)
+    assert_same_digis(codec.decode_reference(products), codec.decode(products))
+
+
+def test_onnx_fraction_path_equals_core_fractions(sample_hits):
+    """Models whose fractions the core cannot compute (VQ-VAE) run decoder.onnx on the patches the core lists:
+    forced here on the shipped model, the result is the same."""
+    codec = PixelVQCodec.from_directory(MODEL, adc_error_bound=2)
+    products = codec.encode(sample_hits[:1])
+    ref = codec.decode(products)
+    codec._core_model = core._make(codec, [])
+    assert not codec.core_model.has_codebooks
+    assert_same_digis(ref, codec.decode(products))
+
+
+def test_core_fractions_bit_identical_to_onnx_on_real_patches(sample_hits):
+    codec = PixelVQCodec.from_directory(MODEL)
+    products = codec.encode(sample_hits[:1])
+    codes, masks = hepvq_core.pixel_vq_multi(codec.core_model, core.streams(codec, products))
+    assert len(codes) > 10000
+    ref = codec._run_decoder(codes, P.mask_to_dense(masks, codec.size).astype(np.float32))
+    got = hepvq_core.pixel_vq_fractions(codec.core_model, codes, masks)
+    assert ref.view(np.uint32).tobytes() == got.view(np.uint32).tobytes()
+
+
+def _damaged(products, instance, field, fn):
+    out = dict(products)
+    arr = products[instance]
+    out[instance] = ak.with_field(arr, fn(arr[field]), field)
+    return out
+
+
+@pytest.mark.parametrize("damage, message", [
+    (("", "shape", lambda a: ak.values_astype(a, np.int64) + 5000), "shape code .* beyond the table"),
+    (("", "charge", lambda a: a * 0 + 250), "charge index 250 beyond the"),
+    (("modules", "npatch", lambda a: a + 1), "module table counts .* patches but there are"),
+    (("codes", "c0", lambda a: a[:, :-1]), "code rows for .* multi-hit patches"),
+])
+def test_damaged_streams_are_refused_in_one_line(sample_hits, damage, message):
+    codec = PixelVQCodec.from_directory(MODEL)
+    products = codec.encode(sample_hits[:1])
+    instance, field, fn = damage
+    if instance == "codes":
+        bad = dict(products)
+        bad["codes"] = products["codes"][:, :-1]
+    else:
+        bad = _damaged(products, instance, field, fn)
+    with pytest.raises(DataError, match=message) as err:
+        codec.decode(bad)
+    assert "\n" not in str(err.value)
+
+
+def test_damaged_corrections_are_refused(sample_hits):
+    codec = PixelVQCodec.from_directory(MODEL, adc_error_bound=2)
+    products = codec.encode(sample_hits[:1])
+    bad = _damaged(products, "corrections", "dhit", lambda a: a + 10**6)
+    with pytest.raises(DataError, match="correction for hit .* of event 0 of the chunk"):
+        codec.decode(bad)
+    bad = _damaged(products, "corrections", "dadc", lambda a: a * 0 + 1000)
+    with pytest.raises(DataError, match="corrections are damaged"):
+        codec.decode(bad)
+
+
+@pytest.mark.slow
+def test_core_decode_equals_oracle_on_50_simulated_events():
+    from hepvq.sim import pixel
+
+    events, _ = pixel.simulate_events(50, pileup=200, seed=2026)
+    hits = events["PixelDigi"]
+    for mode in ("lossless positions", "bound 2"):  # bound 2 also decodes the lossless positions' values
+        codec = PixelVQCodec.from_directory(MODEL, **MODES[mode])
+        for s in range(0, 50, 10):
+            products = codec.encode(hits[s:s + 10])
+            assert_same_digis(codec.decode_reference(products), codec.decode(products))
