@@ -62,6 +62,53 @@ def test_figures_are_sane(quick_run):
         assert np.isfinite(q["encode_hits_per_s"]) and q["encode_hits_per_s"] > 0
 
 
+def test_metadata_reported_apart(quick_run):
+    """Codec rows give bits/hit with and without the per-file metadata, and its size; peers have none."""
+    out, data = quick_run
+    rows = data["rows"]
+    for r in rows:
+        n_hits = 8 * r["bytes"] / r["bits_per_hit"]
+        assert r["bits_per_hit_no_meta"] == pytest.approx(8 * (r["bytes"] - r["meta_bytes"]) / n_hits)
+        if r["method"].split()[0] in ("root", "raw+zstd", "raw+xz", "sparse", "sz3", "zfp"):
+            assert r["meta_bytes"] == 0
+    codecs = [r for r in rows if r["method"].startswith(("pixel_vq", "tpc_inr"))]
+    assert codecs and all(r["meta_bytes"] > 10_000 for r in codecs)  # decoder ONNX + tables
+    assert all(r["bits_per_hit_no_meta"] < r["bits_per_hit"] for r in codecs)
+    # the quick sample is large enough that a codec's metadata is not most of its size
+    assert all(r["meta_bytes"] < 0.5 * r["bytes"] for r in codecs)
+    assert "bits/hit w/o meta" in (out / "RESULTS.md").read_text()
+
+
+def test_only_shipped_pixel_models_by_default(tmp_path):
+    """A model trained into the models directory does not leak into the tables unless asked."""
+    import shutil
+
+    from hepvq.baselines.suite import SHIPPED_PIXEL_MODELS, hepvq_codecs
+
+    models = tmp_path / "models"
+    shutil.copytree(REPO / "data" / "models" / "pixel_vq", models / "pixel_vq")
+    shutil.copytree(REPO / "data" / "models" / "pixel_vq", models / "my_vq")
+    notes = [n for _, c, n in hepvq_codecs("pixel", True, models) if c is not None]
+    assert SHIPPED_PIXEL_MODELS == ("pixel_vq",) and "model data/models/pixel_vq" in notes
+    assert not any("my_vq" in n for n in notes)
+    every = [n for _, c, n in hepvq_codecs("pixel", True, models, pixel_models="all") if c is not None]
+    assert any("my_vq" in n for n in every)
+    mine = [n for _, c, n in hepvq_codecs("pixel", True, models, pixel_models=["my_vq"]) if c is not None]
+    assert any("my_vq" in n for n in mine) and not any("models/pixel_vq" in n for n in mine)
+
+
+def test_writes_bench_out_not_docs(tmp_path, monkeypatch):
+    """Without --update-docs the bench writes under ./bench_out, never docs/."""
+    from hepvq.cli.bench import main
+
+    monkeypatch.chdir(tmp_path)
+    docs = REPO / "docs" / "RESULTS.md"
+    before = docs.stat().st_mtime_ns if docs.exists() else None
+    rc = main(["--detectors", "tpc", "--events", "1", "--no-codecs", "--no-figures", "--quick"])
+    assert rc == 0 and (tmp_path / "bench_out" / "RESULTS.md").is_file()
+    assert (docs.stat().st_mtime_ns if docs.exists() else None) == before
+
+
 def test_score_counts_lost_and_fake_hits():
     import awkward as ak
 
