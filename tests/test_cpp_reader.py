@@ -64,8 +64,8 @@ def files(tmp_path_factory):
     return out
 
 
-def cpp_decode(tools, src, dst):
-    return subprocess.run([str(tools / "hepvq_decode"), str(src), str(dst)], capture_output=True, text=True,
+def cpp_decode(tools, src, dst, *extra):
+    return subprocess.run([str(tools / "hepvq_decode"), str(src), str(dst), *extra], capture_output=True, text=True,
                           timeout=300)
 
 
@@ -85,11 +85,17 @@ def assert_same_as_python(decoded_path, compressed_path):
     return int(ak.sum(ak.num(ref.PixelDigi)))
 
 
-@pytest.mark.parametrize("mode", ["vq", "vq_b2", "vq_b0", "sparse"])
-def test_cpp_decode_equals_python(tools, files, tmp_path, mode):
+@pytest.mark.parametrize("mode,fractions", [("vq", "auto"), ("vq", "onnx"), ("vq_b2", "auto"), ("vq_b2", "onnx"),
+                                            ("vq_b0", "auto"), ("sparse", "auto")])
+def test_cpp_decode_equals_python(tools, files, tmp_path, mode, fractions):
+    """fractions=auto: the core computes them from decoder.onnx's codebooks (it does for the shipped VQ model);
+    onnx: onnxruntime runs the file's decoder graph. Both must give Python's hits exactly."""
     dst = tmp_path / "decoded.root"
-    proc = cpp_decode(tools, files[mode], dst)
+    proc = cpp_decode(tools, files[mode], dst, "--fractions", fractions, "--verbose")
     assert proc.returncode == 0, proc.stderr
+    if mode != "sparse":
+        how = "core (codebooks of decoder.onnx)" if fractions == "auto" else "onnxruntime (CPUExecutionProvider)"
+        assert f"PixelDigi <- 'pixelVQ' pixel_vq, {how}" in proc.stdout
     assert assert_same_as_python(dst, files[mode]) > 100_000  # two PU-200 events
     assert sorted(p.name for p in tmp_path.iterdir()) == ["decoded.root"]  # no temporary left behind
 

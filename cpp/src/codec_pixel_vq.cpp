@@ -7,6 +7,9 @@
 #include "internal.hpp"
 #include "json_util.hpp"
 #include "onnx.hpp"
+#include "onnx_weights.hpp"
+
+#include <random>
 
 namespace hepvq {
 namespace detail {
@@ -69,6 +72,13 @@ class PixelVQDecoder : public CollectionDecoder {
         throw ReadError(where + ": decoder ONNX model has " + key + "=" + got + " but the codec settings say " +
                         std::to_string(value) + " (model and settings do not belong together)");
     }
+    if (options.fractions != "onnx" && options.fractions != "auto")
+      throw ReadError(where + ": option fractions='" + options.fractions + "' (expected auto or onnx)");
+    if (options.fractions == "auto") use_core_ = try_codebooks(d->second);
+  }
+
+  std::string method() const override {
+    return use_core_ ? "core (codebooks of decoder.onnx)" : "onnxruntime (" + model_onnx_->provider() + ")";
   }
 
   void decode(const Products& products, Event& out) override {
@@ -134,18 +144,12 @@ class PixelVQDecoder : public CollectionDecoder {
     PixelHits h;
     try {
       p = pixel_vq_patches(model_, s);
-      // the decoder graph's inputs for the multi-hit patches: code symbols and the dense mask
-      const int d = model_.size();
-      mask_.assign(p.n_multi * d, 0.0f);
-      for (std::size_t i = 0; i < p.mask.size(); ++i) {
-        const std::int64_t r = p.multi_row[i];
-        if (r < 0) continue;
-        for (int k = 0; k < d; ++k) mask_[r * d + k] = ((p.mask[i] >> k) & 1) ? 1.0f : 0.0f;
+      if (use_core_) {
+        h = pixel_vq_hits(model_, p, nullptr, s);  // fractions from the codebooks, in the core
+      } else {
+        onnx_fractions(p, frac_);
+        h = pixel_vq_hits(model_, p, frac_.data(), s);
       }
-      model_onnx_->run("indices", p.codes, model_.stages(), "mask", mask_, d, "fractions",
-                       static_cast<std::int64_t>(p.n_multi), kBatch, frac_);
-      if (frac_.size() != p.n_multi * d) throw ReadError(where_ + ": decoder.onnx gave fractions of the wrong size");
-      h = pixel_vq_hits(model_, p, frac_.data(), s);
     } catch (const DataError& err) {
       throw ReadError(where_ + ": " + err.what());
     }
@@ -156,6 +160,64 @@ class PixelVQDecoder : public CollectionDecoder {
   }
 
  private:
+  void onnx_fractions(const PixelVQPatches& p, std::vector<float>& frac) {
+    // the decoder graph's inputs for the multi-hit patches: code symbols and the dense mask
+    const int d = model_.size();
+    mask_.assign(p.n_multi * d, 0.0f);
+    for (std::size_t i = 0; i < p.mask.size(); ++i) {
+      const std::int64_t r = p.multi_row[i];
+      if (r < 0) continue;
+      for (int k = 0; k < d; ++k) mask_[r * d + k] = ((p.mask[i] >> k) & 1) ? 1.0f : 0.0f;
+    }
+    model_onnx_->run("indices", p.codes, model_.stages(), "mask", mask_, d, "fractions",
+                     static_cast<std::int64_t>(p.n_multi), kBatch, frac);
+    if (frac.size() != p.n_multi * d) throw ReadError(where_ + ": decoder.onnx gave fractions of the wrong size");
+  }
+
+  // A VQ decoder (initializers book0.. of shape codebook_sizes[s] x patch size): the core computes the
+  // fractions when it gives onnxruntime's bytes exactly on random patches (as Python's fast encoder search
+  // is checked); anything else (VQ-VAE, another graph, a mismatch) keeps onnxruntime.
+  bool try_codebooks(const std::string& onnx) {
+    const auto inits = onnx_float_initializers(onnx);
+    std::vector<std::vector<float>> books;
+    for (int st = 0; st < model_.stages(); ++st) {
+      auto it = inits.find("book" + std::to_string(st));
+      if (it == inits.end() || it->second.dims.size() != 2 || it->second.dims[0] != model_.codebook_sizes[st] ||
+          it->second.dims[1] != model_.size() ||
+          it->second.values.size() != static_cast<std::size_t>(model_.codebook_sizes[st] * model_.size()))
+        return false;
+      books.push_back(it->second.values);
+    }
+    if (books.empty() || inits.size() != books.size()) return false;  // other weights: not a plain codebook graph
+    model_.codebooks = books;
+    std::mt19937_64 rng(12345);
+    PixelVQPatches p;
+    const std::size_t n = 4096;
+    const int d = model_.size();
+    p.n_events = 1;
+    p.n_multi = n;
+    for (std::size_t i = 0; i < n; ++i) {
+      std::uint64_t mask = 0;
+      const double density = 0.05 + 0.6 * (rng() % 1000) / 1000.0;
+      for (int k = 0; k < d; ++k)
+        if ((rng() % 1000) / 1000.0 < density) mask |= 1ULL << k;
+      mask |= 1ULL << (rng() % d);
+      mask |= 1ULL << (rng() % d);
+      if (__builtin_popcountll(mask) < 2) mask |= (mask == 1ULL ? 2ULL : 1ULL);
+      p.mask.push_back(mask);
+      p.multi_row.push_back(static_cast<std::int64_t>(i));
+      for (int st = 0; st < model_.stages(); ++st)
+        p.codes.push_back(static_cast<std::int64_t>(rng() % model_.codebook_sizes[st]));
+    }
+    std::vector<float> ref;
+    onnx_fractions(p, ref);
+    const auto core = pixel_vq_fractions(model_, p);
+    if (core.size() == ref.size() && std::memcmp(core.data(), ref.data(), ref.size() * sizeof(float)) == 0)
+      return true;
+    model_.codebooks.clear();
+    return false;
+  }
+
   void setup(const json& j) {
     if (j.value("format", std::string()) != kFormat)
       throw ReadError(where_ + ": not a pixel_vq model (format " + j.value("format", json()).dump() + ", expected " +
@@ -217,6 +279,7 @@ class PixelVQDecoder : public CollectionDecoder {
   std::int64_t codebook_size_ = 0;
   int adc_error_bound_ = -1;
   std::unique_ptr<OnnxModel> model_onnx_;
+  bool use_core_ = false;
   // per-entry buffers, reused
   std::vector<std::int64_t> shape_, dcol_, row_, charge_, ddet_, npatch_, esc_, far_, dhit_, dadc_;
   std::vector<std::uint64_t> escapes_;

@@ -55,6 +55,7 @@ class CollectionDecoder {
  public:
   virtual ~CollectionDecoder() = default;
   virtual void decode(const Products& products, Event& out) = 0;
+  virtual std::string method() const { return "core"; }
 };
 
 // Blobs of one codec label (key without the "<label>/" prefix -> bytes).

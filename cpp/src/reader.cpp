@@ -215,7 +215,7 @@ struct Reader::Impl {
           throw ReadError(where() + ": codec '" + label + "' needs branches '" + prefix + "*' that the file lacks");
       }
       decoded.insert(c.collection);
-      infos.push_back({c.collection, c.codec, label});
+      infos.push_back({c.collection, c.codec, label, c.decoder->method()});
       codecs.push_back(std::move(c));
     }
     // collections stored plainly pass through (decoded ones take precedence)
@@ -233,7 +233,7 @@ struct Reader::Impl {
           throw ReadError(where() + ", branch '" + coll + "_" + f + "': expected one array per event (counter + array)");
         out.push_back(col);
       }
-      infos.push_back({coll, "", coll});
+      infos.push_back({coll, "", coll, "plain"});
       return true;
     };
     has_pixel = decoded.count("PixelDigi") || plain("PixelDigi", kPixelFields, plain_pixel);

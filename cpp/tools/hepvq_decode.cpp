@@ -1,4 +1,5 @@
-// hepvq_decode IN.root OUT.root [--tree Events] [--provider auto|cpu|cuda] [--threads N]
+// hepvq_decode IN.root OUT.root [--tree Events] [--provider auto|cpu|cuda] [--threads N] [--fractions auto|onnx]
+//              [--verbose]   (--verbose: one line per collection saying how it is decoded)
 // Writes the decompressed Events tree in the input schema (run, luminosityBlock, event, nPixelDigi +
 // PixelDigi_detId/_row/_col/_adc, nTpcHit + TpcHit_*): same events, same order, what
 // python_cfg/decompress_cfg.py writes.  Output goes to OUT.tmp-<pid> and is renamed when complete; on any
@@ -19,7 +20,8 @@
 namespace {
 
 int usage() {
-  std::cerr << "usage: hepvq_decode IN.root OUT.root [--tree Events] [--provider auto|cpu|cuda] [--threads N]\n";
+  std::cerr << "usage: hepvq_decode IN.root OUT.root [--tree Events] [--provider auto|cpu|cuda] [--threads N]\n"
+               "       [--fractions auto|onnx] [--verbose]\n";
   return 2;
 }
 
@@ -77,13 +79,17 @@ void write(hepvq::Reader& r, const std::string& tmp, const std::string& out_name
 int main(int argc, char** argv) {
   std::vector<std::string> pos;
   hepvq::ReaderOptions opts;
+  bool verbose = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    if ((a == "--tree" || a == "--provider" || a == "--threads") && i + 1 < argc) {
+    if ((a == "--tree" || a == "--provider" || a == "--threads" || a == "--fractions") && i + 1 < argc) {
       const std::string v = argv[++i];
       if (a == "--tree") opts.tree = v;
       else if (a == "--provider") opts.provider = v;
+      else if (a == "--fractions") opts.fractions = v;
       else opts.intraOpThreads = std::atoi(v.c_str());
+    } else if (a == "--verbose") {
+      verbose = true;
     } else if (a.rfind("--", 0) == 0) {
       return usage();
     } else {
@@ -99,6 +105,10 @@ int main(int argc, char** argv) {
     if (std::filesystem::equivalent(in, out, ec))
       throw hepvq::ReadError("file " + out + ": the output would overwrite the input");
     hepvq::Reader r(in, opts);
+    if (verbose)
+      for (const auto& c : r.collections())
+        std::cout << "hepvq_decode: " << c.name << " <- '" << c.label << "' " << (c.codec.empty() ? "plain" : c.codec)
+                  << ", " << c.method << "\n";
     write(r, tmp, out);
     if (std::rename(tmp.c_str(), out.c_str()) != 0) throw hepvq::ReadError("file " + out + ": cannot rename " + tmp);
     std::cout << "hepvq_decode: " << r.entries() << " events " << in << " -> " << out << "\n";

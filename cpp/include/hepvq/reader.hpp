@@ -55,6 +55,9 @@ struct ReaderOptions {
   // whether to use the CUDA provider when this onnxruntime has it ("auto"), never ("cpu") or must ("cuda").
   int intraOpThreads = 0;
   std::string provider = "auto";
+  // pixel_vq fractions: "auto" lets the core compute them from a VQ decoder's codebooks when it matches
+  // onnxruntime bit for bit on random patches (checked when the file is opened), "onnx" always runs the graph
+  std::string fractions = "auto";
   // check the per-event CRC-32 of the encoded products where the file has one (<label>_crc)
   bool verifyChecksums = true;
 };
@@ -64,6 +67,7 @@ struct CollectionInfo {
   std::string name;    // PixelDigi or TpcHit
   std::string codec;   // pixel_vq, pixel_sparse, ... or "" (stored plainly, passed through)
   std::string label;   // the encoder label (branch prefix of its products), or the plain branch prefix
+  std::string method;  // how it is decoded, e.g. "core (codebooks)" or "onnxruntime (CPUExecutionProvider)"
 };
 
 class Reader {
