@@ -98,6 +98,9 @@ def _compare(binary, tmp_path, enc, dec, patches, batch=1000, extra_feeds=None):
         cmd += ["--decoder", str(dec), str(dout)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
+    # --info names the element types as ONNX does (float32, int64), not by enum number
+    ios = [x.split() for x in proc.stdout.splitlines() if x.strip().startswith(("input ", "output "))]
+    assert ios and all(x[-1] in ("float32", "int64", "float64", "int32", "uint8", "bool") for x in ios), proc.stdout
     first = ort.InferenceSession(str(enc), providers=["CPUExecutionProvider"]).get_inputs()[0].name
     py_out = _python_run(enc, {first: patches, **extra_feeds})
     py_idx = next((o for o in py_out if o.dtype == np.int64), py_out[0])

@@ -122,13 +122,36 @@ struct Model {
   size_t input_index(const std::string& name) const { return index_of(in_names, name, "input"); }
   size_t output_index(const std::string& name) const { return index_of(out_names, name, "output"); }
 
+  // ONNX element type names (onnx.TensorProto.DataType), instead of the enum's numbers
+  static std::string type_name(ONNXTensorElementDataType t) {
+    switch (t) {
+      case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT: return "float32";
+      case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8: return "uint8";
+      case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8: return "int8";
+      case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT16: return "uint16";
+      case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT16: return "int16";
+      case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32: return "int32";
+      case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64: return "int64";
+      case ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING: return "string";
+      case ONNX_TENSOR_ELEMENT_DATA_TYPE_BOOL: return "bool";
+      case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16: return "float16";
+      case ONNX_TENSOR_ELEMENT_DATA_TYPE_DOUBLE: return "float64";
+      case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT32: return "uint32";
+      case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT64: return "uint64";
+      case ONNX_TENSOR_ELEMENT_DATA_TYPE_BFLOAT16: return "bfloat16";
+      default: return "onnx type " + std::to_string(static_cast<int>(t));
+    }
+  }
+
   void print(const std::string& label) {
     Ort::AllocatorWithDefaultOptions alloc;
     std::cout << label << ":\n";
     for (size_t i = 0; i < in_names.size(); ++i)
-      std::cout << "  input  " << in_names[i] << " " << shape_str(in_shapes[i]) << " type " << in_types[i] << "\n";
+      std::cout << "  input  " << in_names[i] << " " << shape_str(in_shapes[i]) << " " << type_name(in_types[i])
+                << "\n";
     for (size_t i = 0; i < out_names.size(); ++i)
-      std::cout << "  output " << out_names[i] << " " << shape_str(out_shapes[i]) << " type " << out_types[i] << "\n";
+      std::cout << "  output " << out_names[i] << " " << shape_str(out_shapes[i]) << " " << type_name(out_types[i])
+                << "\n";
     auto meta = session.GetModelMetadata();
     for (auto& key : meta.GetCustomMetadataMapKeysAllocated(alloc)) {
       std::string value = meta.LookupCustomMetadataMapAllocated(key.get(), alloc).get();
