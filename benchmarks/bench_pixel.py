@@ -6,7 +6,8 @@ events, plus the speed of the main job against a plain uproot read + write.
     python benchmarks/bench_pixel.py models    # train + export every pixel_vq variant (cached)
     python benchmarks/bench_pixel.py eval      # measure everything -> bench_out/pixel/results.json
     python benchmarks/bench_pixel.py speed     # hepvq-run premix_compress_cfg.py vs uproot read+write
-    python benchmarks/bench_pixel.py plots     # docs/img/pixel_*.png + the markdown table for docs/pixel.md
+    python benchmarks/bench_pixel.py plots     # bench_out/pixel/img/pixel_*.png + the markdown table for docs/pixel.md
+                                               # (--update-docs: docs/img/, the published figures)
 
 Each step stays under ~5 minutes on 2 shared CPU cores; results are cached under --out (bench_out/pixel).
 Sizes are ROOT files written by uproot with the same algorithm and level (ZSTD 5 unless said) as the
@@ -400,6 +401,7 @@ def main(argv=None):
     ap.add_argument("--parts", default="lossless,vq,sparse,dense")
     ap.add_argument("--only", default="", help="comma list of variants")
     ap.add_argument("--results", default="results.json", help="results file under --out (merged by plots)")
+    ap.add_argument("--update-docs", action="store_true", help="plots: write docs/img/ instead of <--out>/img/")
     ap.add_argument("--sparse-bits", default="4,3,5,6")
     ap.add_argument("--sparse-events", type=int, default=20)
     ap.add_argument("--dense-events", type=int, default=3)

@@ -59,7 +59,7 @@ def plots(args):
             elif k not in res or k != "main_set":
                 res[k] = v
     rs = rows(res)
-    img = REPO / "docs" / "img"
+    img = REPO / "docs" / "img" if getattr(args, "update_docs", False) else Path(args.out) / "img"
     img.mkdir(parents=True, exist_ok=True)
     panels = [("centroid_rms_px", "cluster centroid RMS residual [pixel]", 0.1, "pixel_rd_centroid.png"),
               ("charge_rms_rel", "cluster charge RMS error (relative)", 0.05, "pixel_rd_charge.png"),

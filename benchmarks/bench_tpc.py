@@ -5,7 +5,8 @@ super-resolution study, the hybrid codec against the lossless sparse file, and a
     python benchmarks/bench_tpc.py fig3a --sectors 4 --epochs 30
     python benchmarks/bench_tpc.py sampling | superres | hybrid | rd | amortised
 
-Results: docs/img/tpc_<study>.json and docs/img/tpc_<study>.png. Sectors come from data/tpc_sample.root
+Results: bench_out/tpc/tpc_<study>.json and .png (--update-docs: docs/img/, the published figures; --out DIR:
+DIR). Sectors come from data/tpc_sample.root
 when it exists, else hepvq.sim.tpc.simulate_events, else the synthetic generator (hepvq.tpc.synthetic);
 the JSON says which. Every compression ratio is given against the dense 16-bit volume (paper convention)
 and against the lossless sparse ROOT file of the same hits (coordinates + ADC as uint16 jagged branches,
@@ -26,7 +27,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-OUT = ROOT / "docs" / "img"
+OUT = ROOT / "bench_out" / "tpc"   # main() sets it: --out, or docs/img with --update-docs
+DOCS_OUT = ROOT / "docs" / "img"
 
 
 def _threads():
@@ -638,7 +640,12 @@ def main(argv=None):
     ap.add_argument("--strategy", default="importance_unbiased", help="fig3a / superres: sampling strategy")
     ap.add_argument("--ratios", default="0.01,0.02,0.05,0.1,0.2,0.5")
     ap.add_argument("--bounds", default="128,64,32,16,8,2,0", help="rd: ADC error bounds of the tpc_inr rows")
+    where = ap.add_mutually_exclusive_group()
+    where.add_argument("--out", default=None, help="directory of the JSON and PNG results (default bench_out/tpc)")
+    where.add_argument("--update-docs", action="store_true", help="write docs/img/ (the published figures)")
     args = ap.parse_args(argv)
+    global OUT
+    OUT = DOCS_OUT if args.update_docs else Path(args.out) if args.out else OUT
     if args.study == "refresh":
         return refresh()
     defaults = {"fig3a": dict(sectors=4, epochs=30, ratio=0.1, widths="16,32,64"),

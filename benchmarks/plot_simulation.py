@@ -1,4 +1,5 @@
-"""Validation plots of the pixel and TPC simulators -> docs/img/sim_*.png and docs/img/sim_summary.json.
+"""Validation plots of the pixel and TPC simulators -> bench_out/sim/sim_*.png and sim_summary.json
+(--update-docs: docs/img/, the published plots).
 
     python benchmarks/plot_simulation.py                    # 20 PU-200 pixel events, 3 TPC events (~1 min)
     python benchmarks/plot_simulation.py --pixel-events 50 --tpc-events 5
@@ -217,8 +218,12 @@ def main(argv=None):
     p.add_argument("--pileup", type=float, default=200.0)
     p.add_argument("--tpc-events", type=int, default=3)
     p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--outdir", default="docs/img")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--outdir", default="bench_out/sim", help="directory of the plots and sim_summary.json")
+    where.add_argument("--update-docs", action="store_true", help="write docs/img/ (the published plots)")
     args = p.parse_args(argv)
+    if args.update_docs:
+        args.outdir = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "img")
     os.makedirs(args.outdir, exist_ok=True)
     out = {"pixel": pixel_plots(args.pixel_events, args.pileup, args.seed, args.outdir),
            "tpc": tpc_plots(args.tpc_events, args.seed, args.outdir),
