@@ -77,7 +77,7 @@ def test_core_fractions_bit_identical_to_onnx_on_real_patches(sample_hits):
     products = codec.encode(sample_hits[:1])
     codes, masks = hepvq_core.pixel_vq_multi(codec.core_model, core.streams(codec, products))
     assert len(codes) > 10000
-    ref = codec._run_decoder(codes, P.mask_to_dense(masks, codec.size).astype(np.float32))
+    ref = codec._run_onnx_decoder(codes, P.mask_to_dense(masks, codec.size).astype(np.float32))
     got = hepvq_core.pixel_vq_fractions(codec.core_model, codes, masks)
     assert ref.view(np.uint32).tobytes() == got.view(np.uint32).tobytes()
 
@@ -131,3 +131,55 @@ def test_core_decode_equals_oracle_on_50_simulated_events():
         for s in range(0, 50, 10):
             products = codec.encode(hits[s:s + 10])
             assert_same_digis(codec.decode_reference(products), codec.decode(products))
+
+
+def encode_reference(codec, hits, monkeypatch):
+    """The numpy encoder: numpy patch extraction, numpy code search, fractions by decoder.onnx."""
+    with monkeypatch.context() as m:
+        m.setattr(P, "extract", P.extract_reference)
+        if codec._fast is not None:
+            m.setattr(codec._fast, "search", codec._fast.search_reference)
+        m.setattr(codec, "_onnx_fractions", True, raising=False)
+        return codec.encode(hits)
+
+
+def assert_same_products(ref: dict, got: dict):
+    assert sorted(ref) == sorted(got)
+    for inst in ref:
+        assert ak.to_list(ak.num(ref[inst])) == ak.to_list(ak.num(got[inst])), inst
+        for f in ak.fields(ref[inst]):
+            a, b = ak.to_numpy(ak.flatten(ref[inst][f])), ak.to_numpy(ak.flatten(got[inst][f]))
+            assert a.dtype == b.dtype and a.tobytes() == b.tobytes(), f"{inst}.{f}"
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_core_encode_index_branches_equal_oracle(sample_hits, simulated_hits, mode, monkeypatch):
+    codec = PixelVQCodec.from_directory(MODEL, **MODES[mode])
+    assert codec._fast is not None
+    for hits in (sample_hits[:1], simulated_hits[:1]):
+        assert_same_products(encode_reference(codec, hits, monkeypatch), codec.encode(hits))
+
+
+def test_core_patches_equal_numpy_on_unsorted_hits(sample_hits):
+    h = P.flatten(sample_hits[:1])
+    h = h.take(np.random.default_rng(3).permutation(len(h)))
+    got, ref = P.extract(h), P.extract_reference(h)
+    for f in ("event", "det", "row", "col", "mask", "adc", "cluster"):
+        a, b = getattr(got[0], f), getattr(ref[0], f)
+        assert a.dtype == b.dtype and np.array_equal(a, b), f
+    for a, b in zip(got[1:], ref[1:]):
+        assert np.array_equal(a, b)
+
+
+def test_core_search_equals_onnx_encoder(sample_hits):
+    """The core's nearest-code search gives encoder.onnx's indices on every real patch it does not flag."""
+    codec = PixelVQCodec.from_directory(MODEL)
+    h, p = codec.patches(sample_hits[:1])
+    dense = p.dense_mask()
+    multi = dense.sum(1) >= 2
+    x = (p.adc[multi] / p.adc[multi].sum(1, keepdims=True)).astype(np.float32)
+    m = dense[multi].astype(np.float32)
+    idx, amb = codec._fast.search(x, m, p.mask[multi])
+    ref = codec._run_onnx_encoder(x, m)[:, 0]
+    assert len(x) > 10000 and amb.mean() < 0.01
+    assert np.array_equal(idx[~amb], ref[~amb])

@@ -82,6 +82,8 @@ py::array_t<std::int64_t> keys_from_gaps(carray<std::uint64_t> gaps) {
 }  // namespace
 
 void bind_pixel(py::module_& m);
+void bind_search(py::module_& m);
+void bind_patches(py::module_& m);
 
 PYBIND11_MODULE(hepvq_core, m) {
   m.doc() = "hepvq codec core (C++17): stream coding and the pixel codecs' hot paths";
@@ -102,4 +104,6 @@ PYBIND11_MODULE(hepvq_core, m) {
   m.def("key_gaps", &key_gaps, "keys"_a, "Strictly increasing keys -> gaps key[i] - key[i-1] - 1.");
   m.def("keys_from_gaps", &keys_from_gaps, "gaps"_a);
   bind_pixel(m);
+  bind_search(m);
+  bind_patches(m);
 }

@@ -215,3 +215,38 @@ void bind_pixel(py::module_& m) {
       },
       "model"_a, "codes"_a, "masks"_a, "Fractions (n, size) float32 of code rows and masks from the codebooks.");
 }
+
+#include "hepvq/patches.hpp"
+
+void bind_patches(py::module_& m) {
+  m.def(
+      "extract_patches",
+      [](carray<std::int64_t> event, carray<std::int64_t> det, carray<std::int64_t> row, carray<std::int64_t> col,
+         carray<std::int64_t> adc, int patch_rows, int patch_cols, int module_rows, int module_cols) {
+        hepvq::PixelHitsIn h;
+        h.n = static_cast<std::size_t>(event.size());
+        for (auto* a : {&det, &row, &col, &adc})
+          if (static_cast<std::size_t>(a->size()) != h.n)
+            throw std::invalid_argument("extract_patches: hit arrays of different lengths");
+        h.event = event.data();
+        h.det = det.data();
+        h.row = row.data();
+        h.col = col.data();
+        h.adc = adc.data();
+        hepvq::PatchSet p;
+        {
+          py::gil_scoped_release release;
+          p = hepvq::extract_patches(h, patch_rows, patch_cols, module_rows, module_cols);
+        }
+        const auto np_ = static_cast<py::ssize_t>(p.event.size());
+        return py::make_tuple(to_numpy(std::move(p.event)), to_numpy(std::move(p.det)), to_numpy(std::move(p.row)),
+                              to_numpy(std::move(p.col)), to_numpy(std::move(p.mask)),
+                              to_numpy(std::move(p.adc), {np_, static_cast<py::ssize_t>(patch_rows * patch_cols)}),
+                              to_numpy(std::move(p.cluster)), to_numpy(std::move(p.order)),
+                              to_numpy(std::move(p.hit_patch)), to_numpy(std::move(p.slot)));
+      },
+      "event"_a, "det"_a, "row"_a, "col"_a, "adc"_a, "patch_rows"_a, "patch_cols"_a, "module_rows"_a,
+      "module_cols"_a,
+      "(event, det, row, col, mask, adc (n, size), cluster, order, hit_patch, slot) of the patches of flat hits: "
+      "hepvq.pixel.patches.extract.");
+}

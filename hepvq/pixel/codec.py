@@ -413,6 +413,15 @@ class PixelVQCodec(Codec):
         return fast
 
     def _run_decoder(self, codes, m):
+        """Fractions (n, size) float32 of code symbols and dense masks: from the core's codebooks where it has
+        them (bit-identical to decoder.onnx, hepvq.pixel.core), else by the ONNX decoder."""
+        if len(codes) and not getattr(self, "_onnx_fractions", False) and self.core_model.has_codebooks:
+            import hepvq_core
+
+            return hepvq_core.pixel_vq_fractions(self.core_model, codes.astype(np.int64), P.dense_to_mask(m > 0))
+        return self._run_onnx_decoder(codes, m)
+
+    def _run_onnx_decoder(self, codes, m):
         if len(codes) == 0:
             return np.zeros((0, self.size), dtype=np.float32)
         return self.decoder.run({"indices": codes.astype(np.int64), "mask": m}, batch_size=self.batch_size)["fractions"]
@@ -464,7 +473,15 @@ class PixelVQCodec(Codec):
         return core.decode(self, products)
 
     def decode_reference(self, products: dict[str, ak.Array]) -> ak.Array:
-        """The numpy implementation of decode: the test oracle of the compiled core (not on the run path)."""
+        """The numpy implementation of decode, fractions by decoder.onnx: the test oracle of the compiled core
+        (not on the run path; not thread-safe)."""
+        self._onnx_fractions = True
+        try:
+            return self._decode_numpy(products)
+        finally:
+            self._onnx_fractions = False
+
+    def _decode_numpy(self, products: dict[str, ak.Array]) -> ak.Array:
         for inst in ("", "modules", "codes", "escapes"):
             if inst not in products:
                 raise DataError(f"pixel_vq decode: product instance '{inst}' is missing (have: "

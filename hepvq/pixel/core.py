@@ -65,7 +65,7 @@ def _fractions_agree(codec, model) -> bool:
     m[np.arange(n), rng.integers(0, codec.size, n)] = True
     m[np.arange(n), rng.integers(0, codec.size, n)] = True
     codes = np.stack([rng.integers(0, k, n) for k in codec.codebook_sizes], 1).astype(np.int64)
-    ref = codec._run_decoder(codes, m.astype(np.float32))
+    ref = codec._run_onnx_decoder(codes, m.astype(np.float32))
     got = hepvq_core.pixel_vq_fractions(model, codes, P.dense_to_mask(m))
     return np.array_equal(ref.view(np.uint32), got.view(np.uint32))
 

@@ -127,10 +127,20 @@ class FastVQSearch:
         self.prT = np.ascontiguousarray((p * self.pos_r).T)
         self.pcT = np.ascontiguousarray((p * self.pos_c).T)
         self.p2T = np.ascontiguousarray((p * p).T)
+        import hepvq_core
+
+        self._core = hepvq_core.VQSearch(self.cb, self.k, self.lam, cols, TOL)
 
     def search(self, x: np.ndarray, m: np.ndarray, mask_id: np.ndarray, chunk: int = 8192):
         """(indices int64 (B,), ambiguous bool (B,)) for fractions x (B, D) float32 (zero outside the mask), mask
-        m (B, D) and an integer id per distinct mask (mask_id)."""
+        m (B, D) and its bit mask (mask_id, uint64): the compiled core's search (same decisions and the same
+        tolerance as search_reference, the numpy version kept as its test oracle)."""
+        self._core.tol = TOL
+        return self._core.search(np.ascontiguousarray(x, dtype=np.float32), np.asarray(mask_id, dtype=np.uint64),
+                                 self.threads)
+
+    def search_reference(self, x: np.ndarray, m: np.ndarray, mask_id: np.ndarray, chunk: int = 8192):
+        """The numpy search: (indices, ambiguous) for fractions x, mask m and an integer id per distinct mask."""
         n = len(x)
         out = np.zeros(n, dtype=np.int64)
         amb = np.zeros(n, dtype=bool)

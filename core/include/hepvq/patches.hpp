@@ -1,0 +1,34 @@
+// Clusters and patches of pixel hits (the C++ twin of hepvq/pixel/patches.py extract, same output):
+// hits are grouped by (event, detId), clustered 8-connected, and each cluster's bounding box is cut into
+// patch_rows x patch_cols tiles anchored at the box's lower corner.  Patches come sorted by (event, detId,
+// anchor col, anchor row, cluster); masks have bit r * patch_cols + c for pixel (anchor + (r, c)).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace hepvq {
+
+struct PixelHitsIn {
+  std::size_t n = 0;
+  const std::int64_t *event = nullptr, *det = nullptr, *row = nullptr, *col = nullptr, *adc = nullptr;
+};
+
+struct PatchSet {
+  std::vector<std::int64_t> event, det, row, col;  // per patch: anchor
+  std::vector<std::uint64_t> mask;
+  std::vector<std::int64_t> adc;      // (n_patches, size)
+  std::vector<std::int64_t> cluster;  // cluster number of each patch (0.. in order of first hit)
+  std::vector<std::int64_t> order;      // hits sorted by (event, detId, row, col): input indices
+  std::vector<std::int64_t> hit_patch;  // hit order[k] sits in patch hit_patch[k] ...
+  std::vector<std::int64_t> slot;       // ... at slot slot[k]
+};
+
+// Sort order of hits by (event, detId, row, col) (the identity when already sorted), stable.
+std::vector<std::int64_t> sort_order(const PixelHitsIn& h);
+
+// Throws DataError on a duplicated pixel; rows/cols must be inside the module (checked by the caller).
+PatchSet extract_patches(const PixelHitsIn& h, int patch_rows, int patch_cols, int module_rows, int module_cols);
+
+}  // namespace hepvq

@@ -1,0 +1,32 @@
+// Centroid-aware nearest-code search of a one-stage classical VQ encoder (the graph of encoder.onnx, see
+// hepvq/models/vq.py RVQEncoder): the topk nearest codes by masked squared distance, then the candidate whose
+// decoded fractions minimise (centroid error)^2 + lam * (fraction error)^2.
+//
+// The sums run in another order than onnxruntime's, so results can differ from the graph's by a few ulp; a
+// patch whose decision lies within `tol` of a tie (k-th vs (k+1)-th distance, best vs second objective, a
+// candidate's clipped total near the graph's 1e-6 switch to uniform fractions) is flagged ambiguous and
+// the caller runs it through the ONNX graph: the indices then equal onnxruntime's, ties included.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace hepvq {
+
+struct VQSearch {
+  std::vector<double> codebook;  // (K, D) row-major
+  std::vector<double> codebook_t;  // (D, K): column j of the codes, contiguous over the codes
+  std::size_t k = 0, d = 0;
+  int topk = 8;
+  double lam = 0.3;
+  int cols = 8;
+  double tol = 1e-9;
+
+  VQSearch(std::vector<double> codebook, std::size_t n_codes, std::size_t dim, int topk, double lam, int cols);
+  // x: (n, D) float32 fractions (zero outside the mask), masks: (n,) bits; writes idx and ambiguous (0/1).
+  void search(const float* x, const std::uint64_t* masks, std::size_t n, std::int64_t* idx,
+              std::uint8_t* ambiguous) const;
+};
+
+}  // namespace hepvq

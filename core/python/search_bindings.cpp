@@ -1,0 +1,48 @@
+// Binding of the VQ nearest-code search (hepvq.pixel.fastsearch uses it).
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include "hepvq/parallel.hpp"
+#include "hepvq/vq_search.hpp"
+
+namespace py = pybind11;
+using namespace pybind11::literals;
+
+void bind_search(py::module_& m) {
+  py::class_<hepvq::VQSearch>(m, "VQSearch")
+      .def(py::init([](py::array_t<double, py::array::c_style | py::array::forcecast> cb, int topk, double lam,
+                       int cols, double tol) {
+             if (cb.ndim() != 2) throw std::invalid_argument("VQSearch: the codebook must be 2-d");
+             std::vector<double> v(cb.data(), cb.data() + cb.size());
+             hepvq::VQSearch s(std::move(v), static_cast<std::size_t>(cb.shape(0)),
+                               static_cast<std::size_t>(cb.shape(1)), topk, lam, cols);
+             s.tol = tol;
+             return s;
+           }),
+           "codebook"_a, "topk"_a, "lam"_a, "cols"_a, "tol"_a = 1e-9)
+      .def_readwrite("tol", &hepvq::VQSearch::tol)
+      .def(
+          "search",
+          [](const hepvq::VQSearch& s, py::array_t<float, py::array::c_style | py::array::forcecast> x,
+             py::array_t<std::uint64_t, py::array::c_style | py::array::forcecast> masks, int threads) {
+            const std::size_t n = static_cast<std::size_t>(masks.size());
+            if (static_cast<std::size_t>(x.size()) != n * s.d)
+              throw std::invalid_argument("VQSearch.search: x must be (n, " + std::to_string(s.d) + ")");
+            py::array_t<std::int64_t> idx(static_cast<py::ssize_t>(n));
+            py::array_t<bool> amb(static_cast<py::ssize_t>(n));
+            const float* xp = x.data();
+            const std::uint64_t* mp = masks.data();
+            std::int64_t* ip = idx.mutable_data();
+            auto* ap = reinterpret_cast<std::uint8_t*>(amb.mutable_data());
+            {
+              py::gil_scoped_release release;
+              hepvq::parallel_ranges(n, threads, 2048, [&](std::size_t a, std::size_t b) {
+                s.search(xp + a * s.d, mp + a, b - a, ip + a, ap + a);
+              });
+            }
+            return py::make_tuple(idx, amb);
+          },
+          "x"_a, "masks"_a, "threads"_a = 1,
+          "(indices int64, ambiguous bool) of fractions x (n, D) float32 and their masks; ambiguous rows belong "
+          "to the ONNX graph.");
+}
