@@ -25,7 +25,7 @@ def make_pixel_events(n_events: int = N_EVENTS, seed: int = 1, mean_hits: float 
         "detId": rng.choice(np.array([303042564, 303046660, 344201220, 352588804], np.uint32), n),
         "row": rng.integers(0, 160, n).astype(np.uint16),
         "col": rng.integers(0, 416, n).astype(np.uint16),
-        "adc": rng.integers(0, 256, n).astype(np.uint16),
+        "adc": rng.integers(1, 256, n).astype(np.uint16),  # zero-suppressed, as DIGIs are (codecs refuse ADC 0)
     }
     digis = ak.unflatten(ak.zip(flat), counts)
     return {

@@ -17,7 +17,7 @@ from hepvq.framework.chunk import Chunk
 from hepvq.framework.module import Source
 from hepvq.io.layout import ID_BRANCHES, ID_DTYPES, SCHEMA, as_dict, group_branches, zip_fields
 from hepvq.io.casts import checked_cast
-from hepvq.io.metadata import product_prefixes, read_metadata
+from hepvq.io.metadata import product_prefixes, read_metadata, read_provenance_of  # noqa: F401 (old name)
 from hepvq.io.sizes import branch_bytes_read
 from hepvq.io.rootfile import REPO_ROOT, branch_dtype, one_line, open_root, resolve_input, typename_of
 
