@@ -47,3 +47,23 @@ def test_zigzag_and_key_gaps():
     assert np.array_equal(hepvq_core.keys_from_gaps(gaps), keys)
     with pytest.raises(DataError, match="duplicate or unsorted hit positions at index 2"):
         hepvq_core.key_gaps(np.array([3, 4, 4], np.int64))
+
+
+def test_tpc_coords_and_residuals_through_the_core_equal_numpy():
+    from hepvq.codecs import residual
+    from hepvq.tpc import coords
+
+    rng = np.random.default_rng(5)
+    v = rng.integers(0, 1 << 40, 3000).astype(np.uint64)
+    assert coords.varint_bytes(v) == coords.varint_bytes_reference(v)
+    blob = coords.varint_bytes(v)
+    assert np.array_equal(coords.varint_values(blob), coords.varint_values_reference(blob))
+    sector, layer = rng.integers(0, 24, 2000), rng.integers(0, 16, 2000)
+    phi, z = rng.integers(0, 192, 2000), rng.integers(0, 249, 2000)
+    k = np.unique(coords.keys(sector, layer, phi, z))
+    s, l, p, zz = coords.unkey(k)
+    blob, order = coords.encode(s, l, p, zz)
+    back = coords.decode(blob)
+    assert all(np.array_equal(a, b) for a, b in zip(back, (s, l, p, zz)))
+    q = rng.integers(-300, 300, 5000)
+    assert np.array_equal(residual.unpack(residual.pack(q)), q)

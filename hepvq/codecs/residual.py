@@ -37,9 +37,10 @@ def pack(q: np.ndarray) -> bytes:
     from hepvq.baselines.sparse import compress_stream
     from hepvq.tpc.coords import varint_bytes
 
+    import hepvq_core
+
     q = np.asarray(q, np.int64)
-    zz = np.where(q >= 0, 2 * q, -2 * q - 1).astype(np.uint64)
-    return compress_stream(varint_bytes(zz)) if len(q) else b""
+    return compress_stream(varint_bytes(hepvq_core.zigzag(q))) if len(q) else b""
 
 
 def unpack(blob: bytes) -> np.ndarray:
@@ -48,5 +49,6 @@ def unpack(blob: bytes) -> np.ndarray:
 
     if not len(blob):
         return np.zeros(0, np.int64)
-    zz = varint_values(decompress_stream(bytes(blob)))
-    return np.where(zz % 2 == 0, zz // 2, -(zz + 1) // 2)
+    import hepvq_core
+
+    return hepvq_core.unzigzag(varint_values(decompress_stream(bytes(blob))).view(np.uint64))

@@ -31,7 +31,22 @@ def unkey(k: np.ndarray, shape=SHAPE):
 
 
 def varint_bytes(values: np.ndarray) -> bytes:
-    """Unsigned integers -> LEB128 varint bytes (vectorised; also used by hepvq.codecs.residual)."""
+    """Unsigned integers -> LEB128 varint bytes, by the compiled core (also used by hepvq.codecs.residual)."""
+    import hepvq_core
+
+    return hepvq_core.varint_bytes(np.asarray(values, dtype=np.uint64))
+
+
+def varint_values(data: bytes) -> np.ndarray:
+    """LEB128 varint bytes -> int64 values (inverse of varint_bytes), by the compiled core; a truncated stream
+    is a DataError."""
+    import hepvq_core
+
+    return hepvq_core.varint_values(bytes(data))
+
+
+def varint_bytes_reference(values: np.ndarray) -> bytes:
+    """numpy varint_bytes: the test oracle of the core's."""
     v = np.asarray(values, dtype=np.uint64)
     n_bytes = np.ones(len(v), dtype=np.int64)
     t = v >> np.uint64(7)
@@ -51,8 +66,8 @@ def varint_bytes(values: np.ndarray) -> bytes:
     return buf.tobytes()
 
 
-def varint_values(data: bytes) -> np.ndarray:
-    """LEB128 varint bytes -> int64 values (inverse of varint_bytes)."""
+def varint_values_reference(data: bytes) -> np.ndarray:
+    """numpy varint_values: the test oracle of the core's."""
     b = np.frombuffer(data, dtype=np.uint8)
     if len(b) == 0:
         return np.zeros(0, np.int64)
@@ -80,5 +95,6 @@ def encode(sector, layer, phi, z, shape=SHAPE) -> tuple[bytes, np.ndarray]:
 def decode(blob: bytes, shape=SHAPE):
     """-> (sector, layer, phi, z) int64 arrays in key order."""
     gaps = varint_values(zstandard.ZstdDecompressor().decompress(bytes(blob))) if len(blob) else np.zeros(0, np.int64)
-    ks = np.cumsum(gaps + 1) - 1
-    return unkey(ks, shape)
+    import hepvq_core
+
+    return unkey(hepvq_core.keys_from_gaps(gaps.view(np.uint64)), shape)
