@@ -11,6 +11,7 @@ import textwrap
 from pathlib import Path
 
 import awkward as ak
+import numpy as np
 import pytest
 import uproot
 
@@ -66,9 +67,17 @@ def sparse_cfg(tmp_path, *, outputs=("out",), file_names=None, extra="", tree_fo
     return path
 
 
+def encodable_events(n, seed=1):
+    """make_pixel_events with ADC >= 1 (zero-suppressed, as the codecs require)."""
+    events = make_pixel_events(n, seed=seed)
+    digis = events["PixelDigi"]
+    events["PixelDigi"] = ak.with_field(digis, np.maximum(digis.adc, np.uint16(1)), "adc")
+    return events
+
+
 @pytest.fixture
 def pixel_in(tmp_path):
-    return Path(write_uproot(tmp_path / "in.root", make_pixel_events(40)))
+    return Path(write_uproot(tmp_path / "in.root", encodable_events(40)))
 
 
 @pytest.fixture(scope="module")
