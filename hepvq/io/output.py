@@ -51,7 +51,8 @@ class RootOutputModule(OutputModule):
         free.setAllowAnything()
         desc.addUntracked("branchAliases", free, "label = cms.untracked.string('newPrefix'): renames branches")
         desc.add("SelectEvents", cms.untracked.vstring(), "write only events accepted by one of these paths")
-        desc.add("treeFormat", cms.untracked.string("TTree"), "TTree (default) or RNTuple")
+        desc.add("treeFormat", cms.untracked.string("TTree"),
+                 "TTree (default) or RNTuple (refused when a codec's products are kept: the readers read TTrees)")
         desc.add("treeName", cms.untracked.string("Events"), "name of the events tree")
         desc.add("minBasketBytes", cms.untracked.int32(100_000),
                  "buffer chunks until each branch holds this many bytes (or maxBufferBytes in all)")
