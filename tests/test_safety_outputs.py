@@ -399,3 +399,13 @@ def test_zero_event_simulation_output_has_the_collection_branches(tmp_path, caps
         types = {k: b.typename for k, b in f["Events"].items()}
         assert f["Events"].num_entries == 0
     assert {f"TpcHit_{k}": "uint16_t[]" for k in ("sector", "layer", "phi", "z", "adc")}.items() <= types.items()
+
+
+@pytest.mark.parametrize("target", ["input", "directory"])
+def test_report_json_that_would_overwrite_an_input_is_refused_first(tmp_path, capsys, pixel_in, target):
+    before = sha(pixel_in)
+    report = pixel_in if target == "input" else tmp_path
+    rc, _, err = run_cli(capsys, CFG / "copy_cfg.py", f"inputFiles={pixel_in}", f"outputFile={tmp_path / 'o.root'}",
+                         "--report-json", report)
+    one_line_error(rc, err, "--report-json", "a file of the job" if target == "input" else "is a directory")
+    assert sha(pixel_in) == before and not (tmp_path / "o.root").exists()

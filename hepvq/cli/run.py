@@ -205,7 +205,12 @@ def run(argv=None) -> dict | None:
         sys.stdout.write(process.dumpPython())
         return None
     progress = not args.no_progress and sys.stderr.isatty()
-    report = EventProcessor(process, threads=args.threads, progress=progress).run()
+    processor = EventProcessor(process, threads=args.threads, progress=progress)
+    if args.report_json:
+        from hepvq.framework.outputs import check_side_file
+
+        check_side_file(args.report_json, "--report-json", processor.source, processor.outputs)
+    report = processor.run()
     if args.report_json:
         with open(args.report_json, "w") as fh:
             json.dump(report, fh, indent=1, default=str)

@@ -46,6 +46,21 @@ def check_output_names(source, outputs) -> None:
         seen.append((path, out.label))
 
 
+def check_side_file(path: str, what: str, source, outputs) -> None:
+    """ConfigError unless a file the job writes besides its outputs (--report-json) can be written without
+    touching an input or an output: checked before the job starts, not after it ran."""
+    if os.path.isdir(path):
+        raise ConfigError(f"{what} {path}: is a directory")
+    d = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(d):
+        raise ConfigError(f"{what} {path}: directory {d} does not exist")
+    others = [str(f) for f in (getattr(source, "file_names", None) or [])]
+    others += [out.file_name for out in outputs if getattr(out, "file_name", None)]
+    for other in others:
+        if same_file(path, other):
+            raise ConfigError(f"{what} {path}: is {other}, a file of the job; choose another name")
+
+
 def commit_all(outputs) -> None:
     """Rename every completed temporary file to its final name, all or none (see module docstring)."""
     for out in outputs:
