@@ -42,7 +42,7 @@ std::vector<std::int32_t> rank_table(const json& t, std::size_t contexts, std::s
   }
 }
 
-class PixelVQDecoder : public CollectionDecoder {
+class PixelVQDecoder : public CollectionDecoder, public PixelVQCodecCore {
  public:
   PixelVQDecoder(const Blobs& blobs, const ReaderOptions& options, const std::string& where) : where_(where) {
     auto s = blobs.find("settings");
@@ -83,80 +83,78 @@ class PixelVQDecoder : public CollectionDecoder {
 
   void decode(const Products& products, Event& out) override {
     // the main product and the module table; the other instances may be absent when empty
-    const Column& shape = field(products, "", "shape", where_);
-    const Column& dcol = field(products, "", "dcol", where_);
-    const Column& row = field(products, "", "row", where_);
-    const Column& charge = field(products, "", "charge", where_);
-    const Column& ddet = field(products, "modules", "ddet", where_);
-    const Column& npatch = field(products, "modules", "npatch", where_);
-    shape.toInt64(shape_);
-    dcol.toInt64(dcol_);
-    row.toInt64(row_);
-    charge.toInt64(charge_);
-    ddet.toInt64(ddet_);
-    npatch.toInt64(npatch_);
-    if (dcol_.size() != shape_.size() || row_.size() != shape_.size() || charge_.size() != shape_.size())
-      throw ReadError(where_ + ": fields of the main product differ in length");
-    if (npatch_.size() != ddet_.size()) throw ReadError(where_ + ": fields of 'modules' differ in length");
-    codes_.resize(model_.stages());
-    std::size_t code_rows = 0;
-    for (int st = 0; st < model_.stages(); ++st) {
-      field(products, "codes", "c" + std::to_string(st), where_).toInt64(codes_[st]);
-      if (st && codes_[st].size() != code_rows) throw ReadError(where_ + ": fields of 'codes' differ in length");
-      code_rows = codes_[st].size();
-    }
-    optional(products, "escapes", "mask", esc_);
-    optional(products, "farcols", "dcol", far_);
-    const bool has_corr = products.count("corrections") != 0;
-    optional(products, "corrections", "dhit", dhit_);
-    optional(products, "corrections", "dadc", dadc_);
-    escapes_.assign(esc_.begin(), esc_.end());
-
-    PixelVQStreams s;
-    s.n_events = 1;
-    n_patch_ = static_cast<std::int64_t>(shape_.size());
-    n_module_ = static_cast<std::int64_t>(ddet_.size());
-    n_corr_ = static_cast<std::int64_t>(dhit_.size());
-    s.n_patch = &n_patch_;
-    s.n_module = &n_module_;
-    s.n_corr = has_corr ? &n_corr_ : nullptr;
-    s.shape = shape_.data();
-    s.dcol = dcol_.data();
-    s.row = row_.data();
-    s.charge = charge_.data();
-    s.patches = shape_.size();
-    s.ddet = ddet_.data();
-    s.npatch = npatch_.data();
-    s.modules = ddet_.size();
-    for (auto& c : codes_) s.codes.push_back(c.data());
-    s.code_rows = code_rows;
-    s.escapes = escapes_.data();
-    s.n_escapes = escapes_.size();
-    s.farcols = far_.data();
-    s.n_farcols = far_.size();
-    s.dhit = dhit_.data();
-    s.dadc = dadc_.data();
-    s.n_corrections = dhit_.size();
-    if (dadc_.size() != dhit_.size()) throw ReadError(where_ + ": fields of 'corrections' differ in length");
-    s.adc_error_bound = adc_error_bound_;
-
-    PixelVQPatches p;
-    PixelHits h;
-    try {
-      p = pixel_vq_patches(model_, s);
-      if (use_core_) {
-        h = pixel_vq_hits(model_, p, nullptr, s);  // fractions from the codebooks, in the core
-      } else {
-        onnx_fractions(p, frac_);
-        h = pixel_vq_hits(model_, p, frac_.data(), s);
-      }
-    } catch (const DataError& err) {
-      throw ReadError(where_ + ": " + err.what());
-    }
+    PixelVQSymbols& y = sym_;
+    field(products, "", "shape", where_).toInt64(y.shape);
+    field(products, "", "dcol", where_).toInt64(y.dcol);
+    field(products, "", "row", where_).toInt64(y.row);
+    field(products, "", "charge", where_).toInt64(y.charge);
+    field(products, "modules", "ddet", where_).toInt64(y.ddet);
+    field(products, "modules", "npatch", where_).toInt64(y.npatch);
+    y.codes.resize(model_.stages());
+    for (int st = 0; st < model_.stages(); ++st)
+      field(products, "codes", "c" + std::to_string(st), where_).toInt64(y.codes[st]);
+    optional(products, "escapes", "mask", y.escapes);
+    optional(products, "farcols", "dcol", y.farcols);
+    y.has_corrections = products.count("corrections") != 0;
+    optional(products, "corrections", "dhit", y.dhit);
+    optional(products, "corrections", "dadc", y.dadc);
+    PixelHits h = decodeSymbols(y);
     out.pixel.detId.swap(h.det);
     out.pixel.row.swap(h.row);
     out.pixel.col.swap(h.col);
     out.pixel.adc.swap(h.adc);
+  }
+
+  const PixelVQModel& model() const override { return model_; }
+  int adcErrorBound() const override { return adc_error_bound_; }
+  std::int64_t codebookSize() const override { return codebook_size_; }
+
+  PixelHits decodeSymbols(const PixelVQSymbols& y) override {
+    if (y.dcol.size() != y.shape.size() || y.row.size() != y.shape.size() || y.charge.size() != y.shape.size())
+      throw ReadError(where_ + ": fields of the main product differ in length");
+    if (y.npatch.size() != y.ddet.size()) throw ReadError(where_ + ": fields of 'modules' differ in length");
+    if (y.dadc.size() != y.dhit.size()) throw ReadError(where_ + ": fields of 'corrections' differ in length");
+    if (static_cast<int>(y.codes.size()) != model_.stages())
+      throw ReadError(where_ + ": " + std::to_string(y.codes.size()) + " code fields for a " +
+                      std::to_string(model_.stages()) + "-stage model");
+    const std::size_t code_rows = y.codes.empty() ? 0 : y.codes[0].size();
+    for (const auto& c : y.codes)
+      if (c.size() != code_rows) throw ReadError(where_ + ": fields of 'codes' differ in length");
+    escapes_.assign(y.escapes.begin(), y.escapes.end());
+    PixelVQStreams s;
+    s.n_events = 1;
+    n_patch_ = static_cast<std::int64_t>(y.shape.size());
+    n_module_ = static_cast<std::int64_t>(y.ddet.size());
+    n_corr_ = static_cast<std::int64_t>(y.dhit.size());
+    s.n_patch = &n_patch_;
+    s.n_module = &n_module_;
+    s.n_corr = y.has_corrections ? &n_corr_ : nullptr;
+    s.shape = y.shape.data();
+    s.dcol = y.dcol.data();
+    s.row = y.row.data();
+    s.charge = y.charge.data();
+    s.patches = y.shape.size();
+    s.ddet = y.ddet.data();
+    s.npatch = y.npatch.data();
+    s.modules = y.ddet.size();
+    for (auto& c : y.codes) s.codes.push_back(c.data());
+    s.code_rows = code_rows;
+    s.escapes = escapes_.data();
+    s.n_escapes = escapes_.size();
+    s.farcols = y.farcols.data();
+    s.n_farcols = y.farcols.size();
+    s.dhit = y.dhit.data();
+    s.dadc = y.dadc.data();
+    s.n_corrections = y.dhit.size();
+    s.adc_error_bound = adc_error_bound_;
+    try {
+      const PixelVQPatches p = pixel_vq_patches(model_, s);
+      if (use_core_) return pixel_vq_hits(model_, p, nullptr, s);  // fractions from the codebooks, in the core
+      onnx_fractions(p, frac_);
+      return pixel_vq_hits(model_, p, frac_.data(), s);
+    } catch (const DataError& err) {
+      throw ReadError(where_ + ": " + err.what());
+    }
   }
 
  private:
@@ -281,9 +279,8 @@ class PixelVQDecoder : public CollectionDecoder {
   std::unique_ptr<OnnxModel> model_onnx_;
   bool use_core_ = false;
   // per-entry buffers, reused
-  std::vector<std::int64_t> shape_, dcol_, row_, charge_, ddet_, npatch_, esc_, far_, dhit_, dadc_;
+  PixelVQSymbols sym_;
   std::vector<std::uint64_t> escapes_;
-  std::vector<std::vector<std::int64_t>> codes_;
   std::vector<float> mask_, frac_;
   std::int64_t n_patch_ = 0, n_module_ = 0, n_corr_ = 0;
 };
@@ -292,6 +289,11 @@ class PixelVQDecoder : public CollectionDecoder {
 
 std::unique_ptr<CollectionDecoder> makePixelVQ(const Blobs& blobs, const ReaderOptions& options,
                                                const std::string& where) {
+  return std::make_unique<PixelVQDecoder>(blobs, options, where);
+}
+
+std::unique_ptr<PixelVQCodecCore> makePixelVQCore(const Blobs& blobs, const ReaderOptions& options,
+                                                  const std::string& where) {
   return std::make_unique<PixelVQDecoder>(blobs, options, where);
 }
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "hepvq/pixel_vq.hpp"
 #include "hepvq/reader.hpp"
 
 class TTree;
@@ -61,6 +62,26 @@ class CollectionDecoder {
 // Blobs of one codec label (key without the "<label>/" prefix -> bytes).
 using Blobs = std::map<std::string, std::string>;
 
+// pixel_vq symbols of one event (what the index branches hold, widened to int64)
+struct PixelVQSymbols {
+  std::vector<std::int64_t> shape, dcol, row, charge, ddet, npatch, escapes, farcols, dhit, dadc;
+  std::vector<std::vector<std::int64_t>> codes;  // per stage
+  bool has_corrections = false;
+};
+
+// The pixel_vq codec set up from its blobs (settings JSON + decoder.onnx): symbols -> hits through the core.
+// Shared by the reader and the encoder (which decodes what it wrote to compute the ADC corrections).
+class PixelVQCodecCore {
+ public:
+  virtual ~PixelVQCodecCore() = default;
+  virtual PixelHits decodeSymbols(const PixelVQSymbols& symbols) = 0;
+  virtual const PixelVQModel& model() const = 0;
+  virtual int adcErrorBound() const = 0;
+  virtual std::int64_t codebookSize() const = 0;
+};
+
+std::unique_ptr<PixelVQCodecCore> makePixelVQCore(const Blobs& blobs, const ReaderOptions& options,
+                                                  const std::string& where);
 std::unique_ptr<CollectionDecoder> makePixelVQ(const Blobs& blobs, const ReaderOptions& options,
                                                const std::string& where);
 std::unique_ptr<CollectionDecoder> makePixelSparse(const Blobs& blobs, const std::string& where);

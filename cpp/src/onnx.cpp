@@ -78,5 +78,37 @@ void OnnxModel::run(const std::string& int_name, const std::vector<std::int64_t>
   }
 }
 
+void OnnxModel::run_encoder(const std::string& a_name, const std::vector<float>& a, const std::string& b_name,
+                            const std::vector<float>& b, std::int64_t cols, const std::string& output,
+                            std::int64_t rows, std::int64_t batch, std::vector<std::int64_t>& out,
+                            std::int64_t& out_cols) {
+  out.clear();
+  out_cols = 0;
+  if (rows == 0) return;
+  try {
+    auto mem = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
+    const char* in_names[2] = {a_name.c_str(), b_name.c_str()};
+    const char* out_names[1] = {output.c_str()};
+    for (std::int64_t start = 0; start < rows; start += batch) {
+      const std::int64_t n = std::min(batch, rows - start);
+      const std::int64_t shape[2] = {n, cols};
+      Ort::Value in[2] = {
+          Ort::Value::CreateTensor<float>(mem, const_cast<float*>(a.data()) + start * cols,
+                                          static_cast<std::size_t>(n * cols), shape, 2),
+          Ort::Value::CreateTensor<float>(mem, const_cast<float*>(b.data()) + start * cols,
+                                          static_cast<std::size_t>(n * cols), shape, 2)};
+      auto res = session_->Run(Ort::RunOptions{nullptr}, in_names, in, 2, out_names, 1);
+      auto info = res[0].GetTensorTypeAndShapeInfo();
+      if (info.GetElementType() != ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64 || info.GetElementCount() % n)
+        throw ReadError(where_ + ": output '" + output + "' is not int64 with one row per input row");
+      out_cols = static_cast<std::int64_t>(info.GetElementCount()) / n;
+      const std::int64_t* p = res[0].GetTensorData<std::int64_t>();
+      out.insert(out.end(), p, p + info.GetElementCount());
+    }
+  } catch (const Ort::Exception& err) {
+    throw ReadError(where_ + ": onnxruntime run failed: " + err.what());
+  }
+}
+
 }  // namespace detail
 }  // namespace hepvq

@@ -24,6 +24,11 @@ class OnnxModel {
   void run(const std::string& int_name, const std::vector<std::int64_t>& ints, std::int64_t a,
            const std::string& float_name, const std::vector<float>& floats, std::int64_t b,
            const std::string& output, std::int64_t rows, std::int64_t batch, std::vector<float>& out);
+  // The graph's int64 output `output` for two float32 inputs of `cols` columns (an encoder: x, mask -> indices);
+  // `out_cols` is set to the output's columns.
+  void run_encoder(const std::string& a_name, const std::vector<float>& a, const std::string& b_name,
+                   const std::vector<float>& b, std::int64_t cols, const std::string& output, std::int64_t rows,
+                   std::int64_t batch, std::vector<std::int64_t>& out, std::int64_t& out_cols);
   const std::string& provider() const { return provider_; }
   // custom metadata of the graph (key -> value), "" when absent
   std::string metadata(const std::string& key) const;

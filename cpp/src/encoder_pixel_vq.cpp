@@ -1,0 +1,318 @@
+// pixel_vq encoding in C++, step for step what hepvq/pixel/codec.py PixelVQCodec._encode does for one event with
+// lossless positions: patches from the core (extract_patches), shape table lookup or escape, charge level of
+// the patch total (log grid, boundaries at geometric means), VQ codes of the multi-hit patches from encoder.onnx,
+// context ranks, module table with delta-coded detIds and column deltas (255 + "farcols"), and with an ADC
+// error bound the corrections against the codec's own decode (the core, as the reader decodes).
+#include "hepvq/encoder.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <iterator>
+#include <limits>
+#include <unordered_map>
+
+#include "hepvq/patches.hpp"
+#include "hepvq/pixel_vq.hpp"
+#include "hepvq/sha256.hpp"
+#include "internal.hpp"
+#include "json_util.hpp"
+#include "onnx.hpp"
+
+namespace hepvq {
+
+using detail::json;
+
+namespace {
+const std::int64_t kBatch = 16384;
+
+std::string read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw ReadError("pixel_vq model: cannot read " + path);
+  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+
+// the narrowest unsigned type for max_value (PixelVQCodec's _uint_dtype)
+std::pair<char, std::string> uint_type(std::uint64_t max_value) {
+  if (max_value <= 0xFF) return {'b', "uint8"};
+  if (max_value <= 0xFFFF) return {'s', "uint16"};
+  if (max_value <= 0xFFFFFFFFULL) return {'i', "uint32"};
+  return {'l', "uint64"};
+}
+
+std::vector<std::int32_t> inverse(const std::vector<std::int32_t>& perm, std::size_t symbols) {
+  std::vector<std::int32_t> inv(perm.size());
+  for (std::size_t i = 0; i < perm.size(); ++i) inv[(i / symbols) * symbols + perm[i]] = static_cast<std::int32_t>(i % symbols);
+  return inv;
+}
+}  // namespace
+
+struct PixelVQEncoder::Impl {
+  std::string dir, where;
+  EncoderOptions options;
+  json settings;
+  std::string settings_blob, decoder_bytes;
+  std::unique_ptr<detail::PixelVQCodecCore> codec;  // decode of what was encoded (corrections)
+  std::unique_ptr<detail::OnnxModel> encoder;
+  int module_rows = 0, module_cols = 0;
+  std::unordered_map<std::uint64_t, std::int64_t> shape_of;
+  std::vector<std::int32_t> inv_shape, inv_charge;
+  std::vector<std::vector<std::int32_t>> inv_code;
+  std::vector<EncodedField> fields;
+  std::uint32_t crc = 0;
+  // field indices in `fields`
+  enum { kCharge, kDcol, kRow, kShape, kCodes0 };
+  std::size_t i_corr_dadc = 0, i_corr_dhit = 0, i_esc = 0, i_far = 0, i_ddet = 0, i_npatch = 0;
+
+  const PixelVQModel& m() const { return codec->model(); }
+
+  void setup() {
+    settings = detail::parse_json(read_file(dir + "/codec.json"), "pixel_vq model " + dir + "/codec.json");
+    const json enc = settings.value("encoding", json::object());
+    if (!enc.value("lossless_positions", true))
+      throw ReadError(where + ": losslessPositions=False is not supported by the C++ encoder");
+    settings["encoding"] = {{"lossless_positions", true}, {"adc_error_bound", options.adcErrorBound}};
+    settings_blob = settings.dump();
+    decoder_bytes = read_file(dir + "/decoder.onnx");
+    ReaderOptions ro;
+    ro.provider = options.provider;
+    ro.intraOpThreads = options.intraOpThreads;
+    codec = detail::makePixelVQCore({{"settings", settings_blob}, {"decoder.onnx", decoder_bytes}}, ro, where);
+    encoder = std::make_unique<detail::OnnxModel>(read_file(dir + "/encoder.onnx"), ro, where + ": encoder.onnx");
+    for (const char* key : {"patch_rows", "patch_cols", "stages"}) {
+      const std::int64_t want = std::string(key) == "patch_rows" ? m().patch_rows
+                                : std::string(key) == "patch_cols" ? m().patch_cols : m().stages();
+      if (encoder->metadata(key) != std::to_string(want))
+        throw ReadError(where + ": encoder ONNX model has " + key + "=" + encoder->metadata(key) +
+                        " but the codec settings say " + std::to_string(want));
+    }
+    module_rows = settings.at("module_rows").get<int>();
+    module_cols = settings.at("module_cols").get<int>();
+    for (std::size_t i = 0; i < m().shapes.size(); ++i) shape_of.emplace(m().shapes[i], static_cast<std::int64_t>(i));
+    const std::size_t n_sym = m().shapes.size() + 1;
+    if (!m().shape_perm.empty()) inv_shape = inverse(m().shape_perm, n_sym);
+    if (!m().charge_perm.empty()) inv_charge = inverse(m().charge_perm, m().levels.size());
+    for (int s = 0; s < static_cast<int>(m().code_perm.size()); ++s)
+      inv_code.push_back(inverse(m().code_perm[s], static_cast<std::size_t>(m().codebook_sizes[s])));
+    // the products, instances and fields in sorted order (the checksum's order); types as Python's codec
+    auto add = [&](const std::string& inst, const std::string& field, std::pair<char, std::string> t) {
+      fields.push_back({inst, field, t.first, t.second, {}});
+      return fields.size() - 1;
+    };
+    add("", "charge", uint_type(m().levels.size() - 1));
+    add("", "dcol", {'b', "uint8"});
+    add("", "row", module_rows <= 256 ? std::make_pair('b', std::string("uint8")) : std::make_pair('s', std::string("uint16")));
+    add("", "shape", uint_type(m().shapes.size()));
+    for (int s = 0; s < m().stages(); ++s)
+      add("codes", "c" + std::to_string(s), uint_type(static_cast<std::uint64_t>(m().codebook_sizes[s] - 1)));
+    if (options.adcErrorBound >= 0) {
+      i_corr_dadc = add("corrections", "dadc", {'S', "int16"});
+      i_corr_dhit = add("corrections", "dhit", {'i', "uint32"});
+    }
+    i_esc = add("escapes", "mask", uint_type(m().size() == 64 ? ~0ULL : (1ULL << m().size()) - 1));
+    i_far = add("farcols", "dcol", {'s', "uint16"});
+    i_ddet = add("modules", "ddet", {'i', "uint32"});
+    i_npatch = add("modules", "npatch", {'s', "uint16"});
+  }
+
+  [[noreturn]] void fail(std::int64_t entry, const std::string& what) const {
+    throw ReadError(where + ", entry " + std::to_string(entry) + ": " + what);
+  }
+
+  void encode(const PixelDigis& h, std::int64_t entry) {
+    const std::size_t n = h.size();
+    std::vector<std::int64_t> ev(n, 0), det(n), row(n), col(n), adc(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      det[i] = h.detId[i];
+      row[i] = h.row[i];
+      col[i] = h.col[i];
+      adc[i] = h.adc[i];
+      if (row[i] >= module_rows || col[i] >= module_cols)
+        fail(entry, "pixel DIGI outside the module's range " + std::to_string(module_rows) + " rows x " +
+                        std::to_string(module_cols) + " cols: detId=" + std::to_string(det[i]) + " row=" +
+                        std::to_string(row[i]) + " col=" + std::to_string(col[i]));
+      if (adc[i] < 1 || adc[i] > m().adc_max)
+        fail(entry, "pixel DIGI ADC outside the model's range 1.." + std::to_string(m().adc_max) + ": detId=" +
+                        std::to_string(det[i]) + " row=" + std::to_string(row[i]) + " col=" + std::to_string(col[i]) +
+                        " adc=" + std::to_string(adc[i]));
+    }
+    PixelHitsIn in;
+    in.n = n;
+    in.event = ev.data();
+    in.det = det.data();
+    in.row = row.data();
+    in.col = col.data();
+    in.adc = adc.data();
+    in_det = det;
+    in_row = row;
+    in_col = col;
+    in_adc = adc;
+    PatchSet p;
+    try {
+      p = extract_patches(in, m().patch_rows, m().patch_cols, module_rows, module_cols);
+    } catch (const std::exception& err) {
+      fail(entry, err.what());
+    }
+    const int d = m().size();
+    const std::size_t np = p.mask.size();
+    for (auto& f : fields) f.values.clear();
+    detail::PixelVQSymbols sym;
+    std::vector<float> x, mk;
+    std::vector<std::int64_t> shape(np), charge(np), multi_shape;
+    std::vector<double> bounds(m().levels.size() - 1);
+    for (std::size_t i = 0; i + 1 < m().levels.size(); ++i)
+      bounds[i] = std::sqrt(static_cast<double>(m().levels[i]) * static_cast<double>(m().levels[i + 1]));
+    for (std::size_t i = 0; i < np; ++i) {
+      const std::uint64_t mask = p.mask[i];
+      auto it = shape_of.find(mask);
+      shape[i] = it == shape_of.end() ? m().escape() : it->second;
+      if (shape[i] == m().escape()) fields[i_esc].values.push_back(static_cast<std::int64_t>(mask));
+      std::int64_t total = 0;
+      for (int k = 0; k < d; ++k)
+        if ((mask >> k) & 1) total += p.adc[i * d + k];
+      charge[i] = std::lower_bound(bounds.begin(), bounds.end(), static_cast<double>(total)) - bounds.begin();
+      if (__builtin_popcountll(mask) >= 2) {
+        for (int k = 0; k < d; ++k) {
+          const bool on = (mask >> k) & 1;
+          x.push_back(on ? static_cast<float>(static_cast<double>(p.adc[i * d + k]) / static_cast<double>(total)) : 0.0f);
+          mk.push_back(on ? 1.0f : 0.0f);
+        }
+        multi_shape.push_back(shape[i]);
+      }
+    }
+    std::vector<std::int64_t> codes;
+    std::int64_t cols = 0;
+    encoder->run_encoder("x", x, "mask", mk, d, "indices", static_cast<std::int64_t>(multi_shape.size()), kBatch,
+                         codes, cols);
+    const int stages = m().stages();
+    if (!multi_shape.empty() && cols != stages)
+      fail(entry, "encoder.onnx gave " + std::to_string(cols) + " indices per patch for a " + std::to_string(stages) +
+                      "-stage model");
+    // ranks given the shape (and the module's shape context)
+    const std::size_t n_sym = m().shapes.size() + 1, n_lev = m().levels.size();
+    for (std::size_t i = 0; i < np; ++i) {
+      const std::int64_t r_shape = inv_shape.empty() ? shape[i]
+          : inv_shape[static_cast<std::size_t>(m().det_context(p.det[i])) * n_sym + shape[i]];
+      fields[kShape].values.push_back(r_shape);
+      fields[kCharge].values.push_back(inv_charge.empty() ? charge[i] : inv_charge[shape[i] * n_lev + charge[i]]);
+      fields[kRow].values.push_back(p.row[i]);
+    }
+    for (std::size_t j = 0; j < multi_shape.size(); ++j)
+      for (int s = 0; s < stages; ++s) {
+        const std::int64_t c = codes[j * stages + s], k = m().codebook_sizes[s];
+        if (c < 0 || c >= k) fail(entry, "encoder.onnx gave code " + std::to_string(c) + " beyond the codebook");
+        fields[kCodes0 + s].values.push_back(inv_code.empty() ? c : inv_code[s][multi_shape[j] * k + c]);
+      }
+    // module table (patches come sorted by detId, anchor col, anchor row) and column deltas
+    for (std::size_t i = 0; i < np; ++i) {
+      const bool newmod = i == 0 || p.det[i] != p.det[i - 1];
+      if (newmod) {
+        fields[i_ddet].values.push_back(p.det[i] - (i == 0 ? 0 : p.det[i - 1]));
+        fields[i_npatch].values.push_back(0);
+      }
+      ++fields[i_npatch].values.back();
+      const std::int64_t dcol = p.col[i] - (newmod ? 0 : p.col[i - 1]);
+      fields[kDcol].values.push_back(std::min<std::int64_t>(dcol, 255));
+      if (dcol >= 255) fields[i_far].values.push_back(dcol - 255);
+    }
+    if (options.adcErrorBound >= 0) corrections(p, entry);
+    // every value must fit its branch type
+    for (const auto& f : fields) {
+      std::int64_t lo = 0, hi = 0;
+      switch (f.leaf) {
+        case 'b': hi = 0xFF; break;
+        case 's': hi = 0xFFFF; break;
+        case 'i': hi = 0xFFFFFFFFLL; break;
+        case 'S': lo = -32768; hi = 32767; break;
+        default: hi = std::numeric_limits<std::int64_t>::max();
+      }
+      for (auto v : f.values)
+        if (v < lo || v > hi)
+          fail(entry, "product '" + f.instance + "' field '" + f.field + "' value " + std::to_string(v) +
+                          " does not fit " + f.type);
+    }
+    checksum_of_fields();
+  }
+
+  void corrections(const PatchSet& p, std::int64_t entry) {
+    detail::PixelVQSymbols y;
+    y.charge = fields[kCharge].values;
+    y.dcol = fields[kDcol].values;
+    y.row = fields[kRow].values;
+    y.shape = fields[kShape].values;
+    for (int s = 0; s < m().stages(); ++s) y.codes.push_back(fields[kCodes0 + s].values);
+    y.escapes = fields[i_esc].values;
+    y.farcols = fields[i_far].values;
+    y.ddet = fields[i_ddet].values;
+    y.npatch = fields[i_npatch].values;
+    PixelHits dec = codec->decodeSymbols(y);  // no corrections yet
+    const std::size_t n = p.order.size();
+    if (dec.det.size() != n) fail(entry, "the codec's decode gives " + std::to_string(dec.det.size()) + " hits for " +
+                                         std::to_string(n));
+    const std::int64_t bound = options.adcErrorBound, step = 2 * bound + 1;
+    std::int64_t prev = 0;
+    bool first = true;
+    // reference: the input in canonical order (hit order[k] of the input is the k-th); lossless positions
+    // put every decoded hit at the same place
+    std::vector<std::int64_t> ref_adc(n);
+    for (std::size_t k = 0; k < n; ++k) {
+      const std::int64_t i = p.order[k];
+      if (dec.det[k] != in_det[i] || dec.row[k] != in_row[i] || dec.col[k] != in_col[i])
+        fail(entry, "the codec's decode moved hit " + std::to_string(k) + " (lossless positions broken)");
+      ref_adc[k] = in_adc[i];
+    }
+    for (std::size_t k = 0; k < n; ++k) {
+      const std::int64_t err = static_cast<std::int64_t>(dec.adc[k]) - ref_adc[k];
+      if (std::llabs(err) <= bound) continue;
+      const double q = std::nearbyint(static_cast<double>(-err) / static_cast<double>(step));
+      fields[i_corr_dhit].values.push_back(first ? static_cast<std::int64_t>(k) : static_cast<std::int64_t>(k) - prev);
+      fields[i_corr_dadc].values.push_back(static_cast<std::int64_t>(q));
+      prev = static_cast<std::int64_t>(k);
+      first = false;
+    }
+  }
+
+  void checksum_of_fields() {
+    crc = 0;
+    for (const auto& f : fields) {
+      const std::uint32_t n = static_cast<std::uint32_t>(f.values.size());
+      const unsigned char le[4] = {static_cast<unsigned char>(n), static_cast<unsigned char>(n >> 8),
+                                   static_cast<unsigned char>(n >> 16), static_cast<unsigned char>(n >> 24)};
+      crc = crc32_update(crc, le, 4);
+      const int size = f.leaf == 'b' ? 1 : (f.leaf == 's' || f.leaf == 'S') ? 2 : f.leaf == 'i' ? 4 : 8;
+      std::vector<unsigned char> bytes(f.values.size() * size);
+      for (std::size_t i = 0; i < f.values.size(); ++i) {
+        const std::uint64_t v = static_cast<std::uint64_t>(f.values[i]);
+        for (int b = 0; b < size; ++b) bytes[i * size + b] = static_cast<unsigned char>(v >> (8 * b));
+      }
+      crc = crc32_update(crc, bytes.data(), bytes.size());
+    }
+  }
+
+  std::vector<std::int64_t> in_det, in_row, in_col, in_adc;
+};
+
+PixelVQEncoder::PixelVQEncoder(const std::string& modelDir, const EncoderOptions& options)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->dir = modelDir;
+  impl_->where = "pixel_vq model " + modelDir;
+  impl_->options = options;
+  impl_->setup();
+}
+
+PixelVQEncoder::~PixelVQEncoder() = default;
+
+const std::vector<EncodedField>& PixelVQEncoder::encode(const PixelDigis& hits, std::int64_t entry) {
+  impl_->encode(hits, entry);
+  return impl_->fields;
+}
+
+std::uint32_t PixelVQEncoder::checksum() const { return impl_->crc; }
+
+std::vector<std::pair<std::string, std::string>> PixelVQEncoder::metadata() const {
+  return {{"decoder.onnx", impl_->decoder_bytes}, {"settings", impl_->settings_blob}};
+}
+
+const std::string& PixelVQEncoder::onnxProvider() const { return impl_->encoder->provider(); }
+
+}  // namespace hepvq
