@@ -183,3 +183,12 @@ def test_core_search_equals_onnx_encoder(sample_hits):
     ref = codec._run_onnx_encoder(x, m)[:, 0]
     assert len(x) > 10000 and amb.mean() < 0.01
     assert np.array_equal(idx[~amb], ref[~amb])
+
+
+def test_threaded_decode_equals_one_thread(sample_hits):
+    codec = PixelVQCodec.from_directory(MODEL, adc_error_bound=2)
+    products = codec.encode(sample_hits)
+    codec.threads = 1
+    one = codec.decode(products)
+    codec.threads = 3
+    assert_same_digis(one, codec.decode(products))

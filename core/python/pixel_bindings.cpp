@@ -142,7 +142,8 @@ void bind_pixel(py::module_& m) {
 
   m.def(
       "pixel_vq_decode",
-      [](const hepvq::PixelVQModel& model, const py::dict& streams, int adc_error_bound, py::object fractions) {
+      [](const hepvq::PixelVQModel& model, const py::dict& streams, int adc_error_bound, py::object fractions,
+         int threads) {
         auto st = make_streams(streams, adc_error_bound);
         carray<float> fr;
         const float* f = nullptr;
@@ -156,11 +157,11 @@ void bind_pixel(py::module_& m) {
           hepvq::PixelVQPatches p = hepvq::pixel_vq_patches(model, st->s);
           if (f && static_cast<std::size_t>(fr.size()) != p.n_multi * model.size())
             throw std::invalid_argument("pixel_vq decode: fractions of the wrong size");
-          h = hepvq::pixel_vq_hits(model, p, f, st->s);
+          h = hepvq::pixel_vq_hits(model, p, f, st->s, threads);
         }
         return hits_tuple(std::move(h));
       },
-      "model"_a, "streams"_a, "adc_error_bound"_a = -1, "fractions"_a = py::none(),
+      "model"_a, "streams"_a, "adc_error_bound"_a = -1, "fractions"_a = py::none(), "threads"_a = 1,
       "Index streams of a chunk -> (counts, detId, row, col, adc) in canonical order. streams: dict of arrays "
       "n_patch, n_module, shape, dcol, row, charge, ddet, npatch, codes (list per stage), escapes, farcols and "
       "optionally n_corr, dhit, dadc. fractions: (n_multi, size) float32 from the ONNX decoder, or None to "

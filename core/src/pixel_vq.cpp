@@ -6,6 +6,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "hepvq/parallel.hpp"
+
 namespace hepvq {
 
 namespace {
@@ -189,84 +191,94 @@ PixelVQPatches pixel_vq_patches(const PixelVQModel& m, const PixelVQStreams& s) 
   return p;
 }
 
-std::vector<float> pixel_vq_fractions(const PixelVQModel& m, const PixelVQPatches& p) {
+namespace {
+
+// Fractions of one multi-hit patch (row r of the codes) into f[0..size): the decoder graph in float32.
+void fractions_one(const PixelVQModel& m, const std::int64_t* codes, std::uint64_t mask, float* f) {
   const int d = m.size();
   const int stages = m.stages();
+  float y[64];
+  // y = sum of the stages' code vectors (float32, stage order), times the mask, clipped at 0
+  for (int j = 0; j < d; ++j) y[j] = 0.0f;
+  for (int st = 0; st < stages; ++st) {
+    const float* c = m.codebooks[st].data() + codes[st] * d;
+    for (int j = 0; j < d; ++j) y[j] = y[j] + c[j];
+  }
+  for (int j = 0; j < d; ++j) {
+    const float v = ((mask >> j) & 1) ? y[j] : 0.0f;
+    y[j] = v > 0.0f ? v : 0.0f;
+  }
+  // ReduceSum as onnxruntime's CPU kernel adds a row: 8 lanes, then halving (bit-identical on that kernel;
+  // hepvq.pixel.core checks this against onnxruntime on random patches before using it)
+  float lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int j = 0;
+  for (; j + 8 <= d; j += 8)
+    for (int l = 0; l < 8; ++l) lane[l] += y[j + l];
+  for (int l = 0; l < 4; ++l) lane[l] += lane[l + 4];
+  for (int l = 0; l < 2; ++l) lane[l] += lane[l + 2];
+  float tot = lane[0] + lane[1];
+  for (; j < d; ++j) tot += y[j];
+  const float eps = 1e-6f;
+  if (tot > eps) {
+    const float t = std::max(tot, eps);
+    for (int k = 0; k < d; ++k) f[k] = y[k] / t;
+  } else {
+    const float nm = std::max(static_cast<float>(popcount64(mask)), 1.0f);
+    for (int k = 0; k < d; ++k) f[k] = (((mask >> k) & 1) ? 1.0f : 0.0f) / nm;
+  }
+}
+
+}  // namespace
+
+std::vector<float> pixel_vq_fractions(const PixelVQModel& m, const PixelVQPatches& p) {
+  const int d = m.size();
   std::vector<float> out(p.n_multi * d);
-  std::vector<float> y(d);
-  const std::size_t n = p.mask.size();
-  for (std::size_t i = 0; i < n; ++i) {
+  for (std::size_t i = 0; i < p.mask.size(); ++i) {
     const std::int64_t r = p.multi_row[i];
-    if (r < 0) continue;
-    const std::uint64_t mask = p.mask[i];
-    // the graph: y = sum of the stages' code vectors (float32, stage order), times the mask, clipped at 0
-    std::fill(y.begin(), y.end(), 0.0f);
-    for (int st = 0; st < stages; ++st) {
-      const float* c = m.codebooks[st].data() + p.codes[static_cast<std::size_t>(r) * stages + st] * d;
-      for (int j = 0; j < d; ++j) y[j] = y[j] + c[j];
-    }
-    for (int j = 0; j < d; ++j) {
-      const float v = ((mask >> j) & 1) ? y[j] : 0.0f;
-      y[j] = v > 0.0f ? v : 0.0f;
-    }
-    // ReduceSum as onnxruntime's CPU kernel adds a row: 8 lanes, then halving (bit-identical on that kernel;
-    // the codec checks this against onnxruntime on random patches before using it)
-    float lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    int j = 0;
-    for (; j + 8 <= d; j += 8)
-      for (int l = 0; l < 8; ++l) lane[l] += y[j + l];
-    for (int l = 0; l < 4; ++l) lane[l] += lane[l + 4];
-    for (int l = 0; l < 2; ++l) lane[l] += lane[l + 2];
-    float tot = lane[0] + lane[1];
-    for (; j < d; ++j) tot += y[j];
-    float* f = out.data() + static_cast<std::size_t>(r) * d;
-    const float eps = 1e-6f;
-    if (tot > eps) {
-      const float t = std::max(tot, eps);
-      for (int k = 0; k < d; ++k) f[k] = y[k] / t;
-    } else {
-      const float nm = std::max(static_cast<float>(popcount64(mask)), 1.0f);
-      for (int k = 0; k < d; ++k) f[k] = (((mask >> k) & 1) ? 1.0f : 0.0f) / nm;
-    }
+    if (r >= 0) fractions_one(m, p.codes.data() + r * m.stages(), p.mask[i], out.data() + r * d);
   }
   return out;
 }
 
-void canonical_order(PixelHits& h, const std::vector<std::int64_t>& event_start) {
-  const std::size_t n_events = event_start.size() - 1;
-  std::vector<std::uint32_t> perm;
-  std::vector<std::uint64_t> key;
-  bool identity = true;
-  std::vector<std::uint32_t> order(h.det.size());
-  std::iota(order.begin(), order.end(), 0u);
-  for (std::size_t e = 0; e < n_events; ++e) {
+void canonical_order(PixelHits& h, const std::vector<std::int64_t>& event_start, std::size_t e0, std::size_t e1) {
+  std::vector<std::uint32_t> idx;
+  std::vector<std::uint32_t> td;
+  std::vector<std::uint16_t> tr, tc, ta;
+  auto pix = [&](std::uint32_t i) { return (static_cast<std::uint64_t>(h.row[i]) << 16) + h.col[i]; };
+  // stable sort of hits [lo, hi) by (detId if with_det, row, col), in place
+  auto sort_range = [&](std::int64_t lo, std::int64_t hi, bool with_det) {
+    auto less = [&](std::uint32_t u, std::uint32_t v) {
+      if (with_det && h.det[u] != h.det[v]) return h.det[u] < h.det[v];
+      return pix(u) < pix(v);
+    };
+    bool sorted = true;
+    for (std::int64_t i = lo + 1; i < hi && sorted; ++i)
+      sorted = !less(static_cast<std::uint32_t>(i), static_cast<std::uint32_t>(i - 1));
+    if (sorted) return;
+    idx.resize(hi - lo);
+    std::iota(idx.begin(), idx.end(), static_cast<std::uint32_t>(lo));
+    std::stable_sort(idx.begin(), idx.end(), less);
+    const std::size_t n = idx.size();
+    td.resize(n);
+    tr.resize(n);
+    tc.resize(n);
+    ta.resize(n);
+    for (std::size_t t = 0; t < n; ++t) {
+      td[t] = h.det[idx[t]];
+      tr[t] = h.row[idx[t]];
+      tc[t] = h.col[idx[t]];
+      ta[t] = h.adc[idx[t]];
+    }
+    std::copy(td.begin(), td.end(), h.det.begin() + lo);
+    std::copy(tr.begin(), tr.end(), h.row.begin() + lo);
+    std::copy(tc.begin(), tc.end(), h.col.begin() + lo);
+    std::copy(ta.begin(), ta.end(), h.adc.begin() + lo);
+  };
+  for (std::size_t e = e0; e < e1; ++e) {
     const std::int64_t a = event_start[e], b = event_start[e + 1];
-    // runs of one detId (detIds ascending within the event: every pixel decoder writes them so)
+    // runs of one detId (ascending within the event: every pixel decoder writes them so; else a full sort)
     bool det_sorted = true;
-    for (std::int64_t i = a + 1; i < b; ++i)
-      if (h.det[i] < h.det[i - 1]) {
-        det_sorted = false;
-        break;
-      }
-    auto pix = [&](std::uint32_t i) {
-      return (static_cast<std::uint64_t>(h.row[i]) << 16) + h.col[i];
-    };
-    auto sort_range = [&](std::int64_t lo, std::int64_t hi, bool with_det) {
-      bool sorted = true;
-      for (std::int64_t i = lo + 1; i < hi; ++i) {
-        const std::uint32_t u = order[i - 1], v = order[i];
-        if ((with_det && h.det[u] != h.det[v]) ? h.det[u] > h.det[v] : pix(u) > pix(v)) {
-          sorted = false;
-          break;
-        }
-      }
-      if (sorted) return;
-      identity = false;
-      std::stable_sort(order.begin() + lo, order.begin() + hi, [&](std::uint32_t u, std::uint32_t v) {
-        if (with_det && h.det[u] != h.det[v]) return h.det[u] < h.det[v];
-        return pix(u) < pix(v);
-      });
-    };
+    for (std::int64_t i = a + 1; i < b && det_sorted; ++i) det_sorted = h.det[i] >= h.det[i - 1];
     if (!det_sorted) {
       sort_range(a, b, true);
       continue;
@@ -278,62 +290,61 @@ void canonical_order(PixelHits& h, const std::vector<std::int64_t>& event_start)
         lo = i;
       }
   }
-  if (identity) return;
-  auto apply = [&](auto& v) {
-    auto w = v;
-    for (std::size_t i = 0; i < order.size(); ++i) w[i] = v[order[i]];
-    v.swap(w);
-  };
-  apply(h.det);
-  apply(h.row);
-  apply(h.col);
-  apply(h.adc);
 }
 
 PixelHits pixel_vq_hits(const PixelVQModel& m, const PixelVQPatches& p, const float* fractions,
-                        const PixelVQStreams& s) {
-  std::vector<float> own;
-  if (!fractions && p.n_multi) {
-    if (!m.has_codebooks())
-      throw std::invalid_argument("pixel_vq decode: the model has no codebooks here; pass the fractions");
-    own = pixel_vq_fractions(m, p);
-    fractions = own.data();
-  }
+                        const PixelVQStreams& s, int threads) {
+  if (!fractions && p.n_multi && !m.has_codebooks())
+    throw std::invalid_argument("pixel_vq decode: the model has no codebooks here; pass the fractions");
   const int d = m.size(), cols = m.patch_cols;
-  const std::size_t n = p.mask.size();
-  std::size_t total = 0;
-  for (std::size_t i = 0; i < n; ++i) total += popcount64(p.mask[i]);
   PixelHits h;
   h.counts.assign(p.n_events, 0);
+  std::vector<std::int64_t> event_start(p.n_events + 1, 0);
+  for (std::size_t e = 0; e < p.n_events; ++e) {
+    std::int64_t c = 0;
+    for (std::int64_t i = p.event_patch_start[e]; i < p.event_patch_start[e + 1]; ++i) c += popcount64(p.mask[i]);
+    h.counts[e] = c;
+    event_start[e + 1] = event_start[e] + c;
+  }
+  const std::size_t total = static_cast<std::size_t>(event_start[p.n_events]);
   h.det.resize(total);
   h.row.resize(total);
   h.col.resize(total);
   h.adc.resize(total);
-  std::vector<std::int64_t> event_start(p.n_events + 1, 0);
-  std::size_t k = 0;
-  for (std::size_t e = 0; e < p.n_events; ++e) {
-    event_start[e] = static_cast<std::int64_t>(k);
-    for (std::int64_t i = p.event_patch_start[e]; i < p.event_patch_start[e + 1]; ++i) {
-      std::uint64_t mask = p.mask[i];
-      const double q = static_cast<double>(p.q[i]);
-      const float* f = p.multi_row[i] >= 0 ? fractions + static_cast<std::size_t>(p.multi_row[i]) * d : nullptr;
-      while (mask) {
-        const int slot = __builtin_ctzll(mask);
-        mask &= mask - 1;
-        const double frac = f ? static_cast<double>(f[slot]) : 1.0;
-        double a = std::nearbyint(frac * q);  // round half to even, as numpy's rint
-        a = std::min(std::max(a, static_cast<double>(m.adc_min)), static_cast<double>(m.adc_max));
-        h.det[k] = static_cast<std::uint32_t>(p.det[i]);
-        h.row[k] = static_cast<std::uint16_t>(p.row[i] + slot / cols);
-        h.col[k] = static_cast<std::uint16_t>(p.col[i] + slot % cols);
-        h.adc[k] = static_cast<std::uint16_t>(static_cast<std::int64_t>(a));
-        ++k;
+  // events are independent: hits and their canonical order per range of events, in parallel
+  parallel_ranges(p.n_events, threads, 1, [&](std::size_t e0, std::size_t e1) {
+    float own[64];
+    for (std::size_t e = e0; e < e1; ++e) {
+      std::size_t k = static_cast<std::size_t>(event_start[e]);
+      for (std::int64_t i = p.event_patch_start[e]; i < p.event_patch_start[e + 1]; ++i) {
+        std::uint64_t mask = p.mask[i];
+        const double q = static_cast<double>(p.q[i]);
+        const std::int64_t r = p.multi_row[i];
+        const float* f = nullptr;
+        if (r >= 0) {
+          if (fractions) {
+            f = fractions + static_cast<std::size_t>(r) * d;
+          } else {
+            fractions_one(m, p.codes.data() + r * m.stages(), mask, own);
+            f = own;
+          }
+        }
+        while (mask) {
+          const int slot = __builtin_ctzll(mask);
+          mask &= mask - 1;
+          const double frac = f ? static_cast<double>(f[slot]) : 1.0;
+          double a = std::nearbyint(frac * q);  // round half to even, as numpy's rint
+          a = std::min(std::max(a, static_cast<double>(m.adc_min)), static_cast<double>(m.adc_max));
+          h.det[k] = static_cast<std::uint32_t>(p.det[i]);
+          h.row[k] = static_cast<std::uint16_t>(p.row[i] + slot / cols);
+          h.col[k] = static_cast<std::uint16_t>(p.col[i] + slot % cols);
+          h.adc[k] = static_cast<std::uint16_t>(static_cast<std::int64_t>(a));
+          ++k;
+        }
       }
     }
-    h.counts[e] = static_cast<std::int64_t>(k) - event_start[e];
-  }
-  event_start[p.n_events] = static_cast<std::int64_t>(k);
-  canonical_order(h, event_start);
+    canonical_order(h, event_start, e0, e1);
+  });
 
   // corrections: hit index deltas within each event (canonical order), quantised ADC corrections
   if (s.n_corr) {

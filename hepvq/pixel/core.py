@@ -7,6 +7,8 @@ when the codec is built, falling back to onnxruntime if they differ (e.g. a kern
 order).  Other charge models (VQ-VAE) run their ONNX decoder on the multi-hit patches the core lists."""
 from __future__ import annotations
 
+import os
+
 import awkward as ak
 import numpy as np
 
@@ -103,8 +105,15 @@ def decode(codec, products: dict) -> ak.Array:
     if not model.has_codebooks:
         codes, masks = hepvq_core.pixel_vq_multi(model, s)
         fractions = codec._run_decoder(codes, P.mask_to_dense(masks, codec.size).astype(np.float32))
-    counts, det, row, col, adc = hepvq_core.pixel_vq_decode(model, s, max(codec.adc_error_bound, 0), fractions)
+    counts, det, row, col, adc = hepvq_core.pixel_vq_decode(model, s, max(codec.adc_error_bound, 0), fractions,
+                                                            threads(codec))
     return hits_awkward(counts, det, row, col, adc)
+
+
+def threads(codec) -> int:
+    """Threads of the core's loops: the codec's ``threads`` attribute, else one per core (at most 8)."""
+    n = getattr(codec, "threads", None)
+    return int(n) if n else min(8, os.cpu_count() or 1)
 
 
 def hits_awkward(counts, det, row, col, adc) -> ak.Array:

@@ -90,11 +90,12 @@ PixelVQPatches pixel_vq_patches(const PixelVQModel& model, const PixelVQStreams&
 // Fractions (n_multi x size, float32) of the multi-hit patches from the model's codebooks.
 std::vector<float> pixel_vq_fractions(const PixelVQModel& model, const PixelVQPatches& p);
 // Patches + fractions (n_multi x size; nullptr: from the codebooks) + corrections -> hits.
+// Events are decoded on `threads` threads.
 PixelHits pixel_vq_hits(const PixelVQModel& model, const PixelVQPatches& p, const float* fractions,
-                        const PixelVQStreams& s);
+                        const PixelVQStreams& s, int threads = 1);
 
-// Stable canonical order of hits given per event: sorts each (event, detId) run by (row, col), ties
-// keeping their order.  Used by every pixel decoder.
-void canonical_order(PixelHits& h, const std::vector<std::int64_t>& event_start);
+// Stable canonical order of the hits of events [e0, e1) (hits of event e at event_start[e]..): sorts each
+// (event, detId) run by (row, col), ties keeping their order.  Used by every pixel decoder.
+void canonical_order(PixelHits& h, const std::vector<std::int64_t>& event_start, std::size_t e0, std::size_t e1);
 
 }  // namespace hepvq
