@@ -136,3 +136,25 @@ def test_lock_taken_over_during_the_job_blocks_the_rename(job_dir):
     assert f"output file {out} is being written by another job (pid {os.getpid()} on another-host" in err
     assert not out.exists() and not any(".tmp-" in n for n in files(job_dir))
     assert (job_dir / "out.root.lock").read_text().startswith(str(os.getpid()))  # the other job's lock stays
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_simulate_sigterm_removes_its_temporary(tmp_path, jobs):
+    out = tmp_path / "sim.root"
+    proc = subprocess.Popen([sys.executable, "-m", "hepvq.cli.simulate", "pixel", "--events", "100000", "--pileup",
+                             "20", "--chunk", "1", "--jobs", str(jobs), "--quiet", "-o", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + TIMEOUT
+        while not any(".tmp-" in n for n in files(tmp_path)):
+            assert proc.poll() is None, proc.stderr.read()
+            assert time.time() < deadline, "no temporary file appeared"
+            time.sleep(0.02)
+        time.sleep(0.5)  # inside the event loop (workers started)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=TIMEOUT)
+    finally:
+        proc.kill()
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert err.strip().splitlines()[-1] == "hepvq-simulate: terminated by SIGTERM" and "Traceback" not in err, err
+    assert files(tmp_path) == []

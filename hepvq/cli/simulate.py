@@ -90,6 +90,20 @@ def _compression(text):
 
 
 def main(argv=None):
+    from hepvq.framework.signals import Terminated, terminate_on_signals
+
+    try:
+        with terminate_on_signals():  # SIGTERM / SIGHUP: the temporary output is removed (SimWriter)
+            return _main(argv)
+    except Terminated as sig:
+        print(f"hepvq-simulate: {sig}", file=sys.stderr)
+        return 128 + sig.signum
+    except KeyboardInterrupt:
+        print("hepvq-simulate: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv=None):
     p = build_parser()
     args = p.parse_args(_gun.join_range_values(list(sys.argv[1:] if argv is None else argv)))
     if args.detector == "pixel" and (args.occupancy is not None or args.sectors is not None or args.physics_only):

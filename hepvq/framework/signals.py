@@ -6,6 +6,7 @@ BaseException like KeyboardInterrupt, so the EventProcessor's cleanup (abort of 
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import threading
 
@@ -21,7 +22,14 @@ class Terminated(BaseException):
         super().__init__(f"terminated by {signal.Signals(self.signum).name}")
 
 
+_OWNER = {"pid": None}  # the process that installed the handlers (forked workers inherit them)
+
+
 def _raise(signum, _frame):
+    if os.getpid() != _OWNER["pid"]:  # a forked worker: die of the signal as it would have
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+        return
     # a second signal during cleanup must not interrupt the cleanup itself
     for s in HANDLED:
         signal.signal(s, signal.SIG_IGN)
@@ -34,6 +42,7 @@ def terminate_on_signals():
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    _OWNER["pid"] = os.getpid()
     previous = {s: signal.signal(s, _raise) for s in HANDLED}
     try:
         yield

@@ -269,7 +269,11 @@ def run_chunk_tasks(task_fn, tasks, jobs: int = 1):
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(jobs) as ex:
-            yield from ex.map(task_fn, tasks)
+            try:
+                yield from ex.map(task_fn, tasks)
+            except BaseException:  # Ctrl-C, SIGTERM, an error: do not run every queued chunk first
+                ex.shutdown(wait=True, cancel_futures=True)
+                raise
     else:
         for t in tasks:
             yield task_fn(t)
