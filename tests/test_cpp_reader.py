@@ -236,3 +236,39 @@ def test_root_macro_decodes_like_python(tools, files, tmp_path):
     assert float(loop.group(3)) == pytest.approx(adc.mean(), rel=1e-5)
     assert float(rdf.group(2)) == pytest.approx(adc.mean(), rel=1e-5)
     assert png.stat().st_size > 1000
+
+
+@pytest.mark.parametrize("mode,bound", [("vq", None), ("vq_b2", "2"), ("vq_b0", "0")])
+def test_cpp_encode_equals_python(tools, files, tmp_path, mode, bound):
+    """hepvq_encode writes the same index products as hepvq-run's PixelDigiVQEncoder (every branch, type and
+    value, checksum included), and hepvq.open decodes its file to the same hits."""
+    out = tmp_path / "cpp.root"
+    cmd = [str(tools / "hepvq_encode"), SAMPLE, str(out), "--model", str(REPO / "data" / "models" / "pixel_vq"),
+           "--max-events", "2"] + (["--adc-error-bound", bound] if bound else [])
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    got, ref = uproot.open(out)["Events"], uproot.open(files[mode])["Events"]
+    assert set(got.keys()) == set(ref.keys())
+    for name in ref.keys():
+        assert got[name].typename == ref[name].typename, name
+        np.testing.assert_array_equal(ak.to_numpy(ak.flatten(got[name].array(), axis=None)),
+                                      ak.to_numpy(ak.flatten(ref[name].array(), axis=None)), err_msg=name)
+    with hepvq.open(out) as f, hepvq.open(files[mode]) as g:
+        a, b = f.arrays(), g.arrays()
+        assert f.provenance["codecs"]["pixelVQ"]["codec"] == "pixel_vq"
+    for field in PIXEL:
+        assert ak.all(a.PixelDigi[field] == b.PixelDigi[field])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cpp.root"]
+
+
+def test_cpp_encode_refuses_bad_input(tools, tmp_path, pixel_file_uproot):
+    model = str(REPO / "data" / "models" / "pixel_vq")
+    # the toy file has ADC 0 hits and random pixels: refused before anything is written, one line
+    proc = subprocess.run([str(tools / "hepvq_encode"), pixel_file_uproot, str(tmp_path / "o.root"), "--model", model],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and proc.stderr.strip().count("\n") == 0, proc.stderr
+    assert "entry" in proc.stderr and "ADC" in proc.stderr
+    proc = subprocess.run([str(tools / "hepvq_encode"), SAMPLE, str(tmp_path / "o.root"), "--model",
+                           str(tmp_path / "nomodel")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and "nomodel" in proc.stderr
+    assert list(tmp_path.iterdir()) == []

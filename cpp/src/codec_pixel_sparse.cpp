@@ -227,7 +227,7 @@ class PixelSparseDecoder : public CollectionDecoder {
       hits.row[h] = static_cast<std::uint16_t>(row);
       hits.adc[h] = static_cast<std::uint16_t>(a);
     }
-    canonical_order(hits, {0, static_cast<std::int64_t>(n)});
+    canonical_order(hits, {0, static_cast<std::int64_t>(n)}, 0, 1);
     out.pixel.detId.swap(hits.det);
     out.pixel.row.swap(hits.row);
     out.pixel.col.swap(hits.col);
