@@ -275,3 +275,29 @@ def test_tpc_lossless_keeps_hits_below_threshold_and_names_duplicates():
     with pytest.raises(DataError) as e:
         codec.encode(dup, first_entry=40)
     assert "entry 41" in str(e.value) and "phi=" in str(e.value) and "sector=" in str(e.value)
+
+
+def test_copy_of_a_compressed_file_stays_decodable(vq, tmp_path):
+    copy = tmp_path / "copy.root"
+    run(["python_cfg/copy_cfg.py", f"inputFiles={vq['comp']}", f"outputFile={copy}", "--no-progress"])
+    with hepvq.open(copy) as r:
+        assert list(r.provenance["codecs"]) == ["pixelVQ"]
+        assert ak.array_equal(r.arrays().PixelDigi, vq["decoded"].PixelDigi)
+    dec = tmp_path / "dec.root"
+    run([DECOMPRESS, f"inputFiles={copy}", f"outputFile={dec}", "--no-progress"])
+    with hepvq.open(dec) as r:  # a decompressed file carries no codec and no model bytes
+        assert r.provenance["codecs"] == {} and r.blobs == {}
+        assert ak.array_equal(r.arrays().PixelDigi, vq["decoded"].PixelDigi)
+
+
+def test_merging_files_of_different_models_is_refused_but_decodes(vq, tmp_path, capsys):
+    lossy = tmp_path / "lossy.root"
+    run([COMPRESS, f"inputFiles={SAMPLE}", f"outputFile={lossy}", "maxEvents=1", "--no-progress"])
+    capsys.readouterr()
+    line = _one_line_cli(capsys, "python_cfg/copy_cfg.py", f"inputFiles={vq['comp']},{lossy}",
+                         f"outputFile={tmp_path / 'merged.root'}")
+    assert "pixelVQ" in line and "different models" in line and "lossy.root" in line, line
+    assert not (tmp_path / "merged.root").exists()
+    dec = tmp_path / "dec.root"  # decoding them in one job is fine: each file with its own model
+    run([DECOMPRESS, f"inputFiles={vq['comp']},{lossy}", f"outputFile={dec}", "--no-progress"])
+    assert uproot.open(dec)["Events"].num_entries == 4

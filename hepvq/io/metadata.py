@@ -106,6 +106,37 @@ def product_prefixes(provenance: dict) -> dict[str, tuple[str, str]]:
     return {p["prefix"]: (p.get("label", p["prefix"]), p.get("instance", "")) for p in provenance.get("products", [])}
 
 
+#: keys of a job's codec declaration that never reach a file: "carried" (declared by RootSource from an input
+#: file, not by an encoder of this job), "conflict" (input files hold different models for one label)
+_INTERNAL = ("carried", "conflict")
+
+
+def conflict_error(label: str, info: dict, output: str) -> DataError:
+    return DataError(f"output module '{output}': keeps the products of '{label}' but {info['conflict']}; one output "
+                     "file holds one model per label (decode them instead, or write one output per input)")
+
+
+def codecs_for_output(codecs: dict, metadata: dict, kept: dict[str, dict[str, str]], output: str = "?"):
+    """(codec declarations, blobs, labels to warn about) for an output that keeps the products ``kept``
+    ({label: {instance: prefix}}).
+
+    A codec whose products are kept is declared with its prefixes (refused if its input files disagree on the
+    model); codecs carried over from input files whose products are not kept leave no blobs behind; an encoder
+    of this job whose products are not kept is reported (its blobs stay, as before)."""
+    out_codecs, drop, warn = {}, set(), []
+    for label, info in codecs.items():
+        if kept.get(label):
+            if info.get("conflict"):
+                raise conflict_error(label, info, output)
+            out_codecs[label] = {k: v for k, v in info.items() if k not in _INTERNAL} | {"prefixes": kept[label]}
+        elif info.get("carried"):
+            drop.add(label)
+        else:
+            warn.append(label)
+    blobs = {k: v for k, v in metadata.items() if k.split("/", 1)[0] not in drop}
+    return out_codecs, blobs, warn
+
+
 def read_metadata(path_or_file, *, verify: bool = True) -> tuple[dict, dict[str, bytes]]:
     """(provenance dict, {key: bytes}) of a hepvq output file; ({}, {}) for a file without them.
 

@@ -20,7 +20,7 @@ from hepvq.framework.module import OutputModule
 from hepvq.io.layout import (ID_BRANCHES, ID_DTYPES, as_dict, is_kept, parse_output_commands,  # noqa: F401
                              product_kind, product_prefix)
 from hepvq.io.lock import OutputLock
-from hepvq.io.metadata import make_provenance, write_metadata
+from hepvq.io.metadata import codecs_for_output, conflict_error, make_provenance, write_metadata
 
 log = logging.getLogger("hepvq.io")
 
@@ -136,6 +136,9 @@ class RootOutputModule(OutputModule):
                                      f"(hepvq.open and decompress_cfg.py read TTrees); use treeFormat TTree",
                                      label=self.label, module_type=getattr(self, "type_name", "RootOutputModule"),
                                      parameter="treeFormat")
+        for label, info in self.context.codecs.items():  # input files with different models for one label
+            if info.get("conflict") and self.wants_label(label):
+                raise conflict_error(label, info, self.label)
         self._lock.acquire()
         comp = None
         if self.algorithm != "NONE":
@@ -227,20 +230,19 @@ class RootOutputModule(OutputModule):
         ctx = self.context
         products = [{"label": label, "instance": instance, "prefix": prefix, "kind": kind,
                      "type": str(self._types[prefix])} for label, instance, prefix, kind in self._layout]
-        codecs = {}
-        for label, info in ctx.codecs.items():
-            prefixes = {inst: prefix for (lab, inst, prefix, _k) in self._layout if lab == label}
-            if prefixes:
-                codecs[label] = dict(info, prefixes=prefixes)
-            else:
-                log.warning("output %s: products of codec module '%s' are not kept; hepvq.open will not decode "
-                            "them", self.label, label)
+        kept = {}
+        for lab, inst, prefix, _k in self._layout:
+            kept.setdefault(lab, {})[inst] = prefix
+        codecs, blobs, not_kept = codecs_for_output(ctx.codecs, ctx.metadata, kept, self.label)
+        for label in not_kept:
+            log.warning("output %s: products of codec module '%s' are not kept; hepvq.open will not decode "
+                        "them", self.label, label)
         prov = make_provenance(process_name=ctx.process_name, products=products, codecs=codecs,
-                               blobs=ctx.metadata, input_files=list(ctx.input_files),
+                               blobs=blobs, input_files=list(ctx.input_files),
                                events=self.events_written, tree=self.tree_name, tree_format=self.tree_format,
                                compression=f"{self.algorithm}({self.level})", output_module=self.label)
         try:
-            write_metadata(self._file, prov, ctx.cfg_dump, ctx.metadata)
+            write_metadata(self._file, prov, ctx.cfg_dump, blobs)
             self._file.close()
         except OSError as err:
             raise self._write_error(err) from err

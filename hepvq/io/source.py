@@ -17,7 +17,7 @@ from hepvq.framework.chunk import Chunk
 from hepvq.framework.module import Source
 from hepvq.io.layout import ID_BRANCHES, ID_DTYPES, SCHEMA, as_dict, group_branches, zip_fields
 from hepvq.io.casts import checked_cast
-from hepvq.io.metadata import product_prefixes, read_metadata, read_provenance_of  # noqa: F401 (old name)
+from hepvq.io.metadata import declared_codecs, product_prefixes, read_metadata, read_provenance_of  # noqa: F401 (old name)
 from hepvq.io.sizes import branch_bytes_read
 from hepvq.io.rootfile import REPO_ROOT, branch_dtype, one_line, open_root, resolve_input, typename_of
 
@@ -37,6 +37,8 @@ class FilePlan:
         self.products = products  # {(label, instance): {field: (branch, cast dtype or None)}}
         self.ids = ids  # {id name: branch or None}
         self.branch_names = branch_names  # to read
+        self.codecs: dict[str, dict] = {}  # codecs the file declares for products read here
+        self.blobs: dict[str, bytes] = {}  # their blobs ("<label>/<key>")
 
 
 class RootSource(Source):
@@ -78,6 +80,7 @@ class RootSource(Source):
         total = sum(p.num_entries for p in self.plans)
         self.num_events = max(0, total - self.skip)
         self.context.input_files = list(self.file_names)
+        self._carry_codecs()
         colls = sorted({key[0] for p in self.plans for key in p.products})
         self.read_what = ", ".join(colls + ["event ids"])
         threads = int(self.context.options.get("numberOfThreads") or 1)
@@ -85,6 +88,30 @@ class RootSource(Source):
             import uproot
 
             self._executor = uproot.ThreadPoolExecutor(threads)
+
+    def _carry_codecs(self):
+        """Codecs of hepvq input files travel on with their products: an output that keeps them (a copy, a skim,
+        a merge) stays decodable. Input files that hold different models for one label cannot share one
+        output: the declaration says so and an output keeping those products refuses (hepvq.io.metadata)."""
+        first: dict[str, tuple] = {}
+        for plan in self.plans:
+            for label, info in plan.codecs.items():
+                own = {k: v for k, v in plan.blobs.items() if k.startswith(label + "/")}
+                this = (info.get("codec"), info.get("collection"), own)
+                if label not in first:
+                    first[label] = (this, plan.path, None)
+                elif first[label][0] != this and first[label][2] is None:
+                    first[label] = (first[label][0], first[label][1], plan.path)
+        for label, ((codec, collection, own), path, other) in first.items():
+            if label in self.context.codecs:  # declared by someone else already: not ours to change
+                continue
+            self.context.declare_codec(label, codec, collection)
+            self.context.codecs[label]["carried"] = True
+            if other is not None:
+                self.context.codecs[label]["conflict"] = f"input files {path} and {other} hold different models for it"
+                continue
+            for key, blob in own.items():
+                self.context.add_metadata(key, blob)
 
     def endJob(self):  # noqa: N802
         self.close()
@@ -134,7 +161,7 @@ class RootSource(Source):
         if any(b is None for b in ids.values()):
             log.warning("%s: tree %s lacks %s; numbering events from the entry number", path, tname,
                         ", ".join(k for k, b in ids.items() if b is None))
-        prov = read_metadata(f, verify=True)[0]  # blobs checked against their sha256 before any event is read
+        prov, blobs = read_metadata(f, verify=True)  # blobs checked against their sha256 before any event is read
         prefix_to_key = product_prefixes(prov)
         known = list(prefix_to_key)
         data_names = [n for n in renamed if n not in ID_BRANCHES and renamed[n] not in counter_names]
@@ -175,7 +202,11 @@ class RootSource(Source):
                 products[prefix_to_key.get(prefix, (prefix, ""))] = fields
         names = sorted({b for fl in products.values() for b, _ in fl.values()} |
                        {b for b in ids.values() if b is not None})
-        return FilePlan(path, int(tree.num_entries), os.path.getsize(path), products, ids, names)
+        plan = FilePlan(path, int(tree.num_entries), os.path.getsize(path), products, ids, names)
+        read_labels = {label for label, _inst in products}
+        plan.codecs = {lab: info for lab, info in declared_codecs(prov).items() if lab in read_labels}
+        plan.blobs = {k: v for k, v in blobs.items() if k.split("/", 1)[0] in plan.codecs}
+        return plan
 
     # -- the event loop
     def chunks(self, chunk_size: int, max_events: int = -1):
