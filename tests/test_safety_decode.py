@@ -30,7 +30,7 @@ DECOMPRESS = str(REPO / "python_cfg" / "decompress_cfg.py")
 SAMPLE = str(REPO / "data" / "pixel_pu200_sample.root")
 
 
-def rewrite(src, dst, *, branches=None, provenance=None, blobs=None, drop_provenance=False):
+def rewrite(src, dst, *, branches=None, provenance=None, blobs=None, drop_provenance=False, drop=()):
     """Copy a hepvq file with uproot, changing what a damaged disk or an editor would change."""
     with uproot.open(src) as f:
         t = f["Events"]
@@ -41,6 +41,8 @@ def rewrite(src, dst, *, branches=None, provenance=None, blobs=None, drop_proven
     _, old_blobs = read_metadata(src)
     for name, fn in (branches or {}).items():
         raw[name] = fn(raw[name])
+    for name in drop:
+        del raw[name]
     data, grouped = {}, {}
     for name, arr in raw.items():
         if name in counters:
@@ -301,3 +303,16 @@ def test_merging_files_of_different_models_is_refused_but_decodes(vq, tmp_path, 
     dec = tmp_path / "dec.root"  # decoding them in one job is fine: each file with its own model
     run([DECOMPRESS, f"inputFiles={vq['comp']},{lossy}", f"outputFile={dec}", "--no-progress"])
     assert uproot.open(dec)["Events"].num_entries == 4
+
+
+def test_file_written_before_checksums_still_decodes(vq, tmp_path):
+    def forget_crc(p):
+        p = dict(p, products=[x for x in p["products"] if x["prefix"] != "pixelVQ_crc"])
+        p["codecs"] = {k: dict(v, prefixes={i: x for i, x in v["prefixes"].items() if i != "crc"})
+                       for k, v in p["codecs"].items()}
+        return p
+
+    old = rewrite(vq["comp"], tmp_path / "old.root", drop=["pixelVQ_crc"], provenance=forget_crc)
+    assert "pixelVQ_crc" not in uproot.open(old)["Events"].keys()
+    with hepvq.open(old) as r:
+        assert ak.array_equal(r.arrays().PixelDigi, vq["decoded"].PixelDigi)

@@ -109,3 +109,15 @@ def test_open_plain_digi_file_returns_hits_as_they_are(pixel_file_uproot, pixel_
         a = r.arrays()
     assert "PixelDigi" in a.fields
     assert ak.array_equal(a.PixelDigi, pixel_events["PixelDigi"])
+
+
+def test_tpc_phi_out_of_range_is_refused(tmp_path):
+    counts = np.array([2, 3])
+    cols = {f: np.full(5, 7, np.int32) for f in ("sector", "layer", "phi", "z", "adc")}
+    cols["phi"][3] = 70000  # entry 1, hit 1: would wrap to 4464
+    path = write_uproot(tmp_path / "tpc.root", {"event": np.arange(2, dtype=np.uint64),
+                                                "TpcHit": ak.unflatten(ak.zip(cols), counts)})
+    with pytest.raises(InputError) as e:
+        _source(path)
+    for needle in ("TpcHit_phi", "entry 1", "hit 1", "70000", "uint16", "tpc.root"):
+        assert needle in str(e.value), (needle, str(e.value))
