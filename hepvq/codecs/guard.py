@@ -3,8 +3,9 @@ per-codec decoder modules), so that damaged data is refused instead of decoded i
 
 * Per-event checksum: ROOT's ZSTD baskets carry no checksum, so one flipped bit inside a basket changes values
   silently. The encoder module adds the product ``<label>_crc`` (instance ``crc``, uint32 per event): CRC-32 of
-  the event's encoded products in a canonical order (instances sorted, fields sorted; per field the number of
-  values as uint32 then the values as little-endian bytes of the written type). Decoding recomputes and compares
+  the event's encoded products in a canonical order (instances sorted, fields sorted; per jagged field the
+  event's number of values as uint32 then the values, per flat field its value; little-endian bytes of the
+  written type). Decoding recomputes and compares
   it; files written before it existed (no ``crc`` product) decode without it.
 * Decoded values are range-checked against the codec's declared ranges (``Codec.value_ranges()``) and the
   schema's types: a value out of range is an error, never a wrap-around to uint16."""
