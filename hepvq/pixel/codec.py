@@ -205,7 +205,7 @@ class PixelVQCodec(Codec):
         refuse_zero_adc(h, first_entry, self.name)
         try:
             p, order, hit_patch, slot = P.extract(h, self.pr, self.pc, self.module_rows, self.module_cols)
-        except DataError as err:
+        except (DataError, ValueError) as err:  # the compiled core's CoreDataError is a ValueError
             raise_duplicate(h, first_entry, err)
             raise
         self._last_hit_cluster = p.cluster[hit_patch]  # cluster of each hit, canonical order
