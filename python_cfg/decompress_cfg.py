@@ -16,7 +16,9 @@ process.source = cms.Source(
 process.maxEvents = cms.untracked.PSet(input=cms.untracked.int32(-1))
 process.options = cms.untracked.PSet(chunkSize=cms.untracked.int32(20))
 
-# one generic decoder per collection; a file without a codec for it simply gets no such branches
+# one generic decoder per collection: blobs verified against their sha256, per-event checksums checked, decoded
+# values range-checked; a collection stored without codec (a plain DIGI file) passes through unchanged, and a
+# file with neither is refused (never written out empty)
 process.decodePixel = cms.EDProducer("HepvqDecoder", collection=cms.string("PixelDigi"))
 process.decodeTpc = cms.EDProducer("HepvqDecoder", collection=cms.string("TpcHit"))
 
