@@ -15,8 +15,10 @@ class HepvqDecoder(EDProducer):
 
     ``collection="PixelDigi"``: decode the codec(s) of that collection and put the result under instance ""
     (so ``branchAliases = cms.untracked.PSet(<label>=cms.untracked.string("PixelDigi"))`` names the branches
-    PixelDigi_*); nothing is put when the file has no codec for it.  ``collection=""``: decode every codec,
-    each under instance = its collection name."""
+    PixelDigi_*); a collection stored without codec (a plain DIGI file) is put unchanged, and nothing is put when
+    the file holds neither.  ``collection=""``: decode every codec, each under instance = its collection name.
+    Every decode verifies the per-event checksum and the decoded ranges (hepvq.codecs.guard); a file with no
+    codec and no DIGI collection at all is refused (its hepvq metadata was probably stripped)."""
 
     @classmethod
     def fillDescriptions(cls, desc):  # noqa: N802
