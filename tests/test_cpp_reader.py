@@ -261,14 +261,32 @@ def test_cpp_encode_equals_python(tools, files, tmp_path, mode, bound):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cpp.root"]
 
 
-def test_cpp_encode_refuses_bad_input(tools, tmp_path, pixel_file_uproot):
+def test_cpp_encode_refuses_bad_input(tools, tmp_path):
+    """ADC 0 (not representable) and a duplicated pixel are refused naming file and entry; nothing is written."""
+    from conftest import make_pixel_events, write_uproot
+
     model = str(REPO / "data" / "models" / "pixel_vq")
-    # the toy file has ADC 0 hits and random pixels: refused before anything is written, one line
-    proc = subprocess.run([str(tools / "hepvq_encode"), pixel_file_uproot, str(tmp_path / "o.root"), "--model", model],
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 1 and proc.stderr.strip().count("\n") == 0, proc.stderr
-    assert "entry" in proc.stderr and "ADC" in proc.stderr
+    events = make_pixel_events(n_events=8)
+    flat = {f: ak.to_numpy(ak.flatten(events["PixelDigi"][f])).copy() for f in PIXEL}
+    counts = ak.to_numpy(ak.num(events["PixelDigi"]))
+    first5 = int(counts[:5].sum())
+    bad_adc = dict(flat, adc=flat["adc"].copy())
+    bad_adc["adc"][:] = np.maximum(bad_adc["adc"], 1)
+    bad_adc["adc"][first5] = 0  # first hit of entry 5
+    dup = {f: v.copy() for f, v in flat.items()}
+    for f in ("detId", "row", "col"):
+        dup[f][first5 + 1] = dup[f][first5]  # entry 5: the same pixel twice
+    dup["adc"][:] = np.maximum(dup["adc"], 1)
+    for name, cols, what in (("adc0", bad_adc, "ADC"), ("dup", dup, "")):
+        src = tmp_path / f"{name}.root"
+        write_uproot(src, dict(events, PixelDigi=ak.unflatten(ak.zip(cols), counts)))
+        out = tmp_path / f"{name}_out.root"
+        proc = subprocess.run([str(tools / "hepvq_encode"), str(src), str(out), "--model", model],
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 1 and proc.stderr.strip().count("\n") == 0, proc.stderr
+        assert str(src) in proc.stderr and "entry 5" in proc.stderr and what in proc.stderr, proc.stderr
+        assert not out.exists()
     proc = subprocess.run([str(tools / "hepvq_encode"), SAMPLE, str(tmp_path / "o.root"), "--model",
                            str(tmp_path / "nomodel")], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1 and "nomodel" in proc.stderr
-    assert list(tmp_path.iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["adc0.root", "dup.root"]

@@ -87,7 +87,13 @@ void run(const std::string& in, const std::string& out, const std::string& tmp, 
   const std::int64_t n_events = max_events >= 0 ? std::min(max_events, reader.entries()) : reader.entries();
   for (std::int64_t i = 0; i < n_events; ++i) {
     reader.read(i, ev);
-    const auto& fl = enc.encode(ev.pixel, i);
+    const std::vector<hepvq::EncodedField>* encoded = nullptr;
+    try {
+      encoded = &enc.encode(ev.pixel, i);
+    } catch (const hepvq::ReadError& err) {  // name the input: the encoder only knows the model and the entry
+      throw hepvq::ReadError("file " + in + ", tree '" + ro.tree + "', PixelDigi: " + err.what());
+    }
+    const auto& fl = *encoded;
     for (std::size_t k = 0; k < fl.size(); ++k) {
       Out& o = outs[k];
       counts[o.instance] = static_cast<Int_t>(fl[k].values.size());
