@@ -201,11 +201,45 @@ def clusters(cols: dict, detector: str, ranks: dict):
 
 
 def score(sample: Sample, dec: dict) -> tuple[dict, dict]:
-    """Metrics of decoded flat columns `dec` against the sample -> (summary dict, residual arrays)."""
+    """Metrics of decoded flat columns `dec` against the sample -> (summary dict, residual arrays).
+
+    Scored event by event and summed (hits only ever match within their event), so that the memory is that of
+    one event: a lossy method can return many times the input hits (dense INRs: ~3 M per TPC event)."""
     d = DETECTORS[sample.detector]
-    ref = sample.cols
+    ev = np.asarray(dec["event"]) if len(dec.get("event", ())) else np.zeros(0, np.int64)
+    order = np.argsort(ev, kind="stable")
+    bounds = np.searchsorted(ev[order], np.arange(sample.n_events + 1))
+    parts = []
+    for e in range(max(sample.n_events, 1)):
+        ref = {k: v[sample.offsets[e]:sample.offsets[e + 1]] for k, v in sample.cols.items()} \
+            if sample.n_events else sample.cols
+        sel = order[bounds[e]:bounds[e + 1]] if sample.n_events else order
+        parts.append(_score_event(d, sample.detector, ref, {k: np.asarray(v)[sel] for k, v in dec.items()}))
+    tot = {k: sum(p[k] for p in parts) for k in ("n_ref", "n_found", "n_dec", "sq", "n_union", "abs_err",
+                                                   "n_rcl", "n_seeds")}
+    rel, d0, d1 = (np.concatenate([p[k] for p in parts]) for k in ("rel", "d0", "d1"))
+    mse = tot["sq"] / max(tot["n_union"], 1)
+    peak = float(d["adc_max"])
+    s0, s1 = d["spatial"]
+    nan = float("nan")
+    out = {"recall": tot["n_found"] / max(tot["n_ref"], 1),
+           "precision": tot["n_found"] / tot["n_dec"] if tot["n_dec"] else 1.0,
+           "hits_out": int(tot["n_dec"]), "adc_mse": float(mse), "adc_rmse": float(np.sqrt(mse)),
+           "psnr_db": float("inf") if mse == 0 else float(10 * np.log10(peak * peak / mse)),
+           "adc_mae": float(tot["abs_err"] / tot["n_found"]) if tot["n_found"] else nan,
+           "clusters": int(tot["n_rcl"]), "cluster_efficiency": tot["n_seeds"] / max(tot["n_rcl"], 1),
+           "charge_rms_rel": float(np.sqrt(np.mean(rel ** 2))) if len(rel) else nan,
+           "charge_bias_rel": float(np.mean(rel)) if len(rel) else nan,
+           "centroid_rms": float(np.sqrt(np.mean(d0 ** 2 + d1 ** 2))) if len(rel) else nan,
+           f"centroid_rms_{s0}": float(np.sqrt(np.mean(d0 ** 2))) if len(rel) else nan,
+           f"centroid_rms_{s1}": float(np.sqrt(np.mean(d1 ** 2))) if len(rel) else nan}
+    return out, {"charge_rel": rel, f"d{s0}": d0, f"d{s1}": d1}
+
+
+def _score_event(d: dict, detector: str, ref: dict, dec: dict) -> dict:
+    """The additive parts of score() for one event (or any set of events): counts, sums, residual arrays."""
     ranks = {g: np.unique(np.concatenate([ref[g], dec[g]]).astype(np.int64)) for g in d["group"]}
-    kr, kd = _cell_keys(ref, sample.detector, ranks), _cell_keys(dec, sample.detector, ranks)
+    kr, kd = _cell_keys(ref, detector, ranks), _cell_keys(dec, detector, ranks)
     od = np.argsort(kd, kind="stable")
     kds = kd[od]
     if len(kd):
@@ -214,23 +248,15 @@ def score(sample: Sample, dec: dict) -> tuple[dict, dict]:
         match = np.where(found, od[pos], -1)
     else:
         found, match = np.zeros(len(kr), bool), np.full(len(kr), -1)
-    n_found = int(found.sum())
     a_ref = ref["adc"].astype(np.float64)
     a_dec = dec["adc"].astype(np.float64)
     dec_matched = np.zeros(len(kd), bool)
     dec_matched[match[found]] = True
     err_matched = a_dec[match[found]] - a_ref[found]
     sq = np.sum(err_matched ** 2) + np.sum(a_ref[~found] ** 2) + np.sum(a_dec[~dec_matched] ** 2)
-    n_union = len(kr) + int((~dec_matched).sum())
-    mse = sq / max(n_union, 1)
-    peak = float(d["adc_max"])
-    out = {"recall": n_found / max(len(kr), 1), "precision": n_found / len(kd) if len(kd) else 1.0,
-           "hits_out": int(len(kd)), "adc_mse": float(mse), "adc_rmse": float(np.sqrt(mse)),
-           "psnr_db": float("inf") if mse == 0 else float(10 * np.log10(peak * peak / mse)),
-           "adc_mae": float(np.abs(err_matched).mean()) if n_found else float("nan")}
     # clusters
-    rlab, n_rcl = clusters(ref, sample.detector, ranks)
-    dlab, n_dcl = clusters(dec, sample.detector, ranks)
+    rlab, n_rcl = clusters(ref, detector, ranks)
+    dlab, n_dcl = clusters(dec, detector, ranks)
     s0, s1 = d["spatial"]
     q_r = np.bincount(rlab, a_ref, minlength=n_rcl)
     q_d = np.bincount(dlab, a_dec, minlength=n_dcl)
@@ -243,17 +269,11 @@ def score(sample: Sample, dec: dict) -> tuple[dict, dict]:
     first[1:] = rlab[cand][1:] != rlab[cand][:-1]
     seeds = cand[first]
     mr, md = rlab[seeds], dlab[match[seeds]]
-    rel = (q_d[md] - q_r[mr]) / np.maximum(q_r[mr], 1e-12)
-    d0 = (c_d[0][md] - c_r[0][mr]) * d["pitch"][0]
-    d1 = (c_d[1][md] - c_r[1][mr]) * d["pitch"][1]
-    nan = float("nan")
-    out.update({"clusters": n_rcl, "cluster_efficiency": len(seeds) / max(n_rcl, 1),
-                "charge_rms_rel": float(np.sqrt(np.mean(rel ** 2))) if len(rel) else nan,
-                "charge_bias_rel": float(np.mean(rel)) if len(rel) else nan,
-                "centroid_rms": float(np.sqrt(np.mean(d0 ** 2 + d1 ** 2))) if len(rel) else nan,
-                f"centroid_rms_{s0}": float(np.sqrt(np.mean(d0 ** 2))) if len(rel) else nan,
-                f"centroid_rms_{s1}": float(np.sqrt(np.mean(d1 ** 2))) if len(rel) else nan})
-    return out, {"charge_rel": rel, f"d{s0}": d0, f"d{s1}": d1}
+    return {"n_ref": len(kr), "n_found": int(found.sum()), "n_dec": len(kd), "sq": float(sq),
+            "n_union": len(kr) + int((~dec_matched).sum()), "abs_err": float(np.abs(err_matched).sum()),
+            "n_rcl": int(n_rcl), "n_seeds": len(seeds),
+            "rel": (q_d[md] - q_r[mr]) / np.maximum(q_r[mr], 1e-12),
+            "d0": (c_d[0][md] - c_r[0][mr]) * d["pitch"][0], "d1": (c_d[1][md] - c_r[1][mr]) * d["pitch"][1]}
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -398,19 +418,31 @@ def _products_nbytes(products: dict, label: str = "enc") -> int:
     return root_file_size(arrays, "ZSTD", 5)
 
 
+# events a codec encodes and decodes at once: the sample streams through in chunks, so that the peak memory is
+# that of one chunk (tpc_inr dense evaluates the whole grid of every sector: ~2 GB for one TPC event)
+CODEC_CHUNK_EVENTS = {"pixel": 5, "tpc": 1}
+
+
 def run_codec(sample: Sample, codec, setting: str = "", note: str = "") -> Result:
     import zstandard
 
-    t0 = time.perf_counter()
-    products = codec.encode(sample.hits)
-    t1 = time.perf_counter()
-    decoded = codec.decode(products)
-    t2 = time.perf_counter()
+    step = CODEC_CHUNK_EVENTS.get(sample.detector, 1)
+    parts, decoded, t_enc, t_dec = [], [], 0.0, 0.0
+    for start in range(0, max(sample.n_events, 1), step):
+        hits = sample.hits[start:start + step]
+        t0 = time.perf_counter()
+        products = codec.encode(hits)
+        t1 = time.perf_counter()
+        decoded.append(_flat_from_hits(codec.decode(products), sample.detector))
+        t_enc, t_dec = t_enc + t1 - t0, t_dec + time.perf_counter() - t1
+        decoded[-1]["event"] = decoded[-1]["event"] + start
+        parts.append(products)
+    products = {k: ak.concatenate([p[k] for p in parts]) if len(parts) > 1 else parts[0][k] for k in parts[0]}
     meta = codec.metadata()
     meta_bytes = sum(len(zstandard.ZstdCompressor(level=19).compress(bytes(v))) for v in meta.values())
     nbytes = _products_nbytes(products) + meta_bytes
-    dec = _flat_from_hits(decoded, sample.detector)
-    return _finish(sample, codec.name, setting, False, nbytes, t1 - t0, t2 - t1, dec,
+    dec = {k: np.concatenate([d[k] for d in decoded]) for k in decoded[0]}
+    return _finish(sample, codec.name, setting, False, nbytes, t_enc, t_dec, dec,
                    note=(note + "; " if note else "") + f"per-file metadata {meta_bytes:,} B (zstd) included in "
                                                         "bits/hit, left out in bits/hit w/o meta",
                    meta_bytes=meta_bytes)
