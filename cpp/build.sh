@@ -19,6 +19,9 @@ BUILD="${BUILD_DIR:-$HERE/build}"
 PYTHON="${PYTHON:-python3}"
 JOBS="${JOBS:-2}"
 mkdir -p "$BUILD/lib" "$BUILD/include"
+# one build at a time in this directory (test sessions running side by side each call this script)
+exec 9>"$BUILD/.build.lock"
+flock 9
 
 # 1. ROOT and onnxruntime from the Python packages (found without importing them: importing ROOT is slow)
 read -r ROOT_PREFIX ORT_LIB < <("$PYTHON" - <<'PY'

@@ -85,13 +85,15 @@ def assert_same_as_python(decoded_path, compressed_path):
     return int(ak.sum(ak.num(ref.PixelDigi)))
 
 
-@pytest.mark.parametrize("mode,fractions", [("vq", "auto"), ("vq", "onnx"), ("vq_b2", "auto"), ("vq_b2", "onnx"),
-                                            ("vq_b0", "auto"), ("sparse", "auto")])
-def test_cpp_decode_equals_python(tools, files, tmp_path, mode, fractions):
+@pytest.mark.parametrize("mode,fractions,threads,chunk", [
+    ("vq", "auto", 1, 16), ("vq", "onnx", 1, 16), ("vq", "auto", 1, 1), ("vq_b2", "auto", 2, 16),
+    ("vq_b2", "onnx", 1, 1), ("vq_b0", "auto", 1, 16), ("sparse", "auto", 1, 16)])
+def test_cpp_decode_equals_python(tools, files, tmp_path, mode, fractions, threads, chunk):
     """fractions=auto: the core computes them from decoder.onnx's codebooks (it does for the shipped VQ model);
-    onnx: onnxruntime runs the file's decoder graph. Both must give Python's hits exactly."""
+    onnx: onnxruntime runs the file's decoder graph. Both must give Python's hits exactly, on 1 or 2 threads."""
     dst = tmp_path / "decoded.root"
-    proc = cpp_decode(tools, files[mode], dst, "--fractions", fractions, "--verbose")
+    proc = cpp_decode(tools, files[mode], dst, "--fractions", fractions, "--verbose", "--threads", str(threads),
+                      "--chunk", str(chunk))
     assert proc.returncode == 0, proc.stderr
     if mode != "sparse":
         how = "core (codebooks of decoder.onnx)" if fractions == "auto" else "onnxruntime (CPUExecutionProvider)"

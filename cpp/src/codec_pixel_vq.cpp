@@ -81,9 +81,8 @@ class PixelVQDecoder : public CollectionDecoder, public PixelVQCodecCore {
     return use_core_ ? "core (codebooks of decoder.onnx)" : "onnxruntime (" + model_onnx_->provider() + ")";
   }
 
-  void decode(const Products& products, Event& out) override {
+  void symbolsOf(const Products& products, PixelVQSymbols& y) const override {
     // the main product and the module table; the other instances may be absent when empty
-    PixelVQSymbols& y = sym_;
     field(products, "", "shape", where_).toInt64(y.shape);
     field(products, "", "dcol", where_).toInt64(y.dcol);
     field(products, "", "row", where_).toInt64(y.row);
@@ -98,60 +97,90 @@ class PixelVQDecoder : public CollectionDecoder, public PixelVQCodecCore {
     y.has_corrections = products.count("corrections") != 0;
     optional(products, "corrections", "dhit", y.dhit);
     optional(products, "corrections", "dadc", y.dadc);
-    PixelHits h = decodeSymbols(y);
+  }
+
+  void decode(const Products& products, Event& out) override {
+    symbolsOf(products, sym_);
+    PixelHits h = decodeSymbols(sym_);
     out.pixel.detId.swap(h.det);
     out.pixel.row.swap(h.row);
     out.pixel.col.swap(h.col);
     out.pixel.adc.swap(h.adc);
   }
 
+  PixelHits decodeSymbols(const PixelVQSymbols& y) override { return decodeChunk({y}, 1); }
+
   const PixelVQModel& model() const override { return model_; }
   int adcErrorBound() const override { return adc_error_bound_; }
   std::int64_t codebookSize() const override { return codebook_size_; }
 
-  PixelHits decodeSymbols(const PixelVQSymbols& y) override {
-    if (y.dcol.size() != y.shape.size() || y.row.size() != y.shape.size() || y.charge.size() != y.shape.size())
-      throw ReadError(where_ + ": fields of the main product differ in length");
-    if (y.npatch.size() != y.ddet.size()) throw ReadError(where_ + ": fields of 'modules' differ in length");
-    if (y.dadc.size() != y.dhit.size()) throw ReadError(where_ + ": fields of 'corrections' differ in length");
-    if (static_cast<int>(y.codes.size()) != model_.stages())
-      throw ReadError(where_ + ": " + std::to_string(y.codes.size()) + " code fields for a " +
-                      std::to_string(model_.stages()) + "-stage model");
-    const std::size_t code_rows = y.codes.empty() ? 0 : y.codes[0].size();
-    for (const auto& c : y.codes)
-      if (c.size() != code_rows) throw ReadError(where_ + ": fields of 'codes' differ in length");
-    escapes_.assign(y.escapes.begin(), y.escapes.end());
+  PixelHits decodeChunk(const std::vector<PixelVQSymbols>& events, int threads) override {
+    // the events' streams concatenated, with per-event counts (the core decodes a chunk of events)
+    PixelVQSymbols& c = chunk_;
+    c = PixelVQSymbols();
+    c.codes.resize(model_.stages());
+    n_patch_.clear();
+    n_module_.clear();
+    n_corr_.clear();
+    bool corr = false;
+    for (const auto& y : events) {
+      if (y.dcol.size() != y.shape.size() || y.row.size() != y.shape.size() || y.charge.size() != y.shape.size())
+        throw ReadError(where_ + ": fields of the main product differ in length");
+      if (y.npatch.size() != y.ddet.size()) throw ReadError(where_ + ": fields of 'modules' differ in length");
+      if (y.dadc.size() != y.dhit.size()) throw ReadError(where_ + ": fields of 'corrections' differ in length");
+      if (static_cast<int>(y.codes.size()) != model_.stages())
+        throw ReadError(where_ + ": " + std::to_string(y.codes.size()) + " code fields for a " +
+                        std::to_string(model_.stages()) + "-stage model");
+      for (const auto& k : y.codes)
+        if (k.size() != y.codes[0].size()) throw ReadError(where_ + ": fields of 'codes' differ in length");
+      auto append = [](std::vector<std::int64_t>& to, const std::vector<std::int64_t>& from) {
+        to.insert(to.end(), from.begin(), from.end());
+      };
+      append(c.shape, y.shape);
+      append(c.dcol, y.dcol);
+      append(c.row, y.row);
+      append(c.charge, y.charge);
+      append(c.ddet, y.ddet);
+      append(c.npatch, y.npatch);
+      append(c.escapes, y.escapes);
+      append(c.farcols, y.farcols);
+      append(c.dhit, y.dhit);
+      append(c.dadc, y.dadc);
+      for (int st = 0; st < model_.stages(); ++st) append(c.codes[st], y.codes[st]);
+      n_patch_.push_back(static_cast<std::int64_t>(y.shape.size()));
+      n_module_.push_back(static_cast<std::int64_t>(y.ddet.size()));
+      n_corr_.push_back(static_cast<std::int64_t>(y.dhit.size()));
+      corr = corr || y.has_corrections;
+    }
+    escapes_.assign(c.escapes.begin(), c.escapes.end());
     PixelVQStreams s;
-    s.n_events = 1;
-    n_patch_ = static_cast<std::int64_t>(y.shape.size());
-    n_module_ = static_cast<std::int64_t>(y.ddet.size());
-    n_corr_ = static_cast<std::int64_t>(y.dhit.size());
-    s.n_patch = &n_patch_;
-    s.n_module = &n_module_;
-    s.n_corr = y.has_corrections ? &n_corr_ : nullptr;
-    s.shape = y.shape.data();
-    s.dcol = y.dcol.data();
-    s.row = y.row.data();
-    s.charge = y.charge.data();
-    s.patches = y.shape.size();
-    s.ddet = y.ddet.data();
-    s.npatch = y.npatch.data();
-    s.modules = y.ddet.size();
-    for (auto& c : y.codes) s.codes.push_back(c.data());
-    s.code_rows = code_rows;
+    s.n_events = events.size();
+    s.n_patch = n_patch_.data();
+    s.n_module = n_module_.data();
+    s.n_corr = corr ? n_corr_.data() : nullptr;
+    s.shape = c.shape.data();
+    s.dcol = c.dcol.data();
+    s.row = c.row.data();
+    s.charge = c.charge.data();
+    s.patches = c.shape.size();
+    s.ddet = c.ddet.data();
+    s.npatch = c.npatch.data();
+    s.modules = c.ddet.size();
+    for (auto& k : c.codes) s.codes.push_back(k.data());
+    s.code_rows = c.codes.empty() ? 0 : c.codes[0].size();
     s.escapes = escapes_.data();
     s.n_escapes = escapes_.size();
-    s.farcols = y.farcols.data();
-    s.n_farcols = y.farcols.size();
-    s.dhit = y.dhit.data();
-    s.dadc = y.dadc.data();
-    s.n_corrections = y.dhit.size();
+    s.farcols = c.farcols.data();
+    s.n_farcols = c.farcols.size();
+    s.dhit = c.dhit.data();
+    s.dadc = c.dadc.data();
+    s.n_corrections = c.dhit.size();
     s.adc_error_bound = adc_error_bound_;
     try {
       const PixelVQPatches p = pixel_vq_patches(model_, s);
-      if (use_core_) return pixel_vq_hits(model_, p, nullptr, s);  // fractions from the codebooks, in the core
+      if (use_core_) return pixel_vq_hits(model_, p, nullptr, s, threads);  // fractions from the codebooks
       onnx_fractions(p, frac_);
-      return pixel_vq_hits(model_, p, frac_.data(), s);
+      return pixel_vq_hits(model_, p, frac_.data(), s, threads);
     } catch (const DataError& err) {
       throw ReadError(where_ + ": " + err.what());
     }
@@ -279,10 +308,10 @@ class PixelVQDecoder : public CollectionDecoder, public PixelVQCodecCore {
   std::unique_ptr<OnnxModel> model_onnx_;
   bool use_core_ = false;
   // per-entry buffers, reused
-  PixelVQSymbols sym_;
+  PixelVQSymbols sym_, chunk_;
   std::vector<std::uint64_t> escapes_;
   std::vector<float> mask_, frac_;
-  std::int64_t n_patch_ = 0, n_module_ = 0, n_corr_ = 0;
+  std::vector<std::int64_t> n_patch_, n_module_, n_corr_;
 };
 
 }  // namespace

@@ -75,6 +75,10 @@ class PixelVQCodecCore {
  public:
   virtual ~PixelVQCodecCore() = default;
   virtual PixelHits decodeSymbols(const PixelVQSymbols& symbols) = 0;
+  // several events at once (hits concatenated, counts per event), events on `threads` threads
+  virtual PixelHits decodeChunk(const std::vector<PixelVQSymbols>& events, int threads) = 0;
+  // the symbols of one entry from its branches
+  virtual void symbolsOf(const Products& products, PixelVQSymbols& out) const = 0;
   virtual const PixelVQModel& model() const = 0;
   virtual int adcErrorBound() const = 0;
   virtual std::int64_t codebookSize() const = 0;

@@ -44,6 +44,10 @@ struct CodecPlan {
   detail::Products products;   // instance -> field -> column
   Column* crc = nullptr;       // the <label>_crc branch, when the file has one
   std::vector<Column*> columns;
+  detail::PixelVQCodecCore* vq = nullptr;  // pixel_vq: decoded in chunks of entries
+  std::int64_t c0 = -1, c1 = -1;           // entries [c0, c1) decoded in `hits`
+  PixelHits hits;
+  std::vector<std::int64_t> start;         // first hit of each entry of the chunk
 };
 }  // namespace
 
@@ -186,8 +190,10 @@ struct Reader::Impl {
       for (const auto& kv : blobs)
         if (kv.first.compare(0, label.size() + 1, label + "/") == 0) own[kv.first.substr(label.size() + 1)] = kv.second;
       const std::string w = "file " + path + ": codec '" + label + "' (" + c.codec + ")";
-      if (c.codec == "pixel_vq")
+      if (c.codec == "pixel_vq") {
         c.decoder = detail::makePixelVQ(own, options, w);
+        c.vq = dynamic_cast<detail::PixelVQCodecCore*>(c.decoder.get());
+      }
       else if (c.codec == "pixel_sparse")
         c.decoder = detail::makePixelSparse(own, w);
       else
@@ -265,6 +271,29 @@ struct Reader::Impl {
     }
   }
 
+  // entries [entry, entry + chunkEntries) of a pixel_vq codec: read, checksums checked, decoded in one call
+  void decode_chunk(CodecPlan& c, std::int64_t entry) {
+    const std::int64_t end = std::min<std::int64_t>(entry + options.chunkEntries, tree->GetEntries());
+    c.c0 = c.c1 = -1;
+    std::vector<detail::PixelVQSymbols> symbols(static_cast<std::size_t>(end - entry));
+    for (std::int64_t e = entry; e < end; ++e) {
+      for (Column* col : c.columns) col->read(e);
+      if (c.crc && options.verifyChecksums) check_crc(c, e);
+      c.vq->symbolsOf(c.products, symbols[static_cast<std::size_t>(e - entry)]);
+    }
+    try {
+      c.hits = c.vq->decodeChunk(symbols, std::max(1, options.threads));
+    } catch (const ReadError& err) {
+      throw ReadError(std::string(err.what()) + " (entries " + std::to_string(entry) + "-" +
+                      std::to_string(end - 1) + ")");
+    }
+    c.start.assign(1, 0);
+    for (auto n : c.hits.counts) c.start.push_back(c.start.back() + n);
+    if (c.start.size() != symbols.size() + 1) throw ReadError(where() + ": the core decoded the wrong number of events");
+    c.c0 = entry;
+    c.c1 = end;
+  }
+
   template <class T>
   void copy_plain(const Column* col, std::int64_t entry, std::vector<T>& out) {
     out.resize(col->size());
@@ -290,6 +319,16 @@ struct Reader::Impl {
     ev.luminosityBlock = lumi ? static_cast<std::uint32_t>(lumi->at(0)) : 0;
     ev.event = event ? static_cast<std::uint64_t>(event->at(0)) : 0;
     for (auto& c : codecs) {
+      if (c.vq && options.chunkEntries > 1) {
+        if (entry < c.c0 || entry >= c.c1) decode_chunk(c, entry);
+        const std::size_t a = static_cast<std::size_t>(c.start[entry - c.c0]);
+        const std::size_t b = static_cast<std::size_t>(c.start[entry - c.c0 + 1]);
+        ev.pixel.detId.assign(c.hits.det.begin() + a, c.hits.det.begin() + b);
+        ev.pixel.row.assign(c.hits.row.begin() + a, c.hits.row.begin() + b);
+        ev.pixel.col.assign(c.hits.col.begin() + a, c.hits.col.begin() + b);
+        ev.pixel.adc.assign(c.hits.adc.begin() + a, c.hits.adc.begin() + b);
+        continue;
+      }
       for (Column* col : c.columns) col->read(entry);
       if (c.crc && options.verifyChecksums) check_crc(c, entry);
       try {

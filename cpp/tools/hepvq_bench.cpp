@@ -1,4 +1,4 @@
-// hepvq_bench COMPRESSED.root RAW.root [--runs N] [--threads N]
+// hepvq_bench COMPRESSED.root RAW.root [--runs N] [--threads N] [--chunk ENTRIES]
 // C++ decode speed of a hepvq file (hepvq::Reader, every entry, file opening and model set-up included)
 // against a TTreeReader read of the raw DIGIs of the same events; runs interleaved, medians printed.
 #include <TFile.h>
@@ -63,7 +63,7 @@ double median(std::vector<double> v) {
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::cerr << "usage: hepvq_bench COMPRESSED.root RAW.root [--runs N] [--threads N]\n";
+    std::cerr << "usage: hepvq_bench COMPRESSED.root RAW.root [--runs N] [--threads N] [--chunk ENTRIES]\n";
     return 2;
   }
   int runs = 5;
@@ -72,7 +72,8 @@ int main(int argc, char** argv) {
   for (int i = 3; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     if (a == "--runs") runs = std::max(1, std::atoi(argv[i + 1]));
-    else if (a == "--threads") opts.intraOpThreads = std::atoi(argv[i + 1]);
+    else if (a == "--threads") opts.intraOpThreads = opts.threads = std::atoi(argv[i + 1]);
+    else if (a == "--chunk") opts.chunkEntries = std::atoi(argv[i + 1]);
   }
   try {
     std::vector<double> dec, raw, open;

@@ -1,5 +1,6 @@
 // hepvq_decode IN.root OUT.root [--tree Events] [--provider auto|cpu|cuda] [--threads N] [--fractions auto|onnx]
-//              [--verbose]   (--verbose: one line per collection saying how it is decoded)
+//              [--chunk ENTRIES] [--verbose]   (--verbose: one line per collection saying how it is decoded;
+//              --chunk: pixel_vq entries decoded per call of the core, default 16; --threads: its threads)
 // Writes the decompressed Events tree in the input schema (run, luminosityBlock, event, nPixelDigi +
 // PixelDigi_detId/_row/_col/_adc, nTpcHit + TpcHit_*): same events, same order, what
 // python_cfg/decompress_cfg.py writes.  Output goes to OUT.tmp-<pid> and is renamed when complete; on any
@@ -21,7 +22,7 @@ namespace {
 
 int usage() {
   std::cerr << "usage: hepvq_decode IN.root OUT.root [--tree Events] [--provider auto|cpu|cuda] [--threads N]\n"
-               "       [--fractions auto|onnx] [--verbose]\n";
+               "       [--fractions auto|onnx] [--chunk ENTRIES] [--verbose]\n";
   return 2;
 }
 
@@ -82,12 +83,13 @@ int main(int argc, char** argv) {
   bool verbose = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    if ((a == "--tree" || a == "--provider" || a == "--threads" || a == "--fractions") && i + 1 < argc) {
+    if ((a == "--tree" || a == "--provider" || a == "--threads" || a == "--fractions" || a == "--chunk") && i + 1 < argc) {
       const std::string v = argv[++i];
       if (a == "--tree") opts.tree = v;
       else if (a == "--provider") opts.provider = v;
       else if (a == "--fractions") opts.fractions = v;
-      else opts.intraOpThreads = std::atoi(v.c_str());
+      else if (a == "--chunk") opts.chunkEntries = std::atoi(v.c_str());
+      else opts.intraOpThreads = opts.threads = std::atoi(v.c_str());
     } else if (a == "--verbose") {
       verbose = true;
     } else if (a.rfind("--", 0) == 0) {

@@ -58,6 +58,10 @@ struct ReaderOptions {
   // pixel_vq fractions: "auto" lets the core compute them from a VQ decoder's codebooks when it matches
   // onnxruntime bit for bit on random patches (checked when the file is opened), "onnx" always runs the graph
   std::string fractions = "auto";
+  // pixel_vq entries are decoded in chunks of `chunkEntries` consecutive entries (read ahead from the entry
+  // asked for), the chunk's events on `threads` threads of the core; 1: entry by entry
+  int chunkEntries = 16;
+  int threads = 1;
   // check the per-event CRC-32 of the encoded products where the file has one (<label>_crc)
   bool verifyChecksums = true;
 };
