@@ -128,6 +128,7 @@ def compressed(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_cli_on_real_files(tmp_path, compressed, capsys):
     from hepvq.cli import validate
 
