@@ -292,3 +292,29 @@ def test_cpp_encode_refuses_bad_input(tools, tmp_path):
                            str(tmp_path / "nomodel")], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1 and "nomodel" in proc.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["adc0.root", "dup.root"]
+
+
+def test_cpp_on_50_simulated_events(tools, tmp_path):
+    """50 freshly simulated events (pile-up 10, 4 decode chunks of 16): C++ encode == hepvq-run's products,
+    C++ decode == hepvq.open, for adcErrorBound=2."""
+    sim = tmp_path / "sim.root"
+    subprocess.run([sys.executable, "-m", "hepvq.cli.simulate", "pixel", "--events", "50", "--pileup", "10",
+                    "--seed", "15", "--no-truth", "--quiet", "-o", str(sim)], check=True, capture_output=True,
+                   timeout=300)
+    py = tmp_path / "py.root"
+    run([COMPRESS, f"inputFiles={sim}", f"outputFile={py}", "pixelVQ.validate=False", "pixelVQ.adcErrorBound=2",
+         "--no-progress"])
+    cpp = tmp_path / "cpp.root"
+    proc = subprocess.run([str(tools / "hepvq_encode"), str(sim), str(cpp), "--model",
+                           str(REPO / "data" / "models" / "pixel_vq"), "--adc-error-bound", "2"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    got, ref = uproot.open(cpp)["Events"], uproot.open(py)["Events"]
+    assert got.num_entries == ref.num_entries == 50 and set(got.keys()) == set(ref.keys())
+    for name in ref.keys():
+        np.testing.assert_array_equal(ak.to_numpy(ak.flatten(got[name].array(), axis=None)),
+                                      ak.to_numpy(ak.flatten(ref[name].array(), axis=None)), err_msg=name)
+    dst = tmp_path / "decoded.root"
+    proc = cpp_decode(tools, py, dst)
+    assert proc.returncode == 0, proc.stderr
+    assert assert_same_as_python(dst, py) > 100_000

@@ -9,7 +9,11 @@
 #include "onnx.hpp"
 #include "onnx_weights.hpp"
 
+#include <map>
+#include <mutex>
 #include <random>
+
+#include "hepvq/sha256.hpp"
 
 namespace hepvq {
 namespace detail {
@@ -58,7 +62,9 @@ class PixelVQDecoder : public CollectionDecoder, public PixelVQCodecCore {
     } catch (const std::invalid_argument& err) {
       throw ReadError(where + ": " + err.what());
     }
-    model_onnx_ = std::make_unique<OnnxModel>(d->second, options, where + ": decoder.onnx");
+    onnx_bytes_ = d->second;
+    options_ = options;
+    const auto meta = onnx_metadata(onnx_bytes_);
     // the graph must belong to these settings (PixelVQCodec._check_onnx)
     const std::pair<const char*, std::int64_t> want[] = {{"patch_rows", model_.patch_rows},
                                                          {"patch_cols", model_.patch_cols},
@@ -66,7 +72,8 @@ class PixelVQDecoder : public CollectionDecoder, public PixelVQCodecCore {
                                                          {"stages", model_.stages()},
                                                          {"codebook_size", codebook_size_}};
     for (const auto& [key, value] : want) {
-      const auto got = model_onnx_->metadata(key);
+      const auto it = meta.find(key);
+      const std::string got = it == meta.end() ? std::string() : it->second;
       if (got.empty()) throw ReadError(where + ": decoder ONNX model lacks metadata '" + key + "'");
       if (got != std::to_string(value))
         throw ReadError(where + ": decoder ONNX model has " + key + "=" + got + " but the codec settings say " +
@@ -75,6 +82,14 @@ class PixelVQDecoder : public CollectionDecoder, public PixelVQCodecCore {
     if (options.fractions != "onnx" && options.fractions != "auto")
       throw ReadError(where + ": option fractions='" + options.fractions + "' (expected auto or onnx)");
     if (options.fractions == "auto") use_core_ = try_codebooks(d->second);
+    if (!use_core_) session();  // fail now, not at the first entry, if onnxruntime cannot load the graph
+  }
+
+  // the onnxruntime session of decoder.onnx, created when first needed (not at all when the core computes
+  // the fractions of a model already checked in this process)
+  OnnxModel& session() {
+    if (!model_onnx_) model_onnx_ = std::make_unique<OnnxModel>(onnx_bytes_, options_, where_ + ": decoder.onnx");
+    return *model_onnx_;
   }
 
   std::string method() const override {
@@ -196,7 +211,7 @@ class PixelVQDecoder : public CollectionDecoder, public PixelVQCodecCore {
       if (r < 0) continue;
       for (int k = 0; k < d; ++k) mask_[r * d + k] = ((p.mask[i] >> k) & 1) ? 1.0f : 0.0f;
     }
-    model_onnx_->run("indices", p.codes, model_.stages(), "mask", mask_, d, "fractions",
+    session().run("indices", p.codes, model_.stages(), "mask", mask_, d, "fractions",
                      static_cast<std::int64_t>(p.n_multi), kBatch, frac);
     if (frac.size() != p.n_multi * d) throw ReadError(where_ + ": decoder.onnx gave fractions of the wrong size");
   }
@@ -217,6 +232,26 @@ class PixelVQDecoder : public CollectionDecoder, public PixelVQCodecCore {
     }
     if (books.empty() || inits.size() != books.size()) return false;  // other weights: not a plain codebook graph
     model_.codebooks = books;
+    // the verdict for this graph is kept for the process (opening many files of one model checks it once)
+    static std::mutex mutex;
+    static std::map<std::string, bool> verdicts;
+    const std::string key = sha256_hex(onnx.data(), onnx.size()) + "/" + options_.provider;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      auto v = verdicts.find(key);
+      if (v != verdicts.end()) {
+        if (!v->second) model_.codebooks.clear();
+        return v->second;
+      }
+    }
+    const bool ok = codebooks_match();
+    std::lock_guard<std::mutex> lock(mutex);
+    verdicts[key] = ok;
+    return ok;
+  }
+
+  // the core's fractions against onnxruntime's on random multi-hit patches, bit for bit
+  bool codebooks_match() {
     std::mt19937_64 rng(12345);
     PixelVQPatches p;
     const std::size_t n = 4096;
@@ -306,6 +341,8 @@ class PixelVQDecoder : public CollectionDecoder, public PixelVQCodecCore {
   std::int64_t codebook_size_ = 0;
   int adc_error_bound_ = -1;
   std::unique_ptr<OnnxModel> model_onnx_;
+  std::string onnx_bytes_;
+  ReaderOptions options_;
   bool use_core_ = false;
   // per-entry buffers, reused
   PixelVQSymbols sym_, chunk_;

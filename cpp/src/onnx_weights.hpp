@@ -105,5 +105,27 @@ inline std::map<std::string, OnnxTensor> onnx_float_initializers(const std::stri
   return out;
 }
 
+// metadata_props of the model (ModelProto field 14: key = 1, value = 2), what onnxruntime's custom metadata map
+// returns, without creating a session
+inline std::map<std::string, std::string> onnx_metadata(const std::string& model) {
+  std::map<std::string, std::string> out;
+  std::uint32_t f, w;
+  const unsigned char* d;
+  std::size_t n;
+  std::uint64_t v;
+  ProtoReader m(reinterpret_cast<const unsigned char*>(model.data()), model.size());
+  while (m.next(f, w, d, n, v)) {
+    if (f != 14 || w != 2) continue;
+    ProtoReader e(d, n);
+    std::string key, value;
+    while (e.next(f, w, d, n, v)) {
+      if (f == 1 && w == 2) key.assign(reinterpret_cast<const char*>(d), n);
+      else if (f == 2 && w == 2) value.assign(reinterpret_cast<const char*>(d), n);
+    }
+    out[key] = value;
+  }
+  return out;
+}
+
 }  // namespace detail
 }  // namespace hepvq
