@@ -225,6 +225,7 @@ def main(argv=None):
             if name in outputs and outputs[name].exists():
                 outputs[name].unlink()
             times[name].append(run_child(cmd, out))
+    (out / "speed_times.json").write_text(json.dumps(times, indent=1))  # kept if the in-process part fails
     result = {"events": args.events, "runs": args.runs, "input": str(src), "input_mb": src.stat().st_size / 1e6,
               "times": times, "summary": summarise(times), "core": core_throughput(src, args.events),
               "load_before": load_before, "load_after": os.getloadavg()[0],

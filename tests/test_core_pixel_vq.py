@@ -133,10 +133,20 @@ def test_core_decode_equals_oracle_on_50_simulated_events():
             assert_same_digis(codec.decode_reference(products), codec.decode(products))
 
 
+def patch_fractions_reference(masks, adc):
+    """numpy totals, hit counts and fractions of the multi-hit patches (the core's patch_fractions)."""
+    dense = P.mask_to_dense(masks, adc.shape[1])
+    a = np.where(dense, adc, 0)
+    total, nhit = a.sum(1), dense.sum(1)
+    multi = nhit >= 2
+    return total, nhit, (a[multi] / total[multi, None]).astype(np.float32)
+
+
 def encode_reference(codec, hits, monkeypatch):
-    """The numpy encoder: numpy patch extraction, numpy code search, fractions by decoder.onnx."""
+    """The numpy encoder: numpy patch extraction, fractions and code search; fractions by decoder.onnx."""
     with monkeypatch.context() as m:
         m.setattr(P, "extract", P.extract_reference)
+        m.setattr(hepvq_core, "patch_fractions", patch_fractions_reference)
         if codec._fast is not None:
             m.setattr(codec._fast, "search", codec._fast.search_reference)
         m.setattr(codec, "_onnx_fractions", True, raising=False)

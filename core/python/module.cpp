@@ -84,6 +84,7 @@ py::array_t<std::int64_t> keys_from_gaps(carray<std::uint64_t> gaps) {
 void bind_pixel(py::module_& m);
 void bind_search(py::module_& m);
 void bind_patches(py::module_& m);
+void bind_rans(py::module_& m);
 
 PYBIND11_MODULE(hepvq_core, m) {
   m.doc() = "hepvq codec core (C++17): stream coding and the pixel codecs' hot paths";
@@ -106,4 +107,5 @@ PYBIND11_MODULE(hepvq_core, m) {
   bind_pixel(m);
   bind_search(m);
   bind_patches(m);
+  bind_rans(m);
 }

@@ -250,4 +250,26 @@ void bind_patches(py::module_& m) {
       "module_cols"_a,
       "(event, det, row, col, mask, adc (n, size), cluster, order, hit_patch, slot) of the patches of flat hits: "
       "hepvq.pixel.patches.extract.");
+  m.def(
+      "patch_fractions",
+      [](carray<std::uint64_t> masks, carray<std::int64_t> adc) {
+        const std::size_t n = static_cast<std::size_t>(masks.size());
+        if (adc.ndim() != 2 || static_cast<std::size_t>(adc.shape(0)) != n || adc.shape(1) > 64)
+          throw std::invalid_argument("patch_fractions: adc must be (n, size <= 64)");
+        const int size = static_cast<int>(adc.shape(1));
+        py::array_t<std::int64_t> total(static_cast<py::ssize_t>(n)), nhit(static_cast<py::ssize_t>(n));
+        std::vector<float> x;
+        const std::uint64_t* mp = masks.data();
+        const std::int64_t* ap = adc.data();
+        std::int64_t* tp = total.mutable_data();
+        std::int64_t* hp = nhit.mutable_data();
+        {
+          py::gil_scoped_release release;
+          hepvq::patch_fractions(mp, ap, n, size, tp, hp, x);
+        }
+        const auto rows = static_cast<py::ssize_t>(x.size() / std::max(size, 1));
+        return py::make_tuple(total, nhit, to_numpy(std::move(x), {rows, static_cast<py::ssize_t>(size)}));
+      },
+      "masks"_a, "adc"_a,
+      "(total charge, hit count, fractions (n_multi, size) float32 of the patches with >= 2 hits) over the masks.");
 }

@@ -46,6 +46,7 @@ PatchSet extract_patches(const PixelHitsIn& h, int pr, int pc, int module_rows, 
   if (pr * pc > 64) throw std::invalid_argument("patch of more than 64 pixels");
   PatchSet out;
   const std::size_t n = h.n;
+  if (n >= (1ULL << 32)) throw std::invalid_argument("extract_patches: more than 2^32 hits in one call");
   out.order = sort_order(h);
   const auto& order = out.order;
   std::vector<std::int64_t> ev(n), det(n), r(n), c(n);
@@ -106,40 +107,71 @@ PatchSet extract_patches(const PixelHitsIn& h, int pr, int pc, int module_rows, 
     arow[k] = rmin[lab[k]] + (r[k] - rmin[lab[k]]) / pr * pr;
     acol[k] = cmin[lab[k]] + (c[k] - cmin[lab[k]]) / pc * pc;
   }
-  // patches per group sorted by (anchor col, anchor row, cluster), hits stable inside
+  // patches per group sorted by (anchor col, anchor row, cluster), hits stable inside: one 64-bit key per
+  // hit within its group (anchors < 2^20, cluster rank in the group < 2^24), ties broken by position
   const int size = pr * pc;
-  out.hit_patch.resize(n);
-  out.slot.resize(n);
-  std::vector<std::size_t> idx;
+  std::vector<std::pair<std::uint64_t, std::uint32_t>> sorted(n);
   for (std::size_t g = 0; g + 1 < gstart.size(); ++g) {
     const std::size_t a = gstart[g], b = gstart[g + 1];
-    idx.resize(b - a);
-    std::iota(idx.begin(), idx.end(), a);
-    std::stable_sort(idx.begin(), idx.end(), [&](std::size_t u, std::size_t v) {
-      if (acol[u] != acol[v]) return acol[u] < acol[v];
-      if (arow[u] != arow[v]) return arow[u] < arow[v];
-      return lab[u] < lab[v];
-    });
-    for (std::size_t t = 0; t < idx.size(); ++t) {
-      const std::size_t k = idx[t];
-      if (t == 0 || acol[k] != acol[idx[t - 1]] || arow[k] != arow[idx[t - 1]] || lab[k] != lab[idx[t - 1]]) {
-        out.event.push_back(ev[k]);
-        out.det.push_back(det[k]);
-        out.row.push_back(arow[k]);
-        out.col.push_back(acol[k]);
-        out.mask.push_back(0);
-        out.cluster.push_back(lab[k]);
-        out.adc.insert(out.adc.end(), size, 0);
-      }
-      const std::size_t p = out.event.size() - 1;
-      const std::int64_t s = (r[k] - arow[k]) * pc + (c[k] - acol[k]);
-      out.hit_patch[k] = static_cast<std::int64_t>(p);
-      out.slot[k] = s;
-      out.adc[p * size + s] = h.adc[order[k]];
-      out.mask[p] |= 1ULL << s;
+    const std::int64_t lab0 = lab[a];
+    for (std::size_t k = a; k < b; ++k) {
+      if (acol[k] < 0 || acol[k] >= (1 << 20) || arow[k] < 0 || arow[k] >= (1 << 20) || lab[k] - lab0 >= (1 << 24))
+        throw std::invalid_argument("extract_patches: row/col beyond 2^20 or more than 2^24 clusters in a module");
+      sorted[k] = {(static_cast<std::uint64_t>(acol[k]) << 44) | (static_cast<std::uint64_t>(arow[k]) << 24) |
+                       static_cast<std::uint64_t>(lab[k] - lab0),
+                   static_cast<std::uint32_t>(k)};
     }
+    std::sort(sorted.begin() + a, sorted.begin() + b);
+  }
+  std::size_t n_patches = 0;
+  for (std::size_t t = 0; t < n; ++t)
+    n_patches += (t == 0 || sorted[t].first != sorted[t - 1].first ||
+                  (ev[sorted[t].second] != ev[sorted[t - 1].second]) || det[sorted[t].second] != det[sorted[t - 1].second]);
+  out.event.resize(n_patches);
+  out.det.resize(n_patches);
+  out.row.resize(n_patches);
+  out.col.resize(n_patches);
+  out.mask.assign(n_patches, 0);
+  out.cluster.resize(n_patches);
+  out.adc.assign(n_patches * size, 0);
+  out.hit_patch.resize(n);
+  out.slot.resize(n);
+  std::size_t p = 0;
+  for (std::size_t t = 0; t < n; ++t) {
+    const std::size_t k = sorted[t].second;
+    if (t > 0 && (sorted[t].first != sorted[t - 1].first || ev[k] != ev[sorted[t - 1].second] ||
+                  det[k] != det[sorted[t - 1].second]))
+      ++p;
+    if (t == 0 || p != static_cast<std::size_t>(out.hit_patch[sorted[t - 1].second])) {
+      out.event[p] = ev[k];
+      out.det[p] = det[k];
+      out.row[p] = arow[k];
+      out.col[p] = acol[k];
+      out.cluster[p] = lab[k];
+    }
+    const std::int64_t s = (r[k] - arow[k]) * pc + (c[k] - acol[k]);
+    out.hit_patch[k] = static_cast<std::int64_t>(p);
+    out.slot[k] = s;
+    out.adc[p * size + s] = h.adc[order[k]];
+    out.mask[p] |= 1ULL << s;
   }
   return out;
+}
+
+void patch_fractions(const std::uint64_t* masks, const std::int64_t* adc, std::size_t n, int size,
+                     std::int64_t* total, std::int64_t* nhit, std::vector<float>& x) {
+  x.clear();
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::int64_t* a = adc + i * size;
+    std::int64_t t = 0;
+    for (int j = 0; j < size; ++j) t += ((masks[i] >> j) & 1) ? a[j] : 0;
+    total[i] = t;
+    nhit[i] = __builtin_popcountll(size == 64 ? masks[i] : masks[i] & ((1ULL << size) - 1));
+    if (nhit[i] < 2) continue;
+    const double td = static_cast<double>(t);
+    for (int j = 0; j < size; ++j)  // as numpy: float64 division, then rounded to float32
+      x.push_back(((masks[i] >> j) & 1) ? static_cast<float>(static_cast<double>(a[j]) / td) : 0.0f);
+  }
 }
 
 }  // namespace hepvq

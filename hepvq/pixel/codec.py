@@ -320,21 +320,19 @@ class PixelVQCodec(Codec):
         """The raw symbols of every patch: (hits, patches, shape code, coded mask, charge index, VQ codes of the
         multi-hit patches, multi-hit flag)."""
         h, p = self.patches(hits, first_entry)
+        import hepvq_core
+
         shape, mask = self.shape_index(p.mask)
-        dense = P.mask_to_dense(mask, self.size)
-        adc = np.where(dense, p.adc, 0)
-        total = adc.sum(1)
-        nhit = dense.sum(1)
-        keep = total > 0  # lossy-position mode may leave a patch with no hit: drop it
+        # totals, hit counts and the multi-hit patches' fractions over the coded masks, in the core
+        total, nhit, x = hepvq_core.patch_fractions(mask, p.adc)
+        keep = total > 0  # lossy-position mode may leave a patch with no hit (never a multi-hit one): drop it
         self._last_all_kept = bool(keep.all())
         if not self._last_all_kept:
             p = _take_patches(p, keep)
-            shape, mask, dense, adc, total, nhit = shape[keep], mask[keep], dense[keep], adc[keep], total[keep], nhit[keep]
+            shape, mask, total, nhit = shape[keep], mask[keep], total[keep], nhit[keep]
         charge = quantise_charge(total, self.levels)
         multi = nhit >= 2
-        x = (adc[multi] / total[multi, None]).astype(np.float32)
-        m = dense[multi].astype(np.float32)
-        codes = self._run_encoder(x, m, mask[multi])
+        codes = self._run_encoder(x, None, mask[multi])
         return h, p, shape, mask, charge, codes, multi
 
     # Context ranking: the charge index and the VQ codes depend strongly on the patch's shape (a 2-pixel patch
@@ -378,13 +376,15 @@ class PixelVQCodec(Codec):
         indices, hepvq.pixel.fastsearch; near-tie rows go through onnxruntime), else the ONNX encoder."""
         if len(x) == 0:
             return np.zeros((0, self.stages), dtype=np.int64)
+        if m is None:  # dense float masks only where onnxruntime needs them
+            m = _LazyDense(mask_id, self.size)
         if self._fast is not None and mask_id is not None:
             idx, amb = self._fast.search(x, m, mask_id)
             if amb.any():
                 r = np.flatnonzero(amb)
                 idx[r] = self._run_onnx_encoder(x[r], m[r])[:, 0]
             return idx[:, None]
-        return self._run_onnx_encoder(x, m)
+        return self._run_onnx_encoder(x, m[:])
 
     def _run_onnx_encoder(self, x, m):
         return self.encoder.run({"x": x, "mask": m}, batch_size=self.batch_size)["indices"].astype(np.int64)
@@ -638,6 +638,16 @@ def _load_ranks(spec, n_context, sizes) -> dict:
         np.put_along_axis(inv, perm, np.broadcast_to(np.arange(n_sym), perm.shape), axis=1)
         out[name] = (perm, inv)
     return out
+
+
+class _LazyDense:
+    """Dense float32 masks (n, size) of bit masks, made only for the rows indexed."""
+
+    def __init__(self, masks, size):
+        self.masks, self.size = masks, size
+
+    def __getitem__(self, rows):
+        return P.mask_to_dense(self.masks[rows], self.size).astype(np.float32)
 
 
 def _take_patches(p: P.Patches, keep) -> P.Patches:

@@ -31,4 +31,10 @@ std::vector<std::int64_t> sort_order(const PixelHitsIn& h);
 // Throws DataError on a duplicated pixel; rows/cols must be inside the module (checked by the caller).
 PatchSet extract_patches(const PixelHitsIn& h, int patch_rows, int patch_cols, int module_rows, int module_cols);
 
+// Per patch (masks: the coded occupancy, adc: (n, size) values): total charge and hit count over the mask,
+// and for the patches with two or more hits their charge fractions adc / total as float32 (zero outside
+// the mask), the encoder's input.  x must hold (number of multi-hit patches) x size values.
+void patch_fractions(const std::uint64_t* masks, const std::int64_t* adc, std::size_t n, int size,
+                     std::int64_t* total, std::int64_t* nhit, std::vector<float>& x);
+
 }  // namespace hepvq

@@ -1,0 +1,70 @@
+// rANS entropy coder of the codec core (issue 14, the foundation of pixel_vq format 2).
+//
+// 64-bit state, 32-bit renormalisation (L = 2^31, state in [L, 2^63)), frequencies normalised to a total of
+// 2^scale_bits (scale_bits <= 24). Static tables, one per context id, fitted from training symbols; every
+// table entry has frequency >= 1. Symbols >= `direct` (when direct < alphabet) are coded as an escape entry
+// followed by (symbol - direct) in raw bits (uniform 16-bit rANS steps). Optional adaptation within a stream:
+// every `adapt_period` symbols of a context, its table is rebuilt from
+//   weight[e] = static_freq[e] * adapt_strength + count_in_this_stream[e] * 2^scale_bits,
+// i.e. the probability (strength * p_static + counts) / (strength + n), identically in encoder and decoder.
+//
+// A stream of n symbols is one byte blob: 8 bytes of final encoder state (little endian) followed by the
+// 32-bit renormalisation words (little endian); n = 0 gives an empty blob. Decoding checks every bound: a blob
+// that is too short, too long, of a length that is not 8 + 4k, or whose final state is not the encoder's
+// initial state throws DataError; it never reads outside the blob and runs exactly n steps.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "hepvq/stream.hpp"
+
+namespace hepvq {
+namespace rans {
+
+struct Tables {
+  std::uint32_t alphabet = 1;      // symbols in [0, alphabet), alphabet <= 2^31
+  std::uint32_t direct = 1;        // symbols < direct have their own entry; the rest are escapes
+  std::uint32_t scale_bits = 15;   // every context's frequencies sum to 2^scale_bits
+  std::uint32_t n_contexts = 1;
+  std::uint32_t adapt_period = 0;  // 0: static tables
+  std::uint32_t adapt_strength = 0;
+  std::vector<std::uint32_t> freq;  // n_contexts x entries()
+
+  // derived (finalize())
+  std::vector<std::uint32_t> cum;  // n_contexts x (entries() + 1)
+
+  bool has_escape() const { return direct < alphabet; }
+  std::uint32_t entries() const { return direct + (has_escape() ? 1u : 0u); }
+  // raw bits of an escaped value (symbol - direct in [0, alphabet - direct))
+  std::uint32_t escape_bits() const;
+  // checks every field (throws DataError naming the problem) and computes cum
+  void finalize();
+
+  std::string to_bytes() const;
+  static Tables from_bytes(const std::uint8_t* data, std::size_t len);
+};
+
+// Integer, deterministic normalisation of weights w[0..k) to frequencies >= 1 summing to 2^scale_bits
+// (all-zero weights give a uniform table). k <= 2^scale_bits.
+void normalize(const std::uint64_t* w, std::size_t k, std::uint32_t scale_bits, std::uint32_t* freq);
+
+// Fits tables from training symbols (contexts may be null: one context). direct = 0 picks
+// min(alphabet, max symbol + 1, 65536); scale_bits = 0 picks clamp(ceil(log2(entries)) + 8, 15, 24).
+// Contexts without training symbols get the table of all contexts together.
+Tables fit(const std::uint32_t* sym, const std::uint32_t* ctx, std::size_t n, std::uint32_t alphabet,
+           std::uint32_t n_contexts, std::uint32_t direct, std::uint32_t scale_bits, std::uint32_t adapt_period,
+           std::uint32_t adapt_strength);
+
+std::vector<std::uint8_t> encode(const std::uint32_t* sym, const std::uint32_t* ctx, std::size_t n,
+                                 const Tables& t);
+void decode(const std::uint8_t* data, std::size_t len, std::size_t n, const std::uint32_t* ctx, const Tables& t,
+            std::uint32_t* out);
+// Ideal code length in bits of the symbols under the model the coder uses (static or adaptive):
+// sum of log2(2^scale_bits / freq) plus the escapes' raw bits.
+double code_length_bits(const std::uint32_t* sym, const std::uint32_t* ctx, std::size_t n, const Tables& t);
+
+}  // namespace rans
+}  // namespace hepvq

@@ -1,0 +1,378 @@
+#include "hepvq/rans.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+namespace hepvq {
+namespace rans {
+
+namespace {
+
+constexpr std::uint64_t kL = 1ull << 31;  // lower bound of the normalised state
+constexpr std::uint32_t kMaxScale = 24;
+constexpr std::uint64_t kMaxTableEntries = 1ull << 24;  // n_contexts * entries
+constexpr std::uint32_t kRawChunk = 16;
+
+std::uint32_t ceil_log2(std::uint64_t v) {
+  std::uint32_t b = 0;
+  while ((1ull << b) < v) ++b;
+  return b;
+}
+
+// The probability model shared by encoder and decoder: static tables, or per-context copies rebuilt every
+// adapt_period symbols of that context.
+class Model {
+ public:
+  explicit Model(const Tables& t) : t_(t), k_(t.entries()), adaptive_(t.adapt_period > 0) {
+    if (adaptive_) {
+      freq_ = t.freq;
+      cum_ = t.cum;
+      cnt_.assign(static_cast<std::size_t>(t.n_contexts) * k_, 0);
+      seen_.assign(t.n_contexts, 0);
+      w_.resize(k_);
+    }
+  }
+  const std::uint32_t* freq(std::uint32_t c) const {
+    return (adaptive_ ? freq_.data() : t_.freq.data()) + static_cast<std::size_t>(c) * k_;
+  }
+  const std::uint32_t* cum(std::uint32_t c) const {
+    return (adaptive_ ? cum_.data() : t_.cum.data()) + static_cast<std::size_t>(c) * (k_ + 1);
+  }
+  void update(std::uint32_t c, std::uint32_t e) {
+    if (!adaptive_) return;
+    const std::size_t base = static_cast<std::size_t>(c) * k_;
+    ++cnt_[base + e];
+    if (++seen_[c] % t_.adapt_period) return;
+    const std::uint64_t total = 1ull << t_.scale_bits;
+    for (std::uint32_t i = 0; i < k_; ++i)
+      w_[i] = static_cast<std::uint64_t>(t_.freq[base + i]) * t_.adapt_strength + cnt_[base + i] * total;
+    normalize(w_.data(), k_, t_.scale_bits, freq_.data() + base);
+    std::uint32_t* cu = cum_.data() + static_cast<std::size_t>(c) * (k_ + 1);
+    cu[0] = 0;
+    for (std::uint32_t i = 0; i < k_; ++i) cu[i + 1] = cu[i] + freq_[base + i];
+  }
+  std::uint32_t entries() const { return k_; }
+
+ private:
+  const Tables& t_;
+  std::uint32_t k_;
+  bool adaptive_;
+  std::vector<std::uint32_t> freq_, cum_;
+  std::vector<std::uint64_t> cnt_, w_;
+  std::vector<std::uint64_t> seen_;
+};
+
+inline std::uint32_t context_of(const std::uint32_t* ctx, std::size_t i, const Tables& t, const char* who) {
+  if (!ctx) return 0;
+  const std::uint32_t c = ctx[i];
+  if (c >= t.n_contexts)
+    throw std::invalid_argument(std::string(who) + ": context " + std::to_string(c) + " at index " +
+                                std::to_string(i) + " beyond the tables' " + std::to_string(t.n_contexts) +
+                                " contexts");
+  return c;
+}
+
+inline void check_symbol(std::uint32_t s, std::size_t i, const Tables& t, const char* who) {
+  if (s >= t.alphabet)
+    throw std::invalid_argument(std::string(who) + ": symbol " + std::to_string(s) + " at index " +
+                                std::to_string(i) + " outside the alphabet [0, " + std::to_string(t.alphabet) +
+                                ")");
+}
+
+struct Op {
+  std::uint32_t start, freq, scale;
+};
+
+void put_u32(std::string& s, std::uint32_t v) {
+  for (int i = 0; i < 4; ++i) s.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+}
+void put_varint(std::string& s, std::uint64_t v) {
+  while (v >= 0x80) {
+    s.push_back(static_cast<char>((v & 0x7F) | 0x80));
+    v >>= 7;
+  }
+  s.push_back(static_cast<char>(v));
+}
+
+}  // namespace
+
+std::uint32_t Tables::escape_bits() const { return has_escape() ? ceil_log2(alphabet - direct) : 0; }
+
+void Tables::finalize() {
+  auto bad = [](const std::string& m) { throw DataError("rans tables: " + m); };
+  if (alphabet < 1 || alphabet > (1u << 31)) bad("alphabet " + std::to_string(alphabet) + " not in [1, 2^31]");
+  if (direct < 1 || direct > alphabet) bad("direct " + std::to_string(direct) + " not in [1, alphabet]");
+  if (direct >= (1u << kMaxScale)) bad("direct " + std::to_string(direct) + " not below 2^24");
+  if (scale_bits < 1 || scale_bits > kMaxScale) bad("scale_bits " + std::to_string(scale_bits) + " not in [1, 24]");
+  const std::uint64_t k = entries(), total = 1ull << scale_bits;
+  if (k > total) bad(std::to_string(k) + " entries do not fit a total of 2^" + std::to_string(scale_bits));
+  if (n_contexts < 1) bad("no contexts");
+  if (static_cast<std::uint64_t>(n_contexts) * k > kMaxTableEntries)
+    bad(std::to_string(n_contexts) + " contexts x " + std::to_string(k) + " entries exceed 2^24 table entries");
+  if (freq.size() != static_cast<std::size_t>(n_contexts) * k)
+    bad(std::to_string(freq.size()) + " frequencies, expected " + std::to_string(n_contexts * k));
+  cum.assign(static_cast<std::size_t>(n_contexts) * (k + 1), 0);
+  for (std::uint32_t c = 0; c < n_contexts; ++c) {
+    std::uint64_t s = 0;
+    std::uint32_t* cu = cum.data() + c * (k + 1);
+    for (std::uint64_t e = 0; e < k; ++e) {
+      const std::uint32_t f = freq[c * k + e];
+      if (f == 0) bad("context " + std::to_string(c) + " entry " + std::to_string(e) + " has frequency 0");
+      cu[e] = static_cast<std::uint32_t>(s);
+      s += f;
+      if (s > total) break;
+    }
+    if (s != total)
+      bad("context " + std::to_string(c) + " frequencies do not sum to 2^" + std::to_string(scale_bits));
+    cu[k] = static_cast<std::uint32_t>(total);
+  }
+}
+
+std::string Tables::to_bytes() const {
+  std::string s = "HRNS";
+  s.push_back(1);  // version
+  for (std::uint32_t v : {alphabet, direct, scale_bits, n_contexts, adapt_period, adapt_strength}) put_u32(s, v);
+  for (std::uint32_t f : freq) put_varint(s, f);
+  return s;
+}
+
+Tables Tables::from_bytes(const std::uint8_t* data, std::size_t len) {
+  if (len < 29 || std::string(reinterpret_cast<const char*>(data), 4) != "HRNS")
+    throw DataError("rans tables: not a table blob (too short or no 'HRNS' magic)");
+  if (data[4] != 1) throw DataError("rans tables: unknown version " + std::to_string(data[4]));
+  std::uint32_t f[6];
+  for (int j = 0; j < 6; ++j) {
+    f[j] = 0;
+    for (int i = 0; i < 4; ++i) f[j] |= static_cast<std::uint32_t>(data[5 + 4 * j + i]) << (8 * i);
+  }
+  Tables t;
+  t.alphabet = f[0];
+  t.direct = f[1];
+  t.scale_bits = f[2];
+  t.n_contexts = f[3];
+  t.adapt_period = f[4];
+  t.adapt_strength = f[5];
+  if (t.direct < 1 || t.direct > t.alphabet || t.n_contexts < 1 ||
+      static_cast<std::uint64_t>(t.n_contexts) * t.entries() > kMaxTableEntries)
+    throw DataError("rans tables: corrupt header");
+  const std::size_t nf = static_cast<std::size_t>(t.n_contexts) * t.entries();
+  t.freq.reserve(nf);
+  std::size_t pos = 29;
+  for (std::size_t i = 0; i < nf; ++i) {
+    std::uint64_t v = 0;
+    unsigned shift = 0;
+    for (;;) {
+      if (pos >= len) throw DataError("rans tables: truncated frequency list");
+      const std::uint8_t b = data[pos++];
+      if (shift > 28) throw DataError("rans tables: corrupt frequency (too long)");
+      v |= static_cast<std::uint64_t>(b & 0x7F) << shift;
+      if (!(b & 0x80)) break;
+      shift += 7;
+    }
+    if (v > 0xFFFFFFFFull) throw DataError("rans tables: corrupt frequency (beyond 32 bits)");
+    t.freq.push_back(static_cast<std::uint32_t>(v));
+  }
+  if (pos != len) throw DataError("rans tables: " + std::to_string(len - pos) + " trailing bytes");
+  t.finalize();
+  return t;
+}
+
+void normalize(const std::uint64_t* w, std::size_t k, std::uint32_t scale_bits, std::uint32_t* freq) {
+  const std::uint64_t total = 1ull << scale_bits;
+  if (k == 0 || k > total) throw std::invalid_argument("rans normalize: entries do not fit the total");
+  unsigned __int128 sum = 0;
+  for (std::size_t e = 0; e < k; ++e) sum += w[e];
+  const std::uint64_t avail = total - k;
+  std::uint64_t used = 0;
+  std::size_t best = 0;
+  for (std::size_t e = 0; e < k; ++e) {
+    const std::uint64_t share =
+        sum == 0 ? 0 : static_cast<std::uint64_t>(static_cast<unsigned __int128>(w[e]) * avail / sum);
+    freq[e] = static_cast<std::uint32_t>(1 + share);
+    used += freq[e];
+    if (w[e] > w[best]) best = e;
+  }
+  if (sum == 0) {  // uniform
+    const std::uint64_t each = total / k;
+    for (std::size_t e = 0; e < k; ++e) freq[e] = static_cast<std::uint32_t>(each);
+    used = each * k;
+    best = 0;
+  }
+  freq[best] += static_cast<std::uint32_t>(total - used);
+}
+
+Tables fit(const std::uint32_t* sym, const std::uint32_t* ctx, std::size_t n, std::uint32_t alphabet,
+           std::uint32_t n_contexts, std::uint32_t direct, std::uint32_t scale_bits, std::uint32_t adapt_period,
+           std::uint32_t adapt_strength) {
+  if (alphabet < 1 || alphabet > (1u << 31))
+    throw std::invalid_argument("rans fit: alphabet " + std::to_string(alphabet) + " not in [1, 2^31]");
+  if (n_contexts < 1) throw std::invalid_argument("rans fit: n_contexts must be >= 1");
+  Tables t;
+  t.alphabet = alphabet;
+  t.n_contexts = n_contexts;
+  t.adapt_period = adapt_period;
+  t.adapt_strength = adapt_strength;
+  std::uint32_t mx = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    check_symbol(sym[i], i, t, "rans fit");
+    context_of(ctx, i, t, "rans fit");
+    mx = std::max(mx, sym[i]);
+  }
+  if (direct == 0) direct = std::min<std::uint64_t>({alphabet, static_cast<std::uint64_t>(mx) + 1, 65536});
+  t.direct = std::min(direct, alphabet);
+  if (t.direct >= (1u << kMaxScale))
+    throw std::invalid_argument("rans fit: direct " + std::to_string(t.direct) + " not below 2^24");
+  const std::uint32_t k = t.entries();
+  if (scale_bits == 0) scale_bits = std::min(kMaxScale, std::max(15u, ceil_log2(k) + 8));
+  if (scale_bits > kMaxScale || (1ull << scale_bits) < k)
+    throw std::invalid_argument("rans fit: scale_bits " + std::to_string(scale_bits) + " cannot hold " +
+                                std::to_string(k) + " entries (max 24)");
+  t.scale_bits = scale_bits;
+  if (static_cast<std::uint64_t>(n_contexts) * k > kMaxTableEntries)
+    throw std::invalid_argument("rans fit: " + std::to_string(n_contexts) + " contexts x " + std::to_string(k) +
+                                " entries exceed 2^24 table entries");
+  std::vector<std::uint64_t> counts(static_cast<std::size_t>(n_contexts) * k, 0), all(k, 0);
+  std::vector<std::uint64_t> per_ctx(n_contexts, 0);
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint32_t c = ctx ? ctx[i] : 0;
+    const std::uint32_t e = std::min(sym[i], t.direct);
+    ++counts[static_cast<std::size_t>(c) * k + e];
+    ++all[e];
+    ++per_ctx[c];
+  }
+  t.freq.resize(counts.size());
+  for (std::uint32_t c = 0; c < n_contexts; ++c) {
+    const std::uint64_t* w = per_ctx[c] ? counts.data() + static_cast<std::size_t>(c) * k : all.data();
+    normalize(w, k, scale_bits, t.freq.data() + static_cast<std::size_t>(c) * k);
+  }
+  t.finalize();
+  return t;
+}
+
+std::vector<std::uint8_t> encode(const std::uint32_t* sym, const std::uint32_t* ctx, std::size_t n,
+                                 const Tables& t) {
+  if (n == 0) return {};
+  Model model(t);
+  const std::uint32_t ebits = t.escape_bits();
+  std::vector<Op> ops;
+  ops.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint32_t c = context_of(ctx, i, t, "rans encode");
+    const std::uint32_t s = sym[i];
+    check_symbol(s, i, t, "rans encode");
+    const std::uint32_t e = std::min(s, t.direct);
+    ops.push_back({model.cum(c)[e], model.freq(c)[e], t.scale_bits});
+    if (e == t.direct) {
+      std::uint32_t v = s - t.direct;
+      for (std::uint32_t left = ebits; left;) {
+        const std::uint32_t b = std::min(left, kRawChunk);
+        ops.push_back({v & ((1u << b) - 1), 1, b});
+        v >>= b;
+        left -= b;
+      }
+    }
+    model.update(c, e);
+  }
+  std::uint64_t x = kL;
+  std::vector<std::uint32_t> words;
+  words.reserve(ops.size() / 2 + 4);
+  for (std::size_t j = ops.size(); j-- > 0;) {
+    const Op& op = ops[j];
+    const std::uint64_t x_max = ((kL >> op.scale) << 32) * op.freq;
+    if (x >= x_max) {
+      words.push_back(static_cast<std::uint32_t>(x));
+      x >>= 32;
+    }
+    x = ((x / op.freq) << op.scale) + (x % op.freq) + op.start;
+  }
+  std::vector<std::uint8_t> out(8 + 4 * words.size());
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<std::uint8_t>(x >> (8 * i));
+  std::uint8_t* p = out.data() + 8;
+  for (std::size_t j = words.size(); j-- > 0;) {
+    const std::uint32_t w = words[j];
+    for (int i = 0; i < 4; ++i) *p++ = static_cast<std::uint8_t>(w >> (8 * i));
+  }
+  return out;
+}
+
+void decode(const std::uint8_t* data, std::size_t len, std::size_t n, const std::uint32_t* ctx, const Tables& t,
+            std::uint32_t* out) {
+  if (n == 0) {
+    if (len) throw DataError("rans decode: " + std::to_string(len) + " bytes for an empty stream");
+    return;
+  }
+  if (len < 8) throw DataError("rans decode: truncated stream (" + std::to_string(len) + " bytes, no state)");
+  if ((len - 8) % 4)
+    throw DataError("rans decode: corrupt stream (" + std::to_string(len) + " bytes is not 8 + 4k)");
+  std::uint64_t x = 0;
+  for (int i = 0; i < 8; ++i) x |= static_cast<std::uint64_t>(data[i]) << (8 * i);
+  if (x < kL || x >= (1ull << 63)) throw DataError("rans decode: corrupt stream (initial state out of range)");
+  std::size_t pos = 8;
+  auto renorm = [&](std::size_t i) {
+    if (x < kL) {
+      if (pos + 4 > len)
+        throw DataError("rans decode: truncated stream (ends at symbol " + std::to_string(i) + " of " +
+                        std::to_string(n) + ")");
+      const std::uint32_t w = static_cast<std::uint32_t>(data[pos]) | static_cast<std::uint32_t>(data[pos + 1]) << 8 |
+                              static_cast<std::uint32_t>(data[pos + 2]) << 16 |
+                              static_cast<std::uint32_t>(data[pos + 3]) << 24;
+      pos += 4;
+      x = (x << 32) | w;
+    }
+  };
+  Model model(t);
+  const std::uint32_t k = model.entries();
+  const std::uint32_t ebits = t.escape_bits();
+  const std::uint64_t mask = (1ull << t.scale_bits) - 1;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint32_t c = context_of(ctx, i, t, "rans decode");
+    const std::uint32_t* cu = model.cum(c);
+    const std::uint32_t slot = static_cast<std::uint32_t>(x & mask);
+    const std::uint32_t e = static_cast<std::uint32_t>(std::upper_bound(cu, cu + k + 1, slot) - cu - 1);
+    x = static_cast<std::uint64_t>(model.freq(c)[e]) * (x >> t.scale_bits) + slot - cu[e];
+    renorm(i);
+    std::uint32_t s = e;
+    if (e == t.direct) {
+      std::uint64_t v = 0;
+      std::uint32_t shift = 0;
+      for (std::uint32_t left = ebits; left;) {
+        const std::uint32_t b = std::min(left, kRawChunk);
+        v |= (x & ((1ull << b) - 1)) << shift;
+        x >>= b;
+        renorm(i);
+        shift += b;
+        left -= b;
+      }
+      if (v >= static_cast<std::uint64_t>(t.alphabet - t.direct))
+        throw DataError("rans decode: corrupt stream (escaped symbol beyond the alphabet at symbol " +
+                        std::to_string(i) + ")");
+      s = t.direct + static_cast<std::uint32_t>(v);
+    }
+    out[i] = s;
+    model.update(c, e);
+  }
+  if (pos != len)
+    throw DataError("rans decode: corrupt stream (" + std::to_string(len - pos) + " bytes left after " +
+                    std::to_string(n) + " symbols)");
+  if (x != kL) throw DataError("rans decode: corrupt stream (final state check failed)");
+}
+
+double code_length_bits(const std::uint32_t* sym, const std::uint32_t* ctx, std::size_t n, const Tables& t) {
+  Model model(t);
+  const double total = std::ldexp(1.0, static_cast<int>(t.scale_bits));
+  const std::uint32_t ebits = t.escape_bits();
+  double bits = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint32_t c = context_of(ctx, i, t, "rans code_length");
+    check_symbol(sym[i], i, t, "rans code_length");
+    const std::uint32_t e = std::min(sym[i], t.direct);
+    bits += std::log2(total / model.freq(c)[e]);
+    if (e == t.direct) bits += ebits;
+    model.update(c, e);
+  }
+  return bits;
+}
+
+}  // namespace rans
+}  // namespace hepvq
