@@ -12,6 +12,12 @@ VQSearch::VQSearch(std::vector<double> cb, std::size_t n_codes, std::size_t dim,
   if (codebook.size() != k * d) throw std::invalid_argument("VQSearch: codebook size is not n_codes x dim");
   if (d > 64) throw std::invalid_argument("VQSearch: patches of more than 64 pixels");
   if (topk < 1) throw std::invalid_argument("VQSearch: topk must be >= 1");
+  pos_r.resize(d);
+  pos_c.resize(d);
+  for (std::size_t j = 0; j < d; ++j) {
+    pos_r[j] = std::floor(static_cast<double>(j) / cols);
+    pos_c[j] = static_cast<double>(j % cols);
+  }
   codebook_t.resize(k * d);
   for (std::size_t c = 0; c < k; ++c)
     for (std::size_t j = 0; j < d; ++j) codebook_t[j * k + c] = codebook[c * d + j];
@@ -33,8 +39,8 @@ void VQSearch::search(const float* x, const std::uint64_t* masks, std::size_t n,
     double xr = 0, xc = 0;
     for (std::size_t j = 0; j < d; ++j) {
       xs[j] = static_cast<double>(xi[j]);
-      xr += xs[j] * std::floor(static_cast<double>(j) / cols);
-      xc += xs[j] * static_cast<double>(j % cols);
+      xr += xs[j] * pos_r[j];
+      xc += xs[j] * pos_c[j];
     }
     // masked squared distance without the constant |x|^2: sum over the mask of c^2 - 2 x c
     std::fill(dist.begin(), dist.end(), 0.0);
@@ -53,24 +59,26 @@ void VQSearch::search(const float* x, const std::uint64_t* masks, std::size_t n,
       }
     // the kk + 1 nearest (lowest index first on equal distances, as TopK)
     const std::size_t want = std::min(kk + 1, k);
-    std::size_t got = 0;
-    for (std::size_t c = 0; c < k; ++c) {
-      const double v = dist[c];
-      if (got < want) {
-        std::size_t p = got++;
-        while (p > 0 && dist[cand[p - 1]] > v) {
-          cand[p] = cand[p - 1];
-          --p;
-        }
-        cand[p] = c;
-      } else if (v < dist[cand[want - 1]]) {
-        std::size_t p = want - 1;
-        while (p > 0 && dist[cand[p - 1]] > v) {
-          cand[p] = cand[p - 1];
-          --p;
-        }
-        cand[p] = c;
+    // first `want` codes sorted by insertion, then only codes below the current worst get in
+    for (std::size_t c = 0; c < want; ++c) {
+      std::size_t p = c;
+      while (p > 0 && dist[cand[p - 1]] > dist[c]) {
+        cand[p] = cand[p - 1];
+        --p;
       }
+      cand[p] = c;
+    }
+    double worst = dist[cand[want - 1]];
+    for (std::size_t c = want; c < k; ++c) {
+      const double v = dist[c];
+      if (!(v < worst)) continue;
+      std::size_t p = want - 1;
+      while (p > 0 && dist[cand[p - 1]] > v) {
+        cand[p] = cand[p - 1];
+        --p;
+      }
+      cand[p] = c;
+      worst = dist[cand[want - 1]];
     }
     bool amb = want > kk && (dist[cand[kk]] - dist[cand[kk - 1]]) < tol;
     // objective of each candidate's decoded fractions
@@ -87,8 +95,8 @@ void VQSearch::search(const float* x, const std::uint64_t* masks, std::size_t n,
       for (int t = 0; t < n_on; ++t) {
         const int j = on[t];
         const double f = valid ? std::max(cv[j], 0.0) / tot : 1.0 / nm;
-        fr += f * std::floor(static_cast<double>(j) / cols);
-        fc += f * static_cast<double>(j % cols);
+        fr += f * pos_r[j];
+        fc += f * pos_c[j];
         const double e = f - xs[j];
         ff += e * e;
       }

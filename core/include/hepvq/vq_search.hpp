@@ -17,6 +17,7 @@ namespace hepvq {
 struct VQSearch {
   std::vector<double> codebook;  // (K, D) row-major
   std::vector<double> codebook_t;  // (D, K): column j of the codes, contiguous over the codes
+  std::vector<double> pos_r, pos_c;  // row and column of each patch slot
   std::size_t k = 0, d = 0;
   int topk = 8;
   double lam = 0.3;
