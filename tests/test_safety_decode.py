@@ -316,3 +316,18 @@ def test_file_written_before_checksums_still_decodes(vq, tmp_path):
     assert "pixelVQ_crc" not in uproot.open(old)["Events"].keys()
     with hepvq.open(old) as r:
         assert ak.array_equal(r.arrays().PixelDigi, vq["decoded"].PixelDigi)
+
+
+def test_dask_refuses_a_damaged_file_and_reads_a_good_one(vq, tmp_path):
+    pytest.importorskip("dask_awkward")
+
+    def flip(blobs):
+        b = bytearray(blobs["pixelVQ/settings"])
+        b[10] ^= 0x01
+        blobs["pixelVQ/settings"] = bytes(b)
+        return blobs
+
+    with pytest.raises(DataError, match="pixelVQ/settings"):
+        hepvq.dask(rewrite(vq["comp"], tmp_path / "bad.root", blobs=flip))
+    arr = hepvq.dask(vq["comp"], step_size=2).compute(scheduler="sync")
+    assert ak.array_equal(arr.PixelDigi, vq["decoded"].PixelDigi)
