@@ -50,14 +50,17 @@ def main(argv=None):
             dec = re.search(r"decode .*?: ([\d.]+) ms, (\d+) hits, ([\d.]+) M hits/s", out)
             rd = re.search(r"TTreeReader .*?: ([\d.]+) ms, (\d+) hits, ([\d.]+) M hits/s", out)
             ratio = re.search(r"ratio decode / raw read: ([\d.]+)", out)
+            cpu = re.search(r"CPU time .*?decode ([\d.]+) ms, raw read ([\d.]+) ms", out)
             rows.append((mode, int(dec.group(2)), float(dec.group(1)), float(dec.group(3)), float(rd.group(1)),
-                         float(rd.group(3)), float(ratio.group(1)), comp.stat().st_size, raw.stat().st_size))
+                         float(rd.group(3)), float(ratio.group(1)), comp.stat().st_size, raw.stat().st_size,
+                         float(cpu.group(1)), float(cpu.group(2))))
     print(f"{args.runs} runs, median wall time, input {args.input} ({args.events if args.events > 0 else 'all'} events)")
-    print("| file | hits | C++ decode [ms] | M hits/s | TTreeReader raw read [ms] | M hits/s | ratio | "
-          "compressed / raw file bytes |")
-    print("|---|---|---|---|---|---|---|---|")
-    for m, n, d, dh, r, rh, q, cb, rb in rows:
-        print(f"| {m} | {n} | {d:.0f} | {dh:.2f} | {r:.0f} | {rh:.2f} | {q:.2f} | {cb / 1e6:.2f} / {rb / 1e6:.2f} MB |")
+    print("| file | hits | C++ decode [ms] | M hits/s | TTreeReader raw read [ms] | M hits/s | wall ratio | "
+          "CPU decode / raw [ms] | CPU ratio | compressed / raw file bytes |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for m, n, d, dh, r, rh, q, cb, rb, cd, cr in rows:
+        print(f"| {m} | {n} | {d:.0f} | {dh:.2f} | {r:.0f} | {rh:.2f} | {q:.2f} | {cd:.0f} / {cr:.0f} | {cd / cr:.2f} | "
+              f"{cb / 1e6:.2f} / {rb / 1e6:.2f} MB |")
 
 
 if __name__ == "__main__":
