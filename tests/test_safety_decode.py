@@ -318,6 +318,7 @@ def test_file_written_before_checksums_still_decodes(vq, tmp_path):
         assert ak.array_equal(r.arrays().PixelDigi, vq["decoded"].PixelDigi)
 
 
+@pytest.mark.slow  # dask's import and scheduler start
 def test_dask_refuses_a_damaged_file_and_reads_a_good_one(vq, tmp_path):
     pytest.importorskip("dask_awkward")
 
