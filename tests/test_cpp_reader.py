@@ -37,6 +37,7 @@ process.p = cms.Path(process.enc)
 process.e = cms.EndPath(process.out)
 """
 PIXEL = ("detId", "row", "col", "adc")
+pytestmark = pytest.mark.slow  # builds the C++ tools (incremental) and compresses the sample several times
 
 
 @pytest.fixture(scope="module")
