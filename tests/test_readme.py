@@ -48,18 +48,27 @@ def extract(path: Path):
             k = i - 1
             while k >= 0 and not lines[k].strip():
                 k -= 1
-            mk = MARKER.search(lines[k]) if k >= 0 else None
+            mk = MARKER.fullmatch(lines[k].strip()) if k >= 0 else None  # a line of its own
             code = "\n".join(x[len(indent):] if x.startswith(indent) else x for x in lines[i + 1:j]) + "\n"
             blocks.append((i + 1, LANGS[lang], code, mk.group(1) if mk else None, (mk.group(2) or "") if mk else ""))
         i = j + 1
     return blocks
 
 
+_BLOCKS: dict[str, list] = {}  # document -> its blocks, read once: what the tests were collected from
+
+
+def blocks_of(doc: str) -> list:
+    if doc not in _BLOCKS:
+        _BLOCKS[doc] = extract(REPO / doc)
+    return _BLOCKS[doc]
+
+
 def _params():
     out = []
     for doc in DOCS:
         rel = doc.relative_to(REPO).as_posix()
-        for index, (line, lang, code, marker, reason) in enumerate(extract(doc)):
+        for index, (line, lang, code, marker, reason) in enumerate(blocks_of(rel)):
             marks = []
             if marker == "skip":
                 marks.append(pytest.mark.skip(reason=f"{rel}:{line}: {reason or 'NO REASON GIVEN'}"))
@@ -74,7 +83,7 @@ class Workspace:
 
     def __init__(self, root: Path, doc: str):
         self.root, self.doc = root, doc
-        self.blocks = extract(REPO / doc)
+        self.blocks = blocks_of(doc)
         self.done: dict[int, str | None] = {}   # block index -> None (ran) or the failure
         ignore = shutil.ignore_patterns("build", "__pycache__", "*.pyc", ".hepvq-tmp-*")
         for name in COPIED:
@@ -143,9 +152,9 @@ def test_markers_are_well_formed():
         lines = doc.read_text().splitlines()
         marked = {line for line, *_rest, marker, _ in extract(doc) if marker}
         for n, text in enumerate(lines, 1):
-            if "readme-test" not in text or text.strip().startswith("    "):
-                continue
-            m = MARKER.search(text)
+            if "readme-test" not in text or not text.strip().startswith("<!--"):
+                continue  # prose may quote the syntax; a marker is a line of its own
+            m = MARKER.fullmatch(text.strip())
             assert m, f"{doc.name}:{n}: unknown readme-test marker: {text.strip()}"
             assert m.group(1) != "skip" or (m.group(2) or "").strip(), f"{doc.name}:{n}: skip without a reason"
             nxt = next(k for k in range(n, len(lines) + 1) if k == len(lines) or lines[k].strip())
