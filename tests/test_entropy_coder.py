@@ -245,3 +245,33 @@ def test_bytes_match_an_independent_reference_encoder():
     blob = entropy.encode(s, None, t)
     assert blob == _reference_encode([int(v) for v in s], freqs, 14, 4, 7)
     np.testing.assert_array_equal(entropy.decode(blob, s.size, None, t), s)
+
+
+def test_threads_give_the_serial_bytes():
+    # the bindings release the GIL: streams coded on several threads must equal the serial results
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(11)
+    t = entropy.fit_tables(rng.integers(0, 200, 20_000), alphabet=1000, adapt_period=32, adapt_strength=64)
+    streams = [rng.integers(0, 1000, int(rng.integers(0, 30_000))) for _ in range(12)]
+    serial = [entropy.encode(s, None, t) for s in streams]
+    with ThreadPoolExecutor(4) as pool:
+        threaded = list(pool.map(lambda s: entropy.encode(s, None, t), streams))
+        decoded = list(pool.map(lambda sb: entropy.decode(sb[1], sb[0].size, None, t), zip(streams, serial)))
+    assert threaded == serial
+    for s, d in zip(streams, decoded):
+        np.testing.assert_array_equal(d, s)
+
+
+def test_bad_arguments_refused_in_one_line():
+    t = entropy.fit_tables(np.array([0, 1, 2]), alphabet=3)
+    for call, msg in [(lambda: entropy.encode(np.array([0.5]), None, t), "must be integers"),
+                      (lambda: entropy.encode(np.zeros((2, 2), np.int64), None, t), "1-D"),
+                      (lambda: entropy.encode(np.array([0, 1]), np.array([0]), t), "1 contexts for 2 symbols"),
+                      (lambda: entropy.decode(b"", -1, None, t), "negative symbol count"),
+                      (lambda: entropy.fit_tables(np.array([], np.int64), alphabet=0), "alphabet 0 not in"),
+                      (lambda: entropy.fit_tables(np.array([0, 5]), alphabet=70000, direct=2, scale_bits=1),
+                       "cannot hold")]:
+        with pytest.raises(ValueError, match=msg) as err:
+            call()
+        assert "\n" not in str(err.value)
