@@ -275,3 +275,25 @@ def test_bad_arguments_refused_in_one_line():
         with pytest.raises(ValueError, match=msg) as err:
             call()
         assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_events_one_blob_each(threads):
+    rng = np.random.default_rng(12)
+    counts = np.array([0, 5, 1, 0, 20_000, 3, 7000, 0])
+    s = rng.integers(0, 300, counts.sum())
+    ctx = rng.integers(0, 3, s.size)
+    t = entropy.fit_tables(s, ctx, alphabet=1 << 12, n_contexts=3)
+    data, byte_counts = entropy.encode_events(s, ctx, counts, t, threads=threads)
+    assert data.dtype == np.uint8 and byte_counts.size == counts.size
+    offs, boffs = np.r_[0, np.cumsum(counts)], np.r_[0, np.cumsum(byte_counts)]
+    for e in range(counts.size):  # each event's bytes are encode() of that event alone
+        assert data[boffs[e]:boffs[e + 1]].tobytes() == entropy.encode(s[offs[e]:offs[e + 1]],
+                                                                        ctx[offs[e]:offs[e + 1]], t)
+    np.testing.assert_array_equal(entropy.decode_events(data, byte_counts, counts, ctx, t, threads=threads), s)
+    bad = data.copy()
+    bad[boffs[4] + 20] ^= 4
+    with pytest.raises(DataError, match="event 4: rans decode"):
+        entropy.decode_events(bad, byte_counts, counts, ctx, t, threads=threads)
+    with pytest.raises(ValueError, match="byte counts sum to"):
+        entropy.decode_events(data[:-1], byte_counts, counts, ctx, t)

@@ -98,6 +98,55 @@ void bind_rans(py::module_& m) {
       },
       "blob"_a, "n"_a, "contexts"_a, "tables"_a);
   m.def(
+      "rans_encode_events",
+      [](u32array symbols, py::object contexts, py::array_t<std::int64_t, py::array::c_style | py::array::forcecast> offsets,
+         const Tables& t, int threads) {
+        const std::size_t n = static_cast<std::size_t>(symbols.size());
+        if (offsets.size() < 1) throw std::invalid_argument("rans_encode_events: offsets need n_events + 1 entries");
+        const std::size_t n_events = static_cast<std::size_t>(offsets.size() - 1);
+        if (offsets.data()[n_events] != static_cast<std::int64_t>(n))
+          throw std::invalid_argument("rans_encode_events: offsets end at " + std::to_string(offsets.data()[n_events]) +
+                                      " for " + std::to_string(n) + " symbols");
+        u32array keep;
+        const std::uint32_t* c = contexts_ptr(contexts, keep, n, "rans_encode_events");
+        std::vector<std::uint8_t> bytes;
+        std::vector<std::int64_t> boff;
+        {
+          py::gil_scoped_release release;
+          hepvq::rans::encode_events(symbols.data(), c, offsets.data(), n_events, t, threads, bytes, boff);
+        }
+        py::array_t<std::uint8_t> b(static_cast<py::ssize_t>(bytes.size()));
+        std::copy(bytes.begin(), bytes.end(), b.mutable_data());
+        py::array_t<std::int64_t> o(static_cast<py::ssize_t>(boff.size()));
+        std::copy(boff.begin(), boff.end(), o.mutable_data());
+        return py::make_tuple(b, o);
+      },
+      "symbols"_a, "contexts"_a, "offsets"_a, "tables"_a, "threads"_a = 1,
+      "One blob per event: (concatenated bytes uint8, byte offsets int64).");
+  m.def(
+      "rans_decode_events",
+      [](py::array_t<std::uint8_t, py::array::c_style | py::array::forcecast> bytes,
+         py::array_t<std::int64_t, py::array::c_style | py::array::forcecast> byte_offsets,
+         py::array_t<std::int64_t, py::array::c_style | py::array::forcecast> offsets, py::object contexts,
+         const Tables& t, int threads) {
+        if (offsets.size() < 1 || byte_offsets.size() != offsets.size())
+          throw std::invalid_argument("rans_decode_events: byte_offsets and offsets need n_events + 1 entries each");
+        const std::size_t n_events = static_cast<std::size_t>(offsets.size() - 1);
+        const std::int64_t n = offsets.data()[n_events];
+        if (n < 0) throw std::invalid_argument("rans_decode_events: negative symbol count");
+        u32array keep;
+        const std::uint32_t* c = contexts_ptr(contexts, keep, static_cast<std::size_t>(n), "rans_decode_events");
+        py::array_t<std::uint32_t> out(static_cast<py::ssize_t>(n));
+        std::uint32_t* o = out.mutable_data();
+        {
+          py::gil_scoped_release release;
+          hepvq::rans::decode_events(bytes.data(), static_cast<std::size_t>(bytes.size()), byte_offsets.data(),
+                                     offsets.data(), n_events, c, t, threads, o);
+        }
+        return out;
+      },
+      "bytes"_a, "byte_offsets"_a, "offsets"_a, "contexts"_a, "tables"_a, "threads"_a = 1);
+  m.def(
       "rans_code_length",
       [](u32array symbols, py::object contexts, const Tables& t) {
         const std::size_t n = static_cast<std::size_t>(symbols.size());

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "hepvq/parallel.hpp"
+
 namespace hepvq {
 namespace rans {
 
@@ -356,6 +358,61 @@ void decode(const std::uint8_t* data, std::size_t len, std::size_t n, const std:
     throw DataError("rans decode: corrupt stream (" + std::to_string(len - pos) + " bytes left after " +
                     std::to_string(n) + " symbols)");
   if (x != kL) throw DataError("rans decode: corrupt stream (final state check failed)");
+}
+
+namespace {
+void check_offsets(const std::int64_t* off, std::size_t n_events, std::int64_t total, const char* what) {
+  if (off[0] != 0) throw std::invalid_argument(std::string("rans: ") + what + " offsets must start at 0");
+  for (std::size_t e = 0; e < n_events; ++e)
+    if (off[e + 1] < off[e])
+      throw std::invalid_argument(std::string("rans: ") + what + " offsets fall at event " + std::to_string(e));
+  if (total >= 0 && off[n_events] != total)
+    throw std::invalid_argument(std::string("rans: ") + what + " offsets end at " + std::to_string(off[n_events]) +
+                                ", expected " + std::to_string(total));
+}
+}  // namespace
+
+void encode_events(const std::uint32_t* sym, const std::uint32_t* ctx, const std::int64_t* sym_offsets,
+                   std::size_t n_events, const Tables& t, int threads, std::vector<std::uint8_t>& bytes,
+                   std::vector<std::int64_t>& byte_offsets) {
+  check_offsets(sym_offsets, n_events, -1, "symbol");
+  std::vector<std::vector<std::uint8_t>> blobs(n_events);
+  parallel_ranges(n_events, threads, 1, [&](std::size_t a, std::size_t b) {
+    for (std::size_t e = a; e < b; ++e) {
+      const std::int64_t s0 = sym_offsets[e];
+      try {
+        blobs[e] = encode(sym + s0, ctx ? ctx + s0 : nullptr, static_cast<std::size_t>(sym_offsets[e + 1] - s0), t);
+      } catch (const std::invalid_argument& err) {
+        throw std::invalid_argument("event " + std::to_string(e) + ": " + err.what());
+      }
+    }
+  });
+  byte_offsets.assign(n_events + 1, 0);
+  for (std::size_t e = 0; e < n_events; ++e)
+    byte_offsets[e + 1] = byte_offsets[e] + static_cast<std::int64_t>(blobs[e].size());
+  bytes.resize(static_cast<std::size_t>(byte_offsets[n_events]));
+  for (std::size_t e = 0; e < n_events; ++e)
+    std::copy(blobs[e].begin(), blobs[e].end(), bytes.begin() + byte_offsets[e]);
+}
+
+void decode_events(const std::uint8_t* data, std::size_t len, const std::int64_t* byte_offsets,
+                   const std::int64_t* sym_offsets, std::size_t n_events, const std::uint32_t* ctx, const Tables& t,
+                   int threads, std::uint32_t* out) {
+  check_offsets(byte_offsets, n_events, static_cast<std::int64_t>(len), "byte");
+  check_offsets(sym_offsets, n_events, -1, "symbol");
+  parallel_ranges(n_events, threads, 1, [&](std::size_t a, std::size_t b) {
+    for (std::size_t e = a; e < b; ++e) {
+      const std::int64_t s0 = sym_offsets[e];
+      try {
+        decode(data + byte_offsets[e], static_cast<std::size_t>(byte_offsets[e + 1] - byte_offsets[e]),
+               static_cast<std::size_t>(sym_offsets[e + 1] - s0), ctx ? ctx + s0 : nullptr, t, out + s0);
+      } catch (const DataError& err) {
+        throw DataError("event " + std::to_string(e) + ": " + err.what());
+      } catch (const std::invalid_argument& err) {
+        throw std::invalid_argument("event " + std::to_string(e) + ": " + err.what());
+      }
+    }
+  });
 }
 
 double code_length_bits(const std::uint32_t* sym, const std::uint32_t* ctx, std::size_t n, const Tables& t) {

@@ -6,6 +6,7 @@ The foundation of pixel_vq format 2 (issue 14); no codec uses it yet.
     blob = encode(symbols, contexts, tables)          # bytes, one blob per event and stream
     symbols = decode(blob, len(symbols), contexts, tables)
     meta = tables.to_bytes(); tables = Tables.from_bytes(meta)   # for model / file metadata
+    data, byte_counts = encode_events(symbols, contexts, counts, tables, threads=2)   # one blob per event
 
 Tables are static frequencies (one table per context id), normalised to 2^scale_bits with every entry >= 1;
 symbols >= `direct` are coded as an escape entry plus raw bits, so any symbol of the alphabet is codable even
@@ -20,7 +21,8 @@ import hepvq_core
 
 Tables = hepvq_core.RansTables
 
-__all__ = ["Tables", "fit_tables", "encode", "decode", "code_length_bits", "ideal_bits"]
+__all__ = ["Tables", "fit_tables", "encode", "decode", "encode_events", "decode_events", "code_length_bits",
+           "ideal_bits"]
 
 
 def _symbols(symbols, alphabet: int | None, what: str) -> np.ndarray:
@@ -96,6 +98,43 @@ def decode(blob, n: int, contexts, tables: Tables) -> np.ndarray:
     c = _contexts(contexts, n, tables.n_contexts, "entropy.decode")
     return hepvq_core.rans_decode(bytes(blob) if not isinstance(blob, (bytes, bytearray)) else blob,
                                   n, c, tables).astype(np.int64)
+
+
+def _offsets(counts, what: str) -> np.ndarray:
+    c = np.asarray(counts)
+    if c.ndim != 1 or (c.size and not np.issubdtype(c.dtype, np.integer)):
+        raise ValueError(f"{what}: counts must be a 1-D integer array")
+    c = c.astype(np.int64)
+    if c.size and int(c.min()) < 0:
+        raise ValueError(f"{what}: negative count {int(c.min())}")
+    return np.concatenate([[0], np.cumsum(c)]).astype(np.int64)
+
+
+def encode_events(symbols, contexts, counts, tables: Tables, threads: int = 1):
+    """One blob per event (event e = the next counts[e] symbols), coded on `threads` threads.
+
+    Returns (bytes as a uint8 array, byte counts per event): ak.unflatten(bytes, byte_counts) is a jagged uint8
+    branch. Each event's bytes equal encode() of that event alone."""
+    s = _symbols(symbols, tables.alphabet, "entropy.encode_events")
+    off = _offsets(counts, "entropy.encode_events")
+    if off[-1] != s.size:
+        raise ValueError(f"entropy.encode_events: counts sum to {off[-1]} for {s.size} symbols")
+    c = _contexts(contexts, s.size, tables.n_contexts, "entropy.encode_events")
+    data, boff = hepvq_core.rans_encode_events(s, c, off, tables, int(threads))
+    return data, np.diff(boff)
+
+
+def decode_events(data, byte_counts, counts, contexts, tables: Tables, threads: int = 1) -> np.ndarray:
+    """Inverse of encode_events: the flat int64 symbols of all events."""
+    boff = _offsets(byte_counts, "entropy.decode_events")
+    off = _offsets(counts, "entropy.decode_events")
+    if boff.size != off.size:
+        raise ValueError(f"entropy.decode_events: {boff.size - 1} byte counts for {off.size - 1} events")
+    d = np.frombuffer(data, np.uint8) if isinstance(data, (bytes, bytearray)) else np.asarray(data, np.uint8)
+    if boff[-1] != d.size:
+        raise ValueError(f"entropy.decode_events: byte counts sum to {boff[-1]} for {d.size} bytes")
+    c = _contexts(contexts, int(off[-1]), tables.n_contexts, "entropy.decode_events")
+    return hepvq_core.rans_decode_events(d, boff, off, c, tables, int(threads)).astype(np.int64)
 
 
 def code_length_bits(symbols, contexts, tables: Tables) -> float:

@@ -62,6 +62,15 @@ std::vector<std::uint8_t> encode(const std::uint32_t* sym, const std::uint32_t* 
                                  const Tables& t);
 void decode(const std::uint8_t* data, std::size_t len, std::size_t n, const std::uint32_t* ctx, const Tables& t,
             std::uint32_t* out);
+// Many events at once, one blob per event: event e holds symbols [sym_offsets[e], sym_offsets[e + 1]) (offsets of
+// n_events + 1 entries rising from 0); the blobs are concatenated into `bytes` with byte_offsets (n_events + 1).
+// Events run on `threads` threads; the bytes equal those of encode() per event. Errors name the event.
+void encode_events(const std::uint32_t* sym, const std::uint32_t* ctx, const std::int64_t* sym_offsets,
+                   std::size_t n_events, const Tables& t, int threads, std::vector<std::uint8_t>& bytes,
+                   std::vector<std::int64_t>& byte_offsets);
+void decode_events(const std::uint8_t* data, std::size_t len, const std::int64_t* byte_offsets,
+                   const std::int64_t* sym_offsets, std::size_t n_events, const std::uint32_t* ctx, const Tables& t,
+                   int threads, std::uint32_t* out);
 // Ideal code length in bits of the symbols under the model the coder uses (static or adaptive):
 // sum of log2(2^scale_bits / freq) plus the escapes' raw bits.
 double code_length_bits(const std::uint32_t* sym, const std::uint32_t* ctx, std::size_t n, const Tables& t);
