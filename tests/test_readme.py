@@ -9,7 +9,8 @@ the line(s) before its fence:
     <!-- readme-test: slow (reason) -->   run under @pytest.mark.slow (CI runs it too)
 
 Blocks without a marker run as fast tests. Running one block (-k) first runs the blocks before it in its
-document, so every test can run on its own.
+document, so every test can run on its own; a block fails for its own error only, naming the earlier blocks
+that failed (whose outputs it may have missed).
 """
 from __future__ import annotations
 
@@ -110,10 +111,10 @@ class Workspace:
                 self.done[k] = None
                 continue
             self.done[k] = self._run_one(line, lang, code, k)
-        for k in range(index + 1):
-            if self.done[k] is not None:
-                where = "this block" if k == index else f"earlier block at line {self.blocks[k][0]}"
-                pytest.fail(f"{self.doc}: {where} failed:\n{self.done[k]}", pytrace=False)
+        if self.done[index] is not None:  # earlier failures are its own tests' failures: named here as context
+            earlier = [str(self.blocks[k][0]) for k in range(index) if self.done[k] is not None]
+            note = f" (earlier blocks that failed: lines {', '.join(earlier)})" if earlier else ""
+            pytest.fail(f"{self.doc}: this block failed{note}:\n{self.done[index]}", pytrace=False)
 
     def _run_one(self, line, lang, code, k):
         if lang == "python":
