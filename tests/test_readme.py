@@ -29,7 +29,7 @@ COPIED = ("data", "python_cfg", "benchmarks", "examples")   # what the commands 
 LANGS = {"bash": "bash", "sh": "bash", "shell": "bash", "python": "python"}
 MARKER = re.compile(r"<!--\s*readme-test:\s*(skip|slow)\s*(?:\((.*)\))?\s*-->")
 FENCE = re.compile(r"^(\s*)```\s*([\w+-]*)\s*$")
-BLOCK_TIMEOUT = 1500  # per block; generous for a loaded machine (CI runs the whole file in ~5 min)
+BLOCK_TIMEOUT = 1500  # per block, generous: a shared machine can be 10x slower than an idle one
 
 
 def extract(path: Path):
