@@ -114,7 +114,10 @@ def test_cli_pixel_and_tpc(tmp_path, capsys):
         a = t.arrays()
         assert ak.min(a["TpcHit_adc"]) >= 64 and ak.max(a["TpcHit_sector"]) <= 2
         assert a["TpcHit_adc"].type.content.content.primitive == "uint16"
-    assert cli.main(["tpc", "--events", "1", "--occupancy", "2", "-o", str(tmp_path / "x.root"), "-q"]) == 2
+    # out of range: refused while parsing, before any work (argparse's exit status 2)
+    with pytest.raises(SystemExit) as refused:
+        cli.main(["tpc", "--events", "1", "--occupancy", "2", "-o", str(tmp_path / "x.root"), "-q"])
+    assert refused.value.code == 2
     assert not (tmp_path / "x.root").exists()
 
 
