@@ -41,34 +41,8 @@ ln -sf "$ORT_LIB" "$BUILD/lib/libonnxruntime.so"
 ln -sf "$ORT_LIB" "$BUILD/lib/libonnxruntime.so.1"
 
 # 2. onnxruntime headers
-have() { [ -f "$1/onnxruntime_cxx_api.h" ]; }
-if [ -n "${ORT_INCLUDE:-}" ] && have "$ORT_INCLUDE"; then INC="$ORT_INCLUDE"
-elif have "$BUILD/include/onnxruntime"; then INC="$BUILD/include/onnxruntime"
-elif have /usr/include/onnxruntime; then INC=/usr/include/onnxruntime
-elif have "$REPO/examples/cpp/build/include/onnxruntime"; then INC="$REPO/examples/cpp/build/include/onnxruntime"
-else
-  echo "cpp/build.sh: fetching onnxruntime headers (Debian trixie libonnxruntime-dev, download only)" >&2
-  APT="$BUILD/apt"
-  mkdir -p "$APT/lists/partial" "$APT/cache/archives/partial"
-  # the Debian mirror this machine already uses (first main-archive URI of its apt sources), suite trixie
-  MIRROR="$(cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null \
-            | awk '/^URIs:/ && !/security/ {print $2; exit} /^deb / && !/security/ {for (i = 2; i <= NF; i++) if ($i ~ /:\/\//) {print $i; exit}}' || true)"
-  if [ -z "$MIRROR" ]; then echo "cpp/build.sh: no Debian mirror found in the apt sources" >&2; exit 3; fi
-  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $MIRROR trixie main" > "$APT/trixie.list"
-  OPTS=(-o "Dir::Etc::sourcelist=$APT/trixie.list" -o "Dir::Etc::sourceparts=-" -o "Dir::State::Lists=$APT/lists"
-        -o "Dir::Cache=$APT/cache" -o "APT::Get::List-Cleanup=0" -o "APT::Sandbox::User=root" -q)
-  if command -v apt-get >/dev/null && apt-get "${OPTS[@]}" update >/dev/null 2>"$APT/update.log" \
-     && (cd "$APT" && apt-get "${OPTS[@]}" download libonnxruntime-dev >/dev/null 2>"$APT/download.log"); then
-    DEB="$(ls "$APT"/libonnxruntime-dev_*.deb | head -1)"
-    rm -rf "$APT/x" && dpkg-deb -x "$DEB" "$APT/x"
-    cp -r "$APT/x/usr/include/onnxruntime" "$BUILD/include/"
-    rm -rf "$APT/x" "$APT/lists" "$APT/cache"
-    INC="$BUILD/include/onnxruntime"
-  else
-    echo "cpp/build.sh: no onnxruntime headers: set ORT_INCLUDE, install libonnxruntime-dev, or allow apt-get download (see $APT/*.log)" >&2
-    exit 3
-  fi
-fi
+source "$HERE/ort_headers.sh"
+ort_headers "$BUILD" cpp/build.sh "$REPO/examples/cpp/build/include/onnxruntime"
 if [ ! -f /usr/include/lzma.h ] && [ -z "${LIBLZMA_INCLUDE_DIR:-}" ]; then
   echo "cpp/build.sh: liblzma headers missing (apt-get install liblzma-dev)" >&2; exit 3
 fi

@@ -28,33 +28,8 @@ ln -sf "$ORT_LIB" "$BUILD/lib/libonnxruntime.so"
 ln -sf "$ORT_LIB" "$BUILD/lib/libonnxruntime.so.1"
 
 # 2. headers
-have() { [ -f "$1/onnxruntime_cxx_api.h" ]; }
-if [ -n "${ORT_INCLUDE:-}" ] && have "$ORT_INCLUDE"; then INC="$ORT_INCLUDE"
-elif have "$BUILD/include/onnxruntime"; then INC="$BUILD/include/onnxruntime"
-elif have /usr/include/onnxruntime; then INC=/usr/include/onnxruntime
-else
-  echo "build.sh: fetching onnxruntime headers (Debian trixie libonnxruntime-dev, download only)" >&2
-  APT="$BUILD/apt"
-  mkdir -p "$APT/lists/partial" "$APT/cache/archives/partial"
-  # the Debian mirror this machine already uses (first main-archive URI of its apt sources), suite trixie
-  MIRROR="$(cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null \
-            | awk '/^URIs:/ && !/security/ {print $2; exit} /^deb / && !/security/ {for (i = 2; i <= NF; i++) if ($i ~ /:\/\//) {print $i; exit}}' || true)"
-  if [ -z "$MIRROR" ]; then echo "build.sh: no Debian mirror found in the apt sources" >&2; exit 3; fi
-  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $MIRROR trixie main" > "$APT/trixie.list"
-  OPTS=(-o "Dir::Etc::sourcelist=$APT/trixie.list" -o "Dir::Etc::sourceparts=-" -o "Dir::State::Lists=$APT/lists"
-        -o "Dir::Cache=$APT/cache" -o "APT::Get::List-Cleanup=0" -o "APT::Sandbox::User=root" -q)
-  if command -v apt-get >/dev/null && apt-get "${OPTS[@]}" update >/dev/null 2>"$APT/update.log" \
-     && (cd "$APT" && apt-get "${OPTS[@]}" download libonnxruntime-dev >/dev/null 2>"$APT/download.log"); then
-    DEB="$(ls "$APT"/libonnxruntime-dev_*.deb | head -1)"
-    rm -rf "$APT/x" && dpkg-deb -x "$DEB" "$APT/x"
-    cp -r "$APT/x/usr/include/onnxruntime" "$BUILD/include/"
-    rm -rf "$APT/x" "$APT/lists" "$APT/cache"
-    INC="$BUILD/include/onnxruntime"
-  else
-    echo "build.sh: no onnxruntime headers: set ORT_INCLUDE, install libonnxruntime-dev, or allow apt-get download (see $APT/*.log)" >&2
-    exit 3
-  fi
-fi
+source "$HERE/../../cpp/ort_headers.sh"
+ort_headers "$BUILD" build.sh
 
 # 3. compile (rpath to the symlinks, so the binary finds the wheel's library without LD_LIBRARY_PATH)
 "$CXX" -std=c++17 -O2 -Wall -Wextra -I"$INC" "$HERE/hepvq_encode.cpp" -o "$BUILD/hepvq_encode" \
