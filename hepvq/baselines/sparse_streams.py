@@ -1,0 +1,400 @@
+"""Sparse hit positions (and one small integer per hit) as symbol streams for the core's rANS coder.
+
+The entropy-coded layout of the sparse baseline (pixel_sparse format 2) and of tpc_inr's coordinate and
+residual streams (format 2): the same coder as pixel_vq format 2 (hepvq.codecs.entropy), with static
+conditional tables fitted on training events and shipped with the model and in every file.
+
+Hits live on 2-D *planes* (a pixel module: col x row; a TPC (sector, layer): phi x z) listed in a table of plane
+keys (pixel: detId; TPC: sector * 16 + layer); the second coordinate (``row``) is the fast one, along which
+clusters extend. Per event, hits sorted by (plane, col, row) become five streams, decoded in this order, each
+one's contexts computed from the streams decoded before it (so every stream decodes in one vectorised call):
+
+========== ================================== =========================================================
+stream     one symbol per                     symbol | context
+========== ================================== =========================================================
+columns    plane of the event's plane list    occupied columns | the plane's occupancy class (training
+                                              quantile; planes missing from the table: a pooled class)
+col_gap    occupied column                    first column of the plane: its column, else gap - 1 |
+                                              first? x log2 bucket of the plane's column count
+col_count  occupied column                    hits in the column - 1 | previous column adjacent x next
+                                              column adjacent x class quarter
+row        hit                                first hit of a column next to an occupied column: zigzag
+                                              offset from that column's first row, else its row; other
+                                              hits: gap to the previous row - 1 | which case x the
+                                              columns' hit counts x position in the column
+value      hit                                the value (4-bit ADC code / zigzag residual) | occupied
+                                              4-neighbours (up, down, left, right) x column count
+========== ================================== =========================================================
+
+Planes with hits that are not in the table are listed per event (varint key deltas) and use the pooled class.
+Symbols beyond a table's trained range are escapes (raw bits), so any input is codable.
+Measured (benchmarks/entropy_streams.py, docs/pixel.md): the pixel baseline's 8.62 bits/hit as zstd-19/LZMA
+blobs become ~8.25 on held-out events.
+
+    tables = fit(events, keys)                        # events: [(plane index, col, row, value) per event]
+    blob = encode_event(plane_keys, col, row, value, tables)   # one event, hits in any order
+    plane_keys, col, row, value = decode_event(blob, tables)   # sorted by (plane key, col, row)
+    tables.to_bytes() / StreamTables.from_bytes(data)  # the blob stored in models and files
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import struct
+
+import numpy as np
+
+from hepvq.codecs import entropy
+from hepvq.errors import DataError, ModelError
+
+MAGIC = b"HVST"
+TABLES_VERSION = 1
+STREAMS = ("columns", "col_gap", "col_count", "row", "value")
+N_CLASSES = 16
+
+
+def zigzag(a) -> np.ndarray:
+    a = np.asarray(a, np.int64)
+    return np.where(a >= 0, 2 * a, -2 * a - 1)
+
+
+def unzigzag(z) -> np.ndarray:
+    z = np.asarray(z, np.int64)
+    return np.where(z & 1, -((z + 1) >> 1), z >> 1)
+
+
+def _bucket(n) -> np.ndarray:
+    return np.minimum(np.floor(np.log2(np.maximum(np.asarray(n, np.float64), 1))).astype(np.int64), 15)
+
+
+def _segmented_cumsum(values: np.ndarray, seg_start: np.ndarray) -> np.ndarray:
+    from hepvq.pixel.codec import segmented_cumsum
+
+    return segmented_cumsum(values, seg_start)
+
+
+def n_contexts(n_classes: int = N_CLASSES) -> dict[str, int]:
+    return {"columns": n_classes + 1, "col_gap": 32, "col_count": 16, "row": 32, "value": 64}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# layout: hits -> symbols and contexts; the contexts of each stream from the streams before it
+# ---------------------------------------------------------------------------------------------------------------
+def _column_contexts(ncols_of_col, cfirst, gap, cclass, n_classes):
+    adjp = (~cfirst) & (gap == 0)
+    adjn = np.zeros(adjp.size, bool)
+    adjn[:-1] = adjp[1:]
+    gap_ctx = 2 * _bucket(ncols_of_col) + cfirst
+    count_ctx = adjp + 2 * adjn + 4 * np.minimum(cclass * 4 // n_classes, 3)
+    return adjp, gap_ctx, count_ctx
+
+
+def _row_contexts(ccount, adjp):
+    """Per column: context of its first row; the within-column contexts depend on position and count only."""
+    prev_count = np.concatenate([[0], ccount[:-1]]).astype(np.int64)
+    return np.where(adjp, 1 + np.minimum(prev_count - 1, 3) + 4 * np.minimum(ccount - 1, 3), 0)
+
+
+def _within_contexts(pos, hit_count):
+    return 17 + np.minimum(pos - 1, 2) + 3 * np.minimum(hit_count - 2, 4)
+
+
+def _value_contexts(plane, col, row, hit_count):
+    n = plane.size
+    if n == 0:
+        return np.zeros(0, np.int64)
+    key = (plane.astype(np.int64) * (1 << 20) + col) * (1 << 20) + row
+
+    def has(dc, dr):
+        k = (plane.astype(np.int64) * (1 << 20) + col + dc) * (1 << 20) + row + dr
+        i = np.minimum(np.searchsorted(key, k), n - 1)
+        return key[i] == k
+
+    pattern = has(0, -1) + 2 * has(0, 1) + 4 * has(-1, 0) + 8 * has(1, 0)
+    return pattern + 16 * np.minimum(hit_count - 1, 3)
+
+
+def event_symbols(plane, col, row, value, n_planes: int, classes: np.ndarray, n_classes: int = N_CLASSES):
+    """{stream: (symbols, contexts)} of one event whose hits are sorted by (plane, col, row); plane: index into
+    the event's plane list (n_planes long, classes[i] its class)."""
+    plane, col, row = (np.asarray(x, np.int64) for x in (plane, col, row))
+    n = plane.size
+    newc = np.ones(n, bool)
+    newc[1:] = (plane[1:] != plane[:-1]) | (col[1:] != col[:-1])
+    cs = np.flatnonzero(newc)
+    cplane, ccol = plane[cs], col[cs]
+    ccount = np.diff(np.append(cs, n))
+    ncols = np.bincount(cplane, minlength=n_planes).astype(np.int64)
+    cfirst = np.ones(cs.size, bool)
+    cfirst[1:] = cplane[1:] != cplane[:-1]
+    gap = np.where(cfirst, ccol, ccol - np.concatenate([[0], ccol[:-1]]) - 1)
+    adjp, gap_ctx, count_ctx = _column_contexts(ncols[cplane], cfirst, gap, classes[cplane], n_classes)
+    colid = np.cumsum(newc) - 1
+    pos = np.arange(n) - cs[colid]
+    first_row = row[cs]
+    first_sym = np.where(adjp, zigzag(first_row - np.concatenate([[0], first_row[:-1]])), first_row)
+    hit_count = ccount[colid]
+    is_first = pos == 0
+    prev_row = np.concatenate([[0], row[:-1]])
+    row_sym = np.where(is_first, first_sym[colid], row - prev_row - 1)
+    row_ctx = np.where(is_first, _row_contexts(ccount, adjp)[colid], _within_contexts(pos, hit_count))
+    out = {"columns": (ncols, classes.astype(np.int64)), "col_gap": (gap, gap_ctx),
+           "col_count": (ccount - 1, count_ctx), "row": (row_sym, row_ctx)}
+    if value is not None:
+        out["value"] = (np.asarray(value, np.int64), _value_contexts(plane, col, row, hit_count))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# tables
+# ---------------------------------------------------------------------------------------------------------------
+class StreamTables:
+    """Plane table (sorted keys, occupancy class of each) + one rANS table per stream + the layout's limits."""
+
+    def __init__(self, info: dict, keys: np.ndarray, classes: np.ndarray, tables: dict):
+        self.info = dict(info)
+        self.n_cols, self.n_rows = int(info["n_cols"]), int(info["n_rows"])
+        self.value_alphabet = int(info["value_alphabet"])
+        self.n_classes = int(info["n_classes"])
+        self.keys = np.asarray(keys, np.int64)
+        self.classes = np.asarray(classes, np.int64)
+        self.tables = tables
+        if self.keys.size != self.classes.size or (self.keys.size > 1 and np.any(np.diff(self.keys) <= 0)):
+            raise ModelError("sparse stream tables: plane keys not strictly increasing or classes of another size")
+        want = n_contexts(self.n_classes)
+        for name in STREAMS:
+            if name not in tables:
+                raise ModelError(f"sparse stream tables: stream '{name}' has no table")
+            if tables[name].n_contexts != want[name]:
+                raise ModelError(f"sparse stream tables: stream '{name}' has {tables[name].n_contexts} contexts, "
+                                 f"the layout uses {want[name]}")
+
+    def to_bytes(self) -> bytes:
+        """MAGIC, version byte, zstd-19 of (header lengths, JSON info, plane keys, classes, each stream's tables).
+        Deterministic: the same tables give the same bytes (and sha256)."""
+        import zstandard
+
+        head = json.dumps(self.info, sort_keys=True).encode()
+        out = io.BytesIO()
+        out.write(struct.pack("<II", len(head), self.keys.size) + head)
+        out.write(self.keys.astype("<i8").tobytes() + self.classes.astype(np.uint8).tobytes())
+        for name in STREAMS:
+            t = self.tables[name].to_bytes()
+            out.write(struct.pack("<I", len(t)) + t)
+        return MAGIC + bytes([TABLES_VERSION]) + zstandard.ZstdCompressor(level=19).compress(out.getvalue())
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.to_bytes()).hexdigest()
+
+    @classmethod
+    def from_bytes(cls, data: bytes, what: str = "sparse stream tables") -> "StreamTables":
+        import zstandard
+
+        data = bytes(data)
+        try:
+            if data[:4] != MAGIC:
+                raise ValueError("bad magic")
+            if data[4] != TABLES_VERSION:
+                raise ValueError(f"version {data[4]} (this hepvq reads {TABLES_VERSION})")
+            data = zstandard.ZstdDecompressor().decompress(data[5:], max_output_size=1 << 28)
+            lh, m = struct.unpack_from("<II", data, 0)
+            p = 8
+            info = json.loads(data[p:p + lh].decode())
+            p += lh
+            keys = np.frombuffer(data, "<i8", m, p).astype(np.int64)
+            p += 8 * m
+            classes = np.frombuffer(data, np.uint8, m, p).astype(np.int64)
+            p += m
+            tables = {}
+            for name in STREAMS:
+                (lt,) = struct.unpack_from("<I", data, p)
+                p += 4
+                if p + lt > len(data):
+                    raise ValueError("truncated")
+                tables[name] = entropy.Tables.from_bytes(data[p:p + lt])
+                p += lt
+            if p != len(data):
+                raise ValueError(f"{len(data) - p} trailing bytes")
+        except ModelError:
+            raise
+        except Exception as err:  # noqa: BLE001 - any damage is one line naming what
+            raise ModelError(f"{what}: not a valid table blob ({str(err).splitlines()[0] if str(err) else type(err).__name__})") \
+                from err
+        return cls(info, keys, classes, tables)
+
+    def plane_list(self, keys_present: np.ndarray):
+        """(sorted plane keys of the event: the table's and the extra ones, their classes, the extra keys)."""
+        keys_present = np.asarray(keys_present, np.int64)
+        i = np.minimum(np.searchsorted(self.keys, keys_present), max(self.keys.size - 1, 0))
+        known = (self.keys[i] == keys_present) if self.keys.size else np.zeros(keys_present.size, bool)
+        extra = np.unique(keys_present[~known])
+        return self._merge(extra) + (extra,)
+
+    def _merge(self, extra: np.ndarray):
+        allk = np.concatenate([self.keys, extra])
+        cls_ = np.concatenate([self.classes, np.full(extra.size, self.n_classes, np.int64)])
+        o = np.argsort(allk, kind="stable")
+        return allk[o], cls_[o]
+
+
+def fit(events, *, n_cols: int, n_rows: int, value_alphabet: int, n_classes: int = N_CLASSES, kind: str = "",
+        adapt_period: int = 0, adapt_strength: int = 0) -> StreamTables:
+    """Tables fitted on training events [(plane keys, col, row, value) per event, any hit order].
+
+    Plane classes: quantiles of each plane's mean hit count over the events; the pooled class (planes missing
+    from the table) is fitted on all planes together, as is every context's fallback."""
+    keys = np.unique(np.concatenate([np.asarray(e[0], np.int64) for e in events])) if events else np.zeros(0, np.int64)
+    occ = np.zeros(keys.size)
+    for e in events:
+        occ += np.bincount(np.searchsorted(keys, np.asarray(e[0], np.int64)), minlength=keys.size)
+    rank = np.argsort(np.argsort(occ, kind="stable"), kind="stable")
+    classes = (rank * n_classes // max(keys.size, 1)).astype(np.int64)
+    info = {"kind": kind, "n_cols": int(n_cols), "n_rows": int(n_rows), "value_alphabet": int(value_alphabet),
+            "n_classes": int(n_classes), "adapt_period": int(adapt_period), "adapt_strength": int(adapt_strength)}
+    proto = StreamTables.__new__(StreamTables)
+    proto.keys, proto.classes, proto.n_classes = keys, classes, n_classes
+    sym = {s: [] for s in STREAMS}
+    ctx = {s: [] for s in STREAMS}
+    for e in events:
+        plane_keys, col, row, value = (np.asarray(x, np.int64) for x in e)
+        plist, pclass, _ = proto.plane_list(plane_keys)
+        idx = np.searchsorted(plist, plane_keys)
+        o = np.lexsort((row, col, idx))
+        for s, (a, c) in event_symbols(idx[o], col[o], row[o], value[o], plist.size, pclass, n_classes).items():
+            sym[s].append(a)
+            ctx[s].append(c)
+    alphabets = {"columns": n_cols + 1, "col_gap": n_cols, "col_count": n_rows, "row": 2 * n_rows,
+                 "value": value_alphabet}
+    tables = {}
+    for s in STREAMS:
+        a = np.concatenate(sym[s]) if sym[s] else np.zeros(0, np.int64)
+        c = np.concatenate(ctx[s]) if ctx[s] else np.zeros(0, np.int64)
+        if s == "columns":  # the pooled class: every plane's statistics
+            a, c = np.concatenate([a, a]), np.concatenate([c, np.full(c.size, n_classes)])
+        tables[s] = entropy.fit_tables(a, c, alphabet=alphabets[s], n_contexts=n_contexts(n_classes)[s],
+                                       direct=min(alphabets[s], 4096), adapt_period=adapt_period,
+                                       adapt_strength=adapt_strength)
+    return StreamTables(info, keys, classes, tables)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# one event <-> one blob
+# ---------------------------------------------------------------------------------------------------------------
+def _varints(values) -> bytes:
+    from hepvq.tpc.coords import varint_bytes
+
+    return varint_bytes(np.asarray(values, np.uint64))
+
+
+class _Cursor:
+    def __init__(self, blob: bytes, what: str):
+        self.b, self.p, self.what = memoryview(blob), 0, what
+
+    def varint(self) -> int:
+        shift = out = 0
+        while True:
+            if self.p >= len(self.b):
+                raise DataError(f"{self.what}: truncated blob")
+            x = self.b[self.p]
+            self.p += 1
+            out |= (x & 0x7F) << shift
+            if not x & 0x80:
+                return out
+            shift += 7
+            if shift > 63:
+                raise DataError(f"{self.what}: corrupt varint")
+
+    def take(self, n: int) -> bytes:
+        if n < 0 or self.p + n > len(self.b):
+            raise DataError(f"{self.what}: truncated blob")
+        out = bytes(self.b[self.p:self.p + n])
+        self.p += n
+        return out
+
+
+def encode_event(plane_keys, col, row, value, tables: StreamTables, *, header: bytes = b"") -> bytes:
+    """One event's blob: header + varints (hits, extra planes, their key deltas) + per stream (byte count,
+    rANS bytes). value: None to code positions only. Hits are coded sorted by (plane key, col, row)."""
+    plane_keys, col, row = (np.asarray(x, np.int64) for x in (plane_keys, col, row))
+    n = plane_keys.size
+    plist, pclass, extra = tables.plane_list(plane_keys)
+    idx = np.searchsorted(plist, plane_keys)
+    o = np.lexsort((row, col, idx))
+    v = None if value is None else np.asarray(value, np.int64)[o]
+    syms = event_symbols(idx[o], col[o], row[o], v, plist.size, pclass, tables.n_classes)
+    out = io.BytesIO()
+    out.write(header + _varints([n, extra.size]))
+    if extra.size:
+        out.write(_varints(zigzag(np.diff(extra, prepend=0))))
+    for s in STREAMS:
+        if s not in syms:
+            continue
+        a, c = syms[s]
+        blob = entropy.encode(a, c, tables.tables[s])
+        out.write(_varints([len(blob)]) + blob)
+    return out.getvalue()
+
+
+def decode_event(blob, tables: StreamTables, *, with_value: bool = True, offset: int = 0, what: str = "sparse blob"):
+    """-> (plane keys, col, row, value or None) int64, sorted by (plane key, col, row)."""
+    r = _Cursor(bytes(blob), what)
+    r.p = offset
+    n, n_extra = r.varint(), r.varint()
+    if n > 1 << 40 or n_extra > 1 << 32:
+        raise DataError(f"{what}: corrupt header ({n} hits, {n_extra} extra planes)")
+    extra = np.cumsum(unzigzag(np.array([r.varint() for _ in range(n_extra)], np.int64))) if n_extra \
+        else np.zeros(0, np.int64)
+    plist, pclass = tables._merge(extra)
+    if n_extra and (np.any(np.diff(plist) <= 0)):
+        raise DataError(f"{what}: extra plane keys repeat a table key or each other")
+    P = plist.size
+
+    def stream(name, count, ctx):
+        nbytes = r.varint()
+        data = r.take(nbytes)
+        try:
+            return entropy.decode(data, count, ctx, tables.tables[name])
+        except DataError as err:
+            raise DataError(f"{what}: stream '{name}': {err}") from err
+
+    ncols = stream("columns", P, pclass)
+    if np.any(ncols > tables.n_cols) or int(ncols.sum()) > n:
+        raise DataError(f"{what}: stream 'columns' decodes {int(ncols.sum())} columns for {n} hits")
+    C = int(ncols.sum())
+    cplane = np.repeat(np.arange(P), ncols)
+    cfirst = np.ones(C, bool)
+    cfirst[1:] = cplane[1:] != cplane[:-1]
+    gap_ctx = 2 * _bucket(ncols[cplane]) + cfirst
+    gap = stream("col_gap", C, gap_ctx)
+    ccol = _segmented_cumsum(gap + 1, cfirst) - 1 if C else np.zeros(0, np.int64)
+    if C and int(ccol.max()) >= tables.n_cols:
+        raise DataError(f"{what}: stream 'col_gap' decodes column {int(ccol.max())} beyond {tables.n_cols - 1}")
+    adjp, _, count_ctx = _column_contexts(ncols[cplane], cfirst, gap, pclass[cplane], tables.n_classes)
+    ccount = stream("col_count", C, count_ctx) + 1
+    if int(ccount.sum()) != n:
+        raise DataError(f"{what}: columns hold {int(ccount.sum())} hits, the header says {n}")
+    colid = np.repeat(np.arange(C), ccount)
+    cs = np.concatenate([[0], np.cumsum(ccount)[:-1]]).astype(np.int64)
+    pos = np.arange(n) - cs[colid] if n else np.zeros(0, np.int64)
+    is_first = pos == 0
+    hit_count = ccount[colid]
+    row_ctx = np.where(is_first, _row_contexts(ccount, adjp)[colid] if C else 0, _within_contexts(pos, hit_count))
+    rsym = stream("row", n, row_ctx)
+    first_val = np.where(adjp, unzigzag(rsym[cs]), rsym[cs]) if C else np.zeros(0, np.int64)
+    first_row = _segmented_cumsum(first_val, ~adjp) if C else first_val
+    row = _segmented_cumsum(np.where(is_first, first_row[colid] if C else 0, rsym + 1), is_first) if n \
+        else np.zeros(0, np.int64)
+    if n and (int(row.min()) < 0 or int(row.max()) >= tables.n_rows):
+        raise DataError(f"{what}: stream 'row' decodes row {int(row.min())}..{int(row.max())} outside "
+                        f"0..{tables.n_rows - 1}")
+    plane, col = cplane[colid], ccol[colid]
+    value = None
+    if with_value:
+        value = stream("value", n, _value_contexts(plane, col, row, hit_count))
+        if n and int(value.max()) >= tables.value_alphabet:
+            raise DataError(f"{what}: stream 'value' decodes {int(value.max())} beyond {tables.value_alphabet - 1}")
+    if r.p != len(r.b):
+        raise DataError(f"{what}: {len(r.b) - r.p} trailing bytes")
+    return plist[plane], col, row, value
