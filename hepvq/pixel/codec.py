@@ -16,7 +16,8 @@ pixel_vq design (docs/pixel.md has the measurements behind it):
 * **lossless-position mode** is the default: every hit survives (recall = precision = 1).  With
   ``adc_error_bound >= 0`` the codec adds sparse ``corrections`` (hit index delta, quantised ADC correction)
   so that |decoded ADC - ADC| <= bound for every hit (bound 0: lossless).  ``lossless_positions=False``
-  replaces rare shapes by the nearest frequent one instead of escaping (cheaper, loses hits).
+  replaces a rare shape by the largest frequent one inside it instead of escaping (cheaper, loses hits, never
+  invents one).
 
 All index streams are narrow integer branches (uint8 where they fit), readable as is from ROOT; ROOT's ZSTD
 entropy-codes them (docs/pixel.md compares with the ideal static entropy).  With the static context-rank
@@ -179,6 +180,10 @@ class PixelVQCodec(Codec):
     @classmethod
     def from_metadata(cls, blobs: dict[str, bytes], **kwargs) -> "PixelVQCodec":
         settings = cls.read_json_blob(blobs, "settings")
+        if cls is PixelVQCodec and int(settings.get("version", 1)) >= 2:  # format 2: hepvq.pixel.format2
+            from hepvq.pixel.format2 import PixelVQFormat2
+
+            return PixelVQFormat2.from_metadata(blobs, **kwargs)
         if "decoder.onnx" not in blobs:
             raise ModelError("compressed file lacks metadata 'decoder.onnx' of the pixel_vq codec")
         return cls(settings, blobs["decoder.onnx"], None, **kwargs)
@@ -214,7 +219,8 @@ class PixelVQCodec(Codec):
 
     def shape_index(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(shape code, mask actually coded): table index or escape; without lossless positions a rare mask is
-        replaced by the nearest table shape (fewest differing pixels)."""
+        replaced by the largest table shape inside it (drops hits, never adds one: P.largest_subset_shape),
+        and escaped only when no table shape fits inside it."""
         pos = np.searchsorted(self._shape_sorted, mask)
         pos = np.minimum(pos, len(self._shape_sorted) - 1)
         found = self._shape_sorted[pos] == mask
@@ -222,11 +228,8 @@ class PixelVQCodec(Codec):
         coded = mask.copy()
         if not self.lossless_positions and (~found).any():
             rare = np.flatnonzero(~found)
-            x = mask[rare][:, None] ^ self.shapes[None, :]
-            ham = np.zeros(x.shape, dtype=np.int64)
-            for b in range(self.size):
-                ham += ((x >> np.uint64(b)) & np.uint64(1)).astype(np.int64)
-            best = ham.argmin(1)
+            best = P.largest_subset_shape(mask[rare], self.shapes)
+            rare, best = rare[best >= 0], best[best >= 0]
             code[rare] = best
             coded[rare] = self.shapes[best]
         return code, coded
@@ -481,7 +484,22 @@ class PixelVQCodec(Codec):
         finally:
             self._onnx_fractions = False
 
+    def indices(self, products: dict[str, ak.Array]) -> ak.Array:
+        """Per event, per patch: detId, anchor row/col, shape, mask, charge (level index), decoded total charge
+        and VQ code(s) (-1 for single-hit patches), ranks turned back into symbols (hepvq.open(...).indices())."""
+        from hepvq.pixel.format2 import indices_array
+
+        return indices_array(self, self._decode_symbols(products))
+
     def _decode_numpy(self, products: dict[str, ak.Array]) -> ak.Array:
+        d = self._decode_symbols(products)
+        n_ev, event, det, row, col, mask, charge, codes, multi = (d[k] for k in (
+            "n_events", "event", "det", "row", "col", "mask", "charge", "codes", "multi"))
+        h = self._reconstruct(n_ev, event, det, row, col, mask, charge, codes, multi)
+        return self._apply_corrections(products, h, n_ev)
+
+    def _decode_symbols(self, products: dict[str, ak.Array]) -> dict:
+        """Every patch of format-1 products: event, det, anchor row/col, shape, mask, charge, codes, multi."""
         for inst in ("", "modules", "codes", "escapes"):
             if inst not in products:
                 raise DataError(f"pixel_vq decode: product instance '{inst}' is missing (have: "
@@ -542,7 +560,13 @@ class PixelVQCodec(Codec):
             if len(codes) and codes[:, s].max() >= k:
                 raise DataError(f"pixel_vq decode: stage {s} code {codes[:, s].max()} beyond the codebook size {k}")
         charge, codes = self._from_ranks(shape, charge, codes, multi)
-        h = self._reconstruct(n_ev, event, det, row, col, mask, charge, codes, multi)
+        return {"n_events": n_ev, "event": event, "det": det, "row": row, "col": col, "shape": shape, "mask": mask,
+                "charge": charge, "codes": codes, "multi": multi}
+
+    def _apply_corrections(self, products, h, n_ev) -> ak.Array:
+        def flat(arr, field):
+            return ak.to_numpy(ak.flatten(arr[field], axis=None)).astype(np.int64)
+
         if "corrections" in products:
             corr = products["corrections"]
             dhit = flat(corr, "dhit")
@@ -662,53 +686,114 @@ def _jagged(fields: dict[str, np.ndarray], counts: np.ndarray) -> ak.Array:
 
 @register_codec
 class PixelSparseCodec(Codec):
-    """The lossless-sparse baseline as a codec: per event one byte blob (uint8 jagged ``blob``) of
-    hepvq.baselines.sparse -- positions sorted by (detId, col, row), delta-coded and entropy-coded exactly,
-    ADC requantised to ``adc_bits`` bits (log bins above the threshold, CMS Phase-2 style)."""
+    """The lossless-sparse baseline as a codec: per event one byte blob (uint8 jagged ``blob``), positions exact,
+    ADC requantised to ``adc_bits`` bits (log bins above the threshold, CMS Phase-2 style).
+
+    ``format=1``: hepvq.baselines.sparse blobs (sorted flat keys delta-coded, zstd-19/LZMA per stream; the C++
+    reader decodes them). ``format=2``: the same hits as five context-modelled streams on the core's rANS coder
+    (hepvq.baselines.sparse_streams), with static tables fitted on training events (``tables``: StreamTables,
+    their bytes or a file; default the shipped data/models/pixel_sparse/tables.bin) stored in the file as
+    metadata 'tables' (sha256 in the settings). Each blob starts with b"HVS" + its format byte, so decode reads
+    both; a format-2 file needs its tables."""
 
     name = "pixel_sparse"
     collection = "PixelDigi"
+    DEFAULT_TABLES = Path(__file__).resolve().parents[2] / "data/models/pixel_sparse/tables.bin"
+    FORMATS = (1, 2)
 
-    def __init__(self, adc_bits: int = 4, adc_min: int = 1, adc_max: int = 255, mode: str = "log", level: int = 19):
+    def __init__(self, adc_bits: int = 4, adc_min: int = 1, adc_max: int = 255, mode: str = "log", level: int = 19,
+                 format: int = 1, tables=None):  # noqa: A002 - the parameter's name in cfgs and settings
+        from hepvq.baselines import sparse_streams
+
         if not 1 <= int(adc_bits) <= 16:
             raise ModelError(f"pixel_sparse: adc_bits must be in 1..16, got {adc_bits}")
         if mode not in ("log", "linear"):
             raise ModelError(f"pixel_sparse: mode must be 'log' or 'linear', got {mode!r}")
+        if int(format) not in self.FORMATS:
+            raise ModelError(f"pixel_sparse: format {format} is not one this hepvq writes or reads {self.FORMATS}")
         self.adc_bits, self.adc_min, self.adc_max = int(adc_bits), int(adc_min), int(adc_max)
-        self.mode, self.level = mode, int(level)
+        self.mode, self.level, self.format = mode, int(level), int(format)
+        self.tables = None
+        if self.format == 2:
+            src = self.DEFAULT_TABLES if tables is None else tables
+            if isinstance(src, sparse_streams.StreamTables):
+                self.tables = src
+            elif isinstance(src, (bytes, bytearray)):
+                self.tables = sparse_streams.StreamTables.from_bytes(src, "pixel_sparse tables")
+            else:
+                p = Path(src)
+                if not p.is_file():
+                    raise ModelError(f"pixel_sparse format 2: tables file {p} does not exist (fit one with "
+                                     "python -m hepvq.baselines.sparse_streams pixel)")
+                self.tables = sparse_streams.StreamTables.from_bytes(p.read_bytes(), f"pixel_sparse tables {p}")
+            t = self.tables
+            if t.value_alphabet != 1 << self.adc_bits or t.n_cols < 416 or t.n_rows < 160:
+                raise ModelError(f"pixel_sparse format 2: the tables code {t.value_alphabet} ADC codes on "
+                                 f"{t.n_cols} x {t.n_rows} planes, the codec needs {1 << self.adc_bits} "
+                                 f"(adc_bits={self.adc_bits}): fit tables for this setting")
+            self._tables_bytes = t.to_bytes()
 
     def settings(self) -> dict:
-        return {"adc_bits": self.adc_bits, "adc_min": self.adc_min, "adc_max": self.adc_max, "mode": self.mode}
+        s = {"adc_bits": self.adc_bits, "adc_min": self.adc_min, "adc_max": self.adc_max, "mode": self.mode}
+        if self.format == 2:  # format-1 settings stay byte-identical to what older hepvq wrote
+            s.update(format=2, tables_sha256=hashlib.sha256(self._tables_bytes).hexdigest())
+        return s
 
     def metadata(self) -> dict[str, bytes]:
-        return {"settings": self.json_blob(self.settings())}
+        out = {"settings": self.json_blob(self.settings())}
+        if self.format == 2:
+            out["tables"] = self._tables_bytes
+        return out
 
     @classmethod
     def from_metadata(cls, blobs: dict[str, bytes], **kwargs) -> "PixelSparseCodec":
         s = cls.read_json_blob(blobs, "settings")
-        return cls(s["adc_bits"], s["adc_min"], s["adc_max"], s["mode"], **kwargs)
+        fmt = int(s.get("format", 1))
+        tables = None
+        if fmt == 2:
+            if "tables" not in blobs:
+                raise ModelError("compressed file lacks metadata 'tables' of the pixel_sparse codec (format 2)")
+            if hashlib.sha256(bytes(blobs["tables"])).hexdigest() != s.get("tables_sha256"):
+                raise ModelError("metadata 'tables' of the pixel_sparse codec does not match the sha256 in its "
+                                 "settings: the tables are damaged or belong to another file")
+            tables = bytes(blobs["tables"])
+        return cls(s["adc_bits"], s["adc_min"], s["adc_max"], s["mode"], format=fmt, tables=tables, **kwargs)
+
+    def codes(self, adc) -> np.ndarray:
+        from hepvq.baselines.sparse import requantize
+
+        return requantize(adc, self.adc_bits, self.adc_min, self.adc_max, self.mode).astype(np.int64)
 
     def encode(self, hits: ak.Array, first_entry: int = 0) -> dict[str, ak.Array]:
+        from hepvq.baselines import sparse_streams
         from hepvq.baselines.sparse import encode_sparse
 
         h = P.flatten(hits)
         P.check_range(h, 1 << 16, 1 << 16, None, first_entry)
         refuse_zero_adc(h, first_entry, self.name)
         raise_duplicate(h, first_entry, None)
+        if self.format == 2:
+            P.check_range(h, self.tables.n_rows, self.tables.n_cols, None, first_entry)
         starts = np.searchsorted(h.event, np.arange(h.n_events + 1))
         blobs = []
         for e in range(h.n_events):  # one blob per event (each call is vectorised over the event's hits)
             s = slice(starts[e], starts[e + 1])
-            blobs.append(np.frombuffer(encode_sparse(
-                [h.det[s].astype(np.uint32), h.col[s].astype(np.uint16), h.row[s].astype(np.uint16)],
-                h.adc[s].astype(np.uint16), value_bits=self.adc_bits, value_min=self.adc_min,
-                value_max=self.adc_max, mode=self.mode, level=self.level), dtype=np.uint8))
+            if self.format == 2:
+                blob = sparse_streams.encode_event(h.det[s], h.col[s], h.row[s], self.codes(h.adc[s]), self.tables,
+                                                   header=b"HVS\x02")
+            else:
+                blob = encode_sparse(
+                    [h.det[s].astype(np.uint32), h.col[s].astype(np.uint16), h.row[s].astype(np.uint16)],
+                    h.adc[s].astype(np.uint16), value_bits=self.adc_bits, value_min=self.adc_min,
+                    value_max=self.adc_max, mode=self.mode, level=self.level)
+            blobs.append(np.frombuffer(blob, dtype=np.uint8))
         counts = np.array([len(b) for b in blobs], dtype=np.int64)
         flat = np.concatenate(blobs) if blobs else np.zeros(0, np.uint8)
         return {"": ak.unflatten(ak.zip({"blob": flat}), counts)}
 
     def decode(self, products: dict[str, ak.Array]) -> ak.Array:
-        from hepvq.baselines.sparse import decode_sparse
+        from hepvq.baselines import sparse_streams
+        from hepvq.baselines.sparse import decode_sparse, dequantize
 
         if "" not in products:
             raise DataError("pixel_sparse decode: the main product is missing")
@@ -718,11 +803,20 @@ class PixelSparseCodec(Codec):
         offs = np.concatenate([[0], np.cumsum(counts)])
         parts = []
         for e in range(len(counts)):
-            keys, values, _ = decode_sparse(flat[offs[e]:offs[e + 1]].tobytes())
-            n = len(keys[0])
+            blob = flat[offs[e]:offs[e + 1]].tobytes()
+            if blob[:4] == b"HVS\x02":  # format 2 (the blob says which, whatever the settings)
+                if self.tables is None:
+                    raise DataError(f"pixel_sparse: event {e} is a format-2 blob but the codec has no tables "
+                                    "(settings say format 1): the file is damaged")
+                det, col, row, code = sparse_streams.decode_event(blob, self.tables, offset=4,
+                                                                  what=f"pixel_sparse event {e}")
+                values = dequantize(code, self.adc_bits, self.adc_min, self.adc_max, self.mode)
+            else:
+                keys, values, _ = decode_sparse(blob)
+                det, col, row = keys
             adc = np.clip(np.rint(values), self.adc_min, self.adc_max).astype(np.int64)
-            parts.append((np.full(n, e), keys[0].astype(np.int64), keys[2].astype(np.int64),
-                          keys[1].astype(np.int64), adc))
+            parts.append((np.full(len(det), e), np.asarray(det, np.int64), np.asarray(row, np.int64),
+                          np.asarray(col, np.int64), adc))
         if parts:
             cols = [np.concatenate([p[i] for p in parts]) for i in range(5)]
         else:

@@ -237,6 +237,37 @@ def dense_to_mask(dense: np.ndarray) -> np.ndarray:
     return (dense.astype(np.uint64) * weights[None, :]).sum(axis=1, dtype=np.uint64)
 
 
+def popcount(x: np.ndarray) -> np.ndarray:
+    """Number of set bits of each uint64 (int64 array of the same shape)."""
+    x = np.ascontiguousarray(x, dtype=np.uint64)
+    return _POPCOUNT8[x.view(np.uint8)].reshape(x.shape + (8,)).sum(axis=-1, dtype=np.int64)
+
+
+_POPCOUNT8 = np.array([bin(i).count("1") for i in range(256)], dtype=np.int64)
+
+
+def largest_subset_shape(mask: np.ndarray, table: np.ndarray, block: int = 4096) -> np.ndarray:
+    """For each occupancy mask, the index in ``table`` of the shape with the most pixels among the shapes that lie
+    inside the mask (every bit of the shape set in the mask; ties: the lowest index), -1 where none does.
+
+    Replacing a mask by such a shape only drops pixels: the decoded pixels are a subset of the input's, so they
+    stay inside the module and never collide with another patch's pixels (a shape with pixels outside the mask
+    would invent hits, and duplicates where patches of neighbouring clusters overlap)."""
+    mask = np.asarray(mask, dtype=np.uint64)
+    table = np.asarray(table, dtype=np.uint64)
+    out = np.full(len(mask), -1, dtype=np.int64)
+    if len(table) == 0:
+        return out
+    size = popcount(table)
+    for a in range(0, len(mask), block):
+        m = mask[a:a + block]
+        inside = (table[None, :] & ~m[:, None]) == 0
+        score = np.where(inside, size[None, :], -1)
+        best = score.argmax(axis=1)
+        out[a:a + block] = np.where(score[np.arange(len(m)), best] > 0, best, -1)
+    return out
+
+
 def extract(h: Hits, patch_rows: int = 4, patch_cols: int = 8, module_rows: int = DEFAULT_MODULE_ROWS,
             module_cols: int = DEFAULT_MODULE_COLS) -> tuple[Patches, np.ndarray, np.ndarray, np.ndarray]:
     """Cut the hits' clusters into patches, in the compiled core (hepvq_core; extract_reference is the numpy
