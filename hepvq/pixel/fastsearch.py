@@ -139,8 +139,11 @@ class FastVQSearch:
         return self._core.search(np.ascontiguousarray(x, dtype=np.float32), np.asarray(mask_id, dtype=np.uint64),
                                  self.threads)
 
-    def search_reference(self, x: np.ndarray, m: np.ndarray, mask_id: np.ndarray, chunk: int = 8192):
-        """The numpy search: (indices, ambiguous) for fractions x, mask m and an integer id per distinct mask."""
+    def search_reference(self, x: np.ndarray, m: np.ndarray, mask_id: np.ndarray, chunk: int = 8192, rate=None):
+        """The numpy search: (indices, ambiguous) for fractions x, mask m and an integer id per distinct mask.
+
+        rate = (bits (n_contexts, K), context per row (B,), mu) adds mu * bits[context, code] to the objective
+        (pixel_vq format 2's rate-aware choice; its decisions are not the encoder graph's)."""
         n = len(x)
         out = np.zeros(n, dtype=np.int64)
         amb = np.zeros(n, dtype=bool)
@@ -177,7 +180,8 @@ class FastVQSearch:
                 cand[r] = c64[:, :self.k]
                 if dk64.shape[1] > self.k:
                     amb_s[r] = (dk64[:, -1] - dk64[:, -2]) < TOL
-            out[s:s + chunk], amb_s2 = self._choose(xs, iv, cand, tab, len(self.cb), uni)
+            bias = None if rate is None else rate[2] * rate[0][np.asarray(rate[1])[s:s + chunk, None], cand]
+            out[s:s + chunk], amb_s2 = self._choose(xs, iv, cand, tab, len(self.cb), uni, bias)
             amb[s:s + chunk] = amb_s | amb_s2
 
         starts = range(0, n, chunk)
@@ -210,7 +214,7 @@ class FastVQSearch:
             d[r0, jj] = np.inf
         return cand, dk
 
-    def _choose(self, xs, iv, cand, tab, ncode, uni):
+    def _choose(self, xs, iv, cand, tab, ncode, uni, bias=None):
         """(chosen code, ambiguous) among the candidates: the centroid-aware objective of the encoder graph."""
         r0 = np.arange(len(xs))
         t = np.take(tab, iv[:, None] * ncode + cand, axis=0)  # (B, k, 4) from the (U * K, 4) table
@@ -230,6 +234,8 @@ class FastVQSearch:
         xx = np.einsum("bd,bd->b", xs, xs)[:, None]
         er, ec = fr - xr, fc - xc
         obj = er * er + ec * ec + self.lam * (ff - 2.0 * fx + xx)
+        if bias is not None:
+            obj = obj + bias
         j = obj.argmin(1)
         if cand.shape[1] > 1:
             best = obj[r0, j]

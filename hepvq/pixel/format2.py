@@ -1,0 +1,673 @@
+"""pixel_vq format 2: the same patches, shape table and charge model as format 1, written as entropy-coded
+streams (the core's rANS coder, hepvq.codecs.entropy) with per-cluster anchors and rate-aware code choice.
+
+Per event every stream is one rANS blob, stored as a jagged uint8 branch ``<label>_s_<stream>``; the main
+product ``<label>_nmod / _ncl / _npatch`` (uint32 per event) gives the counts the decoder starts from, and
+detIds unknown to the tables go to ``<label>_fardet`` (uint32). Streams, in decoding order:
+
+=========  ===============  =========================================================================
+stream     per              symbol | context
+=========  ===============  =========================================================================
+mod        module           gap in the trained detId list + 1 (0: unknown detId -> fardet) | -
+ncl        module           clusters - 1 | (layer, module) shape context of the detId
+dcol       cluster          column of the cluster origin - previous origin's in the module | (layer,
+                            bucket of the module's cluster count)
+row        cluster          origin row, or row - previous origin row when the column delta is 0
+                            | (layer, absolute or delta)
+layout     cluster          (tile rows - 1) * NJ + tile cols - 1 of the cluster's 4x8 tiles | (layer, module)
+tiles      tile of a 2-D    1 if the tile has hits (clusters spanning >= 2 tile rows and columns) | -
+           layout
+shape      patch            shape-table index or escape | ((layer, module), one- or multi-tile cluster)
+esc        escaped patch    one symbol per patch row: the row's occupancy bits | patch row
+charge     patch            log-grid charge index | (shape bucket, layer)
+code<s>    multi-hit patch  VQ code of stage s | (shape bucket, charge bucket)
+=========  ===============  =========================================================================
+
+Shape bucket: the shape's own index for the ``OWN_SHAPES`` most frequent shapes, else the hit count (capped).
+A cluster's anchor is the lower corner of its bounding box; its tiles sit at (row0 + 4 i, col0 + 8 j), in
+raster order. Contexts never depend on a symbol of their own stream, so each stream decodes for all events
+at once.
+
+The static tables (one ``hepvq_core.RansTables`` per stream) and the context parameters (known detIds,
+layers, bucket edges) are fitted by ``hepvq-train pixel-vq-tables`` per *operating point* (charge step, mu),
+stored in the model directory as ``format2_<point>.tables`` and copied into every compressed file as the blob
+``<label>/tables`` (sha256 in the provenance, and in the settings blob, so a file is self-describing).
+
+Rate-aware code choice: among the ``RATE_TOPK`` nearest codes the encoder keeps the one minimising
+(centroid error)^2 + lambda (fraction error)^2 + mu * bits(code | context), bits from the code tables.
+The decoder is unchanged: it decodes whatever code was chosen."""
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+
+from hepvq.errors import DataError, ModelError
+from hepvq.pixel import patches as P
+from hepvq.pixel.codec import PixelVQCodec, charge_levels, quantise_charge, segmented_cumsum
+
+STREAM_FORMAT = 2
+SETTINGS_VERSION = 2
+MAGIC = b"HEPVQ-PXF2\n"
+TABLES_FILE = "format2_{point}.tables"
+#: named operating points: (relative charge step of the log grid, weight mu of the code's bits in the code choice)
+OPERATING_POINTS = {
+    "fine": {"charge_step": 0.10, "mu": 0.002,
+             "what": "today's fidelity: ~2.8 % cluster charge RMS, ~0.05 px centroid RMS"},
+    "default": {"charge_step": 0.14, "mu": 0.01,
+                "what": "~3.8 % charge RMS, ~0.07 px centroid RMS"},
+    "coarse": {"charge_step": 0.19, "mu": 0.025,
+               "what": "towards the fidelity goals (5 % charge RMS, 0.1 px centroid RMS)"},
+}
+OWN_SHAPES = 32      # shapes with their own context for charge and code; the others by hit count
+NHIT_BUCKETS = 8     # hit-count buckets (1..8+) of the other shapes
+CHARGE_BUCKETS = 4   # code context: total charge quantiles of the training multi-hit patches
+NCL_EDGES = (2, 4, 8, 16, 32)  # module cluster-count buckets for the column gap
+RATE_TOPK = 16
+STREAMS_BASE = ("mod", "ncl", "dcol", "row", "layout", "tiles", "shape", "esc", "charge")
+
+
+def stream_names(stages: int) -> tuple[str, ...]:
+    return STREAMS_BASE + tuple(f"code{s}" for s in range(stages))
+
+
+def operating_point(name: str) -> dict:
+    if name not in OPERATING_POINTS:
+        raise ModelError(f"pixel_vq format 2: unknown operating point {name!r}; known: "
+                         + ", ".join(f"{k} (charge step {v['charge_step']}, mu {v['mu']})" for k, v in OPERATING_POINTS.items()))
+    return OPERATING_POINTS[name]
+
+
+# ---- tables container ------------------------------------------------------------------------------------
+class Tables:
+    """Context parameters (header) + one rANS table per stream for one operating point."""
+
+    def __init__(self, header: dict, tables: dict):
+        self.header = header
+        self.tables = tables
+        self.known_dets = np.asarray(header["known_dets"], dtype=np.int64)
+        self.layers = np.asarray(header["layers"], dtype=np.int64)
+        self.charge_edges = np.asarray(header["charge_edges"], dtype=np.float64)
+
+    def to_bytes(self) -> bytes:
+        names = list(self.tables)
+        blobs = [self.tables[n].to_bytes() for n in names]
+        head = dict(self.header, streams=names, sizes=[len(b) for b in blobs])
+        hj = json.dumps(head, sort_keys=True).encode()
+        return MAGIC + struct.pack("<I", len(hj)) + hj + b"".join(blobs)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, source: str = "tables") -> "Tables":
+        from hepvq.codecs.entropy import Tables as RT
+
+        data = bytes(data)
+        if not data.startswith(MAGIC) or len(data) < len(MAGIC) + 4:
+            raise ModelError(f"{source}: not pixel_vq format-2 tables (bad magic)")
+        (n,) = struct.unpack_from("<I", data, len(MAGIC))
+        pos = len(MAGIC) + 4
+        try:
+            head = json.loads(data[pos:pos + n].decode())
+            pos += n
+            tables = {}
+            for name, size in zip(head["streams"], head["sizes"]):
+                if pos + size > len(data):
+                    raise ValueError(f"table '{name}' truncated")
+                tables[name] = RT.from_bytes(data[pos:pos + size])
+                pos += size
+            if pos != len(data):
+                raise ValueError(f"{len(data) - pos} trailing bytes")
+            return cls(head, tables)
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as err:
+            raise ModelError(f"{source}: pixel_vq format-2 tables are corrupt ({str(err).splitlines()[0]})") from err
+        except Exception as err:  # the core's DataError on a damaged table
+            raise ModelError(f"{source}: pixel_vq format-2 tables are corrupt ({str(err).splitlines()[0]})") from err
+
+
+# ---- contexts (shared by encoder, decoder and fitting) ---------------------------------------------------
+class Contexts:
+    def __init__(self, codec: PixelVQCodec, header: dict):
+        self.c = codec
+        self.known = np.asarray(header["known_dets"], dtype=np.int64)
+        self.layers = np.asarray(header["layers"], dtype=np.int64)
+        self.charge_edges = np.asarray(header["charge_edges"], dtype=np.float64)
+        self.n_layer = len(self.layers) + 1
+        self.n_det = codec.n_shape_ctx
+        self.nj = -(-codec.module_cols // codec.pc)
+        self.ni = -(-codec.module_rows // codec.pr)
+        self.n_shape_b = OWN_SHAPES + NHIT_BUCKETS
+
+    def layer(self, det):
+        if not self.c.ctx_bitfields or not len(self.layers):
+            return np.zeros(len(det), dtype=np.int64)
+        shift, mask = self.c.ctx_bitfields[0]
+        v = (np.asarray(det, np.int64) >> shift) & mask
+        pos = np.minimum(np.searchsorted(self.layers, v), len(self.layers) - 1)
+        return np.where(self.layers[pos] == v, pos + 1, 0)
+
+    def shape_bucket(self, shape, nhit):
+        return np.where(shape < OWN_SHAPES, shape, OWN_SHAPES + np.minimum(nhit, NHIT_BUCKETS) - 1)
+
+    def charge_bucket(self, charge):
+        return np.searchsorted(self.charge_edges, self.c.levels[charge].astype(np.float64), side="right")
+
+    def spec(self) -> dict:
+        """{stream: (alphabet, n_contexts, direct)}"""
+        c = self.c
+        out = {"mod": (len(self.known) + 1, 1, 0), "ncl": (c.module_rows * c.module_cols, self.n_det, 0),
+               "dcol": (c.module_cols, self.n_layer * (len(NCL_EDGES) + 1), c.module_cols),
+               "row": (c.module_rows, 2 * self.n_layer, c.module_rows),
+               "layout": (self.ni * self.nj, self.n_det, 0), "tiles": (2, 1, 2),
+               "shape": (c.escape + 1, 2 * self.n_det, c.escape + 1), "esc": (1 << c.pc, c.pr, min(1 << c.pc, 65536)),
+               "charge": (len(c.levels), self.n_shape_b * self.n_layer, len(c.levels))}
+        for s, k in enumerate(c.codebook_sizes):
+            out[f"code{s}"] = (k, self.n_shape_b * (CHARGE_BUCKETS + 1), min(k, 65536))
+        return out
+
+    def ncl(self, det):
+        return self.c.det_context(det)
+
+    def dcol(self, det_c, ncl_c):
+        return self.layer(det_c) * (len(NCL_EDGES) + 1) + np.searchsorted(np.asarray(NCL_EDGES), ncl_c, side="right")
+
+    def row(self, det_c, rel):
+        return self.layer(det_c) + self.n_layer * rel.astype(np.int64)
+
+    def layout(self, det_c):
+        return self.c.det_context(det_c)
+
+    def shape(self, det_p, multitile):
+        return self.c.det_context(det_p) * 2 + multitile.astype(np.int64)
+
+    def charge(self, det_p, shape, nhit):
+        return self.shape_bucket(shape, nhit) * self.n_layer + self.layer(det_p)
+
+    def code(self, shape, nhit, charge):
+        return self.shape_bucket(shape, nhit) * (CHARGE_BUCKETS + 1) + self.charge_bucket(charge)
+
+
+def _popcount(mask):
+    return np.bitwise_count(np.asarray(mask, dtype=np.uint64)).astype(np.int64)
+
+
+def _first_of_groups(*keys) -> np.ndarray:
+    n = len(keys[0])
+    new = np.ones(n, dtype=bool)
+    if n:
+        new[1:] = np.logical_or.reduce([k[1:] != k[:-1] for k in keys])
+    return new
+
+
+# ---- patches -> streams ----------------------------------------------------------------------------------
+def cluster_streams(codec: PixelVQCodec, ctx: Contexts | None, p: P.Patches, shape, mask, charge, codes, multi):
+    """{stream: (symbols, contexts, event of each symbol)} of a chunk's patches (ctx None: contexts zero, for
+    the first fitting pass) and the per-event counts (nmod, ncl, npatch) of the main product."""
+    pr, pc = codec.pr, codec.pc
+    n = len(p)
+    u, inv = np.unique(p.cluster, return_inverse=True)
+    nc = len(u)
+    big = np.iinfo(np.int64).max
+    row0 = np.full(nc, big)
+    col0 = np.full(nc, big)
+    np.minimum.at(row0, inv, p.row)
+    np.minimum.at(col0, inv, p.col)
+    ti = (p.row - row0[inv]) // pr
+    tj = (p.col - col0[inv]) // pc
+    ni = np.zeros(nc, np.int64)
+    nj = np.zeros(nc, np.int64)
+    np.maximum.at(ni, inv, ti + 1)
+    np.maximum.at(nj, inv, tj + 1)
+    ev_c = np.zeros(nc, np.int64)
+    det_c = np.zeros(nc, np.int64)
+    ev_c[inv] = p.event
+    det_c[inv] = p.det
+    corder = np.lexsort((np.arange(nc), row0, col0, det_c, ev_c))
+    crank = np.empty(nc, np.int64)
+    crank[corder] = np.arange(nc)
+    porder = np.lexsort((tj, ti, crank[inv]))
+    ev_c, det_c, row0, col0, ni, nj = (a[corder] for a in (ev_c, det_c, row0, col0, ni, nj))
+    pcl = crank[inv][porder]  # cluster (sorted number) of each patch, patches in stream order
+    ti, tj = ti[porder], tj[porder]
+    ntile = np.bincount(pcl, minlength=nc)
+    line = (ni == 1) | (nj == 1)
+    if (ntile[line] != (ni * nj)[line]).any():
+        raise DataError("pixel_vq format 2: a one-row or one-column cluster has an empty tile (patches do not come "
+                        "from 8-connected clusters)")
+    # modules
+    newmod = _first_of_groups(ev_c, det_c)
+    mstart = np.flatnonzero(newmod)
+    mod_ev, mod_det = ev_c[mstart], det_c[mstart]
+    ncl_m = np.diff(np.append(mstart, nc))
+    mod_of_c = np.cumsum(newmod) - 1
+    known = ctx.known if ctx is not None else np.zeros(0, np.int64)
+    if len(known):
+        pos = np.minimum(np.searchsorted(known, mod_det), len(known) - 1)
+        isknown = known[pos] == mod_det
+    else:
+        pos, isknown = np.zeros(len(mod_det), np.int64), np.zeros(len(mod_det), bool)
+    newev_m = _first_of_groups(mod_ev)
+    # previous known index within the event (-1 at the start), over known modules only
+    kidx = np.where(isknown, pos, -1)
+    last = np.maximum.accumulate(np.where(isknown, np.arange(len(kidx)), -1)) if len(kidx) else kidx
+    ev_start = np.maximum.accumulate(np.where(newev_m, np.arange(len(kidx)), 0)) if len(kidx) else kidx
+    prev_i = np.concatenate([[-1], last[:-1]]) if len(kidx) else kidx
+    prev_known = np.where(prev_i >= ev_start, kidx[np.maximum(prev_i, 0)], -1)
+    mod_sym = np.where(isknown, kidx - prev_known, 0)
+    fardet = mod_det[~isknown]
+    fardet_ev = mod_ev[~isknown]
+    # clusters
+    firstc = newmod
+    prev_col = np.concatenate([[0], col0[:-1]]) if nc else col0
+    dcol = np.where(firstc, col0, col0 - prev_col)
+    rel = (~firstc) & (dcol == 0)
+    prev_row = np.concatenate([[0], row0[:-1]]) if nc else row0
+    row_sym = np.where(rel, row0 - prev_row, row0)
+    layout = (ni - 1) * (ctx.nj if ctx else -(-codec.module_cols // pc)) + (nj - 1)
+    two_d = (ni > 1) & (nj > 1)
+    # tile presence bits of 2-D layouts, raster order
+    cells = (ni * nj)[two_d]
+    cid = np.flatnonzero(two_d)
+    tile_c = np.repeat(cid, cells)
+    cstart = np.cumsum(cells) - cells
+    tile_bits = np.zeros(int(cells.sum()), np.int64)
+    local = np.full(nc, -1, np.int64)
+    local[cid] = np.arange(len(cid))
+    in2d = two_d[pcl]
+    tile_bits[cstart[local[pcl[in2d]]] + ti[in2d] * nj[pcl[in2d]] + tj[in2d]] = 1
+    # patches in stream order
+    shp, msk, chg = shape[porder], mask[porder], charge[porder]
+    pdet = det_c[pcl]
+    pev = ev_c[pcl]
+    nhit = _popcount(msk)
+    full_codes = np.full((n, codes.shape[1]), -1, np.int64)
+    full_codes[np.flatnonzero(multi)] = codes
+    full_codes = full_codes[porder]
+    mul = multi[porder]
+    esc = shp == codec.escape
+    rowmask = (1 << pc) - 1
+    esc_sym = ((msk[esc][:, None] >> (np.arange(pr, dtype=np.uint64) * np.uint64(pc))[None, :])
+               & np.uint64(rowmask)).astype(np.int64)
+    esc_ctx = np.broadcast_to(np.arange(pr), esc_sym.shape)
+    z = (lambda a: np.zeros(len(a), np.int64)) if ctx is None else None
+    out = {
+        "mod": (mod_sym, np.zeros(len(mod_sym), np.int64), mod_ev),
+        "ncl": (ncl_m - 1, z(ncl_m) if z else ctx.ncl(mod_det), mod_ev),
+        "dcol": (dcol, z(dcol) if z else ctx.dcol(det_c, ncl_m[mod_of_c]), ev_c),
+        "row": (row_sym, z(row_sym) if z else ctx.row(det_c, rel), ev_c),
+        "layout": (layout, z(layout) if z else ctx.layout(det_c), ev_c),
+        "tiles": (tile_bits, np.zeros(len(tile_bits), np.int64), ev_c[tile_c]),
+        "shape": (shp, z(shp) if z else ctx.shape(pdet, ntile[pcl] > 1), pev),
+        "esc": (esc_sym.ravel(), esc_ctx.ravel().astype(np.int64), np.repeat(pev[esc], pr)),
+        "charge": (chg, z(chg) if z else ctx.charge(pdet, shp, nhit), pev),
+    }
+    for s in range(codes.shape[1]):
+        out[f"code{s}"] = (full_codes[mul, s], z(full_codes[mul]) if z else ctx.code(shp[mul], nhit[mul], chg[mul]),
+                           pev[mul])
+    counts = {"nmod": np.bincount(mod_ev, minlength=p.n_events), "ncl": np.bincount(ev_c, minlength=p.n_events),
+              "npatch": np.bincount(pev, minlength=p.n_events)}
+    extra = {"fardet": (fardet, fardet_ev), "mod_det": mod_det, "pdet": pdet, "shape": shp, "nhit": nhit,
+             "charge": chg, "multi": mul}
+    return out, counts, extra
+
+
+# ---- the codec -------------------------------------------------------------------------------------------
+class PixelVQFormat2(PixelVQCodec):
+    """pixel_vq with format-2 streams (see the module docstring). Same model directory as format 1 plus the
+    tables of the operating point (``hepvq-train pixel-vq-tables``)."""
+
+    def __init__(self, settings: dict, decoder_bytes: bytes, encoder_bytes: bytes | None = None, *,
+                 operating_point: str | None = None, tables: bytes | None = None, threads: int | None = None,
+                 **kwargs):
+        source = kwargs.get("source", "<metadata>")
+        settings = dict(settings)
+        f2 = settings.get("format2")
+        if f2 is None:  # from a model directory: the operating point picks charge grid, mu and tables
+            name = operating_point or "default"
+            op = _op(name)
+            q_max = int(settings["charge_levels"][-1])
+            settings["charge_step"] = op["charge_step"]
+            settings["charge_levels"] = charge_levels(op["charge_step"], q_max).tolist()
+            if tables is None:
+                path = Path(source) / TABLES_FILE.format(point=name)
+                if not path.is_file():
+                    raise ModelError(f"pixel_vq model {source} has no format-2 tables for operating point '{name}' "
+                                     f"({path.name}); fit them with: hepvq-train pixel-vq-tables --model {source} "
+                                     "--input data/pixel_pu200_sample.root")
+                tables = path.read_bytes()
+            settings["format2"] = {"operating_point": name, "charge_step": op["charge_step"], "mu": op["mu"],
+                                   "tables_sha256": hashlib.sha256(tables).hexdigest()}
+            settings["version"] = SETTINGS_VERSION
+        elif tables is None:
+            raise ModelError("compressed file lacks metadata 'tables' of the pixel_vq format-2 codec")
+        bound = kwargs.get("adc_error_bound")
+        if kwargs.get("lossless_positions") is False or (bound is not None and int(bound) >= 0):
+            raise ModelError("pixel_vq format 2 supports lossless positions without ADC corrections only "
+                             "(losslessPositions=True, adcErrorBound=-1); use format 1 for the other modes")
+        if int(settings.get("version", 0)) > SETTINGS_VERSION:
+            raise ModelError(f"{source}: pixel_vq format version {settings['version']} is newer than this hepvq "
+                             f"({SETTINGS_VERSION}); upgrade hepvq")
+        # the format-1 constructor reads everything else (it refuses versions above its own, as old readers do)
+        super().__init__(dict(settings, version=1), decoder_bytes, encoder_bytes, **kwargs)
+        self.settings = settings
+        f2 = settings["format2"]
+        if hashlib.sha256(tables).hexdigest() != f2.get("tables_sha256"):
+            raise ModelError(f"{source}: pixel_vq format-2 tables do not match the sha256 in the settings "
+                             f"({f2.get('tables_sha256', '?')[:16]}...); the tables belong to another model or "
+                             "operating point")
+        self.tables_bytes = bytes(tables)
+        self.tab = Tables.from_bytes(tables, f"{source}: tables")
+        self.op_name, self.mu = f2["operating_point"], float(f2["mu"])
+        self.threads = threads
+        h = self.tab.header
+        want = {"model_sha256": self.settings["model"].get("weights_sha256"), "n_shapes": len(self.shapes),
+                "charge_levels": [int(v) for v in self.levels]}
+        for key, value in want.items():
+            if h.get(key) != value:
+                raise ModelError(f"{source}: pixel_vq format-2 tables were fitted for another model or operating "
+                                 f"point ({key} differs); refit with hepvq-train pixel-vq-tables")
+        self.ctx = Contexts(self, h)
+        spec = self.ctx.spec()
+        for name in stream_names(self.stages):
+            t = self.tab.tables.get(name)
+            if t is None or (t.alphabet, t.n_contexts) != spec[name][:2]:
+                raise ModelError(f"{source}: pixel_vq format-2 table '{name}' is missing or has the wrong size; "
+                                 "refit with hepvq-train pixel-vq-tables")
+        self._rate = None
+
+    @classmethod
+    def from_metadata(cls, blobs: dict[str, bytes], **kwargs) -> "PixelVQFormat2":
+        settings = cls.read_json_blob(blobs, "settings")
+        if "decoder.onnx" not in blobs:
+            raise ModelError("compressed file lacks metadata 'decoder.onnx' of the pixel_vq codec")
+        if "tables" not in blobs:
+            raise ModelError("compressed file lacks metadata 'tables' of the pixel_vq format-2 codec")
+        return cls(settings, blobs["decoder.onnx"], None, tables=blobs["tables"], **kwargs)
+
+    def metadata(self) -> dict[str, bytes]:
+        out = super().metadata()
+        out["tables"] = self.tables_bytes
+        return out
+
+    def describe(self) -> dict:
+        return dict(super().describe(), format=STREAM_FORMAT, operating_point=self.op_name, mu=self.mu)
+
+    # ---- encode --------------------------------------------------------------------------------------------
+    def rate_bits(self) -> list[np.ndarray]:
+        """bits(code | context) per stage: (n_contexts, codebook size) from the code tables."""
+        if self._rate is None:
+            self._rate = [_bits_table(self.tab.tables[f"code{s}"], k) for s, k in enumerate(self.codebook_sizes)]
+        return self._rate
+
+    def _run_encoder_rate(self, x, mask_m, ctx_m):
+        """Rate-aware code choice (one-stage VQ with the numpy search): obj + mu * bits(code | ctx)."""
+        if self.mu <= 0 or self._fast is None or len(x) == 0:
+            return self._run_encoder(x, None, mask_m)
+        from hepvq.pixel.fastsearch import FastVQSearch
+
+        if getattr(self, "_fast_rate", None) is None:
+            f = self._fast
+            self._fast_rate = FastVQSearch(f.cb, RATE_TOPK, f.lam, self.pc, threads=f.threads)
+        idx, _amb = self._fast_rate.search_reference(x, P.mask_to_dense(mask_m, self.size).astype(np.float32),
+                                                     mask_m, rate=(self.rate_bits()[0], ctx_m, self.mu))
+        return idx[:, None]
+
+    def _symbols(self, hits, first_entry=0):
+        h, p = self.patches(hits, first_entry)
+        import hepvq_core
+
+        shape, mask = self.shape_index(p.mask)
+        total, nhit, x = hepvq_core.patch_fractions(mask, p.adc)
+        self._last_all_kept = True
+        charge = quantise_charge(total, self.levels)
+        multi = nhit >= 2
+        ctx_m = self.ctx.code(shape[multi], np.asarray(nhit)[multi].astype(np.int64), charge[multi])
+        codes = self._run_encoder_rate(x, mask[multi], ctx_m)
+        return h, p, shape, mask, charge, codes, multi
+
+    def _encode(self, hits, first_entry: int, want_reconstruction: bool):
+        if self.encoder is None:
+            raise ModelError("this pixel_vq codec was read from a compressed file's metadata and can only decode; "
+                             "load the model directory to encode")
+        h, p, shape, mask, charge, codes, multi = self._symbols(hits, first_entry)
+        streams, counts, extra = cluster_streams(self, self.ctx, p, shape, mask, charge, codes, multi)
+        out = encode_products(self, streams, counts, extra["fardet"], h.n_events)
+        ref = dec = None
+        if want_reconstruction:
+            order, hit_patch, slot = self._last_hits
+            ref = h.take(order)
+            dec = P.Hits(h.n_events, ref.event, ref.det, ref.row, ref.col,
+                         self._decode_hit_adc(mask, charge, codes, multi, hit_patch, slot))
+        return out, ref, dec
+
+    # ---- decode --------------------------------------------------------------------------------------------
+    def decode(self, products: dict[str, ak.Array]) -> ak.Array:
+        d = decode_symbols(self, products)
+        h = self._reconstruct(d["n_events"], d["event"], d["det"], d["row"], d["col"], d["mask"], d["charge"],
+                              d["codes"], d["multi"])
+        return h.to_awkward()
+
+    def decode_reference(self, products):
+        return self.decode(products)
+
+    def indices(self, products: dict[str, ak.Array]) -> ak.Array:
+        d = decode_symbols(self, products)
+        return indices_array(self, d)
+
+
+def _op(name):
+    return operating_point(name)
+
+
+def _bits_table(t, k: int) -> np.ndarray:
+    f = np.asarray(t.freqs, dtype=np.float64)
+    bits = t.scale_bits - np.log2(f)
+    if k > t.direct:  # escaped codes: the escape entry plus raw bits
+        esc = bits[:, t.direct:t.direct + 1] + t.escape_bits
+        bits = np.concatenate([bits[:, :t.direct], np.repeat(esc, k - t.direct, 1)], 1)
+    return np.ascontiguousarray(bits[:, :k])
+
+
+def _jagged_bytes(data, byte_counts) -> ak.Array:
+    return ak.unflatten(np.asarray(data, dtype=np.uint8), np.asarray(byte_counts, dtype=np.int64))
+
+
+def encode_products(codec: PixelVQFormat2, streams: dict, counts: dict, fardet, n_events: int) -> dict:
+    from hepvq.codecs import entropy
+
+    threads = codec.threads or 2
+    out = {"": ak.zip({k: v.astype(np.uint32) for k, v in counts.items()})}
+    for name in stream_names(codec.stages):
+        sym, ctx, ev = streams[name]
+        order = np.argsort(ev, kind="stable")  # symbols of a stream come grouped by event already
+        if len(ev) > 1 and (np.diff(ev) < 0).any():
+            sym, ctx, ev = sym[order], ctx[order], ev[order]
+        data, nbytes = entropy.encode_events(sym, ctx, np.bincount(ev, minlength=n_events), codec.tab.tables[name],
+                                             threads=threads)
+        out[f"s_{name}"] = _jagged_bytes(data, nbytes)
+    det, ev = fardet
+    out["fardet"] = ak.unflatten(det.astype(np.uint32), np.bincount(ev, minlength=n_events))
+    return out
+
+
+def _counts(arr) -> np.ndarray:
+    return ak.to_numpy(ak.num(arr, axis=1)).astype(np.int64)
+
+
+def decode_symbols(codec: PixelVQFormat2, products: dict[str, ak.Array]) -> dict:
+    """Every patch of the products: event, det, anchor row/col, shape, mask, charge, codes, multi (stream
+    order), after checking every count against the main product."""
+    from hepvq.codecs import entropy
+
+    names = stream_names(codec.stages)
+    for inst in ("", "fardet") + tuple(f"s_{n}" for n in names):
+        if inst not in products:
+            raise DataError(f"pixel_vq format 2 decode: product instance '{inst}' is missing (have: "
+                            f"{', '.join(repr(k) for k in products)})")
+    main = products[""]
+    n_ev = len(main)
+    nmod = ak.to_numpy(main["nmod"]).astype(np.int64)
+    ncl_ev = ak.to_numpy(main["ncl"]).astype(np.int64)
+    npatch_ev = ak.to_numpy(main["npatch"]).astype(np.int64)
+    ctx = codec.ctx
+    threads = codec.threads or 2
+
+    def dec(name, counts, contexts):
+        arr = products[f"s_{name}"]
+        data = ak.to_numpy(ak.flatten(arr, axis=None)).astype(np.uint8)
+        try:
+            return entropy.decode_events(data, _counts(arr), counts, contexts, codec.tab.tables[name], threads)
+        except (DataError, ValueError) as err:
+            raise DataError(f"stream '{name}': {str(err).splitlines()[0]}") from err
+
+    def ev_of(counts):
+        return np.repeat(np.arange(n_ev), counts)
+
+    # modules
+    mod_sym = dec("mod", nmod, None)
+    mod_ev = ev_of(nmod)
+    unknown = mod_sym == 0
+    far = products["fardet"]
+    far_det = ak.to_numpy(ak.flatten(far, axis=None)).astype(np.int64)
+    if not np.array_equal(_counts(far), np.bincount(mod_ev[unknown], minlength=n_ev)):
+        raise DataError("pixel_vq format 2 decode: the unknown-module count does not match 'fardet'")
+    newev_m = _first_of_groups(mod_ev)
+    kk = segmented_cumsum(np.where(unknown, 0, mod_sym), newev_m) - 1
+    if len(kk) and kk.max() >= len(ctx.known):
+        raise DataError(f"pixel_vq format 2 decode: module index {int(kk.max())} beyond the {len(ctx.known)} known")
+    mod_det = np.where(unknown, 0, ctx.known[np.clip(kk, 0, max(len(ctx.known) - 1, 0))] if len(ctx.known) else 0)
+    mod_det[unknown] = far_det
+    ncl_m = dec("ncl", nmod, ctx.ncl(mod_det)) + 1
+    if not np.array_equal(np.bincount(mod_ev, weights=ncl_m, minlength=n_ev).astype(np.int64), ncl_ev):
+        raise DataError("pixel_vq format 2 decode: clusters per module do not add up to the event's cluster count")
+    # clusters
+    mod_of_c = np.repeat(np.arange(len(ncl_m)), ncl_m)
+    det_c = mod_det[mod_of_c]
+    ev_c = mod_ev[mod_of_c]
+    firstc = np.zeros(len(mod_of_c), bool)
+    firstc[(np.cumsum(ncl_m) - ncl_m)] = True if len(ncl_m) else False
+    dcol = dec("dcol", ncl_ev, ctx.dcol(det_c, ncl_m[mod_of_c]))
+    col0 = segmented_cumsum(dcol, firstc)
+    rel = (~firstc) & (dcol == 0)
+    row_sym = dec("row", ncl_ev, ctx.row(det_c, rel))
+    row0 = segmented_cumsum(row_sym, ~rel)
+    layout = dec("layout", ncl_ev, ctx.layout(det_c))
+    ni, nj = layout // ctx.nj + 1, layout % ctx.nj + 1
+    if len(col0) and (col0.max() >= codec.module_cols or row0.max() >= codec.module_rows or
+                      (row0 + (ni - 1) * codec.pr).max() >= codec.module_rows or
+                      (col0 + (nj - 1) * codec.pc).max() >= codec.module_cols):
+        raise DataError("pixel_vq format 2 decode: a cluster lies outside the module")
+    two_d = (ni > 1) & (nj > 1)
+    cells = ni * nj
+    tiles_ev = np.bincount(ev_c[two_d], weights=cells[two_d], minlength=n_ev).astype(np.int64)
+    bits = dec("tiles", tiles_ev, None)
+    # every cell of every cluster, raster order; present unless a 2-D layout's bit says empty
+    cell_c = np.repeat(np.arange(len(cells)), cells)
+    cell_k = np.arange(len(cell_c)) - np.repeat(np.cumsum(cells) - cells, cells)
+    present = np.ones(len(cell_c), bool)
+    present[two_d[cell_c]] = bits.astype(bool)
+    pcl = cell_c[present]
+    k = cell_k[present]
+    ti, tj = k // nj[pcl], k % nj[pcl]
+    ntile = np.bincount(pcl, minlength=len(cells))
+    if not np.array_equal(np.bincount(ev_c[pcl], minlength=n_ev), npatch_ev):
+        raise DataError("pixel_vq format 2 decode: the tile layouts do not add up to the event's patch count")
+    event, det = ev_c[pcl], det_c[pcl]
+    row, col = row0[pcl] + ti * codec.pr, col0[pcl] + tj * codec.pc
+    shape = dec("shape", npatch_ev, ctx.shape(det, ntile[pcl] > 1))
+    esc = shape == codec.escape
+    esc_rows = dec("esc", np.bincount(event[esc], minlength=n_ev) * codec.pr,
+                   np.tile(np.arange(codec.pr), int(esc.sum())))
+    mask = np.zeros(len(shape), np.uint64)
+    mask[~esc] = codec.shapes[shape[~esc]]
+    if esc.any():
+        rows = esc_rows.reshape(-1, codec.pr).astype(np.uint64)
+        mask[esc] = np.bitwise_or.reduce(rows << (np.arange(codec.pr, dtype=np.uint64) * np.uint64(codec.pc)), 1)
+    nhit = _popcount(mask)
+    if (nhit == 0).any():
+        raise DataError("pixel_vq format 2 decode: an escaped shape has no hit")
+    charge = dec("charge", npatch_ev, ctx.charge(det, shape, nhit))
+    multi = nhit >= 2
+    n_multi = np.bincount(event[multi], minlength=n_ev)
+    codes = np.stack([dec(f"code{s}", n_multi, ctx.code(shape[multi], nhit[multi], charge[multi]))
+                      for s in range(codec.stages)], 1) if codec.stages else np.zeros((int(multi.sum()), 0), np.int64)
+    return {"n_events": n_ev, "event": event, "det": det, "row": row, "col": col, "shape": shape, "mask": mask,
+            "charge": charge, "codes": codes, "multi": multi}
+
+
+def indices_array(codec: PixelVQCodec, d: dict) -> ak.Array:
+    """Per event, per patch: detId, anchor row/col, shape (table index; escape = len(table)), mask, charge
+    (level index), charge_adc (decoded total), code (stage-0 VQ code, -1 for single-hit patches; code<s>
+    for further stages)."""
+    n = len(d["event"])
+    fields = {"detId": d["det"].astype(np.uint32), "row": d["row"].astype(np.uint16),
+              "col": d["col"].astype(np.uint16), "shape": d["shape"].astype(np.int32),
+              "mask": d["mask"].astype(np.uint64), "charge": d["charge"].astype(np.int32),
+              "charge_adc": codec.levels[d["charge"]].astype(np.int64)}
+    for s in range(codec.stages):
+        c = np.full(n, -1, np.int32)
+        c[d["multi"]] = d["codes"][:, s]
+        fields["code" if s == 0 else f"code{s}"] = c
+    order = np.lexsort((d["col"], d["row"], d["det"], d["event"]))
+    fields = {k: v[order] for k, v in fields.items()}
+    return ak.unflatten(ak.zip(fields), np.bincount(d["event"], minlength=d["n_events"]))
+
+
+# ---- fitting (hepvq-train pixel-vq-tables) ---------------------------------------------------------------
+def fit_tables(model_dir, hits: ak.Array, point: str, *, iterations: int = 2, adapt_period: int = 0,
+               adapt_strength: int = 0, source: str = "", quiet: bool = True) -> bytes:
+    """The format-2 tables of one operating point fitted on `hits` with the model of `model_dir`: contexts and
+    tables from the plain (centroid-aware) codes, then `iterations` rounds of rate-aware codes and refits."""
+    from hepvq.codecs import entropy
+    from hepvq.pixel.codec import DECODER_FILE, ENCODER_FILE, SETTINGS_FILE
+    from hepvq.progress import bar as progress_bar
+
+    op = _op(point)
+    d = Path(model_dir)
+    base = PixelVQCodec.from_directory(d)
+    settings = dict(base.settings)
+    q_max = int(settings["charge_levels"][-1])
+    settings["charge_levels"] = charge_levels(op["charge_step"], q_max).tolist()
+    plain = PixelVQCodec(settings, (d / DECODER_FILE).read_bytes(), (d / ENCODER_FILE).read_bytes(), source=str(d))
+    bar = progress_bar(total=iterations + 1, desc=f"format-2 tables '{point}'", unit="pass", quiet=quiet)
+    h, p, shape, mask, charge, codes, multi = plain._symbols(hits)
+    layers = []
+    if plain.ctx_bitfields:
+        shift, m = plain.ctx_bitfields[0]
+        layers = sorted(int(v) for v in np.unique((p.det >> shift) & m))
+    qm = plain.levels[charge[multi]].astype(np.float64)
+    edges = np.quantile(qm, np.linspace(0, 1, CHARGE_BUCKETS + 1)[1:-1]) if len(qm) else np.zeros(CHARGE_BUCKETS - 1)
+    header = {"format": "hepvq-pixel-vq-format2-tables", "version": 1, "operating_point": point,
+              "charge_step": op["charge_step"], "mu": op["mu"], "charge_levels": [int(v) for v in plain.levels],
+              "model_sha256": settings["model"].get("weights_sha256"), "n_shapes": len(plain.shapes),
+              "known_dets": [int(v) for v in np.unique(p.det)], "layers": layers,
+              "charge_edges": [float(v) for v in edges], "adapt_period": int(adapt_period),
+              "trained_on": {"source": str(source), "events": int(h.n_events), "hits": int(len(h))}}
+    ctx = Contexts(plain, header)
+    spec = ctx.spec()
+
+    def fit(streams):
+        out = {}
+        for name in stream_names(plain.stages):
+            sym, c, _ev = streams[name]
+            alphabet, n_ctx, direct = spec[name]
+            out[name] = entropy.fit_tables(sym, c, alphabet, n_ctx, direct=direct, adapt_period=adapt_period,
+                                           adapt_strength=adapt_strength)
+        return Tables(header, out).to_bytes()
+
+    blob = fit(cluster_streams(plain, ctx, p, shape, mask, charge, codes, multi)[0])
+    bar.update(1)
+    for _ in range(iterations if op["mu"] > 0 else 0):
+        codec = PixelVQFormat2(plain.settings, plain.decoder_bytes, plain.encoder_bytes, operating_point=point,
+                               tables=blob, source=str(d))
+        _h, p2, shape2, mask2, charge2, codes2, multi2 = codec._symbols(hits)
+        blob = fit(cluster_streams(codec, codec.ctx, p2, shape2, mask2, charge2, codes2, multi2)[0])
+        bar.update(1)
+    bar.close()
+    return blob
+
+
+def tables_path(model_dir, point: str) -> Path:
+    return Path(model_dir) / TABLES_FILE.format(point=point)
