@@ -274,7 +274,7 @@ def fit(events, *, n_cols: int, n_rows: int, value_alphabet: int, n_classes: int
         if s == "columns":  # the pooled class: every plane's statistics
             a, c = np.concatenate([a, a]), np.concatenate([c, np.full(c.size, n_classes)])
         tables[s] = entropy.fit_tables(a, c, alphabet=alphabets[s], n_contexts=n_contexts(n_classes)[s],
-                                       direct=min(alphabets[s], 4096), adapt_period=adapt_period,
+                                       adapt_period=adapt_period,
                                        adapt_strength=adapt_strength)
     return StreamTables(info, keys, classes, tables)
 
@@ -398,3 +398,62 @@ def decode_event(blob, tables: StreamTables, *, with_value: bool = True, offset:
     if r.p != len(r.b):
         raise DataError(f"{what}: {len(r.b) - r.p} trailing bytes")
     return plist[plane], col, row, value
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# fitting the shipped tables
+# ---------------------------------------------------------------------------------------------------------------
+PIXEL_PLANE = 4096  # pixel planes: columns and rows below this (trained range coded directly, the rest escaped)
+
+
+def pixel_events(path, adc_bits: int = 4, adc_min: float = 1, adc_max: float = 255, mode: str = "log",
+                 entries=None):
+    """[(detId, col, row, ADC code) per event] of the PixelDigi collection of a ROOT file."""
+    import uproot
+
+    from hepvq.baselines.sparse import requantize
+
+    with uproot.open(str(path)) as f:
+        t = f["Events"]
+        start, stop = (None, None) if entries is None else entries
+        a = t.arrays(["PixelDigi_detId", "PixelDigi_col", "PixelDigi_row", "PixelDigi_adc"], library="np",
+                     entry_start=start, entry_stop=stop)
+    return [(a["PixelDigi_detId"][e].astype(np.int64), a["PixelDigi_col"][e].astype(np.int64),
+             a["PixelDigi_row"][e].astype(np.int64),
+             requantize(a["PixelDigi_adc"][e], adc_bits, adc_min, adc_max, mode).astype(np.int64))
+            for e in range(len(a["PixelDigi_detId"]))]
+
+
+def fit_pixel(path, adc_bits: int = 4, adc_min: float = 1, adc_max: float = 255, mode: str = "log",
+              entries=None, **kw) -> StreamTables:
+    """pixel_sparse format-2 tables fitted on the PixelDigi events of a ROOT file."""
+    return fit(pixel_events(path, adc_bits, adc_min, adc_max, mode, entries), n_cols=PIXEL_PLANE,
+               n_rows=PIXEL_PLANE, value_alphabet=1 << int(adc_bits), kind="pixel_sparse", **kw)
+
+
+def main(argv=None):
+    import argparse
+    from pathlib import Path
+
+    ap = argparse.ArgumentParser(prog="python -m hepvq.baselines.sparse_streams",
+                                 description="Fit the rANS stream tables of pixel_sparse format 2 or tpc_inr format 2 "
+                                             "on training events and write them (the model file the codecs ship).")
+    ap.add_argument("detector", choices=["pixel", "tpc"])
+    ap.add_argument("input", help="training ROOT file (Events tree in the input schema)")
+    ap.add_argument("-o", "--output", required=True, help="tables file to write")
+    ap.add_argument("--adc-bits", type=int, default=4, help="pixel: ADC bits (default 4, log bins over 1..255)")
+    args = ap.parse_args(argv)
+    if args.detector == "pixel":
+        t = fit_pixel(args.input, args.adc_bits)
+    else:
+        from hepvq.tpc.coords import fit_tables
+
+        t = fit_tables(args.input)
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(t.to_bytes())
+    print(f"{out}: {len(t.to_bytes())} bytes, {t.keys.size} planes, sha256 {t.sha256}")
+
+
+if __name__ == "__main__":
+    main()

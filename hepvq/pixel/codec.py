@@ -692,13 +692,13 @@ class PixelSparseCodec(Codec):
     ``format=1``: hepvq.baselines.sparse blobs (sorted flat keys delta-coded, zstd-19/LZMA per stream; the C++
     reader decodes them). ``format=2``: the same hits as five context-modelled streams on the core's rANS coder
     (hepvq.baselines.sparse_streams), with static tables fitted on training events (``tables``: StreamTables,
-    their bytes or a file; default the shipped data/models/pixel_sparse/tables.bin) stored in the file as
+    their bytes or a file; default the shipped data/models/pixel_sparse/tables.rans) stored in the file as
     metadata 'tables' (sha256 in the settings). Each blob starts with b"HVS" + its format byte, so decode reads
     both; a format-2 file needs its tables."""
 
     name = "pixel_sparse"
     collection = "PixelDigi"
-    DEFAULT_TABLES = Path(__file__).resolve().parents[2] / "data/models/pixel_sparse/tables.bin"
+    DEFAULT_TABLES = Path(__file__).resolve().parents[2] / "data/models/pixel_sparse/tables.rans"
     FORMATS = (1, 2)
 
     def __init__(self, adc_bits: int = 4, adc_min: int = 1, adc_max: int = 255, mode: str = "log", level: int = 19,
