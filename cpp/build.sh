@@ -13,7 +13,7 @@
 #   the core    ../core (add_subdirectory); liblzma from the system (pixel_sparse streams)
 # Exit status 3: a prerequisite could not be had (the message says which).
 set -euo pipefail
-HERE="$(cd "$(dirname "$0")" && pwd)"
+HERE="$(cd "$(dirname "$0")" && pwd -P)"   # physical: one build dir however cpp/ is reached (links)
 REPO="$(dirname "$HERE")"
 BUILD="${BUILD_DIR:-$HERE/build}"
 PYTHON="${PYTHON:-python3}"

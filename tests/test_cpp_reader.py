@@ -1,6 +1,7 @@
 """Issue 15: the C++ reader (cpp/) decodes hepvq files exactly as Python does.
 
-The tools are built by cpp/build.sh inside the test session (incremental, in cpp/build/). Compressed files
+The tools are built by cpp/build.sh inside the test session (incremental, in cpp/build/, the directory the README
+test's `cpp/build.sh` blocks build into too: one compile per session). Compressed files
 are written by hepvq-run from the shipped sample; `hepvq_decode` output must equal `hepvq.open` output
 exactly (ids, order, every DIGI), damaged files must be refused by C++ as by Python, and the reader's own
 SHA-256 must agree with hashlib."""
