@@ -16,6 +16,7 @@ from hepvq.framework import EDProducer, register_module
 from hepvq.metrics import products_zstd_bytes
 from hepvq.pixel import metrics as M
 from hepvq.pixel.codec import PixelVQCodec
+from hepvq.pixel.format2 import OPERATING_POINTS, PixelVQFormat2, products_bytes
 
 
 @register_module
@@ -39,6 +40,17 @@ class PixelDigiVQEncoder(EDProducer):
                  "if >= 0: store sparse corrections so that |decoded ADC - ADC| <= bound for every hit (0: lossless)")
         desc.add("batchSize", cms.int32(16384),
                  "onnxruntime batch size (patches); bounds the encoder's memory (~150 MB)")
+        desc.add("format", cms.int32(1),
+                 "stream format: 1 = integer index branches (readable in ROOT), 2 = rANS-coded byte streams per "
+                 "event with per-cluster anchors and rate-aware codes (smaller; tables from hepvq-train "
+                 "pixel-vq-tables, see docs/pixel.md 'Format 2')")
+        desc.add("operatingPoint", cms.string("default"),
+                 "format 2 only: named (charge step, mu) setting: " + "; ".join(
+                     f"{k}: charge step {v['charge_step']}, mu {v['mu']} ({v['what']})"
+                     for k, v in OPERATING_POINTS.items()))
+        desc.add("debugIndices", cms.untracked.bool(False),
+                 "format 2 only: also write the decoded per-patch symbols as integer branches <label>_debug_* "
+                 "(shape, charge, code) for ROOT macros such as examples/root/read_compressed.C")
         desc.add("validate", cms.untracked.bool(True),
                  "compute the decoder's output while encoding and put recall, ADC and cluster figures in the "
                  "end-of-job report (cheap in lossless-position mode)")
@@ -51,12 +63,27 @@ class PixelDigiVQEncoder(EDProducer):
         if params.batchSize <= 0:
             raise ParameterError(f"must be positive, got {params.batchSize}", label=label,
                                  module_type=type(self).__name__, parameter="batchSize")
+        if params.format not in (1, 2):
+            raise ParameterError(f"must be 1 or 2, got {params.format}", label=label,
+                                 module_type=type(self).__name__, parameter="format")
+        if params.format == 2:
+            if params.operatingPoint not in OPERATING_POINTS:
+                raise ParameterError(f"unknown operating point {params.operatingPoint!r}; known: "
+                                     f"{', '.join(OPERATING_POINTS)}", label=label,
+                                     module_type=type(self).__name__, parameter="operatingPoint")
+            if params.adcErrorBound >= 0 or not params.losslessPositions:
+                raise ParameterError("format 2 supports losslessPositions=True, adcErrorBound=-1 only",
+                                     label=label, module_type=type(self).__name__, parameter="format")
 
     def beginJob(self):  # noqa: N802
         p = self.params
-        self.codec = PixelVQCodec.from_directory(p.model, lossless_positions=p.losslessPositions,
-                                                 adc_error_bound=p.adcErrorBound, batch_size=p.batchSize,
-                                                 providers=self.context.providers)
+        if p.format == 2:
+            self.codec = PixelVQFormat2.from_directory(p.model, operating_point=p.operatingPoint,
+                                                       batch_size=p.batchSize, providers=self.context.providers)
+        else:
+            self.codec = PixelVQCodec.from_directory(p.model, lossless_positions=p.losslessPositions,
+                                                     adc_error_bound=p.adcErrorBound, batch_size=p.batchSize,
+                                                     providers=self.context.providers)
         for key, blob in self.codec.metadata().items():
             self.context.add_metadata(f"{self.label}/{key}", blob)
         self.context.declare_codec(self.label, self.codec.name, self.codec.collection)
@@ -73,19 +100,28 @@ class PixelDigiVQEncoder(EDProducer):
         else:
             products, m = self.codec.encode(hits, first_entry=chunk.entry_start), None
         self.stats["encode_s"] += time.perf_counter() - t0
-        for instance, arr in with_checksum(products).items():  # + per-event CRC-32 that decoding verifies
+        written = dict(products)
+        if self.params.format == 2 and self.params.debugIndices:  # readable symbols, not needed to decode
+            ind = self.codec.indices(products)
+            written["debug"] = ak.zip({"shape": ind.shape, "charge": ind.charge})
+            written["debugcodes"] = ak.zip({"code": ind.code[ind.code >= 0]})
+        for instance, arr in with_checksum(written).items():  # + per-event CRC-32 that decoding verifies
             chunk.put(arr, instance)
         s = self.stats
         nh = int(ak.sum(ak.num(hits, axis=1)))
         s["events"] += chunk.n
         s["hits"] += nh
-        s["patches"] += int(ak.sum(ak.num(products[""], axis=1)))
-        s["escapes"] += int(ak.sum(ak.num(products["escapes"], axis=1)))
+        if self.params.format == 2:
+            s["patches"] += int(ak.sum(products[""]["npatch"]))
+        else:
+            s["patches"] += int(ak.sum(ak.num(products[""], axis=1)))
+            s["escapes"] += int(ak.sum(ak.num(products["escapes"], axis=1)))
         if "corrections" in products:
             s["corrections"] += int(ak.sum(ak.num(products["corrections"], axis=1)))
         if m is not None:
             s["bytes_in"] += products_zstd_bytes({"": hits}, self.level)
-            s["bytes_out"] += products_zstd_bytes(products, self.level)
+            s["bytes_out"] += (products_bytes(products) if self.params.format == 2
+                               else products_zstd_bytes(products, self.level))
             # hit-weighted and cluster-weighted accumulation of the figures
             for key in ("recall", "precision", "adc_mae"):
                 if np.isfinite(m[key]):
@@ -101,14 +137,19 @@ class PixelDigiVQEncoder(EDProducer):
     def endJob(self):  # noqa: N802
         s = self.stats
         rep = {"events": s["events"], "hits": s["hits"], "patches": s["patches"],
-               "escaped shapes": s["escapes"], "model": self.codec.describe()["kind"],
+               **({"escaped shapes": s["escapes"]} if self.params.format == 1 else {}),
+               "model": self.codec.describe()["kind"],
                "model sha256": self.codec.model_hash[:16], "encode time [s]": round(s["encode_s"], 3)}
+        if self.params.format == 2:
+            rep.update({"format": 2, "operating point": self.codec.op_name, "mu": self.codec.mu,
+                        "charge step": self.codec.settings["charge_step"]})
         if self.params.adcErrorBound >= 0:
             rep["ADC corrections"] = s["corrections"]
         if self.params.validate and s["hits"]:
             hw, ncl = max(self.sums["hitw"], 1), max(self.sums["clusters"], 1)
             rep.update({
-                "bits per hit (zstd-1 estimate)": round(M.bits_per_hit(s["bytes_out"], s["hits"]), 3),
+                ("bits per hit (rANS streams)" if self.params.format == 2 else "bits per hit (zstd-1 estimate)"):
+                    round(M.bits_per_hit(s["bytes_out"], s["hits"]), 3),
                 "compression ratio vs DIGIs (zstd-1 estimate)": round(M.compression_ratio(s["bytes_in"],
                                                                                           s["bytes_out"]), 2),
                 "hit recall": round(self.sums.get("recall", 0.0) / hw, 6),

@@ -328,6 +328,7 @@ class PixelVQFormat2(PixelVQCodec):
             name = operating_point or "default"
             op = _op(name)
             q_max = int(settings["charge_levels"][-1])
+            settings.pop("ranks", None)  # format 1's rank tables: format 2 codes symbols, not ranks
             settings["charge_step"] = op["charge_step"]
             settings["charge_levels"] = charge_levels(op["charge_step"], q_max).tolist()
             if tables is None:
@@ -628,6 +629,7 @@ def fit_tables(model_dir, hits: ak.Array, point: str, *, iterations: int = 2, ad
     d = Path(model_dir)
     base = PixelVQCodec.from_directory(d)
     settings = dict(base.settings)
+    settings.pop("ranks", None)
     q_max = int(settings["charge_levels"][-1])
     settings["charge_levels"] = charge_levels(op["charge_step"], q_max).tolist()
     plain = PixelVQCodec(settings, (d / DECODER_FILE).read_bytes(), (d / ENCODER_FILE).read_bytes(), source=str(d))
@@ -671,3 +673,14 @@ def fit_tables(model_dir, hits: ak.Array, point: str, *, iterations: int = 2, ad
 
 def tables_path(model_dir, point: str) -> Path:
     return Path(model_dir) / TABLES_FILE.format(point=point)
+
+
+def products_bytes(products: dict) -> int:
+    """Bytes of format-2 products as stored, before ROOT's baskets: the stream blobs, the unknown detIds and the
+    three uint32 counts per event (what the encoder module's report counts)."""
+    total = 12 * len(products[""])
+    for k, v in products.items():
+        if k.startswith("s_") or k == "fardet":
+            flat = ak.to_numpy(ak.flatten(v, axis=None))
+            total += flat.nbytes
+    return total

@@ -376,6 +376,49 @@ def main_vqvae(argv=None):
     return _run(argv, vqvae=True)
 
 
+def main_tables(argv=None):
+    """hepvq-train pixel-vq-tables: fit pixel_vq format-2 rANS tables (one file per operating point) of a model
+    directory on DIGIs; no torch needed."""
+    from hepvq.cli import _common
+    from hepvq.pixel import format2 as F
+
+    ap = _common.parser("hepvq-train pixel-vq-tables", main_tables.__doc__.split(";")[0])
+    ap.add_argument("--model", required=True, help="pixel_vq model directory (codec.json, encoder.onnx, decoder.onnx); "
+                    "the tables are written into it as format2_<point>.tables")
+    src = ap.add_mutually_exclusive_group(required=True)
+    src.add_argument("--input", nargs="+", help="ROOT file(s) with Events/PixelDigi_* branches")
+    src.add_argument("--simulate", type=_common.positive_int, metavar="N", help="simulate N PU events")
+    ap.add_argument("--pileup", type=_common.non_negative_int, default=200, help="--simulate: mean pile-up")
+    ap.add_argument("--seed", type=_common.non_negative_int, default=0, help="--simulate: random seed")
+    ap.add_argument("--max-events", type=int, default=-1, help="--input: events read per file (-1 = all)")
+    ap.add_argument("--points", default=",".join(F.OPERATING_POINTS),
+                    help=f"comma list of operating points (known: {', '.join(F.OPERATING_POINTS)})")
+    ap.add_argument("--iterations", type=_common.non_negative_int, default=2,
+                    help="rate-aware re-encodings of the training events after the first fit")
+    ap.add_argument("--adapt-period", type=_common.non_negative_int, default=0,
+                    help="rANS adaptation within an event every N symbols of a context (0: static tables)")
+    ap.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    args = ap.parse_args(argv)
+    points = [x.strip() for x in args.points.split(",") if x.strip()]
+    bad = [x for x in points if x not in F.OPERATING_POINTS]
+    if bad or not points:
+        ap.error(f"--points: unknown operating point {bad[0] if bad else ''!r} (known: {', '.join(F.OPERATING_POINTS)})")
+    missing = [f for f in (args.input or []) if not Path(f).is_file()]
+    if missing:
+        ap.error(f"--input: no such file {missing[0]}")
+    if not Path(args.model).is_dir():
+        ap.error(f"--model: no such directory {args.model}")
+    hits = load_hits(args)
+    source = " ".join(args.input) if args.input else f"simulate {args.simulate} (seed {args.seed})"
+    for point in points:
+        blob = F.fit_tables(args.model, hits, point, iterations=args.iterations, adapt_period=args.adapt_period,
+                            source=source, quiet=args.quiet)
+        path = F.tables_path(args.model, point)
+        path.write_bytes(blob)
+        print(f"wrote {path} ({len(blob)} bytes; operating point {point}: {F.OPERATING_POINTS[point]['what']})")
+    return 0
+
+
 if __name__ == "__main__":
     raise SystemExit(main())
 
