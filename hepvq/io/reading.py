@@ -154,6 +154,35 @@ class CompressedReader:
                                  tree=self.tree_name) from err
             yield self._build(arrays, report.tree_entry_start)
 
+    def indices(self, entry_start=None, entry_stop=None, label: str | None = None) -> ak.Array:
+        """The decoded per-patch symbols of a codec that has them (pixel_vq, format 1 and 2: detId, anchor
+        row/col, shape, mask, charge, charge_adc, code), per event; checksums verified as for arrays().
+        label: the encoder's label, needed only when the file holds several such codecs."""
+        from hepvq.codecs.guard import verify_checksum
+
+        have = {lab: v for lab, v in self.codecs.items() if hasattr(v[0], "indices")}
+        if label is not None and label not in have:
+            raise InputError(f"no codec with readable indices under label '{label}' (have: {', '.join(have) or 'none'})",
+                             file=self.path, tree=self.tree_name)
+        if label is None:
+            if len(have) != 1:
+                raise InputError(f"indices(): {len(have)} codecs with indices ({', '.join(have) or 'none'}); name "
+                                 "one with label=", file=self.path, tree=self.tree_name)
+            label = next(iter(have))
+        codec, _coll, prefixes = have[label]
+        names = sorted({b for p in prefixes.values() for b in self._groups[p].values()})
+        try:
+            arrays = self._tree.arrays(names, entry_start=entry_start, entry_stop=entry_stop, how=dict, library="ak")
+        except Exception as err:
+            raise InputError(f"cannot read entries: {one_line(err)}", file=self.path, tree=self.tree_name) from err
+        products = {inst: zip_fields({f: arrays[b] for f, b in self._groups[p].items()}) for inst, p in prefixes.items()}
+        first = int(entry_start or 0)
+        products = verify_checksum(products, file=self.path, label=label, first_entry=first)
+        try:
+            return codec.indices(products)
+        except DataError as err:
+            raise DataError(f"file {self.path}: '{label}' ({codec.name}), entries from {first}: {err}") from err
+
     def close(self):
         self._file.close()
 
