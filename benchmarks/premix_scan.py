@@ -5,7 +5,7 @@
 For every ``val_mu_<tag>/summary.json`` in the directory: bits per hit (compressed file size x 8 / hits of the
 original, so the decoder in the file's metadata is included; and the encoder's zstd-1 estimate of the index
 streams from ``compress_<tag>.log``), the verdict and the decoded - original differences of the criteria
-(all layers). Writes ``premix_scan.json`` and ``validation_scan.png`` into the directory.
+(all layers; the signal-charge ones are "n/a" in summaries written before they existed). Writes ``premix_scan.json`` and ``validation_scan.png`` into the directory.
 """
 from __future__ import annotations
 
@@ -15,6 +15,13 @@ import re
 import sys
 
 import numpy as np
+
+
+CHARGE = ("charge_mean_rel", "charge_w1_rel", "merged_charge_rms_rel")
+
+
+def _cell(d):
+    return "n/a" if d is None else f"{100 * d['difference']:+.3f} ± {100 * (d['err'] or 0):.3f} %"
 
 
 def _bits_estimate(log):
@@ -46,9 +53,9 @@ def scan(d):
                "worst": sorted(({"figure": k[0], "layers": k[1], "difference": c["difference"], "err": c["err"],
                                  "tolerance": c["tolerance"], "verdict": c["verdict"]} for k, c in crit.items()),
                                key=lambda c: -(abs(c["difference"]) + 2 * (c["err"] or 0)) / c["tolerance"])[:3]}
-        for fig in ("efficiency", "merged_fraction", "res_core_rphi_um", "res_core_z_um"):
-            c = crit[(fig, "all")]
-            row[fig] = {"difference": c["difference"], "err": c["err"], "verdict": c["verdict"]}
+        for fig in ("efficiency", "merged_fraction", "res_core_rphi_um", "res_core_z_um") + CHARGE:
+            c = crit.get((fig, "all"))      # charge criteria: summaries made before they existed lack them
+            row[fig] = ({"difference": c["difference"], "err": c["err"], "verdict": c["verdict"]} if c else None)
         pd = s["pileup"]["distances"]
         row["pileup_charge_wasserstein_e"] = pd["cluster_charge_e"]["all"]["wasserstein"]["value"]
         row["pileup_adc_ks"] = pd["pixel_adc"]["all"]["ks"]["value"]
@@ -61,11 +68,11 @@ def main(argv=None):
     rows = scan(d)
     json.dump(rows, open(os.path.join(d, "premix_scan.json"), "w"), indent=1)
     print("| setting | bits/hit (file) | bits/hit (streams) | verdict | d eff (all) | d merged (all) | "
-          "d core r-phi | d core z | pile-up cluster charge W1 (e) | pile-up ADC KS |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "d core r-phi | d core z | d mean charge | charge W1 / mean | merged-cluster charge RMS | "
+          "pile-up cluster charge W1 (e) | pile-up ADC KS |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in sorted(rows, key=lambda r: r["bits_per_hit_file"]):
-        f = [f"{100 * r[k]['difference']:+.3f} ± {100 * (r[k]['err'] or 0):.3f} %"
-             for k in ("efficiency", "merged_fraction", "res_core_rphi_um", "res_core_z_um")]
+        f = [_cell(r[k]) for k in ("efficiency", "merged_fraction", "res_core_rphi_um", "res_core_z_um") + CHARGE]
         est = f"{r['bits_per_hit_streams']:.2f}" if r["bits_per_hit_streams"] else "n/a"
         print(f"| {r['tag']} | {r['bits_per_hit_file']:.2f} | {est} | {r['verdict']} | " + " | ".join(f)
               + f" | {r['pileup_charge_wasserstein_e']:.0f} | {r['pileup_adc_ks']:.4f} |")

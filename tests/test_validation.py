@@ -111,6 +111,28 @@ def test_degraded_pileup_is_flagged():
     assert summary["pileup"]["occupancy_ratio"]["L1_ring1"]["value"] < 0.5
 
 
+def test_coarsened_adc_is_flagged_by_the_charge_criterion():
+    """Every pile-up hit kept at its place, ADC coarsened to 64-count steps (bin centres, no bias on average):
+    the position criteria cannot see it, the charge criterion must."""
+    def coarse(a, b):
+        h, ev = _sample(a, b)
+        return Hits(h.ev, h.det, h.row, h.col, np.minimum((h.adc // 64) * 64 + 32, 255)), ev
+
+    summary, _ = premix.study(_sample, coarse, 2, {"gun": "mu", "gun_ntracks": 300}, chunk=2, n_boot=50)
+    crit = {(c["figure"], c["layers"]): c for c in summary["criteria"]}
+    assert summary["verdict"] == "fail"
+    assert crit[("merged_charge_rms_rel", "all")]["verdict"] == "fail"
+    assert crit[("merged_charge_rms_rel", "all")]["difference"] > 0.03
+    assert crit[("efficiency", "all")]["verdict"] == "pass"      # positions exact: the old criteria pass
+    assert crit[("merged_fraction", "all")]["verdict"] == "pass"
+    d = summary["differences"]["decoded-original"]["all"]
+    assert summary["merged_crossings"]["decoded-original"]["all"] > 20 and d["charge_w1_rel"]["value"] > 0
+    # what pile-up itself does to the signal charge is far larger than the tolerances
+    assert summary["differences"]["original-none"]["all"]["charge_mean_rel"]["value"] > 0.02
+    # charge criteria are judged for all layers together only
+    assert ("merged_charge_rms_rel", "L1") not in crit and ("charge_mean_rel", "all") in crit
+
+
 def test_verdict_rule():
     assert premix.verdict(0.0005, 0.0001, 0.001) == "pass"
     assert premix.verdict(0.0005, 0.0003, 0.001) == "inconclusive"
@@ -137,7 +159,8 @@ def test_cli_on_real_files(tmp_path, compressed, capsys):
                         "--ntracks", "20", "--eta", "-2.5,2.5", "--bootstrap", "20", "--out", str(out), "-q"])
     assert rc in (0, 1)
     s = json.loads((out / "summary.json").read_text())
-    assert s["events"] == 2 and len(s["criteria"]) == 20
+    # 4 figures x (L1..L4, all) + 3 charge figures for all layers
+    assert s["events"] == 2 and len(s["criteria"]) == 23
     assert {c["verdict"] for c in s["criteria"]} <= {"pass", "fail", "inconclusive"}
     # positions are exact in the shipped operating point: cluster sizes of the pile-up are identical
     assert s["pileup"]["distances"]["cluster_npix"]["all"]["ks"]["value"] == 0.0

@@ -7,7 +7,10 @@ Signal event i (particle gun, hepvq.sim.gun, event number i + 1) is mixed with p
 (hepvq.validation.mixing), clustered and matched to its truth (hepvq.validation.reco). The criteria compare
 decoded with original pile-up (docs/validation.md): |change of signal hit efficiency| < 0.1 % absolute,
 |relative change of the position resolution (robust core width)| < 2 % in r-phi and in z, |change of the
-merged-cluster fraction| < 0.2 % absolute; each per layer and for all layers together. A criterion *passes*
+merged-cluster fraction| < 0.2 % absolute; each per layer and for all layers together; and, for all layers
+together, the signal cluster charge: |relative change of the mean| < 0.5 %, Wasserstein-1 distance between the
+charge distributions < 0.5 % of the mean, RMS of the per-cluster relative charge change of the signal clusters
+that pile-up merges into < 3 % (the pixel_vq fidelity goal for the pile-up's own clusters). A criterion *passes*
 when |difference| + 2 sigma < tolerance (shown to be inside), *fails* when |difference| - 2 sigma > tolerance
 (shown to be outside), and is *inconclusive* otherwise (more events needed).
 """
@@ -22,8 +25,17 @@ from hepvq.validation.reco import SignalRef, pileup_clusters, restrict_to_module
 
 CASES = ("none", "original", "decoded")
 DIFFS = (("original", "none"), ("decoded", "none"), ("decoded", "original"))
-TOLERANCES = {"efficiency": 0.001, "res_core_rphi_um": 0.02, "res_core_z_um": 0.02, "merged_fraction": 0.002}
+TOLERANCES = {"efficiency": 0.001, "res_core_rphi_um": 0.02, "res_core_z_um": 0.02, "merged_fraction": 0.002,
+              # signal cluster charge (docs/validation.md, "Charge criterion"), judged for all layers together:
+              # relative change of the mean, distance between the charge distributions over the mean, and the
+              # RMS of the per-cluster relative charge change of the signal clusters pile-up merges into
+              "charge_mean_rel": 0.005, "charge_w1_rel": 0.005, "merged_charge_rms_rel": 0.03}
+ALL_LAYERS_ONLY = ("charge_mean_rel", "charge_w1_rel", "merged_charge_rms_rel")
 RELATIVE = ("res_core_rphi_um", "res_core_z_um", "res_rms_rphi_um", "res_rms_z_um")
+# charge figures that are already relative (fractions of the charge), computed for a pair of cases
+CHARGE_FIGURES = ("charge_mean_rel", "charge_median_rel", "charge_w1_rel", "merged_charge_bias_rel",
+                  "merged_charge_rms_rel")
+SIGNAL_CHARGE_EDGES = np.append(np.arange(0.0, 400001.0, 500.0), np.inf)   # electrons
 PU_VARIABLES = {   # name -> (column, bin edges); integer variables use unit bins centred on the integers
     "cluster_charge_e": ("charge", np.append(np.arange(0.0, 200001.0, 1000.0), np.inf)),
     "cluster_npix": ("npix", np.append(np.arange(0.5, 80.5, 1.0), np.inf)),
@@ -161,6 +173,43 @@ def _metric_replicas(W, cols, sel, n_ev):
     return out
 
 
+def _charge_replicas(W, a, b, sel, n_ev):
+    """Replicas (B,) of the signal-cluster charge figures of case ``a`` against case ``b`` (same crossings):
+
+    * charge_mean_rel, charge_median_rel: relative change of the mean / median charge of the efficient
+      crossings' clusters, (a - b) / b;
+    * charge_w1_rel: Wasserstein-1 distance between the two charge distributions over b's mean charge;
+    * merged_charge_bias_rel, merged_charge_rms_rel: per crossing efficient in both cases whose cluster in
+      ``b`` is merged (holds pixels not its own) while it is not without pile-up, the relative charge change
+      (Q_a - Q_b) / Q_b: its mean and RMS (the clusters pile-up touches, where a charge error can act)."""
+    pe = S.per_event
+    out = {}
+    ea, eb = a["efficient"][sel].astype(bool), b["efficient"][sel].astype(bool)
+    ev = a["ev"][sel]
+    qa, qb = a["charge"][sel], b["charge"][sel]
+    ma = S.ratio(W, pe(ev[ea], qa[ea], n_ev), pe(ev[ea], np.ones(int(ea.sum())), n_ev))
+    mb = S.ratio(W, pe(ev[eb], qb[eb], n_ev), pe(ev[eb], np.ones(int(eb.sum())), n_ev))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["charge_mean_rel"] = (ma - mb) / mb
+        meda = S.weighted_quantiles(W, ev[ea], qa[ea], (0.5,))[:, 0]
+        medb = S.weighted_quantiles(W, ev[eb], qb[eb], (0.5,))[:, 0]
+        out["charge_median_rel"] = (meda - medb) / medb
+        ha = S.histograms(ev[ea], qa[ea], SIGNAL_CHARGE_EDGES, n_ev)
+        hb = S.histograms(ev[eb], qb[eb], SIGNAL_CHARGE_EDGES, n_ev)
+        fin = SIGNAL_CHARGE_EDGES.copy()
+        fin[-1] = fin[-2] + (fin[-2] - fin[-3])
+        w1, _ = S.binned_distances(W, ha, hb, fin)
+        out["charge_w1_rel"] = w1 / mb
+        both = ea & eb & b["merged_pu"][sel]
+        rel = np.where(both, (qa - qb) / np.where(both, qb, 1.0), 0.0)[both]
+        n = pe(ev[both], np.ones(rel.size), n_ev)
+        # no merged cluster in a replica: nothing pile-up's charge could change there (0, not undefined)
+        out["merged_charge_bias_rel"] = np.nan_to_num(S.ratio(W, pe(ev[both], rel, n_ev), n))
+        out["merged_charge_rms_rel"] = np.nan_to_num(np.sqrt(S.ratio(W, pe(ev[both], rel ** 2, n_ev), n)))
+    out["merged_crossings"] = np.full(W.shape[0], float(both.sum()))
+    return out
+
+
 def verdict(value, err, tol):
     if not np.isfinite(value):
         return "inconclusive"
@@ -175,6 +224,8 @@ def verdict(value, err, tol):
 def summarise(acc: Accumulator, n_ev, n_boot=200, seed=12345) -> dict:
     W = S.bootstrap_weights(n_ev, n_boot, seed)
     cols = {c: acc.columns(c) for c in CASES}
+    for c in CASES:     # merged by pile-up: merged in this case, not without pile-up
+        cols[c]["merged_pu"] = cols[c]["merged"].astype(bool) & ~cols["none"]["merged"].astype(bool)
     names = _layer_names(cols["none"]["layer"])
     groups = {**{nm: cols["none"]["layer"] == v for v, nm in names.items()},
               "all": np.ones(cols["none"]["layer"].size, bool)}
@@ -194,12 +245,20 @@ def summarise(acc: Accumulator, n_ev, n_boot=200, seed=12345) -> dict:
                 with np.errstate(invalid="ignore", divide="ignore"):
                     d[k] = S.summarise((ra - rb) / rb if k in RELATIVE else ra - rb)
                 d[k]["relative"] = k in RELATIVE
+            for k, v in _charge_replicas(W, cols[a], cols[b], groups[g], n_ev).items():
+                if k == "merged_crossings":     # a count, not a difference
+                    out.setdefault("merged_crossings", {}).setdefault(key, {})[g] = int(v[0])
+                    continue
+                d[k] = S.summarise(v)
+                d[k]["relative"] = k in CHARGE_FIGURES
             out["differences"][key][g] = d
     for g in groups:
         for k, tol in TOLERANCES.items():
+            if k in ALL_LAYERS_ONLY and g != "all":
+                continue
             d = out["differences"]["decoded-original"][g][k]
             out["criteria"].append({"figure": k, "layers": g, "difference": d["value"], "err": d["err"],
-                                    "relative": k in RELATIVE, "tolerance": tol,
+                                    "relative": k in RELATIVE or k in CHARGE_FIGURES, "tolerance": tol,
                                     "verdict": verdict(d["value"], d["err"], tol)})
     verdicts = {c["verdict"] for c in out["criteria"]}
     out["verdict"] = "fail" if "fail" in verdicts else ("inconclusive" if "inconclusive" in verdicts else "pass")

@@ -159,6 +159,16 @@ def markdown(summary, files) -> str:
               "| figure | no pile-up | original | decoded |", "|---|---|---|---|"]
     for k in summary["cases"]["none"]["all"]:
         lines.append(f"| {k} | " + " | ".join(_fmt(summary["cases"][c]["all"][k]) for c in CASES) + " |")
+    lines += ["", "Signal cluster charge (all layers; relative figures, docs/validation.md \"Charge criterion\"):", "",
+              "| figure | original - none | decoded - original |", "|---|---|---|"]
+    for k in ("charge_mean_rel", "charge_median_rel", "charge_w1_rel", "merged_charge_bias_rel",
+              "merged_charge_rms_rel"):
+        lines.append(f"| {k} | " + " | ".join(_fmt(summary["differences"][p]["all"].get(k), rel=True)
+                                             for p in ("original-none", "decoded-original")) + " |")
+    m = summary.get("merged_crossings", {}).get("decoded-original", {}).get("all")
+    if m is not None:
+        lines.append(f"\nmerged_*: the {m} crossings efficient with both pile-up versions whose "
+                     "cluster pile-up merges into (merged with the original pile-up, not without pile-up).")
     lines += ["", "Pile-up alone, decoded vs original (all layers): Wasserstein-1 and KS statistic", "",
               "| variable | Wasserstein | KS | mean original | mean decoded |", "|---|---|---|---|---|"]
     for name, per in summary["pileup"]["distances"].items():
