@@ -240,13 +240,18 @@ class PixelDigiSparseEncoder(EDProducer):
         desc.add("adcMin", cms.int32(1), "lowest ADC (zero-suppression threshold)")
         desc.add("adcMax", cms.int32(255), "highest ADC")
         desc.add("mode", cms.string("log"), "requantisation bins: log or linear")
+        desc.add("format", cms.int32(1), "blob format: 1 (zstd/LZMA streams, read by the C++ reader) or 2 (the core's "
+                                         "rANS coder with fitted tables, as pixel_vq format 2)")
+        desc.add("tables", cms.FileInPath("data/models/pixel_sparse/tables.rans"),
+                 "format 2: rANS tables (python -m hepvq.baselines.sparse_streams pixel), stored in the output")
 
     def beginJob(self):  # noqa: N802
         from hepvq.pixel.codec import PixelSparseCodec
 
         p = self.params
         try:
-            self.codec = PixelSparseCodec(p.adcBits, p.adcMin, p.adcMax, p.mode)
+            tables = p.tables if p.format == 2 else None
+            self.codec = PixelSparseCodec(p.adcBits, p.adcMin, p.adcMax, p.mode, format=p.format, tables=tables)
         except ModelError as err:
             raise ParameterError(str(err), label=self.label, module_type=type(self).__name__) from err
         for key, blob in self.codec.metadata().items():

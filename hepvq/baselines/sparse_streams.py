@@ -240,8 +240,11 @@ class StreamTables:
 
 
 def fit(events, *, n_cols: int, n_rows: int, value_alphabet: int, n_classes: int = N_CLASSES, kind: str = "",
-        adapt_period: int = 0, adapt_strength: int = 0) -> StreamTables:
+        adapt_period: int = 0, adapt_strength: int = 0, adapt_streams=("value",)) -> StreamTables:
     """Tables fitted on training events [(plane keys, col, row, value) per event, any hit order].
+
+    adapt_period / adapt_strength: adaptation within an event (hepvq.codecs.entropy) of the streams named in
+    adapt_streams (the others static).
 
     Plane classes: quantiles of each plane's mean hit count over the events; the pooled class (planes missing
     from the table) is fitted on all planes together, as is every context's fallback."""
@@ -274,8 +277,8 @@ def fit(events, *, n_cols: int, n_rows: int, value_alphabet: int, n_classes: int
         if s == "columns":  # the pooled class: every plane's statistics
             a, c = np.concatenate([a, a]), np.concatenate([c, np.full(c.size, n_classes)])
         tables[s] = entropy.fit_tables(a, c, alphabet=alphabets[s], n_contexts=n_contexts(n_classes)[s],
-                                       adapt_period=adapt_period,
-                                       adapt_strength=adapt_strength)
+                                       adapt_period=adapt_period if s in adapt_streams else 0,
+                                       adapt_strength=adapt_strength if s in adapt_streams else 0)
     return StreamTables(info, keys, classes, tables)
 
 
@@ -335,6 +338,45 @@ def encode_event(plane_keys, col, row, value, tables: StreamTables, *, header: b
         blob = entropy.encode(a, c, tables.tables[s])
         out.write(_varints([len(blob)]) + blob)
     return out.getvalue()
+
+
+def _sorted_index(plane_keys, col, row):
+    """(plane index, col, row, order) of hits sorted by (plane key, col, row)."""
+    plane_keys, col, row = (np.asarray(x, np.int64) for x in (plane_keys, col, row))
+    _, idx = np.unique(plane_keys, return_inverse=True)
+    o = np.lexsort((row, col, idx))
+    return idx.reshape(-1)[o], col[o], row[o], o
+
+
+def _hit_counts(plane, col) -> np.ndarray:
+    n = plane.size
+    newc = np.ones(n, bool)
+    newc[1:] = (plane[1:] != plane[:-1]) | (col[1:] != col[:-1])
+    cs = np.flatnonzero(newc)
+    return np.repeat(np.diff(np.append(cs, n)), np.diff(np.append(cs, n)))
+
+
+def encode_values(plane_keys, col, row, value, tables: StreamTables) -> bytes:
+    """The value stream alone (rANS bytes), in (plane key, col, row) order, its contexts from the positions: for
+    a codec that stores the positions elsewhere (tpc_inr's residuals next to its coords)."""
+    plane, c, r, o = _sorted_index(plane_keys, col, row)
+    v = np.asarray(value, np.int64)[o]
+    return entropy.encode(v, _value_contexts(plane, c, r, _hit_counts(plane, c)), tables.tables["value"])
+
+
+def decode_values(blob, plane_keys, col, row, tables: StreamTables, what: str = "value stream") -> np.ndarray:
+    """Inverse of encode_values given the positions sorted by (plane key, col, row) (decode_event's order)."""
+    plane, c, r, o = _sorted_index(plane_keys, col, row)
+    if not np.array_equal(o, np.arange(o.size)):
+        raise ValueError("decode_values: positions must come sorted by (plane key, col, row)")
+    try:
+        v = entropy.decode(bytes(blob), c.size, _value_contexts(plane, c, r, _hit_counts(plane, c)),
+                           tables.tables["value"])
+    except DataError as err:
+        raise DataError(f"{what}: {err}") from err
+    if v.size and int(v.max()) >= tables.value_alphabet:
+        raise DataError(f"{what}: decodes {int(v.max())} beyond {tables.value_alphabet - 1}")
+    return v
 
 
 def decode_event(blob, tables: StreamTables, *, with_value: bool = True, offset: int = 0, what: str = "sparse blob"):

@@ -9,7 +9,7 @@ Two ways to get the networks (``method``):
 Two ways to use them (``mode``):
 - ``dense`` (the paper): the INR represents the whole (192, 249, 16) sector, zeros included; decode evaluates
   it on the full grid and re-applies the 64 ADC threshold. Hit positions are lossy.
-- ``hybrid``: the hit positions are coded losslessly (hepvq.tpc.coords: key gaps, varint, zstd) and the INR
+- ``hybrid``: the hit positions are coded losslessly (hepvq.tpc.coords) and the INR
   only represents the charge at the hits (fitted on hits only); decode evaluates it at the stored positions
   and clips to [64, 1023]. Hit precision and recall are 1 by construction; only the ADC values are lossy.
   With ``adc_error_bound`` B >= 0 the INR becomes a *predictor*: the residual of every hit against the
@@ -25,10 +25,19 @@ Products per event (jagged records, one level):
 - ``"residuals"`` {byte: uint8}: hybrid mode with an ADC error bound only, the quantised residuals in the
   coords' hit order (zigzag, varint, zstd).
 
+Formats (``format``, stored in the config; files of every format keep decoding):
+- 1: coords = key gaps as varints + zstd-19; residuals = zigzag varints, the smaller of zstd and LZMA2;
+- 2 (default): coords and residuals are streams of the core's rANS coder (hepvq.baselines.sparse_streams, the
+  layout of pixel_sparse format 2: plane = (sector, layer), column = phi, row = z) with static tables fitted on
+  training events (``tables``; default the shipped data/models/tpc_coords.rans, python -m
+  hepvq.baselines.sparse_streams tpc), stored in the file as metadata 'tables' (sha256 in the config); the
+  residual stream's tables adapt within each event to the predictor and the bound.
+
 decode() needs numpy, awkward, zstandard and (amortised only) onnxruntime: no torch.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 
@@ -46,7 +55,8 @@ from hepvq.tpc.grid import ADC_MAX, N_SECTORS, SHAPE, THRESHOLD, events_from_col
 
 ADC_MAX_CODE = 1023  # TpcHit_adc is 10-bit
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+FORMATS = (1, 2)
 DEFAULT_ARCH = {"kind": "siren", "width": 48, "depth": 3, "in_dim": 3, "omega0": 30.0, "omega": 30.0}
 DEFAULT_FIT = {"strategy": "importance", "ratio": 0.05, "epochs": 200, "batch_size": 4096, "lr": None,
                "eps": "auto", "seed": 0, "max_sectors": 48}
@@ -73,7 +83,8 @@ class TpcInrCodec(Codec):
 
     def __init__(self, *, mode: str = "hybrid", method: str = "fit", arch: dict | None = None,
                  quant: str = "int8", fit: dict | None = None, amortised=None, threshold: int = THRESHOLD,
-                 shape=SHAPE, n_sectors: int = N_SECTORS, adc_error_bound: int = -1):
+                 shape=SHAPE, n_sectors: int = N_SECTORS, adc_error_bound: int = -1, format: int = FORMAT_VERSION,
+                 tables=None):  # noqa: A002 - the config's key
         if mode not in ("hybrid", "dense"):
             raise ModelError(f"tpc_inr: unknown mode '{mode}' (hybrid, dense)")
         if method not in ("fit", "amortised"):
@@ -84,6 +95,12 @@ class TpcInrCodec(Codec):
             raise ModelError("tpc_inr: method 'amortised' needs an amortised model (hepvq.tpc.amortised.load)")
         if adc_error_bound >= 0 and mode != "hybrid":
             raise ModelError("tpc_inr: an ADC error bound needs mode 'hybrid' (stored hit positions)")
+        if int(format) not in FORMATS:
+            raise ModelError(f"tpc_inr: format {format} is not one this hepvq reads {FORMATS}")
+        self.format = int(format)
+        # format 2, hybrid: the rANS tables of the coordinate and residual streams
+        self.tables = coordcode.load_tables(tables) if self.format == 2 and mode == "hybrid" else None
+        self._tables_bytes = self.tables.to_bytes() if self.tables is not None else None
         self.mode, self.method, self.quant = mode, method, quant
         self.adc_error_bound = int(adc_error_bound)
         self.arch = dict(arch or DEFAULT_ARCH)
@@ -129,7 +146,11 @@ class TpcInrCodec(Codec):
             ev_sectors.append(secs.astype(np.uint8))
             if self.mode == "hybrid":
                 try:
-                    blob, order = coordcode.encode(c["sector"], c["layer"], c["phi"], c["z"], self.shape)
+                    if self.tables is not None:
+                        blob, order = coordcode.encode_rans(c["sector"], c["layer"], c["phi"], c["z"], self.tables,
+                                                            self.shape)
+                    else:
+                        blob, order = coordcode.encode(c["sector"], c["layer"], c["phi"], c["z"], self.shape)
                 except ValueError as err:  # duplicate positions: name the entry and the position
                     k = coordcode.keys(c["sector"], c["layer"], c["phi"], c["z"], self.shape)
                     u, first, cnt = np.unique(k, return_index=True, return_counts=True)
@@ -202,15 +223,22 @@ class TpcInrCodec(Codec):
             for s in secs:
                 m = s_ == s
                 pred = self._predict_hits({int(s): self._sector_fn(blobs[j])}, s_[m], l_[m], p_[m], z_[m])
-                with_code = len(blobs[j]) + len(residual.pack(residual.quantise(adc[m] - pred, bound)))
-                if with_code < len(residual.pack(residual.quantise(adc[m] - self.threshold, bound))):
+                pos = (s_[m], l_[m], p_[m], z_[m])
+                with_code = len(blobs[j]) + len(self._pack(residual.quantise(adc[m] - pred, bound), *pos))
+                if with_code < len(self._pack(residual.quantise(adc[m] - self.threshold, bound), *pos)):
                     base[m] = pred
                 else:
                     blobs[j] = b""
                 j += 1
-            out.append(residual.pack(residual.quantise(adc - base, bound)))
+            out.append(self._pack(residual.quantise(adc - base, bound), s_, l_, p_, z_))
         self.stats["sectors_without_code"] = self.stats.get("sectors_without_code", 0) + sum(not b for b in blobs)
         return out
+
+    def _pack(self, q, s_, l_, p_, z_) -> bytes:
+        """Residuals q of hits in key order: format 2 on the rANS coder (contexts from the positions), else v1."""
+        if self.tables is None:
+            return residual.pack(q)
+        return residual.pack_rans(q, coordcode.plane_keys(s_, l_, self.shape), p_, z_, self.tables)
 
     # ------------------------------------------------------------------ decode
     def _sector_fn(self, blob: bytes):
@@ -255,10 +283,18 @@ class TpcInrCodec(Codec):
             o = np.concatenate([[0], np.cumsum(nb)])
             fns = {int(s): self._sector_fn(w[o[i]:o[i + 1]]) for i, s in enumerate(secs)}
             if self.mode == "hybrid":
-                s_, l_, p_, z_ = coordcode.decode(coords[e], self.shape)
+                if self.tables is not None:
+                    s_, l_, p_, z_ = coordcode.decode_rans(coords[e], self.tables, self.shape,
+                                                           what=f"tpc_inr coords of event {e}")
+                else:
+                    s_, l_, p_, z_ = coordcode.decode(coords[e], self.shape)
                 adc = self._predict_hits(fns, s_, l_, p_, z_)
                 if residuals is not None:
-                    q = residual.unpack(residuals[e])
+                    if self.tables is not None:
+                        q = residual.unpack_rans(residuals[e], coordcode.plane_keys(s_, l_, self.shape), p_, z_,
+                                                 self.tables, what=f"tpc_inr residuals of event {e}")
+                    else:
+                        q = residual.unpack(residuals[e])
                     if len(q) != len(adc):
                         raise ModelError(f"tpc_inr: event {e} has {len(q)} residuals for {len(adc)} hits")
                     # no clip to the threshold: below-threshold hits come back within the bound (B = 0: exactly)
@@ -307,7 +343,7 @@ class TpcInrCodec(Codec):
 
     # ------------------------------------------------------------------ metadata
     def config(self) -> dict:
-        cfg = {"format": FORMAT_VERSION, "mode": self.mode, "method": self.method, "quant": self.quant,
+        cfg = {"format": self.format, "mode": self.mode, "method": self.method, "quant": self.quant,
                "threshold": self.threshold, "shape": list(self.shape), "n_sectors": self.n_sectors,
                "blob_size": self.blob_size, "adc_error_bound": self.adc_error_bound}
         if self.method == "fit":
@@ -315,19 +351,32 @@ class TpcInrCodec(Codec):
             cfg["fit"] = self.fit
         else:
             cfg["amortised"] = self.amortised.config
+        if self._tables_bytes is not None:
+            cfg["tables_sha256"] = hashlib.sha256(self._tables_bytes).hexdigest()
         return cfg
 
     def metadata(self) -> dict[str, bytes]:
         blobs = {"config": self.json_blob(self.config())}
         if self.method == "amortised":
             blobs["decoder.onnx"] = self.amortised.decoder_bytes
+        if self._tables_bytes is not None:
+            blobs["tables"] = self._tables_bytes
         return blobs
 
     @classmethod
     def from_metadata(cls, blobs: dict[str, bytes]) -> "TpcInrCodec":
         cfg = cls.read_json_blob(blobs, "config")
-        if cfg.get("format") != FORMAT_VERSION:
-            raise ModelError(f"tpc_inr: metadata format {cfg.get('format')} is not {FORMAT_VERSION}")
+        if cfg.get("format") not in FORMATS:
+            raise ModelError(f"tpc_inr: metadata format {cfg.get('format')} is not one this hepvq reads {FORMATS}")
+        tables = None
+        if cfg["format"] == 2 and cfg["mode"] == "hybrid":
+            if "tables" not in blobs:
+                raise ModelError("tpc_inr: format-2 codec metadata lacks 'tables' (the rANS tables of coords and "
+                                 "residuals)")
+            if hashlib.sha256(bytes(blobs["tables"])).hexdigest() != cfg.get("tables_sha256"):
+                raise ModelError("tpc_inr: metadata 'tables' does not match the sha256 in its config: the tables "
+                                 "are damaged or belong to another file")
+            tables = bytes(blobs["tables"])
         amortised = None
         if cfg["method"] == "amortised":
             from hepvq.tpc.amortised_rt import AmortisedRuntime
@@ -337,14 +386,15 @@ class TpcInrCodec(Codec):
             amortised = AmortisedRuntime(cfg["amortised"], decoder_bytes=blobs["decoder.onnx"])
         codec = cls(mode=cfg["mode"], method=cfg["method"], arch=cfg.get("arch"), quant=cfg["quant"],
                     fit=cfg.get("fit"), amortised=amortised, threshold=cfg["threshold"], shape=cfg["shape"],
-                    n_sectors=cfg["n_sectors"], adc_error_bound=cfg.get("adc_error_bound", -1))
+                    n_sectors=cfg["n_sectors"], adc_error_bound=cfg.get("adc_error_bound", -1),
+                    format=cfg["format"], tables=tables)
         if codec.blob_size != cfg["blob_size"]:
             raise ModelError(f"tpc_inr: blob size {codec.blob_size} does not match the file's {cfg['blob_size']}")
         return codec
 
     def summary(self) -> dict:
         return dict(self.stats, mode=self.mode, method=self.method, quant=self.quant, blob_bytes=self.blob_size,
-                    adc_error_bound=self.adc_error_bound)
+                    adc_error_bound=self.adc_error_bound, format=self.format)
 
 
 def config_json(codec: TpcInrCodec) -> str:

@@ -98,3 +98,84 @@ def decode(blob: bytes, shape=SHAPE):
     import hepvq_core
 
     return unkey(hepvq_core.keys_from_gaps(gaps.view(np.uint64)), shape)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# format 2 (tpc_inr format 2): the positions as context-modelled streams on the core's rANS coder
+# (hepvq.baselines.sparse_streams: plane = (sector, layer), column = phi, row = z), tables fitted on training
+# events and shipped in data/models/tpc_coords.rans (the value stream's table: zigzag ADC residuals q)
+# ---------------------------------------------------------------------------------------------------------------
+TABLES_FILE = __import__("pathlib").Path(__file__).resolve().parents[2] / "data/models/tpc_coords.rans"
+PLANE_LIMIT = 4096      # phi and z below this (the trained range coded directly, the rest escaped)
+VALUE_ALPHABET = 4096   # zigzag residuals: |q| <= 2047
+
+
+def plane_keys(sector, layer, shape=SHAPE) -> np.ndarray:
+    return np.asarray(sector, np.int64) * shape[2] + np.asarray(layer, np.int64)
+
+
+def load_tables(src=None):
+    """StreamTables from bytes, a file, or the shipped default (None); ModelError naming the file when damaged."""
+    from pathlib import Path
+
+    from hepvq.baselines.sparse_streams import StreamTables
+    from hepvq.errors import ModelError
+
+    if isinstance(src, StreamTables):
+        return src
+    if isinstance(src, (bytes, bytearray)):
+        return StreamTables.from_bytes(bytes(src), "tpc_inr coordinate tables")
+    p = Path(TABLES_FILE if src is None else src)
+    if not p.is_file():
+        raise ModelError(f"tpc_inr format 2: tables file {p} does not exist (fit one with "
+                         "python -m hepvq.baselines.sparse_streams tpc)")
+    return StreamTables.from_bytes(p.read_bytes(), f"tpc_inr coordinate tables {p}")
+
+
+def encode_rans(sector, layer, phi, z, tables, shape=SHAPE) -> tuple[bytes, np.ndarray]:
+    """Format 2 of encode: -> (rANS position streams, the order that sorts the input hits into key order)."""
+    from hepvq.baselines import sparse_streams
+
+    k = keys(sector, layer, phi, z, shape)
+    order = np.argsort(k, kind="stable")
+    if k.size > 1 and (np.diff(k[order]) == 0).any():
+        raise ValueError("duplicate hit positions in one event cannot be coded")
+    blob = sparse_streams.encode_event(plane_keys(sector, layer, shape), phi, z, None, tables)
+    return blob, order
+
+
+def decode_rans(blob: bytes, tables, shape=SHAPE, what: str = "tpc_inr coords"):
+    """Format 2 of decode: -> (sector, layer, phi, z) int64 arrays in key order."""
+    from hepvq.baselines import sparse_streams
+
+    pk, phi, z, _ = sparse_streams.decode_event(bytes(blob), tables, with_value=False, what=what)
+    P, Z, L = shape
+    if pk.size and (int(pk.min()) < 0 or int(pk.max()) >= 256 * L or int(phi.max()) >= P or int(z.max()) >= Z):
+        from hepvq.errors import DataError
+
+        raise DataError(f"{what}: decoded positions outside the {P} x {Z} x {L} sector grid")
+    return pk // L, pk % L, phi, z
+
+
+def fit_tables(path, entries=None):
+    """tpc_inr format-2 tables fitted on the TpcHit events of a ROOT file: positions, and for the residual
+    stream the lossless residuals against the threshold prediction (zigzag(ADC - threshold)), what a sector
+    without INR code stores; within an event the coder adapts to the sharper residuals of a good predictor."""
+    import uproot
+
+    from hepvq.baselines import sparse_streams
+    from hepvq.tpc.grid import THRESHOLD
+
+    with uproot.open(str(path)) as f:
+        start, stop = (None, None) if entries is None else entries
+        a = f["Events"].arrays(["TpcHit_sector", "TpcHit_layer", "TpcHit_phi", "TpcHit_z", "TpcHit_adc"],
+                               library="np", entry_start=start, entry_stop=stop)
+    events = [(plane_keys(a["TpcHit_sector"][e], a["TpcHit_layer"][e]), a["TpcHit_phi"][e].astype(np.int64),
+               a["TpcHit_z"][e].astype(np.int64),
+               sparse_streams.zigzag(a["TpcHit_adc"][e].astype(np.int64) - THRESHOLD))
+              for e in range(len(a["TpcHit_adc"]))]
+    return sparse_streams.fit(events, n_cols=PLANE_LIMIT, n_rows=PLANE_LIMIT, value_alphabet=VALUE_ALPHABET,
+                              kind="tpc_inr", adapt_period=ADAPT[0], adapt_strength=ADAPT[1])
+
+
+ADAPT = (256, 256)  # the residual stream adapts to the event's predictor and bound (static: 7.95 bits/hit at bound 2)
