@@ -18,8 +18,8 @@ layout     cluster          (tile rows - 1) * NJ + tile cols - 1 of the cluster'
 tiles      tile of a 2-D    1 if the tile has hits (clusters spanning >= 2 tile rows and columns) | -
            layout
 shape      patch            shape-table index or escape | ((layer, module), one- or multi-tile cluster)
-esc        escaped patch    one symbol per patch row: the row's occupancy bits | patch row
-charge     patch            log-grid charge index | (shape bucket, layer)
+esc        escaped patch    one symbol per patch row: the row's occupancy bits | (patch row, (layer, module))
+charge     patch            log-grid charge index | (shape bucket, layer, one- or multi-tile cluster)
 code<s>    multi-hit patch  VQ code of stage s | (shape bucket, charge bucket)
 =========  ===============  =========================================================================
 
@@ -60,7 +60,7 @@ OPERATING_POINTS = {
              "what": "today's fidelity: ~2.8 % cluster charge RMS, ~0.05 px centroid RMS"},
     "default": {"charge_step": 0.14, "mu": 0.01,
                 "what": "~3.8 % charge RMS, ~0.07 px centroid RMS"},
-    "coarse": {"charge_step": 0.19, "mu": 0.025,
+    "coarse": {"charge_step": 0.19, "mu": 0.01,
                "what": "towards the fidelity goals (5 % charge RMS, 0.1 px centroid RMS)"},
 }
 OWN_SHAPES = 32      # shapes with their own context for charge and code; the others by hit count
@@ -161,8 +161,8 @@ class Contexts:
                "dcol": (c.module_cols, self.n_layer * (len(NCL_EDGES) + 1), c.module_cols),
                "row": (c.module_rows, 2 * self.n_layer, c.module_rows),
                "layout": (self.ni * self.nj, self.n_det, 0), "tiles": (2, 1, 2),
-               "shape": (c.escape + 1, 2 * self.n_det, c.escape + 1), "esc": (1 << c.pc, c.pr, min(1 << c.pc, 65536)),
-               "charge": (len(c.levels), self.n_shape_b * self.n_layer, len(c.levels))}
+               "shape": (c.escape + 1, 2 * self.n_det, c.escape + 1), "esc": (1 << c.pc, c.pr * self.n_det, min(1 << c.pc, 65536)),
+               "charge": (len(c.levels), self.n_shape_b * self.n_layer * 2, len(c.levels))}
         for s, k in enumerate(c.codebook_sizes):
             out[f"code{s}"] = (k, self.n_shape_b * (CHARGE_BUCKETS + 1), min(k, 65536))
         return out
@@ -182,8 +182,12 @@ class Contexts:
     def shape(self, det_p, multitile):
         return self.c.det_context(det_p) * 2 + multitile.astype(np.int64)
 
-    def charge(self, det_p, shape, nhit):
-        return self.shape_bucket(shape, nhit) * self.n_layer + self.layer(det_p)
+    def esc(self, det_esc):
+        """one context per row of each escaped patch: (patch row, (layer, module) context)"""
+        return (np.arange(self.c.pr)[None, :] * self.n_det + self.c.det_context(det_esc)[:, None]).ravel()
+
+    def charge(self, det_p, shape, nhit, multitile):
+        return (self.shape_bucket(shape, nhit) * self.n_layer + self.layer(det_p)) * 2 + multitile.astype(np.int64)
 
     def code(self, shape, nhit, charge):
         return self.shape_bucket(shape, nhit) * (CHARGE_BUCKETS + 1) + self.charge_bucket(charge)
@@ -290,7 +294,6 @@ def cluster_streams(codec: PixelVQCodec, ctx: Contexts | None, p: P.Patches, sha
     rowmask = (1 << pc) - 1
     esc_sym = ((msk[esc][:, None] >> (np.arange(pr, dtype=np.uint64) * np.uint64(pc))[None, :])
                & np.uint64(rowmask)).astype(np.int64)
-    esc_ctx = np.broadcast_to(np.arange(pr), esc_sym.shape)
     z = (lambda a: np.zeros(len(a), np.int64)) if ctx is None else None
     out = {
         "mod": (mod_sym, np.zeros(len(mod_sym), np.int64), mod_ev),
@@ -300,8 +303,9 @@ def cluster_streams(codec: PixelVQCodec, ctx: Contexts | None, p: P.Patches, sha
         "layout": (layout, z(layout) if z else ctx.layout(det_c), ev_c),
         "tiles": (tile_bits, np.zeros(len(tile_bits), np.int64), ev_c[tile_c]),
         "shape": (shp, z(shp) if z else ctx.shape(pdet, ntile[pcl] > 1), pev),
-        "esc": (esc_sym.ravel(), esc_ctx.ravel().astype(np.int64), np.repeat(pev[esc], pr)),
-        "charge": (chg, z(chg) if z else ctx.charge(pdet, shp, nhit), pev),
+        "esc": (esc_sym.ravel(), np.zeros(esc_sym.size, np.int64) if z else ctx.esc(pdet[esc]),
+                np.repeat(pev[esc], pr)),
+        "charge": (chg, z(chg) if z else ctx.charge(pdet, shp, nhit, ntile[pcl] > 1), pev),
     }
     for s in range(codes.shape[1]):
         out[f"code{s}"] = (full_codes[mul, s], z(full_codes[mul]) if z else ctx.code(shp[mul], nhit[mul], chg[mul]),
@@ -338,6 +342,13 @@ class PixelVQFormat2(PixelVQCodec):
                                      f"({path.name}); fit them with: hepvq-train pixel-vq-tables --model {source} "
                                      "--input data/pixel_pu200_sample.root")
                 tables = path.read_bytes()
+            head = Tables.from_bytes(tables, f"{source}: {TABLES_FILE.format(point=name)}").header
+            if (head.get("operating_point"), head.get("mu"), head.get("charge_step")) != (name, op["mu"],
+                                                                                        op["charge_step"]):
+                raise ModelError(f"pixel_vq model {source}: the format-2 tables were fitted for operating point "
+                                 f"{head.get('operating_point')!r} (charge step {head.get('charge_step')}, mu "
+                                 f"{head.get('mu')}), not {name!r} ({op['charge_step']}, {op['mu']}); refit with "
+                                 f"hepvq-train pixel-vq-tables --model {source} --input data/pixel_pu200_sample.root")
             settings["format2"] = {"operating_point": name, "charge_step": op["charge_step"], "mu": op["mu"],
                                    "tables_sha256": hashlib.sha256(tables).hexdigest()}
             settings["version"] = SETTINGS_VERSION
@@ -577,10 +588,10 @@ def decode_symbols(codec: PixelVQFormat2, products: dict[str, ak.Array]) -> dict
         raise DataError("pixel_vq format 2 decode: the tile layouts do not add up to the event's patch count")
     event, det = ev_c[pcl], det_c[pcl]
     row, col = row0[pcl] + ti * codec.pr, col0[pcl] + tj * codec.pc
-    shape = dec("shape", npatch_ev, ctx.shape(det, ntile[pcl] > 1))
+    multitile = ntile[pcl] > 1
+    shape = dec("shape", npatch_ev, ctx.shape(det, multitile))
     esc = shape == codec.escape
-    esc_rows = dec("esc", np.bincount(event[esc], minlength=n_ev) * codec.pr,
-                   np.tile(np.arange(codec.pr), int(esc.sum())))
+    esc_rows = dec("esc", np.bincount(event[esc], minlength=n_ev) * codec.pr, ctx.esc(det[esc]))
     mask = np.zeros(len(shape), np.uint64)
     mask[~esc] = codec.shapes[shape[~esc]]
     if esc.any():
@@ -589,7 +600,7 @@ def decode_symbols(codec: PixelVQFormat2, products: dict[str, ak.Array]) -> dict
     nhit = _popcount(mask)
     if (nhit == 0).any():
         raise DataError("pixel_vq format 2 decode: an escaped shape has no hit")
-    charge = dec("charge", npatch_ev, ctx.charge(det, shape, nhit))
+    charge = dec("charge", npatch_ev, ctx.charge(det, shape, nhit, multitile))
     multi = nhit >= 2
     n_multi = np.bincount(event[multi], minlength=n_ev)
     codes = np.stack([dec(f"code{s}", n_multi, ctx.code(shape[multi], nhit[multi], charge[multi]))

@@ -1,0 +1,270 @@
+"""pixel_vq format 2 (hepvq.pixel.format2): rANS streams per event in real ROOT files, decoded by hepvq.open and
+decompress_cfg.py; format 1 still decodes; tables stored in the file and verified; operating points; indices();
+the coder's edge cases (empty event, one hit, all escapes, unknown module); hepvq-train pixel-vq-tables."""
+import hashlib
+import shutil
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+import pytest
+import uproot
+
+import hepvq
+from hepvq.cli.run import run
+from hepvq.errors import DataError, ModelError, ParameterError
+from hepvq.io.metadata import make_provenance, read_metadata, write_metadata
+from hepvq.pixel import format2 as F
+from hepvq.pixel import metrics as M
+from hepvq.pixel import patches as P
+from hepvq.pixel.codec import PixelVQCodec
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = str(REPO / "data" / "pixel_pu200_sample.root")
+MODEL = str(REPO / "data" / "models" / "pixel_vq")
+COMPRESS = str(REPO / "python_cfg" / "premix_compress_cfg.py")
+DECOMPRESS = str(REPO / "python_cfg" / "decompress_cfg.py")
+N_EVENTS = 2
+
+
+def _job(out, *extra):
+    return run([COMPRESS, f"inputFiles={SAMPLE}", f"outputFile={out}", f"pixelVQ.model={MODEL}",
+                f"maxEvents={N_EVENTS}", "--no-progress", *extra])
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("f2")
+    f1, f2, d2 = tmp / "f1.root", tmp / "f2.root", tmp / "d2.root"
+    _job(f1)
+    rep = _job(f2, "pixelVQ.format=2", "pixelVQ.operatingPoint=fine", "pixelVQ.debugIndices=True")
+    run([DECOMPRESS, f"inputFiles={f2}", f"outputFile={d2}", "--no-progress"])
+    src = uproot.open(SAMPLE)["Events"].arrays(entry_stop=N_EVENTS)
+    hits = ak.zip({k: src[f"PixelDigi_{k}"] for k in P.FIELDS})
+    return {"tmp": tmp, "f1": str(f1), "f2": str(f2), "d2": str(d2), "hits": hits, "report": rep}
+
+
+def _codec(path):
+    return hepvq.open(path).codecs["pixelVQ"][0]
+
+
+def test_file_layout_is_byte_streams(files):
+    t = uproot.open(files["f2"])["Events"]
+    names = set(t.keys())
+    for s in F.stream_names(1):
+        assert f"pixelVQ_s_{s}" in names
+        assert t[f"pixelVQ_s_{s}"].interpretation.content.to_dtype == np.dtype("uint8")
+    assert {"pixelVQ_nmod", "pixelVQ_ncl", "pixelVQ_npatch", "pixelVQ_crc"} <= names
+    assert "pixelVQ_shape" not in names  # no format-1 index branches
+    c = _codec(files["f2"])
+    assert isinstance(c, F.PixelVQFormat2) and c.op_name == "fine" and c.settings["version"] == 2
+    assert "format 2" in repr(files["report"]) or "'format': 2" in repr(files["report"])
+
+
+def test_round_trip_positions_exact_and_fidelity(files):
+    got = hepvq.open(files["f2"]).arrays().PixelDigi
+    ref = files["hits"]
+    for f in ("detId", "row", "col"):  # the sample is in canonical order already
+        assert ak.to_list(got[f]) == ak.to_list(ref[f])
+    m = M.compare(P.flatten(ref), P.flatten(got), 160, 416)
+    assert m["recall"] == 1 and m["precision"] == 1
+    assert m["charge_rms_rel"] < 0.035 and m["centroid_rms_px"] < 0.06  # operating point 'fine'
+
+
+def test_decompress_cfg_equals_hepvq_open_also_in_root(files):
+    ROOT = pytest.importorskip("ROOT")
+    a = hepvq.open(files["f2"]).arrays().PixelDigi
+    d = uproot.open(files["d2"])["Events"].arrays(library="ak")
+    for f in P.FIELDS:
+        assert ak.to_list(d[f"PixelDigi_{f}"]) == ak.to_list(a[f])
+    rf = ROOT.TFile.Open(files["d2"])
+    t = rf.Get("Events")
+    assert t.GetEntries() == N_EVENTS
+    t.GetEntry(1)
+    assert int(t.nPixelDigi) == len(a[1]) and sum(int(x) for x in t.PixelDigi_adc) == int(ak.sum(a[1].adc))
+    rf.Close()
+    rf = ROOT.TFile.Open(files["f2"])  # the compressed file's byte branches read in ROOT
+    t = rf.Get("Events")
+    t.GetEntry(0)
+    blob = uproot.open(files["f2"])["Events"]["pixelVQ_s_code0"].array(entry_stop=1)[0]
+    assert int(t.npixelVQ_s_code0) == len(blob) and bytes(bytearray(t.pixelVQ_s_code0)[:len(blob)]) == \
+        bytes(np.asarray(blob, np.uint8))
+    rf.Close()
+
+
+def _hits_from_indices(codec, ind):
+    """Decode per-patch symbols (indices()) with the codec's own reconstruction: the symbols say everything."""
+    counts = ak.to_numpy(ak.num(ind))
+    flat = {k: ak.to_numpy(ak.flatten(ind[k])).astype(np.int64) for k in ak.fields(ind) if k != "mask"}
+    mask = ak.to_numpy(ak.flatten(ind["mask"])).astype(np.uint64)
+    multi = flat["code"] >= 0
+    h = codec._reconstruct(len(counts), np.repeat(np.arange(len(counts)), counts), flat["detId"], flat["row"],
+                           flat["col"], mask, flat["charge"], flat["code"][multi][:, None], multi)
+    return h.to_awkward()
+
+
+def test_format1_and_format2_both_decode_and_indices(files):
+    for key in ("f1", "f2"):
+        r = hepvq.open(files[key])
+        ind = r.indices()
+        assert {"detId", "row", "col", "shape", "mask", "charge", "code"} <= set(ak.fields(ind))
+        back = _hits_from_indices(_codec(files[key]), ind)
+        got = r.arrays().PixelDigi
+        for f in P.FIELDS:
+            assert ak.to_list(back[f]) == ak.to_list(got[f])
+    i1, i2 = hepvq.open(files["f1"]).indices(), hepvq.open(files["f2"]).indices()
+    for f in ("detId", "row", "col", "shape", "mask", "charge"):  # 'fine' keeps the model's charge grid
+        assert ak.to_list(i1[f]) == ak.to_list(i2[f])
+    assert ak.to_list(i1.code >= 0) == ak.to_list(i2.code >= 0)
+    same = ak.mean(i1.code[i1.code >= 0] == i2.code[i2.code >= 0])
+    assert 0.5 < same < 1.0  # the rate-aware choice changes some codes, not most
+
+
+def test_debug_products_and_root_macro(files):
+    ROOT = pytest.importorskip("ROOT")
+    t = uproot.open(files["f2"])["Events"]
+    ind = hepvq.open(files["f2"]).indices()
+    assert ak.to_list(t["pixelVQ_debugcodes_code"].array()) == ak.to_list(ind.code[ind.code >= 0])
+    png = files["tmp"] / "usage.png"
+    macro = REPO / "examples" / "root" / "read_compressed.C"
+    ROOT.gROOT.ProcessLine(f'.x {macro}("{files["f2"]}", "pixelVQ_debugcodes_code", "{png}")')
+    assert png.is_file() and png.stat().st_size > 1000
+
+
+def test_tables_stored_in_file_and_model(files):
+    prov, blobs = read_metadata(files["f2"])
+    tables = Path(MODEL, "format2_fine.tables").read_bytes()
+    assert blobs["pixelVQ/tables"] == tables
+    assert prov["blobs"]["pixelVQ/tables"]["sha256"] == hashlib.sha256(tables).hexdigest()
+    assert F.Tables.from_bytes(tables).header["operating_point"] == "fine"
+
+
+def _rewrite(src, dst, blobs, provenance):
+    """Copy the Events tree of src into dst with other metadata (what an edited or damaged file looks like)."""
+    t = uproot.open(src)["Events"]
+    counters = {b.count_branch.name for b in t.branches if getattr(b, "count_branch", None) is not None}
+    arrays = t.arrays([n for n in t.keys() if n not in counters], how=dict)
+    with uproot.recreate(dst) as f:
+        f.mktree("Events", {k: a.type.content for k, a in arrays.items()})
+        f["Events"].extend(arrays)
+        write_metadata(f, provenance, "", blobs)
+
+
+def test_corrupted_tables_blob_is_refused_in_one_line(files, tmp_path):
+    prov, blobs = read_metadata(files["f2"])
+    bad = dict(blobs)
+    raw = bytearray(bad["pixelVQ/tables"])
+    raw[len(raw) // 2] ^= 0x5A
+    bad["pixelVQ/tables"] = bytes(raw)
+    _rewrite(files["f2"], tmp_path / "a.root", bad, prov)  # the provenance still has the original sha256
+    with pytest.raises(DataError, match=r"blob 'pixelVQ/tables' does not match the sha256") as e:
+        hepvq.open(tmp_path / "a.root")
+    assert "\n" not in str(e.value)
+    prov2 = make_provenance(products=prov["products"], codecs=prov["codecs"], blobs=bad)  # re-hashed
+    _rewrite(files["f2"], tmp_path / "b.root", bad, prov2)
+    with pytest.raises(ModelError, match="tables do not match the sha256 in the settings") as e:
+        hepvq.open(tmp_path / "b.root")
+    assert "\n" not in str(e.value)
+
+
+def test_operating_point_validation(files, tmp_path):
+    out = tmp_path / "x.root"
+    with pytest.raises(ParameterError, match="operatingPoint"):
+        _job(out, "pixelVQ.format=2", "pixelVQ.operatingPoint=bogus")
+    with pytest.raises(ParameterError, match="format"):
+        _job(out, "pixelVQ.format=3")
+    with pytest.raises(ParameterError, match="format 2 supports"):
+        _job(out, "pixelVQ.format=2", "pixelVQ.adcErrorBound=0")
+    assert not out.exists()
+    with pytest.raises(ModelError, match="unknown operating point 'x'.*fine"):
+        F.operating_point("x")
+    bare = tmp_path / "model"
+    bare.mkdir()
+    for n in ("codec.json", "encoder.onnx", "decoder.onnx"):
+        shutil.copy(Path(MODEL, n), bare / n)
+    with pytest.raises(ModelError, match="hepvq-train pixel-vq-tables"):
+        F.PixelVQFormat2.from_directory(bare, operating_point="fine")
+    with pytest.raises(ModelError, match="tables were fitted for operating point .fine."):
+        F.PixelVQFormat2.from_directory(MODEL, operating_point="default",
+                                        tables=Path(MODEL, "format2_fine.tables").read_bytes())
+
+
+def _edge_hits(codec):
+    """Event 0 empty; event 1 one hit; event 2 only rare shapes (checkerboards, escapes); event 3 a module the
+    tables never saw, next to a known one."""
+    known = int(F.Tables.from_bytes(Path(MODEL, "format2_fine.tables").read_bytes()).known_dets[3])
+    ev = [[], [(known, 17, 40, 77)]]
+    rare = []
+    for k, det in enumerate(F.Tables.from_bytes(Path(MODEL, "format2_fine.tables").read_bytes()).known_dets[:6]):
+        for r in range(4):
+            for c in range(8):
+                if (r + c) % 2 == 0:
+                    rare.append((int(det), 20 + r, 100 + c + 11 * k, 30 + 7 * r + c))
+    ev.append(rare)
+    ev.append([(7, 3, 5, 90), (7, 3, 6, 40), (known, 150, 400, 200)])
+    recs = [[{"detId": d, "row": r, "col": c, "adc": a} for d, r, c, a in sorted(e)] for e in ev]
+    arr = ak.Array(recs)
+    return ak.zip({"detId": ak.values_astype(arr.detId, np.uint32), "row": ak.values_astype(arr.row, np.uint16),
+                   "col": ak.values_astype(arr.col, np.uint16), "adc": ak.values_astype(arr.adc, np.uint16)})
+
+
+def test_edge_events_empty_one_hit_all_escapes_unknown_module():
+    codec = F.PixelVQFormat2.from_directory(MODEL, operating_point="fine")
+    hits = _edge_hits(codec)
+    products = codec.encode(hits)
+    p = P.extract(P.flatten(hits[2:3]), 4, 8)[0]
+    assert (codec.shape_index(p.mask)[0] == codec.escape).all()  # event 2: every patch escapes
+    assert ak.to_list(ak.num(products["fardet"])) == [0, 0, 0, 1]
+    assert ak.to_list(products[""].npatch)[:2] == [0, 1]
+    dec = codec.decode(products)
+    assert ak.to_list(ak.num(dec)) == ak.to_list(ak.num(hits))
+    for f in ("detId", "row", "col"):
+        assert ak.to_list(dec[f]) == ak.to_list(hits[f])
+    lv = codec.levels
+    assert int(dec[1].adc[0]) == int(lv[np.argmin(np.abs(np.log(lv) - np.log(77)))])  # one hit: its charge level
+    back = F.PixelVQFormat2.from_metadata(codec.metadata()).decode(products)
+    assert ak.to_list(back) == ak.to_list(dec)
+
+
+def test_damaged_stream_is_refused():
+    codec = F.PixelVQFormat2.from_directory(MODEL, operating_point="fine")
+    src = uproot.open(SAMPLE)["Events"].arrays(entry_stop=1)
+    products = codec.encode(ak.zip({k: src[f"PixelDigi_{k}"] for k in P.FIELDS}))
+    blob = ak.to_numpy(ak.flatten(products["s_shape"])).copy()
+    blob[len(blob) // 3] ^= 0x10
+    products["s_shape"] = ak.unflatten(blob, ak.num(products["s_shape"]))
+    with pytest.raises(DataError, match="stream 'shape'"):
+        codec.decode(products)
+
+
+def test_rate_aware_choice_saves_code_bits():
+    codec = F.PixelVQFormat2.from_directory(MODEL, operating_point="fine")
+    src = uproot.open(SAMPLE)["Events"].arrays(entry_start=9, entry_stop=10)
+    hits = ak.zip({k: src[f"PixelDigi_{k}"] for k in P.FIELDS})
+    figs = {}
+    for mu in (0.0, codec.mu):
+        codec.mu = mu
+        products, m = codec.encode_checked(hits)
+        figs[mu] = (len(ak.flatten(products["s_code0"])), m["centroid_rms_px"])
+    (b0, c0), (b1, c1) = figs[0.0], figs[codec.mu]
+    assert b1 < 0.85 * b0 and c1 < 1.05 * c0  # fewer bits, about the same centroid (issue 14's study)
+
+
+def test_fit_tables_command(tmp_path):
+    from hepvq.pixel.train import main_tables
+
+    model = tmp_path / "m"
+    model.mkdir()
+    for n in ("codec.json", "encoder.onnx", "decoder.onnx"):
+        shutil.copy(Path(MODEL, n), model / n)
+    with pytest.raises(SystemExit):
+        main_tables(["--model", str(model), "--input", SAMPLE, "--points", "bogus"])
+    assert main_tables(["--model", str(model), "--input", SAMPLE, "--max-events", "2", "--points", "coarse",
+                        "--iterations", "1", "-q"]) == 0
+    codec = F.PixelVQFormat2.from_directory(model, operating_point="coarse")
+    assert codec.tab.header["trained_on"]["events"] == 2
+    src = uproot.open(SAMPLE)["Events"].arrays(entry_start=5, entry_stop=6)
+    hits = ak.zip({k: src[f"PixelDigi_{k}"] for k in P.FIELDS})
+    dec = codec.decode(codec.encode(hits))
+    assert ak.to_list(dec.col) == ak.to_list(hits.col)
+    assert isinstance(PixelVQCodec.from_metadata(codec.metadata()), F.PixelVQFormat2)
