@@ -110,8 +110,8 @@ class TpcInrEncoder(EDProducer):
         for key, blob in self.codec.metadata().items():
             self.context.add_metadata(f"{self.label}/{key}", blob)
         self.context.declare_codec(self.label, self.codec.name, self.codec.collection)
-        self.s = {"events": 0, "hits": 0, "bytes_out": 0, "bytes_in": 0, "t": 0.0, "sq": 0.0, "tp": 0, "nrec": 0,
-                  "maxerr": 0}
+        self.s = {"events": 0, "hits": 0, "bytes_out": 0, "bytes_in": 0, "t": 0.0}
+        self.parts = []
 
     def produce(self, chunk):
         hits = chunk.get(self.params.src)
@@ -130,22 +130,21 @@ class TpcInrEncoder(EDProducer):
             self._score(hits, dec)
 
     def _score(self, hits, dec):
-        from hepvq.tpc.coords import keys
+        """Fidelity against the input, event by event (hepvq.metrics.fidelity: hits matched by their cell,
+        2-D clusters per sector and layer in (phi, z), centroid and charge of each input cluster against the
+        decoded cluster holding its seed)."""
+        from hepvq.metrics import fidelity as F
 
+        fields = ("sector", "layer", "phi", "z", "adc")
         for e in range(len(hits)):
             a, b = hits[e], dec[e]
-            ka = keys(ak.to_numpy(a.sector), ak.to_numpy(a.layer), ak.to_numpy(a.phi), ak.to_numpy(a.z))
-            kb = keys(ak.to_numpy(b.sector), ak.to_numpy(b.layer), ak.to_numpy(b.phi), ak.to_numpy(b.z))
-            common, ia, ib = np.intersect1d(ka, kb, return_indices=True)
-            adc_a = ak.to_numpy(a.adc).astype(np.float64)
-            adc_b = ak.to_numpy(b.adc).astype(np.float64)
-            d = np.zeros(len(ka))
-            d[:] = adc_a                                # missed hits count as decoded 0
-            d[ia] = adc_a[ia] - adc_b[ib]
-            self.s["sq"] += float(np.sum(d * d))
-            self.s["maxerr"] = max(self.s["maxerr"], int(np.abs(d).max(initial=0)))
-            self.s["tp"] += len(common)
-            self.s["nrec"] += len(kb)
+            ref = {f: ak.to_numpy(a[f]) for f in fields}
+            out = {f: ak.to_numpy(b[f]) for f in fields}
+            ref["event"] = np.zeros(len(ref["adc"]), np.int64)
+            out["event"] = np.zeros(len(out["adc"]), np.int64)
+            self.parts.append(F.parts(ref, out, ("sector", "layer"), ("phi", "z")))
+        if len(self.parts) > 64:     # keep the list short: sums and residual arrays merge losslessly
+            self.parts = [F.merge(self.parts)]
 
     def endJob(self):  # noqa: N802
         s, c = self.s, self.codec
@@ -155,14 +154,24 @@ class TpcInrEncoder(EDProducer):
         if c.method == "fit":
             rep["fit time [s]"] = round(c.stats["fit_time_s"], 2)
         if self.params.validate and s["hits"]:
+            from hepvq.metrics import fidelity as F
+
+            p = F.merge(self.parts)
+            f = F.summarise(p)
             rep.update({"bits per hit (zstd-1 estimate)": round(8 * s["bytes_out"] / s["hits"], 3),
                         "ratio vs input hits (zstd-1 estimate)": round(s["bytes_in"] / max(s["bytes_out"], 1), 2),
-                        "hit recall": round(s["tp"] / s["hits"], 5),
-                        "hit precision": round(s["tp"] / max(s["nrec"], 1), 5),
-                        "MSE on original hits [ADC^2]": round(s["sq"] / s["hits"], 2),
+                        "hit recall": round(f["recall"], 5),
+                        "hit precision": round(f["precision"], 5),
+                        "MSE on original hits [ADC^2]": round(f["adc_mse_ref"], 2),
                         "ADC mode": (residual.mode_text(self.params.adcErrorBound) if c.mode == "hybrid"
                                      else "lossy (dense INR volume: positions and ADC)"),
-                        "max |ADC error| on original hits": s["maxerr"]})
+                        "max |ADC error| on original hits": f["adc_max_abs_error_ref"],
+                        "clusters (phi, z per sector and layer)": f["clusters"],
+                        "cluster efficiency": round(f["cluster_efficiency"], 5),
+                        "cluster charge RMS error [%]": round(100 * f["charge_rms_rel"], 3),
+                        "cluster charge bias [%]": round(100 * f["charge_bias_rel"], 3),
+                        "cluster centroid RMS residual phi [bins]": round(f["centroid_rms_phi"], 4),
+                        "cluster centroid RMS residual z [bins]": round(f["centroid_rms_z"], 4)})
         self.context.report(self.label, rep)
 
 

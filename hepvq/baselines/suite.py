@@ -163,48 +163,14 @@ class Result:
 # ----------------------------------------------------------------------------------------------------------
 # metrics
 # ----------------------------------------------------------------------------------------------------------
-def _cell_keys(cols: dict, detector: str, ranks: dict) -> np.ndarray:
-    """One int64 key per hit: (event, group fields, spatial fields) in mixed radix."""
-    d = DETECTORS[detector]
-    key = cols["event"].astype(np.int64)
-    for g in d["group"]:
-        key = key * (len(ranks[g]) + 1) + np.searchsorted(ranks[g], cols[g])
-    for s, n in zip(d["spatial"], d["plane"]):
-        key = key * (n + 2) + cols[s].astype(np.int64) + 1  # +1/+2: neighbours off the edge never alias
-    return key
-
-
-def clusters(cols: dict, detector: str, ranks: dict):
-    """8-connected clusters in the spatial plane per (event, group) -> (label per hit, n_clusters)."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    d = DETECTORS[detector]
-    key = _cell_keys(cols, detector, ranks)
-    n = len(key)
-    if n == 0:
-        return np.zeros(0, np.int64), 0
-    order = np.argsort(key, kind="stable")
-    ks = key[order]
-    w2 = d["plane"][1] + 2
-    src, dst = [], []
-    for dr, dc in ((0, 1), (1, -1), (1, 0), (1, 1)):
-        want = ks + dr * w2 + dc
-        pos = np.minimum(np.searchsorted(ks, want), n - 1)
-        hit = ks[pos] == want
-        src.append(order[hit])
-        dst.append(order[pos[hit]])
-    i, j = np.concatenate(src), np.concatenate(dst)
-    graph = coo_matrix((np.ones(len(i), np.int8), (i, j)), shape=(n, n))
-    n_cl, labels = connected_components(graph, directed=False)
-    return labels.astype(np.int64), int(n_cl)
-
-
 def score(sample: Sample, dec: dict) -> tuple[dict, dict]:
-    """Metrics of decoded flat columns `dec` against the sample -> (summary dict, residual arrays).
+    """Metrics of decoded flat columns `dec` against the sample -> (summary dict, residual arrays), by
+    hepvq.metrics.fidelity (the one matcher, clusterer and set of fidelity figures).
 
     Scored event by event and summed (hits only ever match within their event), so that the memory is that of
     one event: a lossy method can return many times the input hits (dense INRs: ~3 M per TPC event)."""
+    from hepvq.metrics import fidelity as F
+
     d = DETECTORS[sample.detector]
     ev = np.asarray(dec["event"]) if len(dec.get("event", ())) else np.zeros(0, np.int64)
     order = np.argsort(ev, kind="stable")
@@ -214,66 +180,10 @@ def score(sample: Sample, dec: dict) -> tuple[dict, dict]:
         ref = {k: v[sample.offsets[e]:sample.offsets[e + 1]] for k, v in sample.cols.items()} \
             if sample.n_events else sample.cols
         sel = order[bounds[e]:bounds[e + 1]] if sample.n_events else order
-        parts.append(_score_event(d, sample.detector, ref, {k: np.asarray(v)[sel] for k, v in dec.items()}))
-    tot = {k: sum(p[k] for p in parts) for k in ("n_ref", "n_found", "n_dec", "sq", "n_union", "abs_err",
-                                                   "n_rcl", "n_seeds")}
-    rel, d0, d1 = (np.concatenate([p[k] for p in parts]) for k in ("rel", "d0", "d1"))
-    mse = tot["sq"] / max(tot["n_union"], 1)
-    peak = float(d["adc_max"])
-    s0, s1 = d["spatial"]
-    nan = float("nan")
-    out = {"recall": tot["n_found"] / max(tot["n_ref"], 1),
-           "precision": tot["n_found"] / tot["n_dec"] if tot["n_dec"] else 1.0,
-           "hits_out": int(tot["n_dec"]), "adc_mse": float(mse), "adc_rmse": float(np.sqrt(mse)),
-           "psnr_db": float("inf") if mse == 0 else float(10 * np.log10(peak * peak / mse)),
-           "adc_mae": float(tot["abs_err"] / tot["n_found"]) if tot["n_found"] else nan,
-           "clusters": int(tot["n_rcl"]), "cluster_efficiency": tot["n_seeds"] / max(tot["n_rcl"], 1),
-           "charge_rms_rel": float(np.sqrt(np.mean(rel ** 2))) if len(rel) else nan,
-           "charge_bias_rel": float(np.mean(rel)) if len(rel) else nan,
-           "centroid_rms": float(np.sqrt(np.mean(d0 ** 2 + d1 ** 2))) if len(rel) else nan,
-           f"centroid_rms_{s0}": float(np.sqrt(np.mean(d0 ** 2))) if len(rel) else nan,
-           f"centroid_rms_{s1}": float(np.sqrt(np.mean(d1 ** 2))) if len(rel) else nan}
-    return out, {"charge_rel": rel, f"d{s0}": d0, f"d{s1}": d1}
-
-
-def _score_event(d: dict, detector: str, ref: dict, dec: dict) -> dict:
-    """The additive parts of score() for one event (or any set of events): counts, sums, residual arrays."""
-    ranks = {g: np.unique(np.concatenate([ref[g], dec[g]]).astype(np.int64)) for g in d["group"]}
-    kr, kd = _cell_keys(ref, detector, ranks), _cell_keys(dec, detector, ranks)
-    od = np.argsort(kd, kind="stable")
-    kds = kd[od]
-    if len(kd):
-        pos = np.minimum(np.searchsorted(kds, kr), len(kd) - 1)
-        found = kds[pos] == kr
-        match = np.where(found, od[pos], -1)
-    else:
-        found, match = np.zeros(len(kr), bool), np.full(len(kr), -1)
-    a_ref = ref["adc"].astype(np.float64)
-    a_dec = dec["adc"].astype(np.float64)
-    dec_matched = np.zeros(len(kd), bool)
-    dec_matched[match[found]] = True
-    err_matched = a_dec[match[found]] - a_ref[found]
-    sq = np.sum(err_matched ** 2) + np.sum(a_ref[~found] ** 2) + np.sum(a_dec[~dec_matched] ** 2)
-    # clusters
-    rlab, n_rcl = clusters(ref, detector, ranks)
-    dlab, n_dcl = clusters(dec, detector, ranks)
-    s0, s1 = d["spatial"]
-    q_r = np.bincount(rlab, a_ref, minlength=n_rcl)
-    q_d = np.bincount(dlab, a_dec, minlength=n_dcl)
-    c_r = [np.bincount(rlab, a_ref * ref[s], minlength=n_rcl) / np.maximum(q_r, 1e-12) for s in (s0, s1)]
-    c_d = [np.bincount(dlab, a_dec * dec[s], minlength=n_dcl) / np.maximum(q_d, 1e-12) for s in (s0, s1)]
-    cand = np.flatnonzero(found)
-    o = np.lexsort((-a_ref[cand], rlab[cand]))
-    cand = cand[o]
-    first = np.ones(len(cand), bool)
-    first[1:] = rlab[cand][1:] != rlab[cand][:-1]
-    seeds = cand[first]
-    mr, md = rlab[seeds], dlab[match[seeds]]
-    return {"n_ref": len(kr), "n_found": int(found.sum()), "n_dec": len(kd), "sq": float(sq),
-            "n_union": len(kr) + int((~dec_matched).sum()), "abs_err": float(np.abs(err_matched).sum()),
-            "n_rcl": int(n_rcl), "n_seeds": len(seeds),
-            "rel": (q_d[md] - q_r[mr]) / np.maximum(q_r[mr], 1e-12),
-            "d0": (c_d[0][md] - c_r[0][mr]) * d["pitch"][0], "d1": (c_d[1][md] - c_r[1][mr]) * d["pitch"][1]}
+        parts.append(F.parts(ref, {k: np.asarray(v)[sel] for k, v in dec.items()}, d["group"], d["spatial"],
+                             d["pitch"]))
+    p = F.merge(parts)
+    return F.summarise(p, float(d["adc_max"])), F.residuals(p)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -409,22 +319,13 @@ def run_dense(sample: Sample, family: str, bound: float) -> Result:
     return _finish(sample, family, f"eb={bound:g}", False, nbytes, t_enc, t_dec, dec, note=note)
 
 
-def _products_nbytes(products: dict, label: str = "enc") -> int:
-    """Bytes of the codec products in a ROOT file (ZSTD 5): the branch layout the output module writes."""
-    from hepvq.baselines.lossless import root_file_size
-
-    # record products go in as records: uproot writes n<prefix> + <prefix>_<field>, like RootOutputModule
-    arrays = {(label if inst == "" else f"{label}_{inst}"): arr for inst, arr in products.items()}
-    return root_file_size(arrays, "ZSTD", 5)
-
-
 # events a codec encodes and decodes at once: the sample streams through in chunks, so that the peak memory is
 # that of one chunk (tpc_inr dense evaluates the whole grid of every sector: ~2 GB for one TPC event)
 CODEC_CHUNK_EVENTS = {"pixel": 5, "tpc": 1}
 
 
 def run_codec(sample: Sample, codec, setting: str = "", note: str = "") -> Result:
-    import zstandard
+    from hepvq.metrics.size import metadata_bytes, products_root_bytes
 
     step = CODEC_CHUNK_EVENTS.get(sample.detector, 1)
     parts, decoded, t_enc, t_dec = [], [], 0.0, 0.0
@@ -439,8 +340,8 @@ def run_codec(sample: Sample, codec, setting: str = "", note: str = "") -> Resul
         parts.append(products)
     products = {k: ak.concatenate([p[k] for p in parts]) if len(parts) > 1 else parts[0][k] for k in parts[0]}
     meta = codec.metadata()
-    meta_bytes = sum(len(zstandard.ZstdCompressor(level=19).compress(bytes(v))) for v in meta.values())
-    nbytes = _products_nbytes(products) + meta_bytes
+    meta_bytes = metadata_bytes(meta)
+    nbytes = products_root_bytes(products) + meta_bytes
     dec = {k: np.concatenate([d[k] for d in decoded]) for k in decoded[0]}
     return _finish(sample, codec.name, setting, False, nbytes, t_enc, t_dec, dec,
                    note=(note + "; " if note else "") + f"per-file metadata {meta_bytes:,} B (zstd) included in "
