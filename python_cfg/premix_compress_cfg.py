@@ -3,6 +3,7 @@
     hepvq-run python_cfg/premix_compress_cfg.py                       # shipped sample + shipped model
     hepvq-run python_cfg/premix_compress_cfg.py inputFiles=in.root outputFile=out.root \
         pixelVQ.model=data/models/pixel_vq pixelVQ.adcErrorBound=0    # lossless-position + lossless-ADC mode
+    hepvq-run python_cfg/premix_compress_cfg.py pixelVQ.format=2 pixelVQ.operatingPoint=fine   # format 2
 
 Output: premix_compressed.root with run/luminosityBlock/event, the index branches pixelVQ_* (integers: shape,
 dcol, row, charge per patch; modules_ddet/npatch; codes_c0, codes_c1 per multi-hit patch; escapes_mask) and
@@ -32,6 +33,8 @@ process.pixelVQ = cms.EDProducer(
     losslessPositions=cms.bool(True),
     adcErrorBound=cms.int32(-1),          # >= 0: sparse corrections bound |ADC error| (0 = lossless ADC)
     batchSize=cms.int32(16384),
+    format=cms.int32(1),                  # 2: rANS byte streams (docs/pixel.md "Format 2"), ~10 % smaller
+    operatingPoint=cms.string("default"), # format 2: fine | default | coarse (charge step, mu)
 )
 
 process.out = cms.OutputModule(
