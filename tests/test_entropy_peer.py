@@ -49,6 +49,34 @@ def _expected_adc(adc, bits=4):
     return np.clip(np.rint(dequantize(requantize(adc, bits, 1, 255, "log"), bits, 1, 255, "log")), 1, 255)
 
 
+def _random_cluster(det, n, seed=5):
+    """One 8-connected cluster of n pixels (a random walk): a shape no book holds, coded as an escape."""
+    rng = np.random.default_rng(seed)
+    pix, (r, c) = {(50, 50)}, (50, 50)
+    while len(pix) < n:
+        r, c = r + int(rng.integers(-1, 2)), c + int(rng.integers(-1, 2))
+        pix.add((r, c))
+    rows, cols = np.array(sorted(pix)).T
+    return {"detId": np.full(n, det, np.uint32), "row": rows.astype(np.uint16), "col": cols.astype(np.uint16),
+            "adc": rng.integers(1, 256, n).astype(np.uint16)}
+
+
+def test_escaped_shapes_round_trip():
+    tables = SS.StreamTables.from_bytes(PixelSparseCodec.DEFAULT_TABLES.read_bytes())
+    assert tables.layout == "clusters" and len(tables.book) > 100
+    for seed in range(3):
+        w = _random_cluster(303042564, 40 + 10 * seed, seed)
+        syms, _ = SS._event_symbols(tables, w["detId"].astype(np.int64), w["col"].astype(np.int64),
+                                    w["row"].astype(np.int64), np.zeros(w["row"].size, np.int64))
+        assert syms["shape"][0].tolist() == [0]                    # escaped
+        blob = SS.encode_event(w["detId"], w["col"], w["row"], requantize(w["adc"], 4, 1, 255, "log"), tables)
+        det, col, row, code = SS.decode_event(blob, tables)
+        o = np.lexsort((w["row"], w["col"]))
+        np.testing.assert_array_equal(col, w["col"][o])
+        np.testing.assert_array_equal(row, w["row"][o])
+        np.testing.assert_array_equal(code, requantize(w["adc"], 4, 1, 255, "log")[o])
+
+
 @pytest.fixture(scope="module")
 def pixel_input(tmp_path_factory):
     """2 sample events, an empty event, a one-hit event, and an event of extremes: detIds outside the tables'
@@ -64,8 +92,9 @@ def pixel_input(tmp_path_factory):
                "adc": np.array([1, 255, 255, 1, 254, 2], np.uint16)}
     one = {"detId": np.array([known], np.uint32), "row": np.array([5], np.uint16), "col": np.array([7], np.uint16),
            "adc": np.array([100], np.uint16)}
+    walk = _random_cluster(known, 60)
     small = ak.Array([{k: v.tolist() for k, v in ev.items()} for ev in
-                      ({k: np.zeros(0, v.dtype) for k, v in one.items()}, one, extreme)])
+                      ({k: np.zeros(0, v.dtype) for k, v in one.items()}, one, extreme, walk)])
     small = ak.zip({k: ak.values_astype(small[k], one[k].dtype) for k in one})
     hits = ak.concatenate([sample, small])
     tmp = tmp_path_factory.mktemp("peer")

@@ -74,8 +74,22 @@ def _segmented_cumsum(values: np.ndarray, seg_start: np.ndarray) -> np.ndarray:
     return segmented_cumsum(values, seg_start)
 
 
-def n_contexts(n_classes: int = N_CLASSES) -> dict[str, int]:
+def n_contexts(n_classes: int = N_CLASSES, layout: str = "columns") -> dict[str, int]:
+    if layout == "clusters":
+        from hepvq.baselines import sparse_clusters
+
+        return sparse_clusters.n_contexts(n_classes)
     return {"columns": n_classes + 1, "col_gap": 32, "col_count": 16, "row": 32, "value": 64}
+
+
+def layout_streams(layout: str) -> tuple:
+    if layout == "clusters":
+        from hepvq.baselines import sparse_clusters
+
+        return sparse_clusters.STREAMS
+    if layout == "columns":
+        return STREAMS
+    raise ModelError(f"unknown sparse stream layout '{layout}' (columns, clusters)")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -101,10 +115,11 @@ def _within_contexts(pos, hit_count):
 
 
 def _value_contexts(plane, col, row, hit_count):
+    """Occupied 4-neighbours (up, down, left, right) + 16 x min(hit_count - 1, 3), hits in any order."""
     n = plane.size
     if n == 0:
         return np.zeros(0, np.int64)
-    key = (plane.astype(np.int64) * (1 << 20) + col) * (1 << 20) + row
+    key = np.sort((plane.astype(np.int64) * (1 << 20) + col) * (1 << 20) + row)
 
     def has(dc, dr):
         k = (plane.astype(np.int64) * (1 << 20) + col + dc) * (1 << 20) + row + dr
@@ -152,8 +167,13 @@ def event_symbols(plane, col, row, value, n_planes: int, classes: np.ndarray, n_
 class StreamTables:
     """Plane table (sorted keys, occupancy class of each) + one rANS table per stream + the layout's limits."""
 
-    def __init__(self, info: dict, keys: np.ndarray, classes: np.ndarray, tables: dict):
+    def __init__(self, info: dict, keys: np.ndarray, classes: np.ndarray, tables: dict, book=None):
         self.info = dict(info)
+        self.layout = self.info.get("layout", "columns")
+        self.streams = layout_streams(self.layout)
+        self.book = book
+        if self.layout == "clusters" and book is None:
+            raise ModelError("sparse stream tables: the cluster layout needs its shape book")
         self.n_cols, self.n_rows = int(info["n_cols"]), int(info["n_rows"])
         self.value_alphabet = int(info["value_alphabet"])
         self.n_classes = int(info["n_classes"])
@@ -162,8 +182,8 @@ class StreamTables:
         self.tables = tables
         if self.keys.size != self.classes.size or (self.keys.size > 1 and np.any(np.diff(self.keys) <= 0)):
             raise ModelError("sparse stream tables: plane keys not strictly increasing or classes of another size")
-        want = n_contexts(self.n_classes)
-        for name in STREAMS:
+        want = n_contexts(self.n_classes, self.layout)
+        for name in self.streams:
             if name not in tables:
                 raise ModelError(f"sparse stream tables: stream '{name}' has no table")
             if tables[name].n_contexts != want[name]:
@@ -179,9 +199,12 @@ class StreamTables:
         out = io.BytesIO()
         out.write(struct.pack("<II", len(head), self.keys.size) + head)
         out.write(self.keys.astype("<i8").tobytes() + self.classes.astype(np.uint8).tobytes())
-        for name in STREAMS:
+        for name in self.streams:
             t = self.tables[name].to_bytes()
             out.write(struct.pack("<I", len(t)) + t)
+        if self.book is not None:
+            b = self.book.to_bytes()
+            out.write(struct.pack("<I", len(b)) + b)
         return MAGIC + bytes([TABLES_VERSION]) + zstandard.ZstdCompressor(level=19).compress(out.getvalue())
 
     @property
@@ -207,14 +230,23 @@ class StreamTables:
             p += 8 * m
             classes = np.frombuffer(data, np.uint8, m, p).astype(np.int64)
             p += m
-            tables = {}
-            for name in STREAMS:
+            tables, parts = {}, []
+            layout = info.get("layout", "columns")
+            for name in layout_streams(layout) + (("shape book",) if layout == "clusters" else ()):
                 (lt,) = struct.unpack_from("<I", data, p)
                 p += 4
                 if p + lt > len(data):
                     raise ValueError("truncated")
-                tables[name] = entropy.Tables.from_bytes(data[p:p + lt])
+                parts.append((name, data[p:p + lt]))
                 p += lt
+            book = None
+            for name, part in parts:
+                if name == "shape book":
+                    from hepvq.baselines.sparse_clusters import ShapeBook
+
+                    book = ShapeBook.from_bytes(part)
+                else:
+                    tables[name] = entropy.Tables.from_bytes(part)
             if p != len(data):
                 raise ValueError(f"{len(data) - p} trailing bytes")
         except ModelError:
@@ -222,7 +254,7 @@ class StreamTables:
         except Exception as err:  # noqa: BLE001 - any damage is one line naming what
             raise ModelError(f"{what}: not a valid table blob ({str(err).splitlines()[0] if str(err) else type(err).__name__})") \
                 from err
-        return cls(info, keys, classes, tables)
+        return cls(info, keys, classes, tables, book)
 
     def plane_list(self, keys_present: np.ndarray):
         """(sorted plane keys of the event: the table's and the extra ones, their classes, the extra keys)."""
@@ -240,7 +272,8 @@ class StreamTables:
 
 
 def fit(events, *, n_cols: int, n_rows: int, value_alphabet: int, n_classes: int = N_CLASSES, kind: str = "",
-        adapt_period: int = 0, adapt_strength: int = 0, adapt_streams=("value",)) -> StreamTables:
+        adapt_period: int = 0, adapt_strength: int = 0, adapt_streams=("value",), layout: str = "columns") \
+        -> StreamTables:
     """Tables fitted on training events [(plane keys, col, row, value) per event, any hit order].
 
     adapt_period / adapt_strength: adaptation within an event (hepvq.codecs.entropy) of the streams named in
@@ -256,30 +289,60 @@ def fit(events, *, n_cols: int, n_rows: int, value_alphabet: int, n_classes: int
     classes = (rank * n_classes // max(keys.size, 1)).astype(np.int64)
     info = {"kind": kind, "n_cols": int(n_cols), "n_rows": int(n_rows), "value_alphabet": int(value_alphabet),
             "n_classes": int(n_classes), "adapt_period": int(adapt_period), "adapt_strength": int(adapt_strength)}
+    if layout != "columns":
+        info["layout"] = layout
+    streams = layout_streams(layout)
     proto = StreamTables.__new__(StreamTables)
-    proto.keys, proto.classes, proto.n_classes = keys, classes, n_classes
-    sym = {s: [] for s in STREAMS}
-    ctx = {s: [] for s in STREAMS}
-    for e in events:
-        plane_keys, col, row, value = (np.asarray(x, np.int64) for x in e)
-        plist, pclass, _ = proto.plane_list(plane_keys)
-        idx = np.searchsorted(plist, plane_keys)
-        o = np.lexsort((row, col, idx))
-        for s, (a, c) in event_symbols(idx[o], col[o], row[o], value[o], plist.size, pclass, n_classes).items():
+    proto.keys, proto.classes, proto.n_classes, proto.layout = keys, classes, n_classes, layout
+    proto.n_rows, proto.n_cols, proto.book = int(n_rows), int(n_cols), None
+    evs = [tuple(np.asarray(x, np.int64) for x in e) for e in events]
+    if layout == "clusters":  # the shape book first: the shapes of the training clusters
+        from hepvq.baselines import sparse_clusters
+
+        shape_keys = []
+        for plane_keys, col, row, _ in evs:
+            plist, _, _ = proto.plane_list(plane_keys)
+            shape_keys.append(sparse_clusters.clusters(np.searchsorted(plist, plane_keys), col, row, n_rows,
+                                                       n_cols)[5])
+        proto.book = sparse_clusters.ShapeBook.fit(shape_keys)
+    sym = {s: [] for s in streams}
+    ctx = {s: [] for s in streams}
+    for plane_keys, col, row, value in evs:
+        for s, (a, c) in _event_symbols(proto, plane_keys, col, row, value)[0].items():
             sym[s].append(a)
-            ctx[s].append(c)
+            ctx[s].append(np.zeros(a.size, np.int64) if c is None else c)
     alphabets = {"columns": n_cols + 1, "col_gap": n_cols, "col_count": n_rows, "row": 2 * n_rows,
-                 "value": value_alphabet}
+                 "value": value_alphabet, "clusters": n_cols * n_rows // 2 + 1, "anchor_col": n_cols,
+                 "anchor_row": n_rows, "shape": len(proto.book) + 1 if proto.book is not None else 1,
+                 "esc_count": n_cols * n_rows, "esc_dc": n_cols, "esc_dr": 2 * n_rows}
+    pooled = {"columns", "clusters", "anchor_row", "shape"}  # streams whose contexts include the plane class
     tables = {}
-    for s in STREAMS:
+    for s in streams:
         a = np.concatenate(sym[s]) if sym[s] else np.zeros(0, np.int64)
         c = np.concatenate(ctx[s]) if ctx[s] else np.zeros(0, np.int64)
-        if s == "columns":  # the pooled class: every plane's statistics
-            a, c = np.concatenate([a, a]), np.concatenate([c, np.full(c.size, n_classes)])
-        tables[s] = entropy.fit_tables(a, c, alphabet=alphabets[s], n_contexts=n_contexts(n_classes)[s],
+        if s in pooled:  # the pooled class (planes not in the table): every plane's statistics
+            base = c - c % (n_classes + 1)
+            a, c = np.concatenate([a, a]), np.concatenate([c, base + n_classes])
+        tables[s] = entropy.fit_tables(a, c, alphabet=alphabets[s], n_contexts=n_contexts(n_classes, layout)[s],
                                        adapt_period=adapt_period if s in adapt_streams else 0,
                                        adapt_strength=adapt_strength if s in adapt_streams else 0)
-    return StreamTables(info, keys, classes, tables)
+    return StreamTables(info, keys, classes, tables, proto.book)
+
+
+def _event_symbols(tables, plane_keys, col, row, value):
+    """({stream: (symbols, contexts)}, extra plane keys) of one event in the tables' layout."""
+    plist, pclass, extra = tables.plane_list(plane_keys)
+    idx = np.searchsorted(plist, plane_keys)
+    if tables.layout == "clusters":
+        from hepvq.baselines import sparse_clusters
+
+        syms = sparse_clusters.symbols(idx, col, row, value, plist.size, pclass, tables.n_classes, tables.book,
+                                       tables.n_rows, tables.n_cols)[0]
+    else:
+        o = np.lexsort((row, col, idx))
+        syms = event_symbols(idx[o], col[o], row[o], None if value is None else value[o], plist.size, pclass,
+                             tables.n_classes)
+    return syms, extra
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -322,16 +385,15 @@ def encode_event(plane_keys, col, row, value, tables: StreamTables, *, header: b
     rANS bytes). value: None to code positions only. Hits are coded sorted by (plane key, col, row)."""
     plane_keys, col, row = (np.asarray(x, np.int64) for x in (plane_keys, col, row))
     n = plane_keys.size
-    plist, pclass, extra = tables.plane_list(plane_keys)
-    idx = np.searchsorted(plist, plane_keys)
-    o = np.lexsort((row, col, idx))
-    v = None if value is None else np.asarray(value, np.int64)[o]
-    syms = event_symbols(idx[o], col[o], row[o], v, plist.size, pclass, tables.n_classes)
+    if n and (int(col.min()) < 0 or int(col.max()) >= tables.n_cols or int(row.min()) < 0
+              or int(row.max()) >= tables.n_rows):
+        raise ValueError(f"sparse streams: hits outside the tables' {tables.n_cols} x {tables.n_rows} planes")
+    syms, extra = _event_symbols(tables, plane_keys, col, row, None if value is None else np.asarray(value, np.int64))
     out = io.BytesIO()
     out.write(header + _varints([n, extra.size]))
     if extra.size:
         out.write(_varints(zigzag(np.diff(extra, prepend=0))))
-    for s in STREAMS:
+    for s in tables.streams:
         if s not in syms:
             continue
         a, c = syms[s]
@@ -401,6 +463,17 @@ def decode_event(blob, tables: StreamTables, *, with_value: bool = True, offset:
         except DataError as err:
             raise DataError(f"{what}: stream '{name}': {err}") from err
 
+    if tables.layout == "clusters":
+        from hepvq.baselines import sparse_clusters
+
+        plane, col, row, value = sparse_clusters.decode(stream, n, P, pclass, tables.n_classes, tables.book,
+                                                        tables.n_rows, tables.n_cols, with_value, what)
+        if with_value and n and int(value.max()) >= tables.value_alphabet:
+            raise DataError(f"{what}: stream 'value' decodes {int(value.max())} beyond {tables.value_alphabet - 1}")
+        if r.p != len(r.b):
+            raise DataError(f"{what}: {len(r.b) - r.p} trailing bytes")
+        o = np.lexsort((row, col, plane))
+        return plist[plane[o]], col[o], row[o], None if value is None else value[o]
     ncols = stream("columns", P, pclass)
     if np.any(ncols > tables.n_cols) or int(ncols.sum()) > n:
         raise DataError(f"{what}: stream 'columns' decodes {int(ncols.sum())} columns for {n} hits")
@@ -470,7 +543,8 @@ def fit_pixel(path, adc_bits: int = 4, adc_min: float = 1, adc_max: float = 255,
               entries=None, **kw) -> StreamTables:
     """pixel_sparse format-2 tables fitted on the PixelDigi events of a ROOT file."""
     return fit(pixel_events(path, adc_bits, adc_min, adc_max, mode, entries), n_cols=PIXEL_PLANE,
-               n_rows=PIXEL_PLANE, value_alphabet=1 << int(adc_bits), kind="pixel_sparse", **kw)
+               n_rows=PIXEL_PLANE, value_alphabet=1 << int(adc_bits), kind="pixel_sparse",
+               **{"layout": "clusters", **kw})
 
 
 def main(argv=None):
