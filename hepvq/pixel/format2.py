@@ -17,7 +17,7 @@ row        cluster          origin row, or row - previous origin row when the co
 layout     cluster          (tile rows - 1) * NJ + tile cols - 1 of the cluster's 4x8 tiles | (layer, module)
 tiles      tile of a 2-D    1 if the tile has hits (clusters spanning >= 2 tile rows and columns) | -
            layout
-shape      patch            shape-table index or escape | ((layer, module), one- or multi-tile cluster)
+shape      patch            shape-table index or escape | ((layer, module), place of the tile in its cluster)
 esc        escaped patch    one symbol per patch row: the row's occupancy bits | (patch row, (layer, module))
 charge     patch            log-grid charge index | (shape bucket, layer, one- or multi-tile cluster)
 code<s>    multi-hit patch  VQ code of stage s | (shape bucket, charge bucket)
@@ -66,7 +66,8 @@ OPERATING_POINTS = {
 OWN_SHAPES = 32      # shapes with their own context for charge and code; the others by hit count
 NHIT_BUCKETS = 8     # hit-count buckets (1..8+) of the other shapes
 CHARGE_BUCKETS = 4   # code context: total charge quantiles of the training multi-hit patches
-NCL_EDGES = (2, 4, 8, 16, 32)  # module cluster-count buckets for the column gap
+NCL_EDGES = (2, 4, 8, 16, 32)
+TILE_POSITIONS = 17  # shape context: single tile + 16 (row > 0, col > 0, tile to the right, tile below)  # module cluster-count buckets for the column gap
 RATE_TOPK = 16
 STREAMS_BASE = ("mod", "ncl", "dcol", "row", "layout", "tiles", "shape", "esc", "charge")
 
@@ -161,7 +162,7 @@ class Contexts:
                "dcol": (c.module_cols, self.n_layer * (len(NCL_EDGES) + 1), c.module_cols),
                "row": (c.module_rows, 2 * self.n_layer, c.module_rows),
                "layout": (self.ni * self.nj, self.n_det, 0), "tiles": (2, 1, 2),
-               "shape": (c.escape + 1, 2 * self.n_det, c.escape + 1), "esc": (1 << c.pc, c.pr * self.n_det, min(1 << c.pc, 65536)),
+               "shape": (c.escape + 1, TILE_POSITIONS * self.n_det, c.escape + 1), "esc": (1 << c.pc, c.pr * self.n_det, min(1 << c.pc, 65536)),
                "charge": (len(c.levels), self.n_shape_b * self.n_layer * 2, len(c.levels))}
         for s, k in enumerate(c.codebook_sizes):
             out[f"code{s}"] = (k, self.n_shape_b * (CHARGE_BUCKETS + 1), min(k, 65536))
@@ -179,8 +180,12 @@ class Contexts:
     def layout(self, det_c):
         return self.c.det_context(det_c)
 
-    def shape(self, det_p, multitile):
-        return self.c.det_context(det_p) * 2 + multitile.astype(np.int64)
+    def shape(self, det_p, ti, tj, ni, nj):
+        """(layer, module) x the tile's place in its cluster: single tile, else (below the first tile row, right
+        of the first tile column, a tile to its right, a tile below) -- edges a tile shares with its neighbours"""
+        pos = np.where((ni == 1) & (nj == 1), 0,
+                       1 + (ti > 0) + 2 * (tj > 0) + 4 * (tj < nj - 1) + 8 * (ti < ni - 1))
+        return self.c.det_context(det_p) * TILE_POSITIONS + pos
 
     def esc(self, det_esc):
         """one context per row of each escaped patch: (patch row, (layer, module) context)"""
@@ -302,7 +307,7 @@ def cluster_streams(codec: PixelVQCodec, ctx: Contexts | None, p: P.Patches, sha
         "row": (row_sym, z(row_sym) if z else ctx.row(det_c, rel), ev_c),
         "layout": (layout, z(layout) if z else ctx.layout(det_c), ev_c),
         "tiles": (tile_bits, np.zeros(len(tile_bits), np.int64), ev_c[tile_c]),
-        "shape": (shp, z(shp) if z else ctx.shape(pdet, ntile[pcl] > 1), pev),
+        "shape": (shp, z(shp) if z else ctx.shape(pdet, ti, tj, ni[pcl], nj[pcl]), pev),
         "esc": (esc_sym.ravel(), np.zeros(esc_sym.size, np.int64) if z else ctx.esc(pdet[esc]),
                 np.repeat(pev[esc], pr)),
         "charge": (chg, z(chg) if z else ctx.charge(pdet, shp, nhit, ntile[pcl] > 1), pev),
@@ -589,7 +594,7 @@ def decode_symbols(codec: PixelVQFormat2, products: dict[str, ak.Array]) -> dict
     event, det = ev_c[pcl], det_c[pcl]
     row, col = row0[pcl] + ti * codec.pr, col0[pcl] + tj * codec.pc
     multitile = ntile[pcl] > 1
-    shape = dec("shape", npatch_ev, ctx.shape(det, multitile))
+    shape = dec("shape", npatch_ev, ctx.shape(det, ti, tj, ni[pcl], nj[pcl]))
     esc = shape == codec.escape
     esc_rows = dec("esc", np.bincount(event[esc], minlength=n_ev) * codec.pr, ctx.esc(det[esc]))
     mask = np.zeros(len(shape), np.uint64)
