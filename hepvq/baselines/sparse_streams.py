@@ -418,12 +418,25 @@ def _hit_counts(plane, col) -> np.ndarray:
     return np.repeat(np.diff(np.append(cs, n)), np.diff(np.append(cs, n)))
 
 
+def _layout_value_contexts(tables: StreamTables, plane, col, row) -> np.ndarray:
+    """The value contexts of hits sorted by (plane, col, row), as the tables' layout defines them (the hit
+    count of the column, or the size of the hit's 8-connected cluster)."""
+    if tables.layout == "clusters":
+        from hepvq.baselines import sparse_clusters
+
+        hit_order, cid = sparse_clusters.clusters(plane, col, row, tables.n_rows, tables.n_cols)[:2]
+        size = np.empty(plane.size, np.int64)
+        size[hit_order] = np.bincount(cid, minlength=int(cid.max(initial=-1)) + 1)[cid]
+        return _value_contexts(plane, col, row, size)
+    return _value_contexts(plane, col, row, _hit_counts(plane, col))
+
+
 def encode_values(plane_keys, col, row, value, tables: StreamTables) -> bytes:
     """The value stream alone (rANS bytes), in (plane key, col, row) order, its contexts from the positions: for
     a codec that stores the positions elsewhere (tpc_inr's residuals next to its coords)."""
     plane, c, r, o = _sorted_index(plane_keys, col, row)
     v = np.asarray(value, np.int64)[o]
-    return entropy.encode(v, _value_contexts(plane, c, r, _hit_counts(plane, c)), tables.tables["value"])
+    return entropy.encode(v, _layout_value_contexts(tables, plane, c, r), tables.tables["value"])
 
 
 def decode_values(blob, plane_keys, col, row, tables: StreamTables, what: str = "value stream") -> np.ndarray:
@@ -432,8 +445,7 @@ def decode_values(blob, plane_keys, col, row, tables: StreamTables, what: str = 
     if not np.array_equal(o, np.arange(o.size)):
         raise ValueError("decode_values: positions must come sorted by (plane key, col, row)")
     try:
-        v = entropy.decode(bytes(blob), c.size, _value_contexts(plane, c, r, _hit_counts(plane, c)),
-                           tables.tables["value"])
+        v = entropy.decode(bytes(blob), c.size, _layout_value_contexts(tables, plane, c, r), tables.tables["value"])
     except DataError as err:
         raise DataError(f"{what}: {err}") from err
     if v.size and int(v.max()) >= tables.value_alphabet:

@@ -102,7 +102,8 @@ def decode(blob: bytes, shape=SHAPE):
 
 # ---------------------------------------------------------------------------------------------------------------
 # format 2 (tpc_inr format 2): the positions as context-modelled streams on the core's rANS coder
-# (hepvq.baselines.sparse_streams: plane = (sector, layer), column = phi, row = z), tables fitted on training
+# (hepvq.baselines.sparse_streams, cluster layout: plane = (sector, layer), column = phi, row = z; 8-connected
+# clusters as anchor + shape), tables fitted on training
 # events and shipped in data/models/tpc_coords.rans (the value stream's table: zigzag ADC residuals q)
 # ---------------------------------------------------------------------------------------------------------------
 TABLES_FILE = __import__("pathlib").Path(__file__).resolve().parents[2] / "data/models/tpc_coords.rans"
@@ -175,7 +176,7 @@ def fit_tables(path, entries=None):
                sparse_streams.zigzag(a["TpcHit_adc"][e].astype(np.int64) - THRESHOLD))
               for e in range(len(a["TpcHit_adc"]))]
     return sparse_streams.fit(events, n_cols=PLANE_LIMIT, n_rows=PLANE_LIMIT, value_alphabet=VALUE_ALPHABET,
-                              kind="tpc_inr", adapt_period=ADAPT[0], adapt_strength=ADAPT[1])
+                              kind="tpc_inr", adapt_period=ADAPT[0], adapt_strength=ADAPT[1], layout="clusters")
 
 
 ADAPT = (256, 256)  # the residual stream adapts to the event's predictor and bound (static: 7.95 bits/hit at bound 2)
