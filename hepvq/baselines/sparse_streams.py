@@ -1,13 +1,17 @@
 """Sparse hit positions (and one small integer per hit) as symbol streams for the core's rANS coder.
 
-The entropy-coded layout of the sparse baseline (pixel_sparse format 2) and of tpc_inr's coordinate and
+The entropy-coded layouts of the sparse baseline (pixel_sparse format 2) and of tpc_inr's coordinate and
 residual streams (format 2): the same coder as pixel_vq format 2 (hepvq.codecs.entropy), with static
 conditional tables fitted on training events and shipped with the model and in every file.
 
 Hits live on 2-D *planes* (a pixel module: col x row; a TPC (sector, layer): phi x z) listed in a table of plane
 keys (pixel: detId; TPC: sector * 16 + layer); the second coordinate (``row``) is the fast one, along which
-clusters extend. Per event, hits sorted by (plane, col, row) become five streams, decoded in this order, each
-one's contexts computed from the streams decoded before it (so every stream decodes in one vectorised call):
+clusters extend. Each stream's contexts are computed from the streams decoded before it, so every stream
+decodes in one vectorised call. Two layouts (the tables say which):
+
+* ``clusters`` (what both codecs ship): 8-connected clusters, each an anchor and a shape from a fitted shape
+  book, then the values -- hepvq.baselines.sparse_clusters;
+* ``columns`` (the per-hit layout, kept for comparison): hits sorted by (plane, col, row) as five streams:
 
 ========== ================================== =========================================================
 stream     one symbol per                     symbol | context
@@ -28,13 +32,15 @@ value      hit                                the value (4-bit ADC code / zigzag
 
 Planes with hits that are not in the table are listed per event (varint key deltas) and use the pooled class.
 Symbols beyond a table's trained range are escapes (raw bits), so any input is codable.
-Measured (benchmarks/entropy_streams.py, docs/pixel.md): the pixel baseline's 8.62 bits/hit as zstd-19/LZMA
-blobs become ~8.25 on held-out events.
+Measured on held-out events (benchmarks/entropy_streams.py, docs/pixel.md): the pixel baseline's 8.6 bits/hit
+as zstd-19/LZMA blobs become ~8.25 with the columns layout and ~6.6 with the clusters layout.
 
-    tables = fit(events, keys)                        # events: [(plane index, col, row, value) per event]
+    tables = fit(events, n_cols=..., n_rows=..., value_alphabet=..., layout="clusters")
+                                                      # events: [(plane keys, col, row, value) per event]
     blob = encode_event(plane_keys, col, row, value, tables)   # one event, hits in any order
     plane_keys, col, row, value = decode_event(blob, tables)   # sorted by (plane key, col, row)
     tables.to_bytes() / StreamTables.from_bytes(data)  # the blob stored in models and files
+    python -m hepvq.baselines.sparse_streams pixel data/pixel_pu200_sample.root -o tables.rans   # refit
 """
 from __future__ import annotations
 
