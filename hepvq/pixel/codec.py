@@ -690,8 +690,9 @@ class PixelSparseCodec(Codec):
     ADC requantised to ``adc_bits`` bits (log bins above the threshold, CMS Phase-2 style).
 
     ``format=1``: hepvq.baselines.sparse blobs (sorted flat keys delta-coded, zstd-19/LZMA per stream; the C++
-    reader decodes them). ``format=2``: the same hits as five context-modelled streams on the core's rANS coder
-    (hepvq.baselines.sparse_streams), with static tables fitted on training events (``tables``: StreamTables,
+    reader decodes them). ``format=2``: the same hits as 8-connected clusters (anchor + shape from a fitted book)
+    and ADC codes, context-modelled streams on the core's rANS coder (hepvq.baselines.sparse_streams /
+    sparse_clusters), with static tables fitted on training events (``tables``: StreamTables,
     their bytes or a file; default the shipped data/models/pixel_sparse/tables.rans) stored in the file as
     metadata 'tables' (sha256 in the settings). Each blob starts with b"HVS" + its format byte, so decode reads
     both; a format-2 file needs its tables."""
