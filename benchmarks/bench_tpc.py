@@ -118,6 +118,34 @@ def refresh_sparse(name: str, n: int, seed: int) -> None:
     path.write_text(json.dumps(res, indent=1, default=float))
 
 
+def sector_hits(vols):
+    """The sectors' hits as one event (jagged TpcHit records), as the shipped codec sees an event."""
+    from hepvq.tpc.grid import events_from_columns, volumes_to_hits
+
+    return events_from_columns([volumes_to_hits(vols, np.arange(len(vols)))])
+
+
+def to_vols(dec, like):
+    """Decoded TpcHit records (one event, all sectors) -> sector volumes shaped like ``like``."""
+    import awkward as ak
+
+    rec = np.zeros_like(like)
+    d = {f: ak.to_numpy(ak.flatten(dec[f])).astype(np.int64) for f in ("sector", "layer", "phi", "z", "adc")}
+    rec[d["sector"], d["phi"], d["z"], d["layer"]] = d["adc"]
+    return rec
+
+
+def run_codec(codec, vols):
+    """The shipped codec on the sectors: (payload bytes of its products, decoded volumes, encode seconds)."""
+    from hepvq.metrics.size import products_payload_bytes
+
+    hits = sector_hits(vols)
+    t0 = time.perf_counter()
+    prod = codec.encode(hits)
+    enc = time.perf_counter() - t0
+    return products_payload_bytes(prod), to_vols(codec.decode(prod), vols), enc
+
+
 def dense_bytes(vols) -> int:
     return int(vols.size * 2)
 
@@ -183,24 +211,11 @@ def study_fig3a(args):
             rec = post(predict(arch, params16))
             add(f"{kind}-w{width}", len(vols) * 2 * n_params(arch), rec, {"fit_time_s": r.fit_time, "params": n_params(arch)})
     am = amortised_runtime("dense")
-    if am is not None:
-        from hepvq.tpc import quantise
-        from hepvq.tpc.grid import grid_coords
+    if am is not None:     # the shipped codec (tpc_inr, amortised, dense): its products, its decode
+        from hepvq.tpc.codec import TpcInrCodec
 
-        t0 = time.perf_counter()
-        lat = am.encode(vols)
-        enc = time.perf_counter() - t0
-        grid = grid_coords()
-        import zstandard
-
-        zc = zstandard.ZstdCompressor(level=19)
-        size, recs = 0, []
-        for l in lat:
-            blob = quantise.pack([l], "int8")
-            size += len(zc.compress(blob))
-            lq = quantise.unpack(blob, [l.shape], "int8")[0]
-            recs.append(am.decode(lq, grid).reshape(vols.shape[1:]) * 1023)
-        add("amortised (int8+zstd)", size, post(np.stack(recs)), {"encode_s": enc})
+        size, rec, enc = run_codec(TpcInrCodec(method="amortised", mode="dense", amortised=am, quant="int8"), vols)
+        add("amortised (tpc_inr dense int8)", size, rec, {"encode_s": enc})
     for eb in [2, 8, 32, 64, 128, 256]:
         size, recs = 0, []
         for v in vols:
@@ -356,17 +371,15 @@ def study_hybrid(args):
 
     from hepvq.models.inr import make_arch
     from hepvq.tpc import coords as coordcode
-    from hepvq.tpc import quantise
-    from hepvq.tpc.fit import fit_sectors
-    from hepvq.tpc.grid import normalise, volumes_to_hits
-    from hepvq.tpc.inr_np import forward
+    from hepvq.tpc.grid import volumes_to_hits
 
     vols, source = load_sectors(args.sectors, seed=4)
     n_hits = int(np.count_nonzero(vols))
     dense, sparse = dense_bytes(vols), lossless_root_bytes(vols)
     zc = zstandard.ZstdCompressor(level=19)
     h = volumes_to_hits(vols, np.arange(len(vols)))
-    cblob, order = coordcode.encode(h["sector"], h["layer"], h["phi"], h["z"])
+    # the positions as the shipped codec stores them (format 2: rANS with the shipped tables), for every peer
+    cblob, order = coordcode.encode_rans(h["sector"], h["layer"], h["phi"], h["z"], coordcode.load_tables())
     cbytes = len(cblob)
     adc = h["adc"][order].astype(np.int64)
     s_, l_, p_, z_ = (h[f][order].astype(np.int64) for f in ("sector", "layer", "phi", "z"))
@@ -407,36 +420,29 @@ def study_hybrid(args):
                     vals_sorted, {"total_bytes_own_coords": len(blob)})
     except ImportError:
         pass
-    x = normalise(np.stack([p_, z_, l_], 1))
+    from hepvq.tpc.codec import TpcInrCodec
+
+    def add_codec(method, codec, extra=None):
+        """A row of the shipped codec: its products' bytes (coordinates included) and its decode."""
+        size, rec, enc = run_codec(codec, vols)
+        m = metrics_row(vols, rec)
+        row = {"method": method, "bytes": size, "value_bytes": size - cbytes, "bits_per_hit": 8 * size / n_hits,
+               "cr_dense": dense / size, "cr_sparse": sparse / size, **m, "encode_s": enc,
+               "fit_time_s": codec.stats["fit_time_s"], **(extra or {})}
+        res["rows"].append(row)
+        print(f"{method:30s} {row['bits_per_hit']:5.2f} b/hit CR dense {row['cr_dense']:7.1f} sparse "
+              f"{row['cr_sparse']:5.2f} hitMSE {m['mse_nonzero']:8.1f} ratioErr {m['neighbour_ratio_error']:.3f} "
+              f"rec {m['recall']:.3f}", flush=True)
+
     for width in [int(w) for w in args.widths.split(",")]:
         arch = make_arch("siren", width, 3)
-        r = fit_sectors(vols, arch, strategy="hits", ratio=args.ratio, epochs=args.epochs, batch_size=4096)
         for qmode in ("int8", "fp16"):
-            size, pred = 0, np.zeros(len(adc), np.float32)
-            for s in range(len(vols)):
-                blob = quantise.pack(r.sector_params(s), qmode)
-                size += len(zc.compress(blob))
-                ps = quantise.unpack(blob, [p.shape for p in r.sector_params(s)], qmode)
-                m = s_ == s
-                pred[m] = forward(arch, ps, x[m]) * 1023
-            add(f"hybrid SIREN w{width} {qmode}", size, pred, {"fit_time_s": r.fit_time})
+            add_codec(f"hybrid SIREN w{width} {qmode}", TpcInrCodec(
+                method="fit", mode="hybrid", arch=arch, quant=qmode,
+                fit={"ratio": args.ratio, "epochs": args.epochs, "batch_size": 4096}))
     am = amortised_runtime("hybrid")
     if am is not None:
-        t0 = time.perf_counter()
-        lat = am.encode(vols) * am.needed_cells(vols)[:, None]
-        enc = time.perf_counter() - t0
-        size, pred = 0, np.zeros(len(adc), np.float32)
-        for s in range(len(vols)):
-            blob = quantise.pack([lat[s]], "int8")
-            size += len(zc.compress(blob))
-            m = s_ == s
-            ctx = None
-            if am.uses_context:
-                from hepvq.tpc.grid import mask_context
-
-                ctx = mask_context(vols[s] > 0)[p_[m], z_[m], l_[m]]
-            pred[m] = am.decode(quantise.unpack(blob, [lat[s].shape], "int8")[0], x[m], ctx) * 1023
-        add("hybrid amortised int8", size, pred, {"encode_s": enc})
+        add_codec("hybrid amortised int8", TpcInrCodec(method="amortised", mode="hybrid", amortised=am, quant="int8"))
     save("hybrid", res)
     plot_hybrid(res)
 
@@ -474,6 +480,7 @@ def study_rd(args):
     import awkward as ak
 
     from hepvq.codecs import residual
+    from hepvq.metrics.size import products_payload_bytes
     from hepvq.tpc import coords as coordcode
     from hepvq.tpc.codec import TpcInrCodec
     from hepvq.tpc.grid import events_from_columns, volumes_to_hits
@@ -511,11 +518,12 @@ def study_rd(args):
             prod = codec.encode(hits)
             enc = time.perf_counter() - t0
             # byte streams + the main product (uint8 sector + uint32 nbytes per coded sector)
-            size = sum(len(ak.to_numpy(ak.flatten(prod[k]["byte"]))) for k in prod if k) + 5 * len(vols)
+            size = products_payload_bytes(prod)
             add("tpc_inr hybrid amortised" + ("" if b < 0 else f" B={b}"), "tpc_inr (amortised INR + residuals)",
                 size, to_vols(codec.decode(prod)), {"adc_error_bound": b, "encode_s": enc})
     # the same coordinates and residual coder with a constant prediction (64): plain error-bounded requantisation
-    cblob, order = coordcode.encode(h["sector"], h["layer"], h["phi"], h["z"])
+    # the positions as the shipped codec stores them (format 2: rANS with the shipped tables), for every peer
+    cblob, order = coordcode.encode_rans(h["sector"], h["layer"], h["phi"], h["z"], coordcode.load_tables())
     adc = h["adc"][order].astype(np.int64)
     s_, l_, p_, z_ = (h[f][order].astype(np.int64) for f in ("sector", "layer", "phi", "z"))
     for b in bounds:

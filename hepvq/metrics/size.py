@@ -4,6 +4,8 @@
   per-event counter, big-endian as ROOT stores them) for the encoders' end-of-job reports -- nothing written;
 * ``products_root_bytes``: the products written to a ROOT file as the output module writes them (ZSTD 5;
   ``n<prefix>`` counters, ``<prefix>_<field>`` branches): what ``hepvq-bench`` and the benchmarks count;
+* ``products_payload_bytes``: the raw bytes of the product columns, no container (the TPC benchmarks, beside
+  the SZ3 / ZFP stream bytes);
 * ``metadata_bytes``: the per-file metadata (decoder ONNX, tables) zstd-19'd, written once per file.
 """
 from __future__ import annotations
@@ -26,6 +28,16 @@ def products_zstd_bytes(products: dict, level: int = 1) -> int:
             total += len(cctx.compress(flat.astype(flat.dtype.newbyteorder(">")).tobytes()))
         total += len(cctx.compress(ak.to_numpy(ak.num(arr, axis=1)).astype(">i4").tobytes()))
     return total
+
+
+def products_payload_bytes(products: dict) -> int:
+    """Raw bytes of every product column (byte streams, sector tables ...), no container and no further
+    compression: what a codec's output holds, comparable with the bytes of SZ3 / ZFP streams."""
+    total = 0
+    for arr in products.values():
+        for f in ak.fields(arr):
+            total += ak.to_numpy(ak.flatten(arr[f], axis=None)).nbytes
+    return int(total)
 
 
 def products_root_bytes(products: dict, label: str = "enc", compression: str = "ZSTD", level: int = 5) -> int:
