@@ -41,9 +41,9 @@ def _save(fig, outdir, name):
     print("wrote", path)
 
 
-def pixel_plots(n_events, pileup, seed, outdir):
+def pixel_plots(n_events, pileup, seed, outdir, realism=None):
     t0 = time.perf_counter()
-    events, truth = pixel.simulate_events(n_events, pileup=pileup, seed=seed)
+    events, truth = pixel.simulate_events(n_events, pileup=pileup, seed=seed, **(realism or {}))
     dt = time.perf_counter() - t0
     s = V.pixel_summary(events, truth)
     geo = PHASE1
@@ -218,6 +218,9 @@ def main(argv=None):
     p.add_argument("--pileup", type=float, default=200.0)
     p.add_argument("--tpc-events", type=int, default=3)
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--multiple-scattering", action="store_true", help="pixel: simulator realism switch (off)")
+    p.add_argument("--noise-rate", type=float, default=0.0, help="pixel: noise-only pixels per pixel per event")
+    p.add_argument("--big-pixels", action="store_true", help="pixel: double-size ROC-edge pixels (off)")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--outdir", default="bench_out/sim", help="directory of the plots and sim_summary.json")
     where.add_argument("--update-docs", action="store_true", help="write docs/img/ (the published plots)")
@@ -225,7 +228,9 @@ def main(argv=None):
     if args.update_docs:
         args.outdir = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "img")
     os.makedirs(args.outdir, exist_ok=True)
-    out = {"pixel": pixel_plots(args.pixel_events, args.pileup, args.seed, args.outdir),
+    realism = {"multiple_scattering": args.multiple_scattering, "noise_rate": args.noise_rate,
+               "big_pixels": args.big_pixels}
+    out = {"pixel": pixel_plots(args.pixel_events, args.pileup, args.seed, args.outdir, realism),
            "tpc": tpc_plots(args.tpc_events, args.seed, args.outdir),
            "command": "python benchmarks/plot_simulation.py " + " ".join(argv or [])}
     path = os.path.join(args.outdir, "sim_summary.json")
