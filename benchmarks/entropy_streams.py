@@ -1,32 +1,35 @@
-"""What the core's rANS coder (hepvq.codecs.entropy) does to the symbol streams of the pixel codecs.
+"""What the core's rANS coder (hepvq.codecs.entropy) does to the symbol streams of the pixel and TPC codecs, and
+the peer on the same coder (issue 14 items 4, 6).
 
-On data/pixel_pu200_sample.root (10 PU-200 events), for
-* the strong simple baseline (hepvq.baselines.sparse, the pixel_sparse codec: hits sorted by (detId, col, row),
-  delta-coded coordinates, ADC requantised to 4 log bins over 1..255), split into symbol streams: module gap
-  (index gap in the sorted table of the file's detIds, i.e. the geometry), hits per module, column delta within
-  the module (7 contexts: first hit of the module, else hits so far in the column x last hit adjacent), row
-  (column delta 0 -> gap to the previous row; column delta 1 -> zigzag offset from the first row of the previous
-  column, context its size 1..4+; else absolute), ADC code (context: the previous hit's code when it is the pixel just above, else none);
-* pixel_vq's index branches as written by ``hepvq-run python_cfg/premix_compress_cfg.py`` (compressed into
-  bench_out/ by this script, branches read back with uproot), one stream per branch (zigzag when signed),
-it reports bits/hit
-* as stored today (pixel_sparse: its per-event zstd-19/LZMA blob; pixel_vq: the branches' ROOT ZSTD-5 baskets
-  in a file of the test events alone: the script runs the compression job on each half),
-* the ideal order-0 code length (plug-in entropy of each event half's own symbols: optimistic),
-* static order-0 and conditional tables fitted on the first half of the events, costed on the second half
-  (held-out cross-entropy, what a codec shipping fitted tables pays),
-* the bytes the coder actually writes with those conditional tables (one blob per event and stream), static and
-  adaptive (adapt_period 256, strength 1024).
-Timing: median of --repeat runs, coder encode/decode of all the baseline's streams vs zstd-5 of the raw DIGI
-columns (10 bytes/hit), both as raw-DIGI MB/s.
+Tables are fitted on the events of --input (default data/pixel_pu200_sample.root) and measured on the events
+of --heldout (a file of another generator seed, e.g. ``hepvq-simulate pixel --events 10 --seed 11``); without
+--heldout, fitted on the first half of --input's events and measured on the second. Reported, bits/hit:
+* the sparse baseline (pixel_sparse, 4-bit log ADC) stored as format 1 (per-event zstd-19/LZMA blob of
+  hepvq.baselines.sparse) and as format 2 (the core's rANS coder, hepvq.baselines.sparse_streams, tables fitted
+  on the training events), the format-2 blobs with and without the file's metadata (settings + tables);
+  per stream, for both layouts of sparse_streams (``columns``: hits as column runs; ``clusters``: what format 2
+  ships, 8-connected clusters as anchor + shape): the ideal order-0 code length (plug-in, optimistic),
+  held-out order-0 and context cross-entropy, and the bytes the coder writes, static and adaptive;
+* pixel_vq's index branches as written by ``hepvq-run python_cfg/premix_compress_cfg.py`` (the job runs on the
+  training and on the test events; branches read back with uproot), one stream per branch, costed the same
+  way, and as stored (ROOT ZSTD-5 baskets of the test events' file);
+* TPC (--tpc-input, default data/tpc_sample.root; --tpc-heldout): tpc_inr's coordinate stream as format 1
+  (key gaps, varints, zstd-19) and format 2 (the cluster layout on the rANS coder, tables fitted on
+  --tpc-input), the sparse baseline's key coder (hepvq.baselines.sparse, positions only), and the residual
+  stream against the threshold prediction (what a sector without INR code stores) at ADC error bounds 0 / 2 / 8,
+  format 1 (zigzag varints, zstd/LZMA) and format 2 (rANS, adaptive);
+* speed: pixel_sparse format 1 and 2 encode / decode of the test events vs zstd-5 of the raw DIGI columns, as
+  raw-DIGI MB/s (10 bytes/hit), median of --repeat.
 
-    python benchmarks/entropy_streams.py [--input data/pixel_pu200_sample.root] [--out bench_out/entropy]
-                                         [--repeat 3] [--update-docs]
+    python benchmarks/entropy_streams.py [--input data/pixel_pu200_sample.root] [--heldout FILE]
+        [--tpc-input data/tpc_sample.root] [--tpc-heldout FILE] [--out bench_out/entropy] [--repeat 3]
+        [--update-docs]
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -38,68 +41,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import awkward as ak  # noqa: E402
+
+from hepvq.baselines import sparse_streams as SS  # noqa: E402
+from hepvq.baselines.sparse import requantize  # noqa: E402
 from hepvq.codecs import entropy  # noqa: E402
 
 ALPHABET = 1 << 16
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# streams
-
-def sparse_streams(det, row, col, adc, module_table):
-    """Symbol streams {name: (symbols, contexts, n_contexts)} of one event for the sparse baseline."""
-    from hepvq.baselines.sparse import requantize
-
-    order = np.lexsort((row, col, det))
-    det, row, col, adc = det[order], row[order], col[order], adc[order]
-    n = det.size
-    new_mod = np.ones(n, bool)
-    new_mod[1:] = det[1:] != det[:-1]
-    starts = np.flatnonzero(new_mod)
-    midx = np.searchsorted(module_table, det[starts])
-    if not np.array_equal(module_table[np.minimum(midx, module_table.size - 1)], det[starts]):
-        raise ValueError("a detId outside the module table")
-    mgap = midx - np.concatenate([[-1], midx[:-1]]) - 1
-    nper = np.diff(np.append(starts, n))
-    col = col.astype(np.int64)
-    row = row.astype(np.int64)
-    dcol = col - np.where(new_mod, 0, np.concatenate([[0], col[:-1]]))
-    same_col = (~new_mod) & (dcol == 0)
-    next_col = (~new_mod) & (dcol == 1)
-    # first row of each column run, and for a hit opening a column the first row of the previous column
-    col_start = np.flatnonzero(new_mod | (dcol > 0))
-    first_row = row[np.maximum.accumulate(np.where(new_mod | (dcol > 0), np.arange(n), 0))]
-    prev_first = np.zeros(n, np.int64)
-    prev_first[col_start[1:]] = first_row[col_start[1:] - 1]
-    rsym = np.where(same_col, row - np.concatenate([[0], row[:-1]]) - 1,
-                    np.where(next_col, zz(row - prev_first), row))
-    adjacent = same_col & (rsym == 0)
-    # contexts the decoder knows before the symbol: hits so far in the current column (1, 2, 3+) and whether
-    # the last one was adjacent to its predecessor (column delta); the previous column's size (row after dcol 1)
-    col_pos = np.arange(n) - np.maximum.accumulate(np.where(new_mod | (dcol > 0), np.arange(n), 0))
-    so_far = np.zeros(n, np.int64)
-    so_far[1:] = np.minimum(col_pos[:-1] + 1, 3)
-    last_adj = np.zeros(n, np.int64)
-    last_adj[1:] = adjacent[:-1]
-    dcol_ctx = np.where(new_mod, 0, 1 + (so_far - 1) * 2 + last_adj)
-    col_size = np.diff(np.append(col_start, n))
-    prev_size = np.zeros(n, np.int64)
-    prev_size[col_start[1:]] = np.minimum(np.repeat(col_size, col_size)[col_start[1:] - 1], 4)
-    place = np.where(same_col, 0, np.where(next_col, prev_size, 5))
-    code = requantize(adc, 4, 1.0, 255.0, "log").astype(np.int64)
-    prev_code = np.concatenate([[0], code[:-1]])
-    return {
-        "module gap": (mgap, None, 1),
-        "hits/module": (nper - 1, None, 1),
-        "column delta": (dcol, dcol_ctx, 7),
-        "row": (rsym, place, 6),
-        "adc code": (code, np.where(adjacent, prev_code, 16), 17),
-    }
-
-
-def zz(a):
-    a = np.asarray(a, np.int64)
-    return np.where(a >= 0, 2 * a, -2 * a - 1)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -115,7 +63,7 @@ def cost_streams(train, test, n_hits_test, adapt=(256, 1024)):
         s_tr = np.concatenate([e[0] for e in tr])
         c_tr = np.concatenate([np.zeros(e[0].size, np.int64) if e[1] is None else e[1] for e in tr])
         alphabet = int(max(s_tr.max(initial=0), max(e[0].max(initial=0) for e in te))) + 1
-        alphabet = max(alphabet, ALPHABET) if name != "adc code" else 16
+        alphabet = max(alphabet, ALPHABET) if name not in ("adc code", "value") else 16
         t0 = entropy.fit_tables(s_tr, None, alphabet=alphabet)
         tc = entropy.fit_tables(s_tr, c_tr, alphabet=alphabet, n_contexts=n_ctx)
         ta = entropy.fit_tables(s_tr, c_tr, alphabet=alphabet, n_contexts=n_ctx, direct=tc.direct,
@@ -182,6 +130,101 @@ def _check_pixel_vq_branches(names):
                          f"new {sorted(extra)}); update pixel_vq_streams")
 
 
+def zz(a):
+    a = np.asarray(a, np.int64)
+    return np.where(a >= 0, 2 * a, -2 * a - 1)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the sparse baseline
+
+def layout_streams(tables, events):
+    """{stream: [(symbols, contexts, n_contexts) per event]} of the events in the tables' layout."""
+    nctx = SS.n_contexts(tables.n_classes, tables.layout)
+    out = {s: [] for s in tables.streams}
+    for det, col, row, code, *_ in events:
+        syms, _ = SS._event_symbols(tables, det, col, row, code)
+        for s in tables.streams:
+            a, c = syms[s]
+            out[s].append((a, c, nctx[s]))
+    return out
+
+
+def sparse_section(train, test, n_test, repeat):
+    from hepvq.pixel.codec import PixelSparseCodec
+
+    res = {"layouts": {}}
+    for layout in ("columns", "clusters"):
+        t = SS.fit(train, n_cols=SS.PIXEL_PLANE, n_rows=SS.PIXEL_PLANE, value_alphabet=16, kind="pixel_sparse",
+                   layout=layout)
+        rows = cost_streams(layout_streams(t, train), layout_streams(t, test), n_test)
+        blobs = sum(len(SS.encode_event(*e[:4], t)) for e in test)
+        res["layouts"][layout] = {"streams": rows, "blob_bits_per_hit": 8 * blobs / n_test,
+                                  "table_bytes": len(t.to_bytes())}
+        if layout == "clusters":
+            tables = t
+    counts = np.array([e[0].size for e in test], np.int64)
+    hits = ak.zip({f: ak.unflatten(np.concatenate([e[i] for e in test]), counts)
+                   for f, i in (("detId", 0), ("col", 1), ("row", 2), ("adc", 4))})
+    stored, timing = {}, {}
+    for fmt in (1, 2):
+        codec = PixelSparseCodec(format=fmt, tables=tables if fmt == 2 else None)
+        enc_t, dec_t = [], []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            prod = codec.encode(hits)
+            t1 = time.perf_counter()
+            codec.decode(prod)
+            enc_t.append(t1 - t0), dec_t.append(time.perf_counter() - t1)
+        nbytes = int(ak.sum(ak.num(prod[""], axis=1)))
+        meta = sum(len(v) for v in codec.metadata().values())
+        stored[fmt] = {"bits_per_hit": 8 * nbytes / n_test, "with_metadata": 8 * (nbytes + meta) / n_test,
+                       "metadata_bytes": meta}
+        timing[fmt] = (statistics.median(enc_t), statistics.median(dec_t))
+    res["stored"] = stored
+    return res, timing
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# TPC
+
+def tpc_events(path):
+    import uproot
+
+    with uproot.open(path) as f:
+        a = f["Events"].arrays(["TpcHit_sector", "TpcHit_layer", "TpcHit_phi", "TpcHit_z", "TpcHit_adc"],
+                               library="np")
+    return [tuple(a[f"TpcHit_{k}"][e].astype(np.int64) for k in ("sector", "layer", "phi", "z", "adc"))
+            for e in range(len(a["TpcHit_adc"]))]
+
+
+def tpc_section(train_path, test_path):
+    from hepvq.baselines.sparse import encode_sparse
+    from hepvq.codecs import residual
+    from hepvq.tpc import coords as C
+    from hepvq.tpc.grid import THRESHOLD
+
+    tables = C.fit_tables(train_path)
+    out = {"train": Path(train_path).name, "test": Path(test_path).name, "table_bytes": len(tables.to_bytes())}
+    nh = b1 = b2 = bs = 0
+    res = {b: [0, 0] for b in (0, 2, 8)}
+    for s, l, p, z, adc in tpc_events(test_path):
+        nh += s.size
+        b1 += len(C.encode(s, l, p, z)[0])
+        blob, o = C.encode_rans(s, l, p, z, tables)
+        b2 += len(blob)
+        bs += len(encode_sparse([s.astype(np.uint8), l.astype(np.uint8), p.astype(np.uint16), z.astype(np.uint16)],
+                                None, value_bits=None))
+        pk = C.plane_keys(s[o], l[o])
+        for b in res:
+            q = residual.quantise(adc[o] - THRESHOLD, b)
+            res[b][0] += len(residual.pack(q))
+            res[b][1] += len(residual.pack_rans(q, pk, p[o], z[o], tables))
+    out.update(hits=nh, coords_format1=8 * b1 / nh, coords_format2=8 * b2 / nh, sparse_keys=8 * bs / nh,
+               residuals={b: {"format1": 8 * v[0] / nh, "format2": 8 * v[1] / nh} for b, v in res.items()})
+    return out
+
+
 # ---------------------------------------------------------------------------------------------------------------
 
 def main(argv=None):
@@ -189,137 +232,162 @@ def main(argv=None):
     import zstandard
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--input", default=str(ROOT / "data/pixel_pu200_sample.root"))
+    ap.add_argument("--input", default=str(ROOT / "data/pixel_pu200_sample.root"), help="training events (pixel)")
+    ap.add_argument("--heldout", default=None, help="test events (pixel; default: the second half of --input)")
+    ap.add_argument("--tpc-input", default=str(ROOT / "data/tpc_sample.root"), help="training events (TPC)")
+    ap.add_argument("--tpc-heldout", default=None, help="test events (TPC; default: --tpc-input itself)")
     ap.add_argument("--out", default=str(ROOT / "bench_out/entropy"))
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--update-docs", action="store_true", help="rewrite the table in docs/pixel.md")
+    ap.add_argument("--update-docs", action="store_true",
+                    help="rewrite the tables in docs/pixel.md and docs/tpc.md")
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
-    tree = uproot.open(args.input)["Events"]
-    a = tree.arrays(["PixelDigi_detId", "PixelDigi_row", "PixelDigi_col", "PixelDigi_adc"], library="np")
-    n_ev = len(a["PixelDigi_detId"])
-    if n_ev < 2:
-        raise SystemExit("entropy_streams: need at least 2 events (half to fit, half to measure)")
-    half = n_ev // 2
-    train_ev, test_ev = range(half), range(half, n_ev)
-    module_table = np.unique(np.concatenate(a["PixelDigi_detId"]).astype(np.int64))
-    hits = [a["PixelDigi_detId"][e].size for e in range(n_ev)]
-    n_test = sum(hits[e] for e in test_ev)
+    def read(path):
+        with uproot.open(path) as f:
+            return f["Events"].arrays(["PixelDigi_detId", "PixelDigi_row", "PixelDigi_col", "PixelDigi_adc"],
+                                      library="np")
+
+    a = read(args.input)
+    n_in = len(a["PixelDigi_detId"])
+    if args.heldout:
+        b = read(args.heldout)
+        parts = [(args.input, a, range(n_in)), (args.heldout, b, range(len(b["PixelDigi_detId"])))]
+    else:
+        if n_in < 2:
+            raise SystemExit("entropy_streams: need at least 2 events (half to fit, half to measure)")
+        half = n_in // 2
+        parts = [(args.input, a, range(half)), (args.input, a, range(half, n_in))]
+
+    def events(arr, idx):
+        return [(arr["PixelDigi_detId"][e].astype(np.int64), arr["PixelDigi_col"][e].astype(np.int64),
+                 arr["PixelDigi_row"][e].astype(np.int64),
+                 requantize(arr["PixelDigi_adc"][e], 4, 1.0, 255.0, "log").astype(np.int64),
+                 arr["PixelDigi_adc"][e]) for e in idx]
+
+    train, test = events(parts[0][1], parts[0][2]), events(parts[1][1], parts[1][2])
+    n_test = sum(e[0].size for e in test)
 
     # --- sparse baseline
-    ev_streams = [sparse_streams(a["PixelDigi_detId"][e].astype(np.int64), a["PixelDigi_row"][e],
-                                 a["PixelDigi_col"][e], a["PixelDigi_adc"][e], module_table) for e in range(n_ev)]
-    split = lambda evs, idx: {k: [evs[e][k] for e in idx] for k in evs[0]}  # noqa: E731
-    sparse_rows = cost_streams(split(ev_streams, train_ev), split(ev_streams, test_ev), n_test)
-    from hepvq.pixel.codec import PixelSparseCodec
-    import awkward as ak
-    codec = PixelSparseCodec()
-    sel = {k.split("_")[1]: ak.Array([a[k][e] for e in test_ev]) for k in a}
-    hits_ak = ak.zip({"detId": sel["detId"], "row": sel["row"], "col": sel["col"], "adc": sel["adc"]})
-    stored_sparse = 8 * int(ak.sum(ak.num(codec.encode(hits_ak)[""], axis=1))) / n_test
-    from hepvq.baselines.sparse import encode_sparse
-    stored_sparse_pos = 8 * sum(len(encode_sparse([a["PixelDigi_detId"][e].astype(np.uint32), a["PixelDigi_col"][e],
-                                                   a["PixelDigi_row"][e]], None, value_bits=None))
-                                for e in test_ev) / n_test
+    sparse, sp_timing = sparse_section([e[:4] for e in train], test, n_test, args.repeat)
+    test = [e[:4] for e in test]
 
-    # --- pixel_vq: compress with the framework, read the index branches
-    # two jobs (training half, test half) so that the stored figure is that of the test events alone
-    vq_ev = []
-    for part, sel_args in (("train", [f"maxEvents={half}"]), ("test", [f"skipEvents={half}"])):
+    # --- pixel_vq: compress with the framework (training events, test events), read the index branches
+    module_table = np.unique(np.concatenate([e[0] for e in train + test]))
+    vq = {}
+    for part, (path, _, idx) in zip(("train", "test"), parts):
         root_file = out / f"pixel_vq_{part}.root"
-        cmd = ["hepvq-run", str(ROOT / "python_cfg/premix_compress_cfg.py"), f"inputFiles={args.input}",
-               f"outputFile={root_file}", "--no-progress", *sel_args]
+        sel = [f"skipEvents={idx.start}", f"maxEvents={len(idx)}"]
+        cmd = ["hepvq-run", str(ROOT / "python_cfg/premix_compress_cfg.py"), f"inputFiles={path}",
+               f"outputFile={root_file}", "--no-progress", *sel]
         subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         vt = uproot.open(root_file)["Events"]
-        names = [b.name[len("pixelVQ_"):] for b in vt.branches if b.name.startswith("pixelVQ_")]
+        names = [br.name[len("pixelVQ_"):] for br in vt.branches if br.name.startswith("pixelVQ_")]
         _check_pixel_vq_branches(names)
         br = vt.arrays([f"pixelVQ_{n}" for n in names if n != "crc"], library="np")
-        vq_ev += [pixel_vq_streams({n: br[f"pixelVQ_{n}"][e] for n in names if n != "crc"}, module_table)
-                  for e in range(vt.num_entries)]
+        vq[part] = [pixel_vq_streams({n: br[f"pixelVQ_{n}"][e] for n in names if n != "crc"}, module_table)
+                    for e in range(vt.num_entries)]
         stored_vq = 8 * sum(b.compressed_bytes for b in vt.branches if "pixelVQ" in b.name) / n_test
-    if len(vq_ev) != n_ev:
-        raise SystemExit(f"entropy_streams: the pixel_vq jobs wrote {len(vq_ev)} events, expected {n_ev}")
-    vq_rows = cost_streams(split(vq_ev, train_ev), split(vq_ev, test_ev), n_test)
+    split = lambda evs: {k: [e[k] for e in evs] for k in evs[0]}  # noqa: E731
+    vq_rows = cost_streams(split(vq["train"]), split(vq["test"]), n_test)
 
-    # --- timing: the coder on all the baseline's streams of the test half vs zstd-5 of the raw DIGI columns
-    tables = {}
-    tr = split(ev_streams, train_ev)
-    for k, evs in tr.items():
-        s = np.concatenate([e[0] for e in evs])
-        c = None if evs[0][1] is None else np.concatenate([e[1] for e in evs])
-        alphabet = 16 if k == "adc code" else ALPHABET
-        tables[k] = entropy.fit_tables(s, c, alphabet=alphabet, n_contexts=evs[0][2])
-    jobs = [(k, e[k][0].astype(np.uint32), None if e[k][1] is None else e[k][1].astype(np.uint32))
-            for e in (ev_streams[i] for i in test_ev) for k in e]
-    raw = b"".join(a[k][e].tobytes() for e in test_ev for k in a)  # 10 bytes/hit
-    enc_t, dec_t, z_enc_t, z_dec_t = [], [], [], []
+    # --- TPC
+    tpc = tpc_section(args.tpc_input, args.tpc_heldout or args.tpc_input)
+
+    # --- timing: zstd-5 of the raw DIGI columns of the test events, next to pixel_sparse format 1 / 2
+    raw = b"".join(parts[1][1][k][e].tobytes() for e in parts[1][2] for k in parts[1][1])  # 10 bytes/hit
     zc, zd = zstandard.ZstdCompressor(level=5), zstandard.ZstdDecompressor()
+    z_enc_t, z_dec_t = [], []
     for _ in range(args.repeat):
         t0 = time.perf_counter()
-        blobs = [entropy.encode(s, c, tables[k]) for k, s, c in jobs]
-        t1 = time.perf_counter()
-        for (k, s, c), b in zip(jobs, blobs):
-            entropy.decode(b, s.size, c, tables[k])
-        t2 = time.perf_counter()
         z = zc.compress(raw)
-        t3 = time.perf_counter()
+        t1 = time.perf_counter()
         zd.decompress(z)
-        t4 = time.perf_counter()
-        enc_t.append(t1 - t0), dec_t.append(t2 - t1), z_enc_t.append(t3 - t2), z_dec_t.append(t4 - t3)
+        z_enc_t.append(t1 - t0), z_dec_t.append(time.perf_counter() - t1)
     mb = len(raw) / 1e6
-    timing = {"raw_MB": mb, "rans_encode_MBps": mb / statistics.median(enc_t),
-              "rans_decode_MBps": mb / statistics.median(dec_t), "zstd5_compress_MBps": mb / statistics.median(z_enc_t),
-              "zstd5_decompress_MBps": mb / statistics.median(z_dec_t), "repeat": args.repeat,
-              "zstd5_bits_per_hit": 8 * len(z) / n_test}
+    timing = {"raw_MB": mb, "repeat": args.repeat, "zstd5_compress_MBps": mb / statistics.median(z_enc_t),
+              "zstd5_decompress_MBps": mb / statistics.median(z_dec_t), "zstd5_bits_per_hit": 8 * len(z) / n_test,
+              **{f"sparse{f}_{k}_MBps": mb / v[i] for f, v in sp_timing.items()
+                 for i, k in enumerate(("encode", "decode"))}}
 
-    result = {"input": args.input, "events": n_ev, "train_events": half, "test_hits": n_test,
-              "sparse": {"stored_bits_per_hit": stored_sparse, "stored_positions_bits_per_hit": stored_sparse_pos,
-                         "streams": sparse_rows},
-              "pixel_vq": {"stored_bits_per_hit": stored_vq, "streams": vq_rows}, "timing": timing}
+    result = {"input": args.input, "heldout": args.heldout, "train_events": len(parts[0][2]),
+              "test_events": len(parts[1][2]), "test_hits": n_test, "sparse": sparse,
+              "pixel_vq": {"stored_bits_per_hit": stored_vq, "streams": vq_rows}, "tpc": tpc, "timing": timing,
+              "load": os.getloadavg()[0]}
     (out / "entropy_streams.json").write_text(json.dumps(result, indent=1))
-    md = render(result)
-    (out / "entropy_streams.md").write_text(md)
-    print(md)
+    md, md_tpc = render(result), render_tpc(tpc)
+    (out / "entropy_streams.md").write_text(md + "\n" + md_tpc)
+    print(md + "\n" + md_tpc)
     if args.update_docs:
-        update_docs(md)
+        update_docs(ROOT / "docs/pixel.md", BEGIN, END, md)
+        update_docs(ROOT / "docs/tpc.md", TPC_BEGIN, TPC_END, md_tpc)
+
+
+def _stream_table(rows):
+    lines = ["| stream | contexts | ideal order-0 (plug-in) | held-out order-0 | held-out context | "
+             "rANS bytes | rANS adaptive |", "|---|---|---|---|---|---|---|"]
+    for row in rows:
+        b = "**" if row["stream"] == "total" else ""
+        lines.append(f"| {b}{row['stream']}{b} | {row['contexts']} | {row['ideal_order0']:.3f} | "
+                     f"{row['heldout_order0']:.3f} | {row['heldout_context']:.3f} | {b}{row['coded']:.3f}{b} | "
+                     f"{row['coded_adaptive']:.3f} |")
+    return lines
 
 
 def render(r) -> str:
-    lines = [f"{r['events']} events of {Path(r['input']).name}: tables fitted on the first {r['train_events']}, "
-             f"measured on the other {r['events'] - r['train_events']} ({r['test_hits']} hits). Bits per hit.", ""]
-    for key, title, stored in (("sparse", "sparse baseline (pixel_sparse, 4-bit log ADC)",
-                                "per-event zstd-19/LZMA blob"),
-                               ("pixel_vq", "pixel_vq index branches (shipped model)", "ROOT ZSTD-5 baskets of the test events' file")):
-        pos = r[key].get("stored_positions_bits_per_hit")
-        pos = f" (positions alone: {pos:.3f})" if pos is not None else ""
-        lines += [f"**{title}** -- stored today ({stored}): **{r[key]['stored_bits_per_hit']:.3f}**{pos}", "",
-                  "| stream | contexts | ideal order-0 (plug-in) | held-out order-0 | held-out context | "
-                  "rANS bytes | rANS adaptive |", "|---|---|---|---|---|---|---|"]
-        for row in r[key]["streams"]:
-            b = "**" if row["stream"] == "total" else ""
-            lines.append(f"| {b}{row['stream']}{b} | {row['contexts']} | {row['ideal_order0']:.3f} | "
-                         f"{row['heldout_order0']:.3f} | {row['heldout_context']:.3f} | {b}{row['coded']:.3f}{b} | "
-                         f"{row['coded_adaptive']:.3f} |")
-        lines.append("")
+    src = Path(r["input"]).name
+    if r["heldout"]:
+        what = (f"Tables fitted on the {r['train_events']} events of {src}, measured on the {r['test_events']} "
+                f"events of {Path(r['heldout']).name} ({r['test_hits']} hits, another generator seed).")
+    else:
+        what = (f"{r['train_events'] + r['test_events']} events of {src}: tables fitted on the first "
+                f"{r['train_events']}, measured on the other {r['test_events']} ({r['test_hits']} hits).")
+    sp = r["sparse"]
+    st = sp["stored"]
+    lines = [what + f" Bits per hit (machine load {r['load']:.1f} on 2 cores).", "",
+             "**The peer (pixel_sparse, 4-bit log ADC), stored**", "",
+             "| format | bits/hit | with the file's metadata | metadata bytes |", "|---|---|---|---|",
+             f"| 1: per-event zstd-19/LZMA blob (before) | {st[1]['bits_per_hit']:.3f} | "
+             f"{st[1]['with_metadata']:.3f} | {st[1]['metadata_bytes']} |",
+             f"| 2: rANS, cluster layout, fitted tables (after) | **{st[2]['bits_per_hit']:.3f}** | "
+             f"{st[2]['with_metadata']:.3f} | {st[2]['metadata_bytes']} |", ""]
+    for layout, title in (("clusters", "cluster layout (format 2)"), ("columns", "per-hit column layout (not shipped)")):
+        lay = sp["layouts"][layout]
+        lines += [f"**sparse streams, {title}** -- blobs {lay['blob_bits_per_hit']:.3f} bits/hit, tables "
+                  f"{lay['table_bytes']} bytes", ""] + _stream_table(lay["streams"]) + [""]
+    lines += [f"**pixel_vq index branches (shipped model)** -- stored (ROOT ZSTD-5 baskets of the test events' "
+              f"file): **{r['pixel_vq']['stored_bits_per_hit']:.3f}**", ""] + _stream_table(r["pixel_vq"]["streams"])
     t = r["timing"]
-    lines.append(f"Speed (median of {t['repeat']}, raw DIGI MB/s, 10 bytes/hit, one thread on a busy 2-core "
-                 f"machine): rANS encode {t['rans_encode_MBps']:.0f}, decode {t['rans_decode_MBps']:.0f}; zstd-5 "
-                 f"of the raw columns compress {t['zstd5_compress_MBps']:.0f}, decompress "
-                 f"{t['zstd5_decompress_MBps']:.0f} ({t['zstd5_bits_per_hit']:.2f} bits/hit).")
+    lines += ["", f"Speed (median of {t['repeat']}, raw DIGI MB/s, 10 bytes/hit, one thread): pixel_sparse format 1 "
+              f"encode {t['sparse1_encode_MBps']:.1f} / decode {t['sparse1_decode_MBps']:.1f}, format 2 encode "
+              f"{t['sparse2_encode_MBps']:.1f} / decode {t['sparse2_decode_MBps']:.1f}; zstd-5 of the raw columns "
+              f"compress {t['zstd5_compress_MBps']:.0f}, decompress {t['zstd5_decompress_MBps']:.0f} "
+              f"({t['zstd5_bits_per_hit']:.2f} bits/hit)."]
+    return "\n".join(lines) + "\n"
+
+
+def render_tpc(t) -> str:
+    same = t["train"] == t["test"]
+    lines = [f"Tables fitted on {t['train']}, measured on {t['test']} ({t['hits']} hits"
+             f"{', the training events themselves' if same else ''}). Bits per hit.", "",
+             "| stream | format 1 (before) | format 2 (rANS, after) | sparse baseline's key coder |", "|---|---|---|---|",
+             f"| coords | {t['coords_format1']:.3f} | **{t['coords_format2']:.3f}** | {t['sparse_keys']:.3f} |"]
+    for b, v in t["residuals"].items():
+        lines.append(f"| residuals vs the threshold, bound {b} | {v['format1']:.3f} | **{v['format2']:.3f}** | |")
+    lines += ["", f"Tables: {t['table_bytes']} bytes per file (metadata)."]
     return "\n".join(lines) + "\n"
 
 
 BEGIN, END = "<!-- entropy_streams begin -->", "<!-- entropy_streams end -->"
+TPC_BEGIN, TPC_END = "<!-- entropy_streams tpc begin -->", "<!-- entropy_streams tpc end -->"
 
 
-def update_docs(md: str):
-    p = ROOT / "docs/pixel.md"
+def update_docs(p: Path, begin: str, end: str, md: str):
     s = p.read_text()
-    if BEGIN not in s or END not in s:
-        raise SystemExit(f"entropy_streams: {p} has no '{BEGIN}' ... '{END}' block to update")
-    i, j = s.index(BEGIN) + len(BEGIN), s.index(END)
+    if begin not in s or end not in s:
+        raise SystemExit(f"entropy_streams: {p} has no '{begin}' ... '{end}' block to update")
+    i, j = s.index(begin) + len(begin), s.index(end)
     p.write_text(s[:i] + "\n" + md + s[j:])
 
 
