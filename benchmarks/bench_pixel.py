@@ -194,10 +194,11 @@ def eval_vq(name, ids, hits, mdir, chunk=20):
     return res
 
 
-def eval_sparse(ids, hits, bits, mode="log", chunk=20):
+def eval_sparse(ids, hits, bits, mode="log", chunk=20, fmt=1):
+    """The peer: pixel_sparse format 1 (zstd-19/LZMA blobs) or 2 (the core's rANS coder, shipped 4-bit tables)."""
     from hepvq.pixel.codec import PixelSparseCodec
 
-    codec = PixelSparseCodec(bits, 1, 255, mode)
+    codec = PixelSparseCodec(bits, 1, 255, mode, format=fmt)
     prods, outs = [], []
     t0 = time.perf_counter()
     for a in range(0, len(hits), chunk):
@@ -206,8 +207,9 @@ def eval_sparse(ids, hits, bits, mode="log", chunk=20):
     blob = ak.concatenate(prods)
     dec = codec.decode({"": blob})
     nh = int(ak.sum(ak.num(hits, axis=1)))
-    res = {"method": f"sparse {bits}-bit {mode}", "family": "sparse", "bytes": root_bytes(ids, {"sparse": blob}),
-           "blob_bytes": int(ak.sum(ak.num(blob, axis=1))), "hits": nh, "encode_s": t_enc}
+    res = {"method": f"sparse {bits}-bit {mode}" + (" rANS" if fmt == 2 else ""), "family": "sparse",
+           "bytes": root_bytes(ids, {"sparse": blob}), "blob_bytes": int(ak.sum(ak.num(blob, axis=1))), "hits": nh,
+           "encode_s": t_enc, "format": fmt, "metadata_bytes": sum(len(v) for v in codec.metadata().values())}
     res.update(M.compare(P.flatten(hits), P.flatten(dec)))
     del outs
     return res
@@ -303,6 +305,13 @@ def step_eval(args):
             print(f"sparse {bits}: {8 * r['bytes'] / r['hits']:.3f} bits/hit on {n} events, charge "
                   f"{100 * r['charge_rms_rel']:.2f}%, centroid {r['centroid_rms_px']:.4f} ({time.time() - t0:.0f} s)",
                   flush=True)
+            if bits == 4:  # the peer on the same entropy coder as pixel_vq format 2 (issue 14 item 4)
+                r = eval_sparse(ids[:n], hits[:n], bits, fmt=2)
+                r["events"] = n
+                results["sparse"]["4 rANS"] = r
+                print(f"sparse 4 rANS (format 2): {8 * r['bytes'] / r['hits']:.3f} bits/hit "
+                      f"(+{8 * r['metadata_bytes'] / r['hits']:.3f} for the tables in the file's metadata), charge "
+                      f"{100 * r['charge_rms_rel']:.2f}%, centroid {r['centroid_rms_px']:.4f}", flush=True)
             res_path.write_text(json.dumps(results, indent=1))
     if "dense" in parts:
         results.setdefault("dense", {})

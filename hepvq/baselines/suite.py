@@ -390,6 +390,8 @@ def hepvq_codecs(detector: str, quick: bool, models_dir: Path, tpc_fit: bool = F
         try:
             sp = codec_class("pixel_sparse")
             out.append(("4-bit log", sp(adc_bits=4, mode="log", **({"level": 3} if quick else {})), "per-event blobs"))
+            out.append(("4-bit log, rANS (format 2)", sp(adc_bits=4, mode="log", format=2),
+                        "the peer on the core's rANS coder: cluster layout, tables fitted on the shipped sample"))
         except Exception as err:  # noqa: BLE001
             out.append(("", None, f"pixel_sparse unavailable: {str(err).splitlines()[0][:120]}"))
     else:
