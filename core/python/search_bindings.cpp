@@ -9,7 +9,8 @@ namespace py = pybind11;
 using namespace pybind11::literals;
 
 void bind_search(py::module_& m) {
-  py::class_<hepvq::VQSearch>(m, "VQSearch")
+  py::class_<hepvq::VQSearch> cls(m, "VQSearch");
+  cls
       .def(py::init([](py::array_t<double, py::array::c_style | py::array::forcecast> cb, int topk, double lam,
                        int cols, double tol) {
              if (cb.ndim() != 2) throw std::invalid_argument("VQSearch: the codebook must be 2-d");
@@ -20,10 +21,13 @@ void bind_search(py::module_& m) {
              return s;
            }),
            "codebook"_a, "topk"_a, "lam"_a, "cols"_a, "tol"_a = 1e-9)
-      .def_readwrite("tol", &hepvq::VQSearch::tol)
-      .def(
-          "search",
-          [](const hepvq::VQSearch& s, py::array_t<float, py::array::c_style | py::array::forcecast> x,
+      .def_readwrite("tol", &hepvq::VQSearch::tol);
+  using Fn = void (hepvq::VQSearch::*)(const float*, const std::uint64_t*, std::size_t, std::int64_t*,
+                                       std::uint8_t*) const;
+  auto def_search = [&](const char* name, Fn fn, const char* doc) {
+    cls.def(
+        name,
+          [fn](const hepvq::VQSearch& s, py::array_t<float, py::array::c_style | py::array::forcecast> x,
              py::array_t<std::uint64_t, py::array::c_style | py::array::forcecast> masks, int threads) {
             const std::size_t n = static_cast<std::size_t>(masks.size());
             if (static_cast<std::size_t>(x.size()) != n * s.d)
@@ -37,12 +41,17 @@ void bind_search(py::module_& m) {
             {
               py::gil_scoped_release release;
               hepvq::parallel_ranges(n, threads, 2048, [&](std::size_t a, std::size_t b) {
-                s.search(xp + a * s.d, mp + a, b - a, ip + a, ap + a);
+                (s.*fn)(xp + a * s.d, mp + a, b - a, ip + a, ap + a);
               });
             }
             return py::make_tuple(idx, amb);
           },
           "x"_a, "masks"_a, "threads"_a = 1,
-          "(indices int64, ambiguous bool) of fractions x (n, D) float32 and their masks; ambiguous rows belong "
-          "to the ONNX graph.");
+          doc);
+  };
+  def_search("search", &hepvq::VQSearch::search,
+             "(indices int64, ambiguous bool) of fractions x (n, D) float32 and their masks; ambiguous rows belong "
+             "to the ONNX graph.");
+  def_search("search_exhaustive", &hepvq::VQSearch::search_exhaustive,
+             "search() with the float64 distance to every code (the previous implementation: search's oracle).");
 }

@@ -1,6 +1,7 @@
 #include "hepvq/pixel_vq.hpp"
 
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <numeric>
 #include <stdexcept>
@@ -26,7 +27,28 @@ void check_perm(const std::vector<std::int32_t>& perm, std::size_t contexts, std
                                   std::to_string(v) + " outside 0.." + std::to_string(symbols - 1));
 }
 
-inline int popcount64(std::uint64_t x) { return __builtin_popcountll(x); }
+// Bit count without a library call on baseline x86-64 (no POPCNT instruction assumed).
+inline int popcount64(std::uint64_t x) {
+  x = x - ((x >> 1) & 0x5555555555555555ULL);
+  x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+  x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0FULL;
+  return static_cast<int>((x * 0x0101010101010101ULL) >> 56);
+}
+
+// std::nearbyint (round half to even, as numpy's rint) without the library call for 0 <= v < 2^52: adding and
+// subtracting 2^52 rounds in the default rounding mode, which is to nearest, ties to even.
+inline double rint_fast(double v) {
+  constexpr double two52 = 4503599627370496.0;
+  if (v >= 0.0 && v < two52) {
+#if FLT_EVAL_METHOD == 0
+    const double t = v + two52;  // rounded to double here (no excess precision: SSE2, not x87)
+#else
+    volatile double t = v + two52;
+#endif
+    return t - two52;
+  }
+  return std::nearbyint(v);
+}
 
 }  // namespace
 
@@ -242,19 +264,17 @@ std::vector<float> pixel_vq_fractions(const PixelVQModel& m, const PixelVQPatche
 
 void canonical_order(PixelHits& h, const std::vector<std::int64_t>& event_start, std::size_t e0, std::size_t e1) {
   std::vector<std::uint32_t> idx;
+  std::vector<std::uint64_t> keys;
   std::vector<std::uint32_t> td;
   std::vector<std::uint16_t> tr, tc, ta;
   auto pix = [&](std::uint32_t i) { return (static_cast<std::uint64_t>(h.row[i]) << 16) + h.col[i]; };
-  // stable sort of hits [lo, hi) by (detId if with_det, row, col), in place
-  auto sort_range = [&](std::int64_t lo, std::int64_t hi, bool with_det) {
+  // stable sort of the hits of an event [lo, hi) by (detId, row, col), in place (events whose detIds are not
+  // ascending: no pixel decoder writes them so)
+  auto sort_event = [&](std::int64_t lo, std::int64_t hi) {
     auto less = [&](std::uint32_t u, std::uint32_t v) {
-      if (with_det && h.det[u] != h.det[v]) return h.det[u] < h.det[v];
+      if (h.det[u] != h.det[v]) return h.det[u] < h.det[v];
       return pix(u) < pix(v);
     };
-    bool sorted = true;
-    for (std::int64_t i = lo + 1; i < hi && sorted; ++i)
-      sorted = !less(static_cast<std::uint32_t>(i), static_cast<std::uint32_t>(i - 1));
-    if (sorted) return;
     idx.resize(hi - lo);
     std::iota(idx.begin(), idx.end(), static_cast<std::uint32_t>(lo));
     std::stable_sort(idx.begin(), idx.end(), less);
@@ -274,19 +294,39 @@ void canonical_order(PixelHits& h, const std::vector<std::int64_t>& event_start,
     std::copy(tc.begin(), tc.end(), h.col.begin() + lo);
     std::copy(ta.begin(), ta.end(), h.adc.begin() + lo);
   };
+  // stable sort of the hits of one detId [lo, hi) by (row, col): one 64-bit key per hit, (row, col, position
+  // in the run), so that a plain sort is stable
+  auto sort_module = [&](std::int64_t lo, std::int64_t hi) {
+    bool sorted = true;
+    for (std::int64_t i = lo + 1; i < hi && sorted; ++i)
+      sorted = pix(static_cast<std::uint32_t>(i)) >= pix(static_cast<std::uint32_t>(i - 1));
+    if (sorted) return;
+    const std::size_t n = static_cast<std::size_t>(hi - lo);
+    keys.resize(n);
+    for (std::size_t t = 0; t < n; ++t)
+      keys[t] = (pix(static_cast<std::uint32_t>(lo + t)) << 32) | static_cast<std::uint64_t>(t);
+    std::sort(keys.begin(), keys.end());
+    ta.resize(n);
+    for (std::size_t t = 0; t < n; ++t) ta[t] = h.adc[lo + (keys[t] & 0xFFFFFFFFu)];
+    for (std::size_t t = 0; t < n; ++t) {
+      h.row[lo + t] = static_cast<std::uint16_t>(keys[t] >> 48);
+      h.col[lo + t] = static_cast<std::uint16_t>(keys[t] >> 32);
+      h.adc[lo + t] = ta[t];
+    }
+  };
   for (std::size_t e = e0; e < e1; ++e) {
     const std::int64_t a = event_start[e], b = event_start[e + 1];
     // runs of one detId (ascending within the event: every pixel decoder writes them so; else a full sort)
     bool det_sorted = true;
     for (std::int64_t i = a + 1; i < b && det_sorted; ++i) det_sorted = h.det[i] >= h.det[i - 1];
     if (!det_sorted) {
-      sort_range(a, b, true);
+      sort_event(a, b);
       continue;
     }
     std::int64_t lo = a;
     for (std::int64_t i = a + 1; i <= b; ++i)
       if (i == b || h.det[i] != h.det[lo]) {
-        sort_range(lo, i, false);
+        sort_module(lo, i);
         lo = i;
       }
   }
@@ -333,7 +373,7 @@ PixelHits pixel_vq_hits(const PixelVQModel& m, const PixelVQPatches& p, const fl
           const int slot = __builtin_ctzll(mask);
           mask &= mask - 1;
           const double frac = f ? static_cast<double>(f[slot]) : 1.0;
-          double a = std::nearbyint(frac * q);  // round half to even, as numpy's rint
+          double a = rint_fast(frac * q);  // round half to even, as numpy's rint
           a = std::min(std::max(a, static_cast<double>(m.adc_min)), static_cast<double>(m.adc_max));
           h.det[k] = static_cast<std::uint32_t>(p.det[i]);
           h.row[k] = static_cast<std::uint16_t>(p.row[i] + slot / cols);

@@ -251,7 +251,15 @@ class EventProcessor:
             yield chunk
 
     def run(self) -> dict:
-        """Run the job; returns the TimeReport as a dict (also logged on hepvq.report)."""
+        """Run the job; returns the TimeReport as a dict (also logged on hepvq.report).
+
+        options.numberOfThreads (``-j``) also sets the threads of the codecs' compiled loops for the job."""
+        from hepvq.codecs.options import job_threads
+
+        with job_threads(self.context.threads or None):
+            return self._run()
+
+    def _run(self) -> dict:
         report = self.report
         begun = []
         try:

@@ -14,17 +14,30 @@ import awkward as ak
 
 from hepvq.codecs import codec_class
 from hepvq.codecs.guard import decode_checked
-from hepvq.errors import DataError, HepvqError, InputError, ModelError
+from hepvq.codecs.options import check_threads
+from hepvq.errors import DataError, HepvqError, InputError, ModelError, ParameterError
 from hepvq.io.layout import ID_BRANCHES, group_branches, zip_fields
 from hepvq.io.metadata import CFG_KEY, declared_codecs, read_metadata
 from hepvq.io.rootfile import one_line, open_root
 
 
-def codecs_from_blobs(provenance: dict, blobs: dict[str, bytes], file: str = "?") -> dict:
+def _takes_providers(cls) -> bool:
+    """Whether a codec class's from_metadata passes ``providers`` (onnxruntime) on to the codec."""
+    import inspect
+
+    init = inspect.signature(cls.__init__).parameters
+    fm = inspect.signature(cls.from_metadata).parameters
+    return "providers" in init and ("providers" in fm or any(p.kind == p.VAR_KEYWORD for p in fm.values()))
+
+
+def codecs_from_blobs(provenance: dict, blobs: dict[str, bytes], file: str = "?", *, threads: int | None = None,
+                      providers=None) -> dict:
     """{label: (codec, collection, {instance: branch prefix})} for every codec declared in provenance.
 
     A codec that cannot be set up (unknown name, missing or corrupt blobs) is an error naming the file:
-    a file whose encoded products cannot be decoded must never read as a file without those hits."""
+    a file whose encoded products cannot be decoded must never read as a file without those hits.
+    Run-time options: ``threads`` of the compiled decode loops (None: the job's or one per core), onnxruntime
+    ``providers`` of codecs that run ONNX graphs (None: "auto")."""
     out = {}
     codecs = declared_codecs(provenance)
     for label, info in codecs.items():
@@ -33,7 +46,11 @@ def codecs_from_blobs(provenance: dict, blobs: dict[str, bytes], file: str = "?"
                             "the file is damaged")
         own = {k[len(label) + 1:]: v for k, v in blobs.items() if k.startswith(label + "/")}
         try:
-            codec = codec_class(info["codec"]).from_metadata(own)
+            cls = codec_class(info["codec"])
+            extra = {"providers": providers} if providers is not None and _takes_providers(cls) else {}
+            codec = cls.from_metadata(own, **extra)
+            if threads is not None:
+                codec.threads = threads
         except HepvqError as err:
             raise type(err)(f"file {file}: codec '{label}' ({info['codec']}) cannot be set up: {err}") from err
         except Exception as err:  # KeyError/ValueError from a settings blob that is not what the codec wrote
@@ -77,14 +94,21 @@ def products_of(arrays, prefixes: dict[str, str], all_prefixes=()) -> dict[str, 
 class CompressedReader:
     """A hepvq output file opened for analysis; see hepvq.open."""
 
-    def __init__(self, path, *, tree: str = "Events", decode: bool = True):
+    def __init__(self, path, *, tree: str = "Events", decode: bool = True, threads: int | None = None,
+                 providers=None):
         self.path = str(path)
         self.tree_name = tree
+        self.threads = check_threads(threads)
+        if providers is not None and (isinstance(providers, str) or not all(isinstance(p, str) for p in providers)):
+            raise ParameterError(f"must be a list of onnxruntime provider names, got {providers!r}",
+                                 parameter="providers")
         self._file, self._tree = open_root(self.path, tree)
         try:
             self.provenance, self.blobs = read_metadata(self._file)
             self.cfg = str(self._file[CFG_KEY]) if CFG_KEY in self._file.keys(cycle=False) else ""
-            self.codecs = codecs_from_blobs(self.provenance, self.blobs, self.path) if decode else {}
+            providers = None if providers is None else list(providers)
+            self.codecs = (codecs_from_blobs(self.provenance, self.blobs, self.path, threads=self.threads,
+                                             providers=providers) if decode else {})
             self._plan()
         except Exception:
             self._file.close()
@@ -201,7 +225,8 @@ class CompressedReader:
 
 def open_compressed(path, **kwargs) -> CompressedReader:
     """hepvq.open: a CompressedReader (``.arrays()``, ``.iterate(step_size)``, ``.num_entries``,
-    ``.provenance``, ``.cfg``, ``.codecs``)."""
+    ``.provenance``, ``.cfg``, ``.codecs``). Keyword options: ``tree``, ``threads`` (of the compiled decode
+    loops; default one per core, at most 8), ``providers`` (onnxruntime, for codecs that run ONNX graphs)."""
     return CompressedReader(path, **kwargs)
 
 

@@ -382,6 +382,9 @@ class PixelVQCodec(Codec):
         if m is None:  # dense float masks only where onnxruntime needs them
             m = _LazyDense(mask_id, self.size)
         if self._fast is not None and mask_id is not None:
+            from hepvq.codecs.options import threads
+
+            self._fast.threads = threads(self)  # the job's numberOfThreads (-j) or the codec's own
             idx, amb = self._fast.search(x, m, mask_id)
             if amb.any():
                 r = np.flatnonzero(amb)

@@ -7,12 +7,11 @@ when the codec is built, falling back to onnxruntime if they differ (e.g. a kern
 order).  Other charge models (VQ-VAE) run their ONNX decoder on the multi-hit patches the core lists."""
 from __future__ import annotations
 
-import os
-
 import awkward as ak
 import numpy as np
 
 import hepvq_core
+from hepvq.codecs import options
 from hepvq.pixel import patches as P
 
 _SELF_CHECK_ROWS = 4096
@@ -111,9 +110,9 @@ def decode(codec, products: dict) -> ak.Array:
 
 
 def threads(codec) -> int:
-    """Threads of the core's loops: the codec's ``threads`` attribute, else one per core (at most 8)."""
-    n = getattr(codec, "threads", None)
-    return int(n) if n else min(8, os.cpu_count() or 1)
+    """Threads of the core's loops: the codec's ``threads`` attribute, else the job's (options.numberOfThreads),
+    else one per core, at most 8 (hepvq.codecs.options)."""
+    return options.threads(codec)
 
 
 def hits_awkward(counts, det, row, col, adc) -> ak.Array:

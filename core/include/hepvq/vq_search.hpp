@@ -17,7 +17,9 @@ namespace hepvq {
 struct VQSearch {
   std::vector<double> codebook;  // (K, D) row-major
   std::vector<double> codebook_t;  // (D, K): column j of the codes, contiguous over the codes
+  std::vector<float> codebook_t32;  // codebook_t in float32: the screening pass of search()
   std::vector<double> pos_r, pos_c;  // row and column of each patch slot
+  double max_abs = 0;  // largest |codebook value| (bounds the screening pass's float32 error)
   std::size_t k = 0, d = 0;
   int topk = 8;
   double lam = 0.3;
@@ -26,8 +28,14 @@ struct VQSearch {
 
   VQSearch(std::vector<double> codebook, std::size_t n_codes, std::size_t dim, int topk, double lam, int cols);
   // x: (n, D) float32 fractions (zero outside the mask), masks: (n,) bits; writes idx and ambiguous (0/1).
+  // A float32 pass over every code finds the few codes that can be among the topk + 1 nearest (within a
+  // bound of the float32 rounding); only those get the float64 distance, computed exactly as search_exhaustive
+  // does, so idx and ambiguous equal search_exhaustive's bit for bit (tests/test_core_search.py).
   void search(const float* x, const std::uint64_t* masks, std::size_t n, std::int64_t* idx,
               std::uint8_t* ambiguous) const;
+  // The float64 distance to every code: the previous implementation, kept as the oracle of search().
+  void search_exhaustive(const float* x, const std::uint64_t* masks, std::size_t n, std::int64_t* idx,
+                         std::uint8_t* ambiguous) const;
 };
 
 }  // namespace hepvq

@@ -1,0 +1,88 @@
+"""numberOfThreads / -j and hepvq.open(threads=...) reach the compiled core's loops, and the results do not
+depend on the number of threads (index branches and decoded DIGIs byte for byte)."""
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+import pytest
+import uproot
+
+import hepvq
+from hepvq.cli.run import run
+from hepvq.codecs import options
+from hepvq.errors import ParameterError
+from hepvq.pixel import patches as P
+from hepvq.pixel.codec import PixelVQCodec
+from hepvq.pixel.fastsearch import FastVQSearch
+
+REPO = Path(__file__).resolve().parents[1]
+MODEL = str(REPO / "data" / "models" / "pixel_vq")
+SAMPLE = str(REPO / "data" / "pixel_pu200_sample.root")
+COMPRESS = str(REPO / "python_cfg" / "premix_compress_cfg.py")
+
+
+@pytest.fixture(scope="module")
+def hits():
+    t = uproot.open(SAMPLE)["Events"]
+    return ak.zip({f: t[f"PixelDigi_{f}"].array(entry_stop=2) for f in P.FIELDS})
+
+
+def same_products(a, b):
+    assert sorted(a) == sorted(b)
+    for inst in a:
+        assert ak.to_list(ak.num(a[inst], axis=1)) == ak.to_list(ak.num(b[inst], axis=1)), inst
+        for f in ak.fields(a[inst]):
+            x, y = ak.to_numpy(ak.flatten(a[inst][f])), ak.to_numpy(ak.flatten(b[inst][f]))
+            assert x.dtype == y.dtype and x.tobytes() == y.tobytes(), f"{inst}/{f}"
+
+
+def test_encode_is_the_same_on_one_and_three_threads(hits):
+    codec = PixelVQCodec.from_directory(MODEL, adc_error_bound=2)
+    codec.threads = 1
+    one = codec.encode(hits)
+    codec.threads = 3
+    same_products(one, codec.encode(hits))
+
+
+def test_codec_threads_beat_the_job_setting_which_beats_the_default():
+    codec = PixelVQCodec.from_directory(MODEL)
+    assert options.threads(codec) == options.default_threads()
+    with options.job_threads(3):
+        assert options.threads(codec) == 3
+        codec.threads = 2
+        assert options.threads(codec) == 2
+    codec.threads = None
+    assert options.threads(codec) == options.default_threads()
+    with pytest.raises(ParameterError, match="options.numberOfThreads.*positive number of threads, got -2"):
+        with options.job_threads(-2):
+            pass
+
+
+def test_dash_j_reaches_the_search_and_hepvq_open_threads_reach_decode(tmp_path, monkeypatch):
+    seen = []
+    search = FastVQSearch.search
+
+    def spy(self, *args, **kwargs):
+        seen.append(self.threads)
+        return search(self, *args, **kwargs)
+
+    monkeypatch.setattr(FastVQSearch, "search", spy)
+    monkeypatch.chdir(REPO)
+    out = str(tmp_path / "c.root")
+    run([COMPRESS, f"inputFiles={SAMPLE}", f"outputFile={out}", "maxEvents=2", "-j", "3", "--no-progress",
+         "pixelVQ.validate=False"])
+    assert len(seen) >= 2 and seen[-1] == 3  # seen[0]: the codec's self-check when it is built
+    assert options.threads(None) == options.default_threads()  # the job's setting ends with the job
+
+    ref = hepvq.open(out, threads=1).arrays()
+    with hepvq.open(out, threads=3, providers=["CPUExecutionProvider"]) as r:
+        assert {c.threads for (c, _coll, _p) in r.codecs.values()} == {3}
+        got = r.arrays()
+    for f in P.FIELDS:
+        a, b = ak.to_numpy(ak.flatten(ref.PixelDigi[f])), ak.to_numpy(ak.flatten(got.PixelDigi[f]))
+        assert a.dtype == b.dtype and a.tobytes() == b.tobytes()
+    assert np.array_equal(ak.to_numpy(ak.num(ref.PixelDigi)), ak.to_numpy(ak.num(got.PixelDigi)))
+    with pytest.raises(ParameterError, match="parameter 'threads'.*got 0"):
+        hepvq.open(out, threads=0)
+    with pytest.raises(ParameterError, match="parameter 'providers'.*list of onnxruntime provider names"):
+        hepvq.open(out, providers="CPUExecutionProvider")
