@@ -268,3 +268,23 @@ def test_fit_tables_command(tmp_path):
     dec = codec.decode(codec.encode(hits))
     assert ak.to_list(dec.col) == ak.to_list(hits.col)
     assert isinstance(PixelVQCodec.from_metadata(codec.metadata()), F.PixelVQFormat2)
+
+
+def test_core_decode_equals_python_decode_on_the_same_bytes():
+    """C++ (core/src/pixel_vq_f2.cpp) and Python (decode_symbols + _reconstruct) decode the same bytes to the same
+    hits: sample events and the edge events (empty, one hit, all escapes, unknown module)."""
+    codec = F.PixelVQFormat2.from_directory(MODEL, operating_point="fine")
+    assert codec.core_model.has_codebooks  # the run path is the core's
+    src = uproot.open(SAMPLE)["Events"].arrays(entry_start=2, entry_stop=4)
+    for hits in (ak.zip({k: src[f"PixelDigi_{k}"] for k in P.FIELDS}), _edge_hits(codec)):
+        products = codec.encode(hits)
+        a, b = F.decode_core(codec, products), codec.decode_reference(products)
+        for f in P.FIELDS:
+            assert ak.to_list(a[f]) == ak.to_list(b[f])
+    bad = dict(products)
+    blob = ak.to_numpy(ak.flatten(products["s_charge"])).copy()
+    blob[-3] ^= 0x01
+    bad["s_charge"] = ak.unflatten(blob, ak.num(products["s_charge"]))
+    for decode in (lambda p: F.decode_core(codec, p), codec.decode_reference):
+        with pytest.raises(DataError, match="stream 'charge'"):
+            decode(bad)

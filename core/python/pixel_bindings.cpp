@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "hepvq/pixel_vq.hpp"
+#include "hepvq/pixel_vq_f2.hpp"
 
 namespace py = pybind11;
 using namespace pybind11::literals;
@@ -272,4 +273,61 @@ void bind_patches(py::module_& m) {
       },
       "masks"_a, "adc"_a,
       "(total charge, hit count, fractions (n_multi, size) float32 of the patches with >= 2 hits) over the masks.");
+
+  m.def(
+      "pixel_vq_f2_decode",
+      [](const hepvq::PixelVQModel& model, const py::dict& context, const py::list& tables, const py::list& streams,
+         carray<std::int64_t> nmod, carray<std::int64_t> ncl, carray<std::int64_t> npatch,
+         carray<std::int64_t> fardet, carray<std::int64_t> fardet_counts, int threads) {
+        hepvq::PixelVQF2Context c;
+        c.known_dets = context["known_dets"].cast<std::vector<std::int64_t>>();
+        c.layers = context["layers"].cast<std::vector<std::int64_t>>();
+        c.charge_edges = context["charge_edges"].cast<std::vector<double>>();
+        c.ncl_edges = context["ncl_edges"].cast<std::vector<std::int64_t>>();
+        c.own_shapes = context["own_shapes"].cast<int>();
+        c.nhit_buckets = context["nhit_buckets"].cast<int>();
+        c.charge_buckets = context["charge_buckets"].cast<int>();
+        c.tile_positions = context["tile_positions"].cast<int>();
+        c.module_rows = context["module_rows"].cast<int>();
+        c.module_cols = context["module_cols"].cast<int>();
+        std::vector<hepvq::rans::Tables> t;
+        for (auto& x : tables) t.push_back(x.cast<hepvq::rans::Tables>());
+        const std::size_t n_ev = static_cast<std::size_t>(nmod.size());
+        if (ncl.size() != nmod.size() || npatch.size() != nmod.size() || fardet_counts.size() != nmod.size())
+          throw std::invalid_argument("pixel_vq_f2_decode: per-event counts of different lengths");
+        std::vector<carray<std::uint8_t>> data;
+        std::vector<carray<std::int64_t>> offs;
+        hepvq::PixelVQF2Input in;
+        in.n_events = n_ev;
+        in.nmod = nmod.data();
+        in.ncl = ncl.data();
+        in.npatch = npatch.data();
+        in.fardet = fardet.data();
+        in.fardet_counts = fardet_counts.data();
+        in.n_fardet = static_cast<std::size_t>(fardet.size());
+        for (auto& x : streams) {
+          auto pair = x.cast<py::tuple>();
+          data.push_back(carray<std::uint8_t>::ensure(pair[0]));
+          offs.push_back(carray<std::int64_t>::ensure(pair[1]));
+          if (!data.back() || !offs.back() || static_cast<std::size_t>(offs.back().size()) != n_ev + 1 ||
+              offs.back().data()[n_ev] != data.back().size())
+            throw std::invalid_argument("pixel_vq_f2_decode: a stream is not (bytes, n_events + 1 byte offsets)");
+          in.streams.push_back({data.back().data(), static_cast<std::size_t>(data.back().size()), offs.back().data()});
+        }
+        hepvq::PixelHits h;
+        {
+          py::gil_scoped_release release;
+          hepvq::PixelVQPatches p = hepvq::pixel_vq_f2_patches(model, c, t, in, threads);
+          hepvq::PixelVQStreams none;
+          none.n_events = n_ev;
+          h = hepvq::pixel_vq_hits(model, p, nullptr, none, threads);
+        }
+        return hits_tuple(std::move(h));
+      },
+      "model"_a, "context"_a, "tables"_a, "streams"_a, "nmod"_a, "ncl"_a, "npatch"_a, "fardet"_a, "fardet_counts"_a,
+      "threads"_a = 1,
+      "pixel_vq format-2 streams of a chunk -> (counts, detId, row, col, adc) in canonical order (fractions from the "
+      "model's codebooks). context: the tables header's known_dets, layers, charge_edges plus ncl_edges, "
+      "own_shapes, nhit_buckets, charge_buckets, tile_positions, module_rows, module_cols; tables and streams "
+      "(bytes, byte offsets) in format2.stream_names order.");
 }

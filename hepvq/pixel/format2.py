@@ -461,13 +461,19 @@ class PixelVQFormat2(PixelVQCodec):
 
     # ---- decode --------------------------------------------------------------------------------------------
     def decode(self, products: dict[str, ak.Array]) -> ak.Array:
+        """Streams -> hits in canonical order, by the compiled core (core/src/pixel_vq_f2.cpp) when the model's
+        fractions come from codebooks, else by decode_reference."""
+        if not self.core_model.has_codebooks:
+            return self.decode_reference(products)
+        return decode_core(self, products)
+
+    def decode_reference(self, products: dict[str, ak.Array]) -> ak.Array:
+        """The numpy decoder (fractions by the ONNX decoder where the core has no codebooks): the oracle of the
+        compiled core's decode."""
         d = decode_symbols(self, products)
         h = self._reconstruct(d["n_events"], d["event"], d["det"], d["row"], d["col"], d["mask"], d["charge"],
                               d["codes"], d["multi"])
         return h.to_awkward()
-
-    def decode_reference(self, products):
-        return self.decode(products)
 
     def indices(self, products: dict[str, ak.Array]) -> ak.Array:
         d = decode_symbols(self, products)
@@ -612,6 +618,38 @@ def decode_symbols(codec: PixelVQFormat2, products: dict[str, ak.Array]) -> dict
                       for s in range(codec.stages)], 1) if codec.stages else np.zeros((int(multi.sum()), 0), np.int64)
     return {"n_events": n_ev, "event": event, "det": det, "row": row, "col": col, "shape": shape, "mask": mask,
             "charge": charge, "codes": codes, "multi": multi}
+
+
+def decode_core(codec: PixelVQFormat2, products: dict[str, ak.Array]) -> ak.Array:
+    """decode() in the compiled core: the same checks and hits as decode_symbols + _reconstruct."""
+    import hepvq_core
+    from hepvq.pixel import core
+
+    names = stream_names(codec.stages)
+    for inst in ("", "fardet") + tuple(f"s_{n}" for n in names):
+        if inst not in products:
+            raise DataError(f"pixel_vq format 2 decode: product instance '{inst}' is missing (have: "
+                            f"{', '.join(repr(k) for k in products)})")
+    main = products[""]
+    h = codec.tab.header
+    context = {"known_dets": list(h["known_dets"]), "layers": list(h["layers"]), "charge_edges": list(h["charge_edges"]),
+               "ncl_edges": list(NCL_EDGES), "own_shapes": OWN_SHAPES, "nhit_buckets": NHIT_BUCKETS,
+               "charge_buckets": CHARGE_BUCKETS, "tile_positions": TILE_POSITIONS,
+               "module_rows": codec.module_rows, "module_cols": codec.module_cols}
+    streams = []
+    for n in names:
+        arr = products[f"s_{n}"]
+        data = ak.to_numpy(ak.flatten(arr, axis=None)).astype(np.uint8)
+        streams.append((data, np.concatenate([[0], np.cumsum(_counts(arr))]).astype(np.int64)))
+
+    def col(name):
+        return ak.to_numpy(main[name]).astype(np.int64)
+
+    far = products["fardet"]
+    counts, det, row, col_, adc = hepvq_core.pixel_vq_f2_decode(
+        codec.core_model, context, [codec.tab.tables[n] for n in names], streams, col("nmod"), col("ncl"),
+        col("npatch"), ak.to_numpy(ak.flatten(far, axis=None)).astype(np.int64), _counts(far), core.threads(codec))
+    return core.hits_awkward(counts, det, row, col_, adc)
 
 
 def indices_array(codec: PixelVQCodec, d: dict) -> ak.Array:

@@ -1,0 +1,46 @@
+// pixel_vq format 2 decode: per-event rANS streams (hepvq/pixel/format2.py) -> the patches of pixel_vq.hpp, whose
+// hits pixel_vq_hits() then computes as for format 1.  The contexts are those of format2.Contexts, computed
+// from the symbols of the streams decoded before (the Python decoder, decode_symbols, is the test oracle).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "hepvq/pixel_vq.hpp"
+#include "hepvq/rans.hpp"
+
+namespace hepvq {
+
+// The context parameters of a format-2 tables header and the constants of format2.py.
+struct PixelVQF2Context {
+  std::vector<std::int64_t> known_dets;  // sorted detIds of the training events
+  std::vector<std::int64_t> layers;      // sorted layer values (first detId bit-field)
+  std::vector<double> charge_edges;      // code context: total-charge bucket edges
+  std::vector<std::int64_t> ncl_edges;   // column-gap context: module cluster-count bucket edges
+  int own_shapes = 32, nhit_buckets = 8, charge_buckets = 4, tile_positions = 17;
+  int module_rows = 160, module_cols = 416;
+};
+
+// One stream of a chunk: the events' blobs concatenated, byte_offsets (n_events + 1).
+struct PixelVQF2Stream {
+  const std::uint8_t* data = nullptr;
+  std::size_t len = 0;
+  const std::int64_t* byte_offsets = nullptr;
+};
+
+struct PixelVQF2Input {
+  std::size_t n_events = 0;
+  const std::int64_t *nmod = nullptr, *ncl = nullptr, *npatch = nullptr;  // per event
+  const std::int64_t* fardet = nullptr;                                   // unknown detIds, in order
+  const std::int64_t* fardet_counts = nullptr;                            // per event
+  std::size_t n_fardet = 0;
+  // mod, ncl, dcol, row, layout, tiles, shape, esc, charge, code0, code1, ... (format2.stream_names)
+  std::vector<PixelVQF2Stream> streams;
+};
+
+// Streams -> patches (det, anchor row/col, mask, charge value, codes), grouped by event and detId as format 1's;
+// throws DataError (one line naming the stream) on damaged or inconsistent streams.
+PixelVQPatches pixel_vq_f2_patches(const PixelVQModel& model, const PixelVQF2Context& ctx,
+                                   const std::vector<rans::Tables>& tables, const PixelVQF2Input& in, int threads);
+
+}  // namespace hepvq
