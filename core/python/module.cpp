@@ -85,6 +85,7 @@ void bind_pixel(py::module_& m);
 void bind_search(py::module_& m);
 void bind_patches(py::module_& m);
 void bind_rans(py::module_& m);
+void bind_crc(py::module_& m);
 
 PYBIND11_MODULE(hepvq_core, m) {
   m.doc() = "hepvq codec core (C++17): stream coding and the pixel codecs' hot paths";
@@ -108,4 +109,5 @@ PYBIND11_MODULE(hepvq_core, m) {
   bind_search(m);
   bind_patches(m);
   bind_rans(m);
+  bind_crc(m);
 }

@@ -22,14 +22,6 @@ struct Key {
   bool operator==(const Key& o) const { return event == o.event && det == o.det && row == o.row && col == o.col; }
 };
 
-std::int64_t find_root(std::vector<std::int64_t>& parent, std::int64_t i) {
-  while (parent[i] != i) {
-    parent[i] = parent[parent[i]];
-    i = parent[i];
-  }
-  return i;
-}
-
 }  // namespace
 
 std::vector<std::int64_t> sort_order(const PixelHitsIn& h) {
@@ -49,13 +41,27 @@ PatchSet extract_patches(const PixelHitsIn& h, int pr, int pc, int module_rows, 
   if (n >= (1ULL << 32)) throw std::invalid_argument("extract_patches: more than 2^32 hits in one call");
   out.order = sort_order(h);
   const auto& order = out.order;
-  std::vector<std::int64_t> ev(n), det(n), r(n), c(n);
-  for (std::size_t k = 0; k < n; ++k) {
-    const std::int64_t i = order[k];
-    ev[k] = h.event[i];
-    det[k] = h.det[i];
-    r[k] = h.row[i];
-    c[k] = h.col[i];
+  bool identity = true;
+  for (std::size_t k = 0; k < n && identity; ++k) identity = order[k] == static_cast<std::int64_t>(k);
+  // hits in sorted order: the input itself when it comes sorted (as DIGIs usually do), else sorted copies
+  std::vector<std::int64_t> ev_v, det_v, r_v, c_v;
+  const std::int64_t *ev = h.event, *det = h.det, *r = h.row, *c = h.col;
+  if (!identity) {
+    ev_v.resize(n);
+    det_v.resize(n);
+    r_v.resize(n);
+    c_v.resize(n);
+    for (std::size_t k = 0; k < n; ++k) {
+      const std::int64_t i = order[k];
+      ev_v[k] = h.event[i];
+      det_v[k] = h.det[i];
+      r_v[k] = h.row[i];
+      c_v[k] = h.col[i];
+    }
+    ev = ev_v.data();
+    det = det_v.data();
+    r = r_v.data();
+    c = c_v.data();
   }
   // groups of one (event, detId)
   std::vector<std::size_t> gstart;
@@ -70,11 +76,18 @@ PatchSet extract_patches(const PixelHitsIn& h, int pr, int pc, int module_rows, 
   (void)module_cols;
 
   // 8-connected clusters: union-find whose root is the smallest member (sorted position)
-  std::vector<std::int64_t> parent(n);
-  std::iota(parent.begin(), parent.end(), 0);
-  auto unite = [&](std::int64_t a, std::int64_t b) {
-    a = find_root(parent, a);
-    b = find_root(parent, b);
+  std::vector<std::uint32_t> parent(n);
+  std::iota(parent.begin(), parent.end(), 0u);
+  auto find = [&](std::uint32_t i) {
+    while (parent[i] != i) {
+      parent[i] = parent[parent[i]];
+      i = parent[i];
+    }
+    return i;
+  };
+  auto unite = [&](std::uint32_t a, std::uint32_t b) {
+    a = find(a);
+    b = find(b);
     if (a == b) return;
     if (a < b) parent[b] = a;
     else parent[a] = b;
@@ -83,30 +96,30 @@ PatchSet extract_patches(const PixelHitsIn& h, int pr, int pc, int module_rows, 
     const std::size_t a = gstart[g], b = gstart[g + 1];
     std::size_t next = a;  // first hit of the row below the current hit's row
     for (std::size_t k = a; k < b; ++k) {
-      if (k + 1 < b && r[k + 1] == r[k] && c[k + 1] == c[k] + 1) unite(k, k + 1);
+      if (k + 1 < b && r[k + 1] == r[k] && c[k + 1] == c[k] + 1)
+        unite(static_cast<std::uint32_t>(k), static_cast<std::uint32_t>(k + 1));
       // hits of row r + 1 with |col - c| <= 1 (sorted: a window found by advancing `next`)
       if (next <= k) next = k + 1;
       while (next < b && (r[next] < r[k] + 1 || (r[next] == r[k] + 1 && c[next] < c[k] - 1))) ++next;
-      for (std::size_t q = next; q < b && r[q] == r[k] + 1 && c[q] <= c[k] + 1; ++q) unite(k, q);
+      for (std::size_t q = next; q < b && r[q] == r[k] + 1 && c[q] <= c[k] + 1; ++q)
+        unite(static_cast<std::uint32_t>(k), static_cast<std::uint32_t>(q));
     }
   }
-  std::vector<std::int64_t> lab(n);
-  std::int64_t ncl = 0;
+  std::vector<std::uint32_t> lab(n);
+  std::uint32_t ncl = 0;
   for (std::size_t k = 0; k < n; ++k) {
-    const std::int64_t root = find_root(parent, k);
-    lab[k] = root == static_cast<std::int64_t>(k) ? ncl++ : lab[root];
+    const std::uint32_t root = find(static_cast<std::uint32_t>(k));
+    lab[k] = root == k ? ncl++ : lab[root];
   }
-  // bounding-box corners, anchors
+  parent = std::vector<std::uint32_t>();
+  // bounding-box corners; a hit's anchor is corner + (offset / patch size) * patch size
   std::vector<std::int64_t> rmin(ncl, INT64_MAX), cmin(ncl, INT64_MAX);
   for (std::size_t k = 0; k < n; ++k) {
     rmin[lab[k]] = std::min(rmin[lab[k]], r[k]);
     cmin[lab[k]] = std::min(cmin[lab[k]], c[k]);
   }
-  std::vector<std::int64_t> arow(n), acol(n);
-  for (std::size_t k = 0; k < n; ++k) {
-    arow[k] = rmin[lab[k]] + (r[k] - rmin[lab[k]]) / pr * pr;
-    acol[k] = cmin[lab[k]] + (c[k] - cmin[lab[k]]) / pc * pc;
-  }
+  auto arow = [&](std::size_t k) { return rmin[lab[k]] + (r[k] - rmin[lab[k]]) / pr * pr; };
+  auto acol = [&](std::size_t k) { return cmin[lab[k]] + (c[k] - cmin[lab[k]]) / pc * pc; };
   // patches per group sorted by (anchor col, anchor row, cluster), hits stable inside: one 64-bit key per
   // hit within its group (anchors < 2^20, cluster rank in the group < 2^24), ties broken by position
   const int size = pr * pc;
@@ -114,14 +127,17 @@ PatchSet extract_patches(const PixelHitsIn& h, int pr, int pc, int module_rows, 
   for (std::size_t g = 0; g + 1 < gstart.size(); ++g) {
     const std::size_t a = gstart[g], b = gstart[g + 1];
     const std::int64_t lab0 = lab[a];
+    bool in_order = true;
     for (std::size_t k = a; k < b; ++k) {
-      if (acol[k] < 0 || acol[k] >= (1 << 20) || arow[k] < 0 || arow[k] >= (1 << 20) || lab[k] - lab0 >= (1 << 24))
+      const std::int64_t ar = arow(k), ac = acol(k), rel = static_cast<std::int64_t>(lab[k]) - lab0;
+      if (ac < 0 || ac >= (1 << 20) || ar < 0 || ar >= (1 << 20) || rel >= (1 << 24))
         throw std::invalid_argument("extract_patches: row/col beyond 2^20 or more than 2^24 clusters in a module");
-      sorted[k] = {(static_cast<std::uint64_t>(acol[k]) << 44) | (static_cast<std::uint64_t>(arow[k]) << 24) |
-                       static_cast<std::uint64_t>(lab[k] - lab0),
+      sorted[k] = {(static_cast<std::uint64_t>(ac) << 44) | (static_cast<std::uint64_t>(ar) << 24) |
+                       static_cast<std::uint64_t>(rel),
                    static_cast<std::uint32_t>(k)};
+      in_order = in_order && (k == a || sorted[k - 1] < sorted[k]);
     }
-    std::sort(sorted.begin() + a, sorted.begin() + b);
+    if (!in_order) std::sort(sorted.begin() + a, sorted.begin() + b);
   }
   std::size_t n_patches = 0;
   for (std::size_t t = 0; t < n; ++t)
@@ -142,14 +158,15 @@ PatchSet extract_patches(const PixelHitsIn& h, int pr, int pc, int module_rows, 
     if (t > 0 && (sorted[t].first != sorted[t - 1].first || ev[k] != ev[sorted[t - 1].second] ||
                   det[k] != det[sorted[t - 1].second]))
       ++p;
+    const std::int64_t ar = arow(k), ac = acol(k);
     if (t == 0 || p != static_cast<std::size_t>(out.hit_patch[sorted[t - 1].second])) {
       out.event[p] = ev[k];
       out.det[p] = det[k];
-      out.row[p] = arow[k];
-      out.col[p] = acol[k];
+      out.row[p] = ar;
+      out.col[p] = ac;
       out.cluster[p] = lab[k];
     }
-    const std::int64_t s = (r[k] - arow[k]) * pc + (c[k] - acol[k]);
+    const std::int64_t s = (r[k] - ar) * pc + (c[k] - ac);
     out.hit_patch[k] = static_cast<std::int64_t>(p);
     out.slot[k] = s;
     out.adc[p * size + s] = h.adc[order[k]];
