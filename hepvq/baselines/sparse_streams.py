@@ -278,12 +278,15 @@ class StreamTables:
 
 
 def fit(events, *, n_cols: int, n_rows: int, value_alphabet: int, n_classes: int = N_CLASSES, kind: str = "",
-        adapt_period: int = 0, adapt_strength: int = 0, adapt_streams=("value",), layout: str = "columns") \
-        -> StreamTables:
+        adapt_period: int = 0, adapt_strength: int = 0, adapt_streams=("value",), layout: str = "columns",
+        max_shapes: int | None = None, value_direct: int = 0) -> StreamTables:
     """Tables fitted on training events [(plane keys, col, row, value) per event, any hit order].
 
     adapt_period / adapt_strength: adaptation within an event (hepvq.codecs.entropy) of the streams named in
     adapt_streams (the others static).
+    layout: "columns" or "clusters"; max_shapes: the clusters layout's shape book size (default 4095; smaller
+    books make smaller tables, rarer shapes escaped); value_direct: values at or above it are escapes (raw bits)
+    in the value stream (0: every trained value has its own entry).
 
     Plane classes: quantiles of each plane's mean hit count over the events; the pooled class (planes missing
     from the table) is fitted on all planes together, as is every context's fallback."""
@@ -310,7 +313,7 @@ def fit(events, *, n_cols: int, n_rows: int, value_alphabet: int, n_classes: int
             plist, _, _ = proto.plane_list(plane_keys)
             shape_keys.append(sparse_clusters.clusters(np.searchsorted(plist, plane_keys), col, row, n_rows,
                                                        n_cols)[5])
-        proto.book = sparse_clusters.ShapeBook.fit(shape_keys)
+        proto.book = sparse_clusters.ShapeBook.fit(shape_keys, max_shapes or sparse_clusters.MAX_SHAPES)
     sym = {s: [] for s in streams}
     ctx = {s: [] for s in streams}
     for plane_keys, col, row, value in evs:
@@ -330,6 +333,7 @@ def fit(events, *, n_cols: int, n_rows: int, value_alphabet: int, n_classes: int
             base = c - c % (n_classes + 1)
             a, c = np.concatenate([a, a]), np.concatenate([c, base + n_classes])
         tables[s] = entropy.fit_tables(a, c, alphabet=alphabets[s], n_contexts=n_contexts(n_classes, layout)[s],
+                                       direct=value_direct if s == "value" else 0,
                                        adapt_period=adapt_period if s in adapt_streams else 0,
                                        adapt_strength=adapt_strength if s in adapt_streams else 0)
     return StreamTables(info, keys, classes, tables, proto.book)
