@@ -24,7 +24,8 @@ def multiple_scattering(pt=1.0, n_events=60):
     _, t1 = pixel.simulate_events(n_events, multiple_scattering=True, **kw)
     a, b = ak.flatten(t0.SimHit), ak.flatten(t1.SimHit)
     layer = (ak.to_numpy(a.detId) >> 20) & 0xF
-    du = (ak.to_numpy(b.x) - ak.to_numpy(a.x)) * 100.0
+    dx = ak.to_numpy(b.x) - ak.to_numpy(a.x)
+    du = (np.mod(dx + 80.0, 160.0) - 80.0) * 100.0   # periodic: a crossing scattered off re-enters (160 rows)
     cfg = pixel.PixelSimConfig()
     beta = pt / np.hypot(pt, gun.MASSES["mu"])
     r = [L.radius_cm for L in PHASE1.layers]

@@ -340,6 +340,13 @@ def _simulate_chunk(event_numbers, seed, geo: PixelGeometry, cfg: PixelSimConfig
         bigpix.check_shape(np.unique(mods.rows).max(), np.unique(mods.cols).max())
         vr, vc = bigpix.virtual_shape()
         rows_m, cols_m = np.full(nc, vr), np.full(nc, vc)
+    if cfg.multiple_scattering:
+        # a crossing scattered off its sensor re-enters from the opposite edge: it stands for the neighbouring
+        # module of the layer (which modules are crossed is not changed), so that the hits of low-pT tracks,
+        # displaced by millimetres, are not lost and the layer occupancies stay those of the tracks
+        hu, hv = 0.5 * rows_m * mods.pitch_row_cm[m], 0.5 * cols_m * mods.pitch_col_cm[m]
+        u0 = np.mod(u0 + hu, 2 * hu) - hu
+        v0 = np.mod(v0 + hv, 2 * hv) - hv
     path_um = geo.thickness_um * np.sqrt(1 + cot_a**2 + cot_b**2)
     p = tr["pt"][t] * ch
     bg = p / tr["mass"][t]
