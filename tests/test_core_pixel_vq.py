@@ -142,11 +142,19 @@ def patch_fractions_reference(masks, adc):
     return total, nhit, (a[multi] / total[multi, None]).astype(np.float32)
 
 
+def patch_fractions_hits_reference(masks, size, hit_patch, slot, order, adc):
+    """numpy version of the core's patch_fractions_hits: the dense ADC matrix, then patch_fractions_reference."""
+    dense = np.zeros((len(masks), size), np.int64)
+    dense[hit_patch, slot] = adc[order]
+    return patch_fractions_reference(masks, dense)
+
+
 def encode_reference(codec, hits, monkeypatch):
     """The numpy encoder: numpy patch extraction, fractions and code search; fractions by decoder.onnx."""
     with monkeypatch.context() as m:
-        m.setattr(P, "extract", P.extract_reference)
+        m.setattr(P, "extract", lambda h, pr, pc, mr, mc, dense_adc=True: P.extract_reference(h, pr, pc, mr, mc))
         m.setattr(hepvq_core, "patch_fractions", patch_fractions_reference)
+        m.setattr(hepvq_core, "patch_fractions_hits", patch_fractions_hits_reference)
         if codec._fast is not None:
             m.setattr(codec._fast, "search", codec._fast.search_reference)
         m.setattr(codec, "_onnx_fractions", True, raising=False)
@@ -202,3 +210,27 @@ def test_threaded_decode_equals_one_thread(sample_hits):
     one = codec.decode(products)
     codec.threads = 3
     assert_same_digis(one, codec.decode(products))
+
+
+@pytest.mark.parametrize("mode", ["lossless positions", "snapped shapes"])
+def test_fractions_from_hits_equal_fractions_from_the_dense_matrix(sample_hits, mode):
+    """extract_patches without the dense ADC matrix + patch_fractions_hits (the encoder's path) give what
+    extract_patches + patch_fractions on the dense matrix give, on the real and on the snapped (coded) masks."""
+    codec = PixelVQCodec.from_directory(MODEL, **MODES[mode])
+    h = P.flatten(sample_hits[:1])
+    dense, *hits_dense = P.extract(h, codec.pr, codec.pc, codec.module_rows, codec.module_cols)
+    light, *hits_light = P.extract(h, codec.pr, codec.pc, codec.module_rows, codec.module_cols, dense_adc=False)
+    assert light.adc is None and dense.adc.shape == (len(dense.mask), codec.size)
+    for f in ("event", "det", "row", "col", "mask", "cluster"):
+        assert np.array_equal(getattr(dense, f), getattr(light, f)), f
+    for a, b in zip(hits_dense, hits_light):
+        assert np.array_equal(a, b)
+    order, hit_patch, slot = hits_light
+    _code, coded = codec.shape_index(dense.mask)
+    assert mode == "lossless positions" or (coded != dense.mask).any()
+    for masks in (dense.mask, coded):
+        ref = hepvq_core.patch_fractions(masks, dense.adc)
+        got = hepvq_core.patch_fractions_hits(masks, codec.size, hit_patch, slot, order, h.adc)
+        for a, b in zip(ref, got):
+            assert a.dtype == b.dtype and a.tobytes() == b.tobytes()
+

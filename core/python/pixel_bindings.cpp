@@ -224,7 +224,7 @@ void bind_patches(py::module_& m) {
   m.def(
       "extract_patches",
       [](carray<std::int64_t> event, carray<std::int64_t> det, carray<std::int64_t> row, carray<std::int64_t> col,
-         carray<std::int64_t> adc, int patch_rows, int patch_cols, int module_rows, int module_cols) {
+         carray<std::int64_t> adc, int patch_rows, int patch_cols, int module_rows, int module_cols, bool dense_adc) {
         hepvq::PixelHitsIn h;
         h.n = static_cast<std::size_t>(event.size());
         for (auto* a : {&det, &row, &col, &adc})
@@ -238,19 +238,47 @@ void bind_patches(py::module_& m) {
         hepvq::PatchSet p;
         {
           py::gil_scoped_release release;
-          p = hepvq::extract_patches(h, patch_rows, patch_cols, module_rows, module_cols);
+          p = hepvq::extract_patches(h, patch_rows, patch_cols, module_rows, module_cols, dense_adc);
         }
         const auto np_ = static_cast<py::ssize_t>(p.event.size());
+        py::object dense = py::none();
+        if (dense_adc) dense = to_numpy(std::move(p.adc), {np_, static_cast<py::ssize_t>(patch_rows * patch_cols)});
         return py::make_tuple(to_numpy(std::move(p.event)), to_numpy(std::move(p.det)), to_numpy(std::move(p.row)),
-                              to_numpy(std::move(p.col)), to_numpy(std::move(p.mask)),
-                              to_numpy(std::move(p.adc), {np_, static_cast<py::ssize_t>(patch_rows * patch_cols)}),
+                              to_numpy(std::move(p.col)), to_numpy(std::move(p.mask)), dense,
                               to_numpy(std::move(p.cluster)), to_numpy(std::move(p.order)),
                               to_numpy(std::move(p.hit_patch)), to_numpy(std::move(p.slot)));
       },
       "event"_a, "det"_a, "row"_a, "col"_a, "adc"_a, "patch_rows"_a, "patch_cols"_a, "module_rows"_a,
-      "module_cols"_a,
-      "(event, det, row, col, mask, adc (n, size), cluster, order, hit_patch, slot) of the patches of flat hits: "
-      "hepvq.pixel.patches.extract.");
+      "module_cols"_a, "dense_adc"_a = true,
+      "(event, det, row, col, mask, adc (n, size) or None without dense_adc, cluster, order, hit_patch, slot) of "
+      "the patches of flat hits: hepvq.pixel.patches.extract.");
+  m.def(
+      "patch_fractions_hits",
+      [](carray<std::uint64_t> masks, int size, carray<std::int64_t> hit_patch, carray<std::int64_t> slot,
+         carray<std::int64_t> order, carray<std::int64_t> adc) {
+        const std::size_t n = static_cast<std::size_t>(masks.size()), nh = static_cast<std::size_t>(order.size());
+        if (size < 1 || size > 64) throw std::invalid_argument("patch_fractions_hits: size must be 1..64");
+        if (static_cast<std::size_t>(hit_patch.size()) != nh || static_cast<std::size_t>(slot.size()) != nh ||
+            static_cast<std::size_t>(adc.size()) != nh)
+          throw std::invalid_argument("patch_fractions_hits: hit arrays of different lengths");
+        for (std::size_t k = 0; k < nh; ++k)
+          if (order.data()[k] < 0 || static_cast<std::size_t>(order.data()[k]) >= nh)
+            throw std::invalid_argument("patch_fractions_hits: order outside the hits");
+        py::array_t<std::int64_t> total(static_cast<py::ssize_t>(n)), nhit(static_cast<py::ssize_t>(n));
+        std::vector<float> x;
+        std::int64_t* tp = total.mutable_data();
+        std::int64_t* hp = nhit.mutable_data();
+        {
+          py::gil_scoped_release release;
+          hepvq::patch_fractions_hits(masks.data(), n, size, hit_patch.data(), slot.data(), order.data(), adc.data(),
+                                      nh, tp, hp, x);
+        }
+        const auto rows = static_cast<py::ssize_t>(x.size() / size);
+        return py::make_tuple(total, nhit, to_numpy(std::move(x), {rows, static_cast<py::ssize_t>(size)}));
+      },
+      "masks"_a, "size"_a, "hit_patch"_a, "slot"_a, "order"_a, "adc"_a,
+      "patch_fractions from extract_patches' per-hit outputs (no dense ADC matrix): adc in input order, hit "
+      "order[k] in patch hit_patch[k] at slot slot[k].");
   m.def(
       "patch_fractions",
       [](carray<std::uint64_t> masks, carray<std::int64_t> adc) {

@@ -34,7 +34,7 @@ std::vector<std::int64_t> sort_order(const PixelHitsIn& h) {
   return order;
 }
 
-PatchSet extract_patches(const PixelHitsIn& h, int pr, int pc, int module_rows, int module_cols) {
+PatchSet extract_patches(const PixelHitsIn& h, int pr, int pc, int module_rows, int module_cols, bool dense_adc) {
   if (pr * pc > 64) throw std::invalid_argument("patch of more than 64 pixels");
   PatchSet out;
   const std::size_t n = h.n;
@@ -149,7 +149,7 @@ PatchSet extract_patches(const PixelHitsIn& h, int pr, int pc, int module_rows, 
   out.col.resize(n_patches);
   out.mask.assign(n_patches, 0);
   out.cluster.resize(n_patches);
-  out.adc.assign(n_patches * size, 0);
+  if (dense_adc) out.adc.assign(n_patches * size, 0);
   out.hit_patch.resize(n);
   out.slot.resize(n);
   std::size_t p = 0;
@@ -169,7 +169,7 @@ PatchSet extract_patches(const PixelHitsIn& h, int pr, int pc, int module_rows, 
     const std::int64_t s = (r[k] - ar) * pc + (c[k] - ac);
     out.hit_patch[k] = static_cast<std::int64_t>(p);
     out.slot[k] = s;
-    out.adc[p * size + s] = h.adc[order[k]];
+    if (dense_adc) out.adc[p * size + s] = h.adc[order[k]];
     out.mask[p] |= 1ULL << s;
   }
   return out;
@@ -188,6 +188,44 @@ void patch_fractions(const std::uint64_t* masks, const std::int64_t* adc, std::s
     const double td = static_cast<double>(t);
     for (int j = 0; j < size; ++j)  // as numpy: float64 division, then rounded to float32
       x.push_back(((masks[i] >> j) & 1) ? static_cast<float>(static_cast<double>(a[j]) / td) : 0.0f);
+  }
+}
+
+void patch_fractions_hits(const std::uint64_t* masks, std::size_t n, int size, const std::int64_t* hit_patch,
+                          const std::int64_t* slot, const std::int64_t* order, const std::int64_t* adc,
+                          std::size_t n_hits, std::int64_t* total, std::int64_t* nhit, std::vector<float>& x) {
+  // hits grouped by patch (counting sort), then each patch's slots as in patch_fractions
+  std::vector<std::uint32_t> start(n + 1, 0);
+  for (std::size_t k = 0; k < n_hits; ++k) {
+    if (hit_patch[k] < 0 || static_cast<std::size_t>(hit_patch[k]) >= n || slot[k] < 0 || slot[k] >= size)
+      throw std::invalid_argument("patch_fractions_hits: hit outside the patches");
+    ++start[hit_patch[k] + 1];
+  }
+  for (std::size_t i = 0; i < n; ++i) start[i + 1] += start[i];
+  std::vector<std::uint32_t> fill(start.begin(), start.end() - 1), members(n_hits);
+  for (std::size_t k = 0; k < n_hits; ++k) members[fill[hit_patch[k]]++] = static_cast<std::uint32_t>(k);
+  const std::uint64_t size_mask = size == 64 ? ~0ULL : ((1ULL << size) - 1);
+  std::size_t n_multi = 0;
+  for (std::size_t i = 0; i < n; ++i) n_multi += __builtin_popcountll(masks[i] & size_mask) >= 2;
+  x.assign(n_multi * static_cast<std::size_t>(size), 0.0f);
+  std::int64_t a[64];
+  std::size_t row = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    for (int j = 0; j < size; ++j) a[j] = 0;
+    for (std::uint32_t q = start[i]; q < start[i + 1]; ++q) {
+      const std::uint32_t k = members[q];
+      a[slot[k]] = adc[order[k]];
+    }
+    std::int64_t t = 0;
+    for (int j = 0; j < size; ++j) t += ((masks[i] >> j) & 1) ? a[j] : 0;
+    total[i] = t;
+    nhit[i] = __builtin_popcountll(masks[i] & size_mask);
+    if (nhit[i] < 2) continue;
+    const double td = static_cast<double>(t);
+    float* xr = x.data() + row * static_cast<std::size_t>(size);
+    for (int j = 0; j < size; ++j)  // as numpy: float64 division, then rounded to float32
+      xr[j] = ((masks[i] >> j) & 1) ? static_cast<float>(static_cast<double>(a[j]) / td) : 0.0f;
+    ++row;
   }
 }
 

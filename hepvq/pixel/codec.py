@@ -204,12 +204,13 @@ class PixelVQCodec(Codec):
                                  f"say {value} (model and settings do not belong together)")
 
     # ---- encode ------------------------------------------------------------------------------------------
-    def patches(self, hits: ak.Array, first_entry: int = 0):
+    def patches(self, hits: ak.Array, first_entry: int = 0, dense_adc: bool = True):
         h = P.flatten(hits)
         P.check_range(h, self.module_rows, self.module_cols, self.adc_max, first_entry)
         refuse_zero_adc(h, first_entry, self.name)
         try:
-            p, order, hit_patch, slot = P.extract(h, self.pr, self.pc, self.module_rows, self.module_cols)
+            p, order, hit_patch, slot = P.extract(h, self.pr, self.pc, self.module_rows, self.module_cols,
+                                                  dense_adc)
         except (DataError, ValueError) as err:  # the compiled core's CoreDataError is a ValueError
             raise_duplicate(h, first_entry, err)
             raise
@@ -322,12 +323,14 @@ class PixelVQCodec(Codec):
     def _symbols(self, hits, first_entry=0):
         """The raw symbols of every patch: (hits, patches, shape code, coded mask, charge index, VQ codes of the
         multi-hit patches, multi-hit flag)."""
-        h, p = self.patches(hits, first_entry)
+        h, p = self.patches(hits, first_entry, dense_adc=False)
         import hepvq_core
 
         shape, mask = self.shape_index(p.mask)
-        # totals, hit counts and the multi-hit patches' fractions over the coded masks, in the core
-        total, nhit, x = hepvq_core.patch_fractions(mask, p.adc)
+        # totals, hit counts and the multi-hit patches' fractions over the coded masks, in the core, from the hits
+        # (no dense (patches, size) ADC matrix; hepvq_core.patch_fractions on it gives the same)
+        order, hit_patch, slot = self._last_hits
+        total, nhit, x = hepvq_core.patch_fractions_hits(mask, self.size, hit_patch, slot, order, h.adc)
         keep = total > 0  # lossy-position mode may leave a patch with no hit (never a multi-hit one): drop it
         self._last_all_kept = bool(keep.all())
         if not self._last_all_kept:
@@ -679,7 +682,7 @@ class _LazyDense:
 
 def _take_patches(p: P.Patches, keep) -> P.Patches:
     return P.Patches(p.rows, p.cols, p.n_events, p.event[keep], p.det[keep], p.row[keep], p.col[keep], p.mask[keep],
-                     p.adc[keep], p.cluster[keep])
+                     None if p.adc is None else p.adc[keep], p.cluster[keep])
 
 
 def _jagged(fields: dict[str, np.ndarray], counts: np.ndarray) -> ak.Array:

@@ -269,18 +269,21 @@ def largest_subset_shape(mask: np.ndarray, table: np.ndarray, block: int = 4096)
 
 
 def extract(h: Hits, patch_rows: int = 4, patch_cols: int = 8, module_rows: int = DEFAULT_MODULE_ROWS,
-            module_cols: int = DEFAULT_MODULE_COLS) -> tuple[Patches, np.ndarray, np.ndarray, np.ndarray]:
+            module_cols: int = DEFAULT_MODULE_COLS, dense_adc: bool = True
+            ) -> tuple[Patches, np.ndarray, np.ndarray, np.ndarray]:
     """Cut the hits' clusters into patches, in the compiled core (hepvq_core; extract_reference is the numpy
     version, its test oracle).
 
     Returns (patches, hit_order, hit_patch, hit_slot): hit ``hit_order[k]`` of ``h`` sits in patch
-    ``hit_patch[k]`` at slot ``hit_slot[k]`` (= r * patch_cols + c)."""
+    ``hit_patch[k]`` at slot ``hit_slot[k]`` (= r * patch_cols + c). ``dense_adc=False`` leaves
+    ``patches.adc`` None (the (n, size) int64 matrix is the biggest array of a chunk; the encoder works from the
+    hits with hepvq_core.patch_fractions_hits)."""
     import hepvq_core
 
     if patch_rows * patch_cols > 64:
         raise ValueError(f"patch {patch_rows}x{patch_cols} has more than 64 pixels")
     ev, det, row, col, mask, adc, cluster, order, hit_patch, slot = hepvq_core.extract_patches(
-        h.event, h.det, h.row, h.col, h.adc, patch_rows, patch_cols, module_rows, module_cols)
+        h.event, h.det, h.row, h.col, h.adc, patch_rows, patch_cols, module_rows, module_cols, dense_adc)
     return (Patches(patch_rows, patch_cols, h.n_events, ev, det, row, col, mask, adc, cluster), order, hit_patch,
             slot)
 

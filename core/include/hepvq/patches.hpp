@@ -29,12 +29,20 @@ struct PatchSet {
 std::vector<std::int64_t> sort_order(const PixelHitsIn& h);
 
 // Throws DataError on a duplicated pixel; rows/cols must be inside the module (checked by the caller).
-PatchSet extract_patches(const PixelHitsIn& h, int patch_rows, int patch_cols, int module_rows, int module_cols);
+// dense_adc = false leaves PatchSet::adc empty (patch_fractions_hits works from the hits instead).
+PatchSet extract_patches(const PixelHitsIn& h, int patch_rows, int patch_cols, int module_rows, int module_cols,
+                         bool dense_adc = true);
 
 // Per patch (masks: the coded occupancy, adc: (n, size) values): total charge and hit count over the mask,
 // and for the patches with two or more hits their charge fractions adc / total as float32 (zero outside
 // the mask), the encoder's input.  x must hold (number of multi-hit patches) x size values.
 void patch_fractions(const std::uint64_t* masks, const std::int64_t* adc, std::size_t n, int size,
                      std::int64_t* total, std::int64_t* nhit, std::vector<float>& x);
+
+// patch_fractions without the dense (n, size) ADC matrix: the ADC of hit order[k] (adc in input order) sits in
+// patch hit_patch[k] at slot slot[k] (extract_patches' outputs). Same totals, hit counts and fractions.
+void patch_fractions_hits(const std::uint64_t* masks, std::size_t n, int size, const std::int64_t* hit_patch,
+                          const std::int64_t* slot, const std::int64_t* order, const std::int64_t* adc,
+                          std::size_t n_hits, std::int64_t* total, std::int64_t* nhit, std::vector<float>& x);
 
 }  // namespace hepvq
