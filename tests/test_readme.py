@@ -41,7 +41,7 @@ LANGS = {"bash": "bash", "sh": "bash", "shell": "bash", "python": "python"}
 MARKER = re.compile(r"<!--\s*readme-test:\s*(skip|slow)\s*(?:\((.*?)\))?\s*(?:ci-args:\s*(.*?))?\s*-->")
 SUB_SEP, SUB_ARROW = ";;", "=>"
 FENCE = re.compile(r"^(\s*)```\s*([\w+-]*)\s*$")
-BLOCK_TIMEOUT = 1500  # per block, generous: a shared machine can be 10x slower than an idle one
+BLOCK_TIMEOUT = 3600  # per block, generous: on a shared 2-core machine (load 15-25) blocks ran 10-20x their CPU time
 
 
 class Block(NamedTuple):
