@@ -4,8 +4,9 @@
     python benchmarks/pixel_format2.py --events 20 --only f1,fine
     python benchmarks/pixel_format2.py --update-docs         # + the table in docs/pixel.md ('Format 2')
 
-The test file is made by ``hepvq-simulate pixel --seed 2026`` (the shipped sample has seed 1, the shipped model was
-trained on seed 777; the format-2 tables are fitted on the shipped sample). Each method is a real
+The test file is made by ``hepvq-simulate pixel --seed 2026`` with the shipped sample's realism switches
+(multiple scattering, noise pixels, big pixels; the sample has seed 1; the format-2 tables are fitted on the
+shipped sample). Each method is a real
 ``hepvq-run python_cfg/premix_compress_cfg.py`` job (ZSTD-5), its file decoded by ``hepvq.open`` and compared
 with the input (hepvq.pixel.metrics.compare, per chunk of 20 events, cluster-weighted RMS). Sizes: the Events
 tree (baskets of every branch + the TTree record) and the whole file (+ per-file metadata: decoder, settings,
@@ -30,6 +31,8 @@ COMPRESS = str(REPO / "python_cfg" / "premix_compress_cfg.py")
 DOC = REPO / "docs" / "pixel.md"
 BEGIN, END = "<!-- pixel_format2 begin -->", "<!-- pixel_format2 end -->"
 
+# the realism switches of the shipped sample (README, "Sample data and simulators")
+SIM_SWITCHES = ["--multiple-scattering", "--noise-rate", "1e-5", "--big-pixels"]
 METHODS = {
     "f1": ("pixel_vq format 1 (shipped, integer branches)", []),
     "fine": ("pixel_vq format 2, operatingPoint=fine", ["pixelVQ.format=2", "pixelVQ.operatingPoint=fine"]),
@@ -165,7 +168,7 @@ def main(argv=None) -> int:
     test = args.test or str(OUT / f"test{args.events}.root")
     if not Path(test).is_file():
         subprocess.run(["hepvq-simulate", "pixel", "--events", str(args.events), "--pileup", "200", "--seed", "2026",
-                        "--no-truth", "--quiet", "-o", test], check=True)
+                        *SIM_SWITCHES, "--no-truth", "--quiet", "-o", test], check=True)
     n = min(args.events, uproot.open(test)["Events"].num_entries)
     path = OUT / "results.json"
     results = json.loads(path.read_text()) if path.is_file() else {}
