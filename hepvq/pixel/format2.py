@@ -60,7 +60,7 @@ OPERATING_POINTS = {
              "what": "today's fidelity: ~2.8 % cluster charge RMS, ~0.05 px centroid RMS"},
     "default": {"charge_step": 0.14, "mu": 0.01,
                 "what": "~3.8 % charge RMS, ~0.07 px centroid RMS"},
-    "coarse": {"charge_step": 0.19, "mu": 0.015,
+    "coarse": {"charge_step": 0.18, "mu": 0.015,
                "what": "towards the fidelity goals (5 % charge RMS, 0.1 px centroid RMS)"},
 }
 OWN_SHAPES = 32      # shapes with their own context for charge and code; the others by hit count
