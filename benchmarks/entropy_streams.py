@@ -18,12 +18,14 @@ of --heldout (a file of another generator seed, e.g. ``hepvq-simulate pixel --ev
   --tpc-input), the sparse baseline's key coder (hepvq.baselines.sparse, positions only), and the residual
   stream against the threshold prediction (what a sector without INR code stores) at ADC error bounds 0 / 2 / 8,
   format 1 (zigzag varints, zstd/LZMA) and format 2 (rANS, adaptive);
+* the peer at other ADC precisions (--peer-bits): format 1 and 2 bits/hit with the cluster charge and centroid
+  RMS of its requantised ADC (hepvq.pixel.metrics.compare), to compare codecs at equal cluster fidelity;
 * speed: pixel_sparse format 1 and 2 encode / decode of the test events vs zstd-5 of the raw DIGI columns, as
   raw-DIGI MB/s (10 bytes/hit), median of --repeat.
 
     python benchmarks/entropy_streams.py [--input data/pixel_pu200_sample.root] [--heldout FILE]
         [--tpc-input data/tpc_sample.root] [--tpc-heldout FILE] [--out bench_out/entropy] [--repeat 3]
-        [--update-docs]
+        [--peer-bits 4,5,6] [--update-docs]
 """
 from __future__ import annotations
 
@@ -182,7 +184,30 @@ def sparse_section(train, test, n_test, repeat):
                        "metadata_bytes": meta}
         timing[fmt] = (statistics.median(enc_t), statistics.median(dec_t))
     res["stored"] = stored
-    return res, timing
+    return res, timing, hits
+
+
+def peer_sweep(train_raw, hits, n_test, bits_list):
+    """The peer at each ADC precision: format 1 and format 2 (tables fitted on the training events for that
+    precision) bits/hit, and the cluster fidelity of its ADC (hepvq.pixel.metrics.compare)."""
+    from hepvq.pixel import metrics as M
+    from hepvq.pixel import patches as P
+    from hepvq.pixel.codec import PixelSparseCodec
+
+    rows = []
+    for bits in bits_list:
+        ev = [(d, c, r, requantize(a, bits, 1.0, 255.0, "log").astype(np.int64)) for d, c, r, a in train_raw]
+        t = SS.fit(ev, n_cols=SS.PIXEL_PLANE, n_rows=SS.PIXEL_PLANE, value_alphabet=1 << bits, kind="pixel_sparse",
+                   layout="clusters")
+        row = {"adc_bits": bits}
+        for fmt in (1, 2):
+            codec = PixelSparseCodec(bits, format=fmt, tables=t if fmt == 2 else None)
+            prod = codec.encode(hits)
+            row[f"format{fmt}"] = 8 * int(ak.sum(ak.num(prod[""], axis=1))) / n_test
+        m = M.compare(P.flatten(hits), P.flatten(codec.decode(prod)))
+        row.update(charge_rms_rel=m["charge_rms_rel"], centroid_rms_px=m["centroid_rms_px"])
+        rows.append(row)
+    return rows
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -238,6 +263,7 @@ def main(argv=None):
     ap.add_argument("--tpc-heldout", default=None, help="test events (TPC; default: --tpc-input itself)")
     ap.add_argument("--out", default=str(ROOT / "bench_out/entropy"))
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--peer-bits", default="4,5,6", help="ADC bits of the peer's precision sweep (fidelity vs size)")
     ap.add_argument("--update-docs", action="store_true",
                     help="rewrite the tables in docs/pixel.md and docs/tpc.md")
     args = ap.parse_args(argv)
@@ -270,7 +296,9 @@ def main(argv=None):
     n_test = sum(e[0].size for e in test)
 
     # --- sparse baseline
-    sparse, sp_timing = sparse_section([e[:4] for e in train], test, n_test, args.repeat)
+    sparse, sp_timing, test_hits = sparse_section([e[:4] for e in train], test, n_test, args.repeat)
+    bits_list = [int(b) for b in args.peer_bits.split(",") if b]
+    sparse["sweep"] = peer_sweep([(e[0], e[1], e[2], e[4]) for e in train], test_hits, n_test, bits_list)
     test = [e[:4] for e in test]
 
     # --- pixel_vq: compress with the framework (training events, test events), read the index branches
@@ -352,6 +380,11 @@ def render(r) -> str:
              f"{st[1]['with_metadata']:.3f} | {st[1]['metadata_bytes']} |",
              f"| 2: rANS, cluster layout, fitted tables (after) | **{st[2]['bits_per_hit']:.3f}** | "
              f"{st[2]['with_metadata']:.3f} | {st[2]['metadata_bytes']} |", ""]
+    if sp.get("sweep"):
+        lines += ["**The peer at other ADC precisions** (log bins over 1..255; format-2 tables fitted for each)", "",
+                  "| ADC bits | format 1 | format 2 | cluster charge RMS | centroid RMS (px) |", "|---|---|---|---|---|"]
+        lines += [f"| {w['adc_bits']} | {w['format1']:.3f} | **{w['format2']:.3f}** | {100 * w['charge_rms_rel']:.2f} % | "
+                  f"{w['centroid_rms_px']:.4f} |" for w in sp["sweep"]] + [""]
     for layout, title in (("clusters", "cluster layout (format 2)"), ("columns", "per-hit column layout (not shipped)")):
         lay = sp["layouts"][layout]
         lines += [f"**sparse streams, {title}** -- blobs {lay['blob_bits_per_hit']:.3f} bits/hit, tables "
