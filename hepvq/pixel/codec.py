@@ -448,7 +448,12 @@ class PixelVQCodec(Codec):
         """Decoded ADC of hits given by (patch, slot), all inside their patch's mask: the values of
         _decode_patch_adc at those places, computed per hit only."""
         midx = np.cumsum(multi) - 1  # row of each multi-hit patch in the decoder output
-        frac_m = self._run_decoder(codes, P.mask_to_dense(mask[multi], self.size).astype(np.float32))
+        if len(codes) and not getattr(self, "_onnx_fractions", False) and self.core_model.has_codebooks:
+            import hepvq_core  # the bit masks straight to the core (what _run_decoder does after a dense detour)
+
+            frac_m = hepvq_core.pixel_vq_fractions(self.core_model, codes.astype(np.int64), mask[multi])
+        else:
+            frac_m = self._run_decoder(codes, P.mask_to_dense(mask[multi], self.size).astype(np.float32))
         hm = multi[hit_patch]
         frac = np.ones(len(hit_patch), dtype=np.float64)
         frac[hm] = frac_m[midx[hit_patch[hm]], slot[hm]]
