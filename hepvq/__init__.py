@@ -13,6 +13,7 @@ def open(path, **kwargs):  # noqa: A001 - mirrors uproot.open
 
     ``hepvq.open(path).arrays()`` gives every event decoded to the input schema;
     ``.iterate(step_size=...)`` does the same chunk by chunk with bounded memory.
+    Options: ``threads`` (compiled decode loops), ``providers`` (onnxruntime), ``tree``.
     """
     from hepvq.io.reading import open_compressed
 

@@ -132,4 +132,5 @@ def decode_checked(codec, products: dict[str, ak.Array], *, file: str = "?", lab
     return hits
 
 
-__all__ = ["CRC_INSTANCE", "event_checksums", "event_checksums_reference", "with_checksum", "verify_checksum", "check_ranges", "decode_checked"]
+__all__ = ["CRC_INSTANCE", "event_checksums", "event_checksums_reference", "with_checksum", "verify_checksum",
+           "check_ranges", "decode_checked"]
