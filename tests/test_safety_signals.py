@@ -45,9 +45,15 @@ def barrier_cfg(tmp_path: Path, out: Path, wait: bool = True) -> Path:
     return cfg
 
 
+def default_sigint():
+    """Give the child SIGINT's default action: a shell running the tests in the background (`cmd &` without job
+    control) starts them with SIGINT ignored, which Python and every child would inherit."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(cfg: Path, *args) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "hepvq.cli.run", str(cfg), "--no-progress", *map(str, args)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
 
 
 def wait_for(path: Path, proc: subprocess.Popen):
