@@ -519,16 +519,22 @@ def _counts(arr) -> np.ndarray:
     return ak.to_numpy(ak.num(arr, axis=1)).astype(np.int64)
 
 
-def decode_symbols(codec: PixelVQFormat2, products: dict[str, ak.Array]) -> dict:
-    """Every patch of the products: event, det, anchor row/col, shape, mask, charge, codes, multi (stream
-    order), after checking every count against the main product."""
-    from hepvq.codecs import entropy
-
+def _check_instances(codec: PixelVQFormat2, products: dict[str, ak.Array]) -> list[str]:
+    """The stream names of the codec, after checking that every product instance a decode needs is present."""
     names = stream_names(codec.stages)
     for inst in ("", "fardet") + tuple(f"s_{n}" for n in names):
         if inst not in products:
             raise DataError(f"pixel_vq format 2 decode: product instance '{inst}' is missing (have: "
                             f"{', '.join(repr(k) for k in products)})")
+    return names
+
+
+def decode_symbols(codec: PixelVQFormat2, products: dict[str, ak.Array]) -> dict:
+    """Every patch of the products: event, det, anchor row/col, shape, mask, charge, codes, multi (stream
+    order), after checking every count against the main product."""
+    from hepvq.codecs import entropy
+
+    names = _check_instances(codec, products)
     main = products[""]
     n_ev = len(main)
     nmod = ak.to_numpy(main["nmod"]).astype(np.int64)
@@ -625,11 +631,7 @@ def decode_core(codec: PixelVQFormat2, products: dict[str, ak.Array]) -> ak.Arra
     import hepvq_core
     from hepvq.pixel import core
 
-    names = stream_names(codec.stages)
-    for inst in ("", "fardet") + tuple(f"s_{n}" for n in names):
-        if inst not in products:
-            raise DataError(f"pixel_vq format 2 decode: product instance '{inst}' is missing (have: "
-                            f"{', '.join(repr(k) for k in products)})")
+    names = _check_instances(codec, products)
     main = products[""]
     h = codec.tab.header
     context = {"known_dets": list(h["known_dets"]), "layers": list(h["layers"]), "charge_edges": list(h["charge_edges"]),
