@@ -163,25 +163,31 @@ def _string(s: str) -> bytes:
 
 
 class _Reader:
-    def __init__(self, blob: bytes):
+    """Varints and byte runs out of one blob; `what` names the blob in errors (sparse_streams' blobs too)."""
+
+    def __init__(self, blob: bytes, what: str | None = None):
         self.buf = memoryview(blob)
         self.pos = 0
+        self.truncated = f"{what}: truncated blob" if what else "truncated sparse blob"
+        self.what = what or "sparse blob"
 
     def varint(self) -> int:
         shift = result = 0
         while True:
             if self.pos >= len(self.buf):
-                raise DataError("truncated sparse blob")
+                raise DataError(self.truncated)
             b = self.buf[self.pos]
             self.pos += 1
             result |= (b & 0x7F) << shift
             if not b & 0x80:
                 return result
             shift += 7
+            if shift > 63:
+                raise DataError(f"{self.what}: corrupt varint")
 
     def take(self, n: int) -> bytes:
-        if self.pos + n > len(self.buf):
-            raise DataError("truncated sparse blob")
+        if n < 0 or self.pos + n > len(self.buf):
+            raise DataError(self.truncated)
         out = bytes(self.buf[self.pos:self.pos + n])
         self.pos += n
         return out

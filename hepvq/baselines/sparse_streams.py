@@ -52,6 +52,7 @@ import struct
 import numpy as np
 
 from hepvq.codecs import entropy
+from hepvq.baselines.sparse import _Reader
 from hepvq.errors import DataError, ModelError
 
 MAGIC = b"HVST"
@@ -364,32 +365,6 @@ def _varints(values) -> bytes:
     return varint_bytes(np.asarray(values, np.uint64))
 
 
-class _Cursor:
-    def __init__(self, blob: bytes, what: str):
-        self.b, self.p, self.what = memoryview(blob), 0, what
-
-    def varint(self) -> int:
-        shift = out = 0
-        while True:
-            if self.p >= len(self.b):
-                raise DataError(f"{self.what}: truncated blob")
-            x = self.b[self.p]
-            self.p += 1
-            out |= (x & 0x7F) << shift
-            if not x & 0x80:
-                return out
-            shift += 7
-            if shift > 63:
-                raise DataError(f"{self.what}: corrupt varint")
-
-    def take(self, n: int) -> bytes:
-        if n < 0 or self.p + n > len(self.b):
-            raise DataError(f"{self.what}: truncated blob")
-        out = bytes(self.b[self.p:self.p + n])
-        self.p += n
-        return out
-
-
 def encode_event(plane_keys, col, row, value, tables: StreamTables, *, header: bytes = b"") -> bytes:
     """One event's blob: header + varints (hits, extra planes, their key deltas) + per stream (byte count,
     rANS bytes). value: None to code positions only. Hits are coded sorted by (plane key, col, row)."""
@@ -465,8 +440,8 @@ def decode_values(blob, plane_keys, col, row, tables: StreamTables, what: str = 
 
 def decode_event(blob, tables: StreamTables, *, with_value: bool = True, offset: int = 0, what: str = "sparse blob"):
     """-> (plane keys, col, row, value or None) int64, sorted by (plane key, col, row)."""
-    r = _Cursor(bytes(blob), what)
-    r.p = offset
+    r = _Reader(bytes(blob), what)
+    r.pos = offset
     n, n_extra = r.varint(), r.varint()
     if n > 1 << 40 or n_extra > 1 << 32:
         raise DataError(f"{what}: corrupt header ({n} hits, {n_extra} extra planes)")
@@ -492,8 +467,8 @@ def decode_event(blob, tables: StreamTables, *, with_value: bool = True, offset:
                                                         tables.n_rows, tables.n_cols, with_value, what)
         if with_value and n and int(value.max()) >= tables.value_alphabet:
             raise DataError(f"{what}: stream 'value' decodes {int(value.max())} beyond {tables.value_alphabet - 1}")
-        if r.p != len(r.b):
-            raise DataError(f"{what}: {len(r.b) - r.p} trailing bytes")
+        if r.pos != len(r.buf):
+            raise DataError(f"{what}: {len(r.buf) - r.pos} trailing bytes")
         o = np.lexsort((row, col, plane))
         return plist[plane[o]], col[o], row[o], None if value is None else value[o]
     ncols = stream("columns", P, pclass)
@@ -532,8 +507,8 @@ def decode_event(blob, tables: StreamTables, *, with_value: bool = True, offset:
         value = stream("value", n, _value_contexts(plane, col, row, hit_count))
         if n and int(value.max()) >= tables.value_alphabet:
             raise DataError(f"{what}: stream 'value' decodes {int(value.max())} beyond {tables.value_alphabet - 1}")
-    if r.p != len(r.b):
-        raise DataError(f"{what}: {len(r.b) - r.p} trailing bytes")
+    if r.pos != len(r.buf):
+        raise DataError(f"{what}: {len(r.buf) - r.pos} trailing bytes")
     return plist[plane], col, row, value
 
 
