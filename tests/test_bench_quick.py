@@ -83,7 +83,7 @@ def test_only_shipped_pixel_models_by_default(tmp_path):
     """A model trained into the models directory does not leak into the tables unless asked."""
     import shutil
 
-    from hepvq.baselines.suite import SHIPPED_PIXEL_MODELS, hepvq_codecs
+    from hepvq.bench.suite import SHIPPED_PIXEL_MODELS, hepvq_codecs
 
     models = tmp_path / "models"
     shutil.copytree(REPO / "data" / "models" / "pixel_vq", models / "pixel_vq")
@@ -112,7 +112,7 @@ def test_writes_bench_out_not_docs(tmp_path, monkeypatch):
 def test_score_counts_lost_and_fake_hits():
     import awkward as ak
 
-    from hepvq.baselines.suite import make_sample, score
+    from hepvq.bench.suite import make_sample, score
 
     # two events; event 0 has a 3-pixel cluster and a lone pixel, event 1 one 2-pixel cluster
     hits = ak.Array([

@@ -162,7 +162,7 @@ def test_tpc_encoder_report_has_cluster_fidelity(tmp_path):
 
 
 def test_bench_suite_scores_with_the_same_figures():
-    from hepvq.baselines import suite
+    from hepvq.bench import suite
 
     s = suite.load_sample("tpc", "data/tpc_sample.root", 1, max_groups=8)
     r = suite.run_sparse(s, 3)

@@ -10,7 +10,7 @@ ADC), SZ3 and ZFP (zero suppression re-applied before scoring); hepvq codecs pix
 when present. pixel_vq runs the shipped models only (data/models/pixel_vq) unless --model / --all-models say
 otherwise, so that a model trained into data/models/ never leaks into the published tables. Codec sizes are
 reported with and without their per-file metadata (decoder ONNX, tables: tens of kB, whatever the file size).
-Definitions of every figure: hepvq/baselines/suite.py.
+Definitions of every figure: hepvq/bench/suite.py.
 """
 from __future__ import annotations
 
@@ -90,7 +90,7 @@ def main(argv=None) -> int:
     if isinstance(args.detectors, str):
         args.detectors = _detectors(args.detectors)
     _check(p, args)
-    from hepvq.baselines import suite
+    from hepvq.bench import suite
     from hepvq.errors import HepvqError
 
     t0 = time.perf_counter()
@@ -114,7 +114,7 @@ def main(argv=None) -> int:
                                            pixel_models=pixel_models, quiet=args.quiet)
         figures = {}
         if not args.no_figures:
-            from hepvq.baselines.plots import all_figures
+            from hepvq.bench.plots import all_figures
 
             figures = all_figures(samples, results, out / "figures")
         argv_text = " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))

@@ -17,19 +17,11 @@ import re
 import awkward as ak
 import numpy as np
 
+from hepvq.detectors import SCHEMA  # noqa: F401  (the input schema: RootSource, decoders)
 from hepvq.errors import ParameterError
 
 ID_BRANCHES = ("run", "luminosityBlock", "event")
 ID_DTYPES = {"run": np.dtype(np.uint32), "luminosityBlock": np.dtype(np.uint32), "event": np.dtype(np.uint64)}
-
-#: the input schema: collection -> {field: dtype}; RootSource checks and casts these.
-SCHEMA: dict[str, dict[str, np.dtype]] = {
-    "PixelDigi": {"detId": np.dtype(np.uint32), "row": np.dtype(np.uint16), "col": np.dtype(np.uint16),
-                  "adc": np.dtype(np.uint16)},
-    "TpcHit": {"sector": np.dtype(np.uint16), "layer": np.dtype(np.uint16), "phi": np.dtype(np.uint16),
-               "z": np.dtype(np.uint16), "adc": np.dtype(np.uint16)},
-}
-
 
 _COMMAND = re.compile(r"^\s*(keep|drop)\s+(\S+)\s*$")
 

@@ -6,7 +6,7 @@ fidelity figures of hepvq, for any detector whose hits are (event, group fields,
 
 ``ref`` / ``dec``: dicts of flat numpy columns with ``event`` (index within the set), the group fields, the two
 spatial fields and ``adc``. Used by the pixel encoder's end-of-job report (hepvq.pixel.metrics), the TPC
-encoder's (modules/tpc.py), ``hepvq-bench`` (hepvq.baselines.suite) and the benchmarks.
+encoder's (modules/tpc.py), ``hepvq-bench`` (hepvq.bench.suite) and the benchmarks.
 
 Conventions (one for every caller):
 

@@ -41,21 +41,11 @@ from pathlib import Path
 import awkward as ak
 import numpy as np
 
+from hepvq.detectors import DETECTORS
+
 # ----------------------------------------------------------------------------------------------------------
 # detectors and samples
 # ----------------------------------------------------------------------------------------------------------
-DETECTORS = {
-    # keys: the coordinate fields most significant first (the sparse baseline's order); group: the fields that
-    # separate clusters; spatial: the 2 fields clusters connect in; shape of the spatial plane.
-    "pixel": {"collection": "PixelDigi", "keys": ("detId", "col", "row"), "group": ("detId",),
-              "spatial": ("row", "col"), "plane": (160, 416), "adc_max": 255, "threshold": None,
-              "pitch": (100.0, 150.0), "unit": "um", "dtypes": {"detId": np.uint32, "row": np.uint16,
-                                                                "col": np.uint16, "adc": np.uint16}},
-    "tpc": {"collection": "TpcHit", "keys": ("sector", "layer", "phi", "z"), "group": ("sector", "layer"),
-            "spatial": ("phi", "z"), "plane": (192, 249), "adc_max": 1023, "threshold": 64,
-            "pitch": (1.0, 1.0), "unit": "pad/bin", "dtypes": {"sector": np.uint16, "layer": np.uint16,
-                                                              "phi": np.uint16, "z": np.uint16, "adc": np.uint16}},
-}
 TPC_SHAPE = (24, 192, 249, 16)  # sector, phi, z, layer (hepvq.tpc.grid.SHAPE per sector)
 # the pixel_vq model directories of data/models that the repository ships: the only ones the published tables
 # show unless asked (hepvq-bench --model / --all-models), so that a model a user trained there never leaks in
@@ -618,7 +608,7 @@ def write_report(path, samples: list[Sample], results: list[Result], skipped: li
     w = out.write
     w("# hepvq-bench results\n\n")
     w(f"Produced by `{command}` in {elapsed:.0f} s{' (quick mode: reduced samples and settings)' if quick else ''}. "
-      "Every method runs on the same events in the same process; see `hepvq/baselines/suite.py` for the exact "
+      "Every method runs on the same events in the same process; see `hepvq/bench/suite.py` for the exact "
       "definitions (module docstring).\n\n")
     w(f"**Machine**: {m['cpu']}, {m['cores']} cores visible (shared with other jobs while this ran), {m['memory']}; "
       f"{m['platform']}; Python {m['python']}.  \n")

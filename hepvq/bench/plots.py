@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hepvq.baselines.suite import DETECTORS, Result, Sample
+from hepvq.bench.suite import Result, Sample
+from hepvq.detectors import DETECTORS
 from hepvq.extras import require
 
 FAMILY_STYLE = {
