@@ -8,7 +8,6 @@ metadata() -> {key: bytes}: everything decode() needs (ONNX decoder, codebooks, 
 """
 from __future__ import annotations
 
-import importlib
 import json
 from abc import ABC, abstractmethod
 from typing import ClassVar
@@ -18,8 +17,9 @@ import awkward as ak
 from hepvq.errors import ModelError, did_you_mean
 
 _REGISTRY: dict[str, type["Codec"]] = {}
-# codecs live in modules that are imported on first use, so that hepvq.open stays light
-_KNOWN_HOMES = {"pixel_vq": "hepvq.pixel.codec", "pixel_sparse": "hepvq.pixel.codec", "tpc_inr": "hepvq.tpc.codec"}
+#: entry-point group through which codecs are found (pyproject.toml [project.entry-points."hepvq.codecs"]:
+#: name = "package.module:CodecClass"); a codec's module is imported on first use, so hepvq.open stays light
+ENTRY_POINT_GROUP = "hepvq.codecs"
 
 
 def register_codec(cls):
@@ -27,17 +27,35 @@ def register_codec(cls):
     return cls
 
 
+def _entry_points() -> dict:
+    """{codec name: entry point} of the ``hepvq.codecs`` group (hepvq's own and other packages')."""
+    from importlib import metadata
+
+    return {ep.name: ep for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}
+
+
 def codec_class(name: str) -> type["Codec"]:
-    if name not in _REGISTRY and name in _KNOWN_HOMES:
-        importlib.import_module(_KNOWN_HOMES[name])
     if name not in _REGISTRY:
-        known = sorted(set(_REGISTRY) | set(_KNOWN_HOMES))
-        raise ModelError(f"unknown codec '{name}'{did_you_mean(name, known)}; known: {', '.join(known)}")
+        eps = _entry_points()
+        if name in eps:
+            try:
+                cls = eps[name].load()
+            except Exception as err:  # a broken plugin: one line naming it
+                raise ModelError(f"codec '{name}' ({ENTRY_POINT_GROUP} entry point {eps[name].value}) cannot be "
+                                 f"imported: {type(err).__name__}: {err}") from err
+            if not (isinstance(cls, type) and issubclass(cls, Codec) and cls.name == name):
+                raise ModelError(f"{ENTRY_POINT_GROUP} entry point '{name}' ({eps[name].value}) is not a Codec "
+                                 f"named '{name}'")
+            _REGISTRY.setdefault(name, cls)
+    if name not in _REGISTRY:
+        known = registered_codecs()
+        hint = "" if known else f" (no {ENTRY_POINT_GROUP} entry points: is hepvq installed? pip install -e .)"
+        raise ModelError(f"unknown codec '{name}'{did_you_mean(name, known)}; known: {', '.join(known)}{hint}")
     return _REGISTRY[name]
 
 
 def registered_codecs() -> list[str]:
-    return sorted(set(_REGISTRY) | set(_KNOWN_HOMES))
+    return sorted(set(_REGISTRY) | set(_entry_points()))
 
 
 class Codec(ABC):
