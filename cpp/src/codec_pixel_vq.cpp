@@ -3,6 +3,7 @@
 // of 16384 rows as in Python); the core turns patches + fractions + corrections into hits.
 #include <cstring>
 
+#include "codec_pixel_vq_f2.hpp"
 #include "hepvq/pixel_vq.hpp"
 #include "internal.hpp"
 #include "json_util.hpp"
@@ -21,7 +22,7 @@ namespace detail {
 namespace {
 
 const char* kFormat = "hepvq-pixel-vq";
-const int kFormatVersion = 1;
+const int kFormatVersion = 2;  // 2: format 2 (settings with "format2", codec_pixel_vq_f2.cpp)
 const std::int64_t kBatch = 16384;  // PixelVQCodec's default batch_size
 
 std::vector<std::int32_t> rank_table(const json& t, std::size_t contexts, std::size_t symbols,
@@ -62,6 +63,17 @@ class PixelVQDecoder : public CollectionDecoder, public PixelVQCodecCore {
     } catch (const std::invalid_argument& err) {
       throw ReadError(where + ": " + err.what());
     }
+    if (j.contains("format2")) {  // PixelVQFormat2.from_metadata
+      auto t = blobs.find("tables");
+      if (t == blobs.end())
+        throw ReadError(where + ": compressed file lacks metadata 'tables' of the pixel_vq format-2 codec");
+      try {
+        f2_ = std::make_unique<PixelVQF2Format>(j, t->second, model_, where);
+      } catch (const json::exception& err) {
+        throw ReadError(where + ": metadata 'settings' is not what the pixel_vq format-2 codec writes (" +
+                        err.what() + ")");
+      }
+    }
     onnx_bytes_ = d->second;
     options_ = options;
     const auto meta = onnx_metadata(onnx_bytes_);
@@ -97,6 +109,13 @@ class PixelVQDecoder : public CollectionDecoder, public PixelVQCodecCore {
   }
 
   void symbolsOf(const Products& products, PixelVQSymbols& y) const override {
+    if (f2_) {
+      f2_->symbolsOf(products, y.f2);
+      y.has_corrections = products.count("corrections") != 0;
+      optional(products, "corrections", "dhit", y.dhit);
+      optional(products, "corrections", "dadc", y.dadc);
+      return;
+    }
     // the main product and the module table; the other instances may be absent when empty
     field(products, "", "shape", where_).toInt64(y.shape);
     field(products, "", "dcol", where_).toInt64(y.dcol);
@@ -130,6 +149,7 @@ class PixelVQDecoder : public CollectionDecoder, public PixelVQCodecCore {
   std::int64_t codebookSize() const override { return codebook_size_; }
 
   PixelHits decodeChunk(const std::vector<PixelVQSymbols>& events, int threads) override {
+    if (f2_) return decodeChunkF2(events, threads);
     // the events' streams concatenated, with per-event counts (the core decodes a chunk of events)
     PixelVQSymbols& c = chunk_;
     c = PixelVQSymbols();
@@ -202,6 +222,44 @@ class PixelVQDecoder : public CollectionDecoder, public PixelVQCodecCore {
   }
 
  private:
+  // format 2: streams -> patches by the core's format-2 decoder, then fractions, corrections and hits as format 1
+  PixelHits decodeChunkF2(const std::vector<PixelVQSymbols>& events, int threads) {
+    std::vector<const PixelVQF2Symbols*> f2;
+    n_corr_.clear();
+    dhit_.clear();
+    dadc_.clear();
+    for (const auto& y : events) {
+      // format2._check_instances: corrections exactly when the settings have an ADC error bound
+      if (adc_error_bound_ >= 0 && !y.has_corrections)
+        throw ReadError(where_ + ": pixel_vq format 2 decode: product instance 'corrections' is missing");
+      if (adc_error_bound_ < 0 && y.has_corrections)
+        throw ReadError(where_ + ": pixel_vq format 2 decode: product 'corrections' present but the settings have "
+                                 "no ADC error bound (adc_error_bound -1): settings and products do not belong together");
+      if (y.dadc.size() != y.dhit.size()) throw ReadError(where_ + ": fields of 'corrections' differ in length");
+      f2.push_back(&y.f2);
+      n_corr_.push_back(static_cast<std::int64_t>(y.dhit.size()));
+      dhit_.insert(dhit_.end(), y.dhit.begin(), y.dhit.end());
+      dadc_.insert(dadc_.end(), y.dadc.begin(), y.dadc.end());
+    }
+    PixelVQStreams s;  // only the corrections: the patches come from the format-2 streams
+    s.n_events = events.size();
+    if (adc_error_bound_ >= 0) {
+      s.n_corr = n_corr_.data();
+      s.dhit = dhit_.data();
+      s.dadc = dadc_.data();
+      s.n_corrections = dhit_.size();
+    }
+    s.adc_error_bound = adc_error_bound_;
+    try {
+      const PixelVQPatches p = f2_->patches(model_, f2, threads);
+      if (use_core_) return pixel_vq_hits(model_, p, nullptr, s, threads);
+      onnx_fractions(p, frac_);
+      return pixel_vq_hits(model_, p, frac_.data(), s, threads);
+    } catch (const DataError& err) {
+      throw ReadError(where_ + ": " + err.what());
+    }
+  }
+
   void onnx_fractions(const PixelVQPatches& p, std::vector<float>& frac) {
     // the decoder graph's inputs for the multi-hit patches: code symbols and the dense mask
     const int d = model_.size();
@@ -287,6 +345,9 @@ class PixelVQDecoder : public CollectionDecoder, public PixelVQCodecCore {
     if (j.value("version", 0) > kFormatVersion)
       throw ReadError(where_ + ": pixel_vq format version " + std::to_string(j.value("version", 0)) +
                       " is newer than this reader (" + std::to_string(kFormatVersion) + ")");
+    if (j.value("version", 0) >= 2 && !j.contains("format2"))
+      throw ReadError(where_ + ": pixel_vq settings of version " + std::to_string(j.value("version", 0)) +
+                      " lack 'format2' (the format-2 operating point and tables hash)");
     model_.patch_rows = j.at("patch_rows").get<int>();
     model_.patch_cols = j.at("patch_cols").get<int>();
     model_.adc_min = j.at("adc_min").get<int>();
@@ -344,6 +405,8 @@ class PixelVQDecoder : public CollectionDecoder, public PixelVQCodecCore {
   std::string onnx_bytes_;
   ReaderOptions options_;
   bool use_core_ = false;
+  std::unique_ptr<PixelVQF2Format> f2_;  // format 2 (null: format 1)
+  std::vector<std::int64_t> dhit_, dadc_;
   // per-entry buffers, reused
   PixelVQSymbols sym_, chunk_;
   std::vector<std::uint64_t> escapes_;

@@ -62,11 +62,19 @@ class CollectionDecoder {
 // Blobs of one codec label (key without the "<label>/" prefix -> bytes).
 using Blobs = std::map<std::string, std::string>;
 
+// pixel_vq format-2 products of one event (hepvq/pixel/format2.py; codec_pixel_vq_f2.cpp)
+struct PixelVQF2Symbols {
+  std::int64_t nmod = 0, ncl = 0, npatch = 0;               // the main product
+  std::vector<std::int64_t> fardet;                          // detIds missing from the tables
+  std::vector<std::vector<std::uint8_t>> streams;            // one rANS blob per stream (format2.stream_names)
+};
+
 // pixel_vq symbols of one event (what the index branches hold, widened to int64)
 struct PixelVQSymbols {
   std::vector<std::int64_t> shape, dcol, row, charge, ddet, npatch, escapes, farcols, dhit, dadc;
   std::vector<std::vector<std::int64_t>> codes;  // per stage
   bool has_corrections = false;
+  PixelVQF2Symbols f2;  // format 2 (the format-1 fields above stay empty, except the corrections)
 };
 
 // The pixel_vq codec set up from its blobs (settings JSON + decoder.onnx): symbols -> hits through the core.
