@@ -112,37 +112,86 @@ PatchSet extract_patches(const PixelHitsIn& h, int pr, int pc, int module_rows, 
     lab[k] = root == k ? ncl++ : lab[root];
   }
   parent = std::vector<std::uint32_t>();
-  // bounding-box corners; a hit's anchor is corner + (offset / patch size) * patch size
+  // bounding-box corners; a hit's anchor is corner + (offset / patch size) * patch size, computed once per hit
+  // (shifts for the usual power-of-two patch sizes)
   std::vector<std::int64_t> rmin(ncl, INT64_MAX), cmin(ncl, INT64_MAX);
   for (std::size_t k = 0; k < n; ++k) {
     rmin[lab[k]] = std::min(rmin[lab[k]], r[k]);
     cmin[lab[k]] = std::min(cmin[lab[k]], c[k]);
   }
-  auto arow = [&](std::size_t k) { return rmin[lab[k]] + (r[k] - rmin[lab[k]]) / pr * pr; };
-  auto acol = [&](std::size_t k) { return cmin[lab[k]] + (c[k] - cmin[lab[k]]) / pc * pc; };
-  // patches per group sorted by (anchor col, anchor row, cluster), hits stable inside: one 64-bit key per
-  // hit within its group (anchors < 2^20, cluster rank in the group < 2^24), ties broken by position
+  std::vector<std::uint32_t> ar_v(n), ac_v(n);
+  {
+    const bool pow2 = (pr & (pr - 1)) == 0 && (pc & (pc - 1)) == 0;
+    const int sr = __builtin_ctz(static_cast<unsigned>(pr)), sc = __builtin_ctz(static_cast<unsigned>(pc));
+    for (std::size_t k = 0; k < n; ++k) {
+      const std::int64_t r0 = rmin[lab[k]], c0 = cmin[lab[k]];
+      const std::int64_t ar = pow2 ? r0 + (((r[k] - r0) >> sr) << sr) : r0 + (r[k] - r0) / pr * pr;
+      const std::int64_t ac = pow2 ? c0 + (((c[k] - c0) >> sc) << sc) : c0 + (c[k] - c0) / pc * pc;
+      if (ac < 0 || ac >= (1 << 20) || ar < 0 || ar >= (1 << 20))
+        throw std::invalid_argument("extract_patches: row/col beyond 2^20 or more than 2^24 clusters in a module");
+      ar_v[k] = static_cast<std::uint32_t>(ar);
+      ac_v[k] = static_cast<std::uint32_t>(ac);
+    }
+  }
+  rmin = std::vector<std::int64_t>();
+  cmin = std::vector<std::int64_t>();
+  // patches per group sorted by (anchor col, anchor row, cluster): one 64-bit key per hit within its group
+  // (anchors < 2^20, cluster rank in the group < 2^24). Hits of one patch share every patch field, so their
+  // order among themselves does not change the output. When the key's fields and the hit's rank in its group
+  // fit 64 bits together (always for real modules), one uint64 per hit is sorted; else (key, hit) pairs.
   const int size = pr * pc;
-  std::vector<std::pair<std::uint64_t, std::uint32_t>> sorted(n);
+  auto bits = [](std::uint64_t v) { return v ? 64 - __builtin_clzll(v) : 0; };
+  std::uint32_t max_ar = 0, max_ac = 0;
+  std::uint64_t max_rel = 0, max_group = 0;
+  for (std::size_t k = 0; k < n; ++k) {
+    max_ar = std::max(max_ar, ar_v[k]);
+    max_ac = std::max(max_ac, ac_v[k]);
+  }
+  for (std::size_t g = 0; g + 1 < gstart.size(); ++g) {
+    // a group's clusters have the labels lab[a] .. (first label of the next group) - 1: numbered in order of
+    // their first hit, which is their root
+    const std::size_t a = gstart[g], b = gstart[g + 1];
+    const std::uint32_t next = b < n ? lab[b] : ncl;
+    max_rel = std::max<std::uint64_t>(max_rel, next - lab[a] - 1);
+    max_group = std::max<std::uint64_t>(max_group, b - a - 1);
+  }
+  if (max_rel >= (1u << 24))
+    throw std::invalid_argument("extract_patches: row/col beyond 2^20 or more than 2^24 clusters in a module");
+  const int b_idx = bits(max_group), b_rel = bits(max_rel), b_ar = bits(max_ar), b_ac = bits(max_ac);
+  const bool packed = b_idx + b_rel + b_ar + b_ac <= 64;
+  const int s_rel = b_idx, s_ar = b_idx + b_rel, s_ac = b_idx + b_rel + b_ar;
+  std::vector<std::uint64_t> packed_keys(packed ? n : 0);
+  std::vector<std::pair<std::uint64_t, std::uint32_t>> pairs(packed ? 0 : n);
   for (std::size_t g = 0; g + 1 < gstart.size(); ++g) {
     const std::size_t a = gstart[g], b = gstart[g + 1];
-    const std::int64_t lab0 = lab[a];
+    const std::uint32_t lab0 = lab[a];
     bool in_order = true;
-    for (std::size_t k = a; k < b; ++k) {
-      const std::int64_t ar = arow(k), ac = acol(k), rel = static_cast<std::int64_t>(lab[k]) - lab0;
-      if (ac < 0 || ac >= (1 << 20) || ar < 0 || ar >= (1 << 20) || rel >= (1 << 24))
-        throw std::invalid_argument("extract_patches: row/col beyond 2^20 or more than 2^24 clusters in a module");
-      sorted[k] = {(static_cast<std::uint64_t>(ac) << 44) | (static_cast<std::uint64_t>(ar) << 24) |
-                       static_cast<std::uint64_t>(rel),
-                   static_cast<std::uint32_t>(k)};
-      in_order = in_order && (k == a || sorted[k - 1] < sorted[k]);
+    if (packed) {
+      for (std::size_t k = a; k < b; ++k) {
+        packed_keys[k] = (static_cast<std::uint64_t>(ac_v[k]) << s_ac) | (static_cast<std::uint64_t>(ar_v[k]) << s_ar) |
+                         (static_cast<std::uint64_t>(lab[k] - lab0) << s_rel) | static_cast<std::uint64_t>(k - a);
+        in_order = in_order && (k == a || packed_keys[k - 1] < packed_keys[k]);
+      }
+      if (!in_order) std::sort(packed_keys.begin() + a, packed_keys.begin() + b);
+    } else {
+      for (std::size_t k = a; k < b; ++k) {
+        pairs[k] = {(static_cast<std::uint64_t>(ac_v[k]) << 44) | (static_cast<std::uint64_t>(ar_v[k]) << 24) |
+                        static_cast<std::uint64_t>(lab[k] - lab0),
+                    static_cast<std::uint32_t>(k)};
+        in_order = in_order && (k == a || pairs[k - 1] < pairs[k]);
+      }
+      if (!in_order) std::sort(pairs.begin() + a, pairs.begin() + b);
     }
-    if (!in_order) std::sort(sorted.begin() + a, sorted.begin() + b);
   }
+  // the t-th hit in patch order (its index k) and its patch key within the group
+  const std::uint64_t idx_mask = b_idx >= 64 ? ~0ULL : ((1ULL << b_idx) - 1);
+  auto hit_at = [&](std::size_t t, std::size_t a) -> std::size_t {
+    return packed ? a + static_cast<std::size_t>(packed_keys[t] & idx_mask) : pairs[t].second;
+  };
+  auto key_at = [&](std::size_t t) -> std::uint64_t { return packed ? packed_keys[t] >> s_rel : pairs[t].first; };
   std::size_t n_patches = 0;
-  for (std::size_t t = 0; t < n; ++t)
-    n_patches += (t == 0 || sorted[t].first != sorted[t - 1].first ||
-                  (ev[sorted[t].second] != ev[sorted[t - 1].second]) || det[sorted[t].second] != det[sorted[t - 1].second]);
+  for (std::size_t g = 0; g + 1 < gstart.size(); ++g)
+    for (std::size_t t = gstart[g]; t < gstart[g + 1]; ++t) n_patches += t == gstart[g] || key_at(t) != key_at(t - 1);
   out.event.resize(n_patches);
   out.det.resize(n_patches);
   out.row.resize(n_patches);
@@ -153,24 +202,25 @@ PatchSet extract_patches(const PixelHitsIn& h, int pr, int pc, int module_rows, 
   out.hit_patch.resize(n);
   out.slot.resize(n);
   std::size_t p = 0;
-  for (std::size_t t = 0; t < n; ++t) {
-    const std::size_t k = sorted[t].second;
-    if (t > 0 && (sorted[t].first != sorted[t - 1].first || ev[k] != ev[sorted[t - 1].second] ||
-                  det[k] != det[sorted[t - 1].second]))
-      ++p;
-    const std::int64_t ar = arow(k), ac = acol(k);
-    if (t == 0 || p != static_cast<std::size_t>(out.hit_patch[sorted[t - 1].second])) {
-      out.event[p] = ev[k];
-      out.det[p] = det[k];
-      out.row[p] = ar;
-      out.col[p] = ac;
-      out.cluster[p] = lab[k];
+  for (std::size_t g = 0; g + 1 < gstart.size(); ++g) {
+    const std::size_t a = gstart[g], b = gstart[g + 1];
+    for (std::size_t t = a; t < b; ++t) {
+      const std::size_t k = hit_at(t, a);
+      const std::int64_t ar = ar_v[k], ac = ac_v[k];
+      if (t == a || key_at(t) != key_at(t - 1)) {  // a new patch: a new group or a new key
+        if (t > 0) ++p;
+        out.event[p] = ev[k];
+        out.det[p] = det[k];
+        out.row[p] = ar;
+        out.col[p] = ac;
+        out.cluster[p] = lab[k];
+      }
+      const std::int64_t s = (r[k] - ar) * pc + (c[k] - ac);
+      out.hit_patch[k] = static_cast<std::int64_t>(p);
+      out.slot[k] = s;
+      if (dense_adc) out.adc[p * size + s] = h.adc[order[k]];
+      out.mask[p] |= 1ULL << s;
     }
-    const std::int64_t s = (r[k] - ar) * pc + (c[k] - ac);
-    out.hit_patch[k] = static_cast<std::int64_t>(p);
-    out.slot[k] = s;
-    if (dense_adc) out.adc[p * size + s] = h.adc[order[k]];
-    out.mask[p] |= 1ULL << s;
   }
   return out;
 }
