@@ -1,7 +1,9 @@
-// pixel_sparse: one hepvq.baselines.sparse blob per event (uint8 jagged branch `<label>_blob`) -> hits.
-// The blob layout is documented in hepvq/baselines/sparse.py (decode_sparse is mirrored step by step);
-// streams are raw, zstd (ZSTD_decompress, exported by ROOT's libCore, which bundles zstd) or raw LZMA2
-// (liblzma).  ADC = clip(rint(bin centre), adc_min, adc_max), hits in canonical order.
+// pixel_sparse: one blob per event (uint8 jagged branch `<label>_blob`) -> hits.
+// Format 1 ("HVS\x01"): the blob layout is documented in hepvq/baselines/sparse.py (decode_sparse is mirrored
+// step by step); streams are raw, zstd (ZSTD_decompress, exported by ROOT's libCore, which bundles zstd) or raw
+// LZMA2 (liblzma).  Format 2 ("HVS\x02"): rANS streams of the cluster layout (hepvq.baselines.sparse_streams),
+// decoded by the core (sparse::decode_event, the function Python's decode calls) with the file's `tables`.
+// ADC = clip(rint(bin centre), adc_min, adc_max), hits in canonical order.
 #include <lzma.h>
 
 #include <cmath>
@@ -9,7 +11,10 @@
 
 #include "hepvq/pixel_vq.hpp"  // canonical_order, PixelHits
 #include "internal.hpp"
+#include "hepvq/sha256.hpp"
+#include "hepvq/sparse_streams.hpp"
 #include "json_util.hpp"
+#include "sparse_tables.hpp"
 
 extern "C" {
 std::size_t ZSTD_decompress(void* dst, std::size_t dst_capacity, const void* src, std::size_t src_size);
@@ -128,6 +133,15 @@ struct BlobReader {
 
 std::int64_t unzigzag(std::uint64_t z) { return (z & 1) ? -static_cast<std::int64_t>((z + 1) >> 1) : static_cast<std::int64_t>(z >> 1); }
 
+// sparse.dequantize (bin centre), then rint and clip as PixelSparseCodec.decode
+std::uint16_t adc_of(std::uint64_t code, std::uint64_t bits, bool linear, double vmin, double vmax, int adc_min,
+                     int adc_max) {
+  const double t = (static_cast<double>(code) + 0.5) / static_cast<double>(1ULL << bits);
+  const double v = linear ? vmin + t * (vmax - vmin) : vmin + std::expm1(t * std::log1p(vmax - vmin));
+  return static_cast<std::uint16_t>(  // adc_min..adc_max, checked against 0..65535 when the settings are read
+      std::min(std::max(std::nearbyint(v), static_cast<double>(adc_min)), static_cast<double>(adc_max)));
+}
+
 class PixelSparseDecoder : public CollectionDecoder {
  public:
   PixelSparseDecoder(const Blobs& blobs, const std::string& where) : where_(where) {
@@ -138,9 +152,21 @@ class PixelSparseDecoder : public CollectionDecoder {
     try {
       adc_min_ = j.at("adc_min").get<int>();
       adc_max_ = j.at("adc_max").get<int>();
+      format_ = j.value("format", 1);
+      if (format_ == 2) {
+        adc_bits_ = j.at("adc_bits").get<int>();
+        mode_ = j.at("mode").get<std::string>();
+        tables_sha256_ = j.at("tables_sha256").get<std::string>();
+      }
     } catch (const json::exception& err) {
       throw ReadError(where + ": metadata 'settings' is not what the pixel_sparse codec writes (" + err.what() + ")");
     }
+    if (adc_min_ < 0 || adc_max_ > 0xFFFF || adc_min_ > adc_max_)
+      throw ReadError(where + ": pixel_sparse settings: adc_min..adc_max " + std::to_string(adc_min_) + ".." +
+                      std::to_string(adc_max_) + " outside the schema's uint16");
+    if (format_ != 1 && format_ != 2)
+      throw ReadError(where + ": pixel_sparse format " + std::to_string(format_) + " is not one this reader reads (1, 2)");
+    if (format_ == 2) setupTables(blobs);
   }
 
   void decode(const Products& products, Event& out) override {
@@ -149,10 +175,12 @@ class PixelSparseDecoder : public CollectionDecoder {
     BlobReader r{blob.raw(), blob.size(), 0, where_};
     if (blob.size() < 4 || std::memcmp(r.take(3), "HVS", 3) != 0) r.fail("not a hepvq sparse blob (bad magic)");
     const unsigned version = *r.take(1);
+    if (version == 2) return decodeF2(blob, out);
     if (version != 1) r.fail("sparse blob version " + std::to_string(version) + " is not supported (reads 1)");
     const auto ndim = r.varint(), n = r.varint(), n_events = r.varint(), vmode = r.varint(), vbits = r.varint();
     if (ndim != 3 || n_events != 1) r.fail("a pixel_sparse blob holds one event of (detId, col, row) keys");
     if (n > (1ULL << 32)) r.fail("corrupt sparse blob (" + std::to_string(n) + " hits)");
+    if (vbits < 1 || vbits > 16) r.fail("corrupt sparse blob (" + std::to_string(vbits) + " value bits)");
     const double vmin = r.dbl(), vmax = r.dbl();
     for (std::uint64_t i = 0; i < ndim; ++i) r.string();  // key dtypes: the schema's types are used
     r.string();
@@ -213,19 +241,14 @@ class PixelSparseDecoder : public CollectionDecoder {
     hits.row.resize(n);
     hits.col.resize(n);
     hits.adc.resize(n);
-    const double bins = static_cast<double>(1ULL << vbits);
     for (std::size_t h = 0; h < n; ++h) {
-      // dequantize: bin centres (sparse.dequantize), then rint and clip as PixelSparseCodec.decode
-      const double t = (static_cast<double>(codes[h]) + 0.5) / bins;
-      const double v = vmode == kQuantLinear ? vmin + t * (vmax - vmin) : vmin + std::expm1(t * std::log1p(vmax - vmin));
-      const double a = std::min(std::max(std::nearbyint(v), static_cast<double>(adc_min_)), static_cast<double>(adc_max_));
       const std::int64_t det = keys[0][h], col = keys[1][h], row = keys[2][h];
       if (det < 0 || det > 0xFFFFFFFFLL || col < 0 || col > 0xFFFF || row < 0 || row > 0xFFFF)
         r.fail("corrupt sparse blob: decoded position outside the schema's types");
       hits.det[h] = static_cast<std::uint32_t>(det);
       hits.col[h] = static_cast<std::uint16_t>(col);
       hits.row[h] = static_cast<std::uint16_t>(row);
-      hits.adc[h] = static_cast<std::uint16_t>(a);
+      hits.adc[h] = adc_of(codes[h], vbits, vmode == kQuantLinear, vmin, vmax, adc_min_, adc_max_);
     }
     canonical_order(hits, {0, static_cast<std::int64_t>(n)}, 0, 1);
     out.pixel.detId.swap(hits.det);
@@ -235,8 +258,67 @@ class PixelSparseDecoder : public CollectionDecoder {
   }
 
  private:
+  // PixelSparseCodec.from_metadata / __init__ for format 2: the tables blob, its sha256 in the settings, and
+  // tables that code this ADC setting on planes as large as a module
+  void setupTables(const Blobs& blobs) {
+    auto t = blobs.find("tables");
+    if (t == blobs.end())
+      throw ReadError(where_ + ": compressed file lacks metadata 'tables' of the pixel_sparse codec (format 2)");
+    if (sha256_hex(t->second.data(), t->second.size()) != tables_sha256_)
+      throw ReadError(where_ + ": metadata 'tables' of the pixel_sparse codec does not match the sha256 in its "
+                               "settings: the tables are damaged or belong to another file");
+    if (adc_bits_ < 1 || adc_bits_ > 16 || (mode_ != "log" && mode_ != "linear"))
+      throw ReadError(where_ + ": pixel_sparse settings: adc_bits " + std::to_string(adc_bits_) + ", mode '" + mode_ +
+                      "' (expected 1..16, log or linear)");
+    tables_ = read_sparse_tables(t->second, where_ + ": metadata 'tables'");
+    if (tables_.value_alphabet != (1LL << adc_bits_) || tables_.n_cols < 416 || tables_.n_rows < 160)
+      throw ReadError(where_ + ": pixel_sparse format 2: the tables code " + std::to_string(tables_.value_alphabet) +
+                      " ADC codes on " + std::to_string(tables_.n_cols) + " x " + std::to_string(tables_.n_rows) +
+                      " planes, the codec needs " + std::to_string(1LL << adc_bits_) + " (adc_bits=" +
+                      std::to_string(adc_bits_) + "): fit tables for this setting");
+    has_tables_ = true;
+  }
+
+  // one "HVS\x02" blob: the core's cluster-layout decode, then the ADC codes' bin centres
+  void decodeF2(const Column& blob, Event& out) {
+    if (!has_tables_)
+      throw ReadError(where_ + ": a format-2 blob but the codec has no tables (settings say format 1): the file is "
+                               "damaged");
+    sparse::Hits h;
+    try {
+      sparse::decode_event(blob.raw() + 4, blob.size() - 4, tables_, true, "pixel_sparse blob", h);
+    } catch (const DataError& err) {
+      throw ReadError(where_ + ": " + err.what());
+    }
+    const std::size_t n = h.col.size();
+    PixelHits hits;
+    hits.counts = {static_cast<std::int64_t>(n)};
+    hits.det.resize(n);
+    hits.row.resize(n);
+    hits.col.resize(n);
+    hits.adc.resize(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::int64_t det = h.plane_key[i], col = h.col[i], row = h.row[i];
+      if (det < 0 || det > 0xFFFFFFFFLL || col < 0 || col > 0xFFFF || row < 0 || row > 0xFFFF)
+        throw ReadError(where_ + ": pixel_sparse blob: decoded position outside the schema's types");
+      hits.det[i] = static_cast<std::uint32_t>(det);
+      hits.col[i] = static_cast<std::uint16_t>(col);
+      hits.row[i] = static_cast<std::uint16_t>(row);
+      hits.adc[i] = adc_of(static_cast<std::uint64_t>(h.value[i]), static_cast<std::uint64_t>(adc_bits_),
+                           mode_ == "linear", adc_min_, adc_max_, adc_min_, adc_max_);
+    }
+    canonical_order(hits, {0, static_cast<std::int64_t>(n)}, 0, 1);
+    out.pixel.detId.swap(hits.det);
+    out.pixel.row.swap(hits.row);
+    out.pixel.col.swap(hits.col);
+    out.pixel.adc.swap(hits.adc);
+  }
+
   std::string where_;
-  int adc_min_ = 1, adc_max_ = 255;
+  int adc_min_ = 1, adc_max_ = 255, format_ = 1, adc_bits_ = 0;
+  std::string mode_, tables_sha256_;
+  sparse::Tables tables_;
+  bool has_tables_ = false;
 };
 
 }  // namespace
