@@ -129,8 +129,9 @@ def test_cpp_plain_files_pass_through(tools, pixel_file_uproot, tpc_file_uproot,
             assert ak.all(got[name] == ref[name])
 
 
-def _rewrite(src, dst, *, blob_edit=None, branch_edit=None):
-    """Copy a compressed file with uproot, editing one blob's bytes or one branch's values (provenance kept)."""
+def _rewrite(src, dst, *, blob_edit=None, branch_edit=None, prov_edit=None):
+    """Copy a compressed file with uproot, editing one blob's bytes or one branch's values (provenance kept unless
+    prov_edit(provenance dict, blobs) changes it)."""
     with uproot.open(src) as f:
         t = f["Events"]
         counters = {b.name: b.count_branch.name for b in t.branches if b.count_branch is not None}
@@ -139,6 +140,8 @@ def _rewrite(src, dst, *, blob_edit=None, branch_edit=None):
     _, blobs = read_metadata(src)
     if blob_edit:
         blobs = blob_edit(dict(blobs))
+    if prov_edit:
+        prov_edit(prov, blobs)
     if branch_edit:
         name, fn = branch_edit
         raw[name] = fn(raw[name])
