@@ -1,6 +1,6 @@
 """Pixel DIGI compression modules: PixelDigiVQEncoder (DIGIs -> pixel_vq index products) and
-PixelDigiVQDecoder (index products -> DIGIs in the input schema).  Run time only: numpy, awkward,
-onnxruntime (no torch)."""
+PixelDigiSparseEncoder (the pixel_sparse baseline).  Decoding: HepvqDecoder (modules/decode.py; its alias
+PixelDigiVQDecoder).  Run time only: numpy, awkward, onnxruntime (no torch)."""
 from __future__ import annotations
 
 import time
@@ -9,9 +9,9 @@ import awkward as ak
 import numpy as np
 
 import hepvq.config as cms
-from hepvq.errors import DataError, ModelError, ParameterError
+from hepvq.errors import ModelError, ParameterError
 from hepvq.codecs import residual
-from hepvq.codecs.guard import decode_checked, with_checksum
+from hepvq.codecs.guard import with_checksum
 from hepvq.framework import EDProducer, register_module
 from hepvq.metrics import products_zstd_bytes
 from hepvq.pixel import metrics as M
@@ -71,15 +71,14 @@ class PixelDigiVQEncoder(EDProducer):
                 raise ParameterError(f"unknown operating point {params.operatingPoint!r}; known: "
                                      f"{', '.join(OPERATING_POINTS)}", label=label,
                                      module_type=type(self).__name__, parameter="operatingPoint")
-            if params.adcErrorBound >= 0 or not params.losslessPositions:
-                raise ParameterError("format 2 supports losslessPositions=True, adcErrorBound=-1 only",
-                                     label=label, module_type=type(self).__name__, parameter="format")
 
     def beginJob(self):  # noqa: N802
         p = self.params
         if p.format == 2:
             self.codec = PixelVQFormat2.from_directory(p.model, operating_point=p.operatingPoint,
-                                                       batch_size=p.batchSize, providers=self.context.providers)
+                                                       lossless_positions=p.losslessPositions,
+                                                       adc_error_bound=p.adcErrorBound, batch_size=p.batchSize,
+                                                       providers=self.context.providers)
         else:
             self.codec = PixelVQCodec.from_directory(p.model, lossless_positions=p.losslessPositions,
                                                      adc_error_bound=p.adcErrorBound, batch_size=p.batchSize,
@@ -164,67 +163,6 @@ class PixelDigiVQEncoder(EDProducer):
                                                           2),
             })
         self.context.report(self.label, rep)
-
-
-@register_module
-class PixelDigiVQDecoder(EDProducer):
-    """Decode pixel_vq index products back to DIGIs (jagged detId,row,col,adc) in the input schema.
-
-    The codec comes from the input file's metadata (the encoder module's label = src's label), or, when the
-    encoder runs in the same job, from ``model``."""
-
-    @classmethod
-    def fillDescriptions(cls, desc):  # noqa: N802
-        desc.add("src", cms.InputTag("pixelVQ"), "label of the encoder module whose products to decode")
-        desc.add("model", cms.string(""), "model directory; empty: read the codec from the input file")
-
-    def beginJob(self):  # noqa: N802
-        label = self.params.src.label if hasattr(self.params.src, "label") else str(self.params.src).split(":")[0]
-        label = label() if callable(label) else label
-        self.src_label = label
-        self.codec = None
-        self.instances = None
-        if self.params.model:
-            self.codec = PixelVQCodec.from_directory(self.params.model, providers=self.context.providers)
-            self.instances = ["", "modules", "codes", "escapes", "farcols", "corrections", "crc"]
-            return
-        files = list(getattr(self.context, "input_files", []) or [])
-        if not files:
-            raise ModelError(f"decoder '{self.label}': no input file to read the codec from; set model=...")
-        self._by_file = {}
-        self._file = files[0]
-        self.codec, self.instances = self._codec_of(files[0])
-
-    def _codec_of(self, path):
-        """(codec, product instances) stored in one input file (each file decodes with its own model)."""
-        from hepvq.io.reading import codecs_from_file
-
-        if path not in self._by_file:
-            codecs = codecs_from_file(path)
-            if self.src_label not in codecs:
-                raise ModelError(f"decoder '{self.label}': input file {path} has no codec for label "
-                                 f"'{self.src_label}' (codecs: {', '.join(codecs) or 'none'})")
-            codec, _coll, prefixes = codecs[self.src_label]
-            self._by_file[path] = (codec, list(prefixes))
-        return self._by_file[path]
-
-    def produce(self, chunk):
-        src = getattr(chunk, "source_file", None)
-        if not self.params.model and src and src != self._file:
-            self.codec, self.instances = self._codec_of(src)
-            self._file = src
-        products = {}
-        for inst in self.instances:
-            tag = (self.src_label, inst)
-            if chunk.has(tag):
-                products[inst] = chunk.get(tag)
-        if "" not in products:
-            chunk.get((self.src_label, ""))  # raises ProductNotFound naming what exists
-        try:
-            chunk.put(decode_checked(self.codec, products, file=src or "?", label=self.src_label,
-                                     first_entry=getattr(chunk, "file_entry_start", chunk.entry_start)))
-        except DataError as err:
-            raise DataError(f"decoder '{self.label}': {err}") from err
 
 
 @register_module

@@ -173,8 +173,8 @@ def test_operating_point_validation(files, tmp_path):
         _job(out, "pixelVQ.format=2", "pixelVQ.operatingPoint=bogus")
     with pytest.raises(ParameterError, match="format"):
         _job(out, "pixelVQ.format=3")
-    with pytest.raises(ParameterError, match="format 2 supports"):
-        _job(out, "pixelVQ.format=2", "pixelVQ.adcErrorBound=0")
+    with pytest.raises(ParameterError, match="adcErrorBound >= 0 needs losslessPositions"):
+        _job(out, "pixelVQ.format=2", "pixelVQ.adcErrorBound=0", "pixelVQ.losslessPositions=False")
     assert not out.exists()
     with pytest.raises(ModelError, match="unknown operating point 'x'.*fine"):
         F.operating_point("x")
@@ -287,4 +287,49 @@ def test_core_decode_equals_python_decode_on_the_same_bytes():
     bad["s_charge"] = ak.unflatten(blob, ak.num(products["s_charge"]))
     for decode in (lambda p: F.decode_core(codec, p), codec.decode_reference):
         with pytest.raises(DataError, match="stream 'charge'"):
+            decode(bad)
+
+
+@pytest.mark.parametrize("bound", [0, 2])
+def test_adc_error_bound_round_trip_uproot_root_and_core_parity(files, bound):
+    """adcErrorBound in format 2: format 1's "corrections" product beside the streams; every decoded ADC within the
+    bound (0: lossless) by hepvq.open, by decompress_cfg.py read back in ROOT, and by the numpy oracle."""
+    ROOT = pytest.importorskip("ROOT")
+    f, d = files["tmp"] / f"b{bound}.root", files["tmp"] / f"b{bound}_dec.root"
+    rep = _job(f, "pixelVQ.format=2", "pixelVQ.operatingPoint=fine", f"pixelVQ.adcErrorBound={bound}")
+    assert "pixelVQ_corrections_dadc" in uproot.open(f)["Events"].keys()
+    assert f"adcErrorBound={bound}" in repr(rep)
+    ref = files["hits"]
+    got = hepvq.open(f).arrays().PixelDigi
+    for k in ("detId", "row", "col"):
+        assert ak.to_list(got[k]) == ak.to_list(ref[k])
+    err = np.abs(ak.to_numpy(ak.flatten(got.adc)).astype(int) - ak.to_numpy(ak.flatten(ref.adc)).astype(int))
+    assert err.max() <= bound and (bound == 0 or err.max() == bound)
+    run([DECOMPRESS, f"inputFiles={f}", f"outputFile={d}", "--no-progress"])
+    rf = ROOT.TFile.Open(str(d))
+    t = rf.Get("Events")
+    for e in range(N_EVENTS):
+        t.GetEntry(e)
+        assert [int(a) for a in t.PixelDigi_adc] == ak.to_list(got[e].adc)
+    rf.Close()
+    codec = _codec(f)
+    assert codec.adc_error_bound == bound
+    t = uproot.open(f)["Events"]
+    products = {"": t.arrays(["pixelVQ_nmod", "pixelVQ_ncl", "pixelVQ_npatch"], how=dict)}
+    products[""] = ak.zip({k.split("_")[-1]: v for k, v in products[""].items()})
+    for inst in [f"s_{n}" for n in F.stream_names(codec.stages)] + ["fardet"]:
+        products[inst] = t[f"pixelVQ_{inst}"].array()
+    products["corrections"] = ak.zip({k: t[f"pixelVQ_corrections_{k}"].array() for k in ("dhit", "dadc")})
+    a, b = F.decode_core(codec, products), codec.decode_reference(products)
+    for k in P.FIELDS:
+        assert ak.to_list(a[k]) == ak.to_list(b[k]) == ak.to_list(got[k])
+    # error paths: the corrections missing, or pointing beyond the event's hits
+    with pytest.raises(DataError, match="product instance 'corrections' is missing"):
+        codec.decode({k: v for k, v in products.items() if k != "corrections"})
+    c = products["corrections"]
+    dhit = ak.to_numpy(ak.flatten(c.dhit)).copy()
+    dhit[-1] += 10 ** 6
+    bad = dict(products, corrections=ak.zip({"dhit": ak.unflatten(dhit, ak.num(c.dhit)), "dadc": c.dadc}))
+    for decode in (lambda p: F.decode_core(codec, p), codec.decode_reference):
+        with pytest.raises(DataError, match="correction"):
             decode(bad)

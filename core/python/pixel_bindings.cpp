@@ -306,7 +306,8 @@ void bind_patches(py::module_& m) {
       "pixel_vq_f2_decode",
       [](const hepvq::PixelVQModel& model, const py::dict& context, const py::list& tables, const py::list& streams,
          carray<std::int64_t> nmod, carray<std::int64_t> ncl, carray<std::int64_t> npatch,
-         carray<std::int64_t> fardet, carray<std::int64_t> fardet_counts, int threads) {
+         carray<std::int64_t> fardet, carray<std::int64_t> fardet_counts, int threads, int adc_error_bound,
+         py::object n_corr, py::object dhit, py::object dadc) {
         hepvq::PixelVQF2Context c;
         c.known_dets = context["known_dets"].cast<std::vector<std::int64_t>>();
         c.layers = context["layers"].cast<std::vector<std::int64_t>>();
@@ -342,20 +343,37 @@ void bind_patches(py::module_& m) {
             throw std::invalid_argument("pixel_vq_f2_decode: a stream is not (bytes, n_events + 1 byte offsets)");
           in.streams.push_back({data.back().data(), static_cast<std::size_t>(data.back().size()), offs.back().data()});
         }
+        // ADC corrections (format 1's "corrections" product, applied by pixel_vq_hits as for format 1)
+        hepvq::PixelVQStreams corr;
+        corr.n_events = n_ev;
+        corr.adc_error_bound = adc_error_bound;
+        carray<std::int64_t> nc, dh, da;
+        if (!n_corr.is_none()) {
+          nc = carray<std::int64_t>::ensure(n_corr);
+          dh = carray<std::int64_t>::ensure(dhit);
+          da = carray<std::int64_t>::ensure(dadc);
+          if (!nc || !dh || !da || static_cast<std::size_t>(nc.size()) != n_ev || dh.size() != da.size())
+            throw std::invalid_argument("pixel_vq_f2_decode: corrections are not (n_events counts, dhit, dadc of "
+                                        "one length) int64 arrays");
+          corr.n_corr = nc.data();
+          corr.dhit = dh.data();
+          corr.dadc = da.data();
+          corr.n_corrections = static_cast<std::size_t>(dh.size());
+        }
         hepvq::PixelHits h;
         {
           py::gil_scoped_release release;
           hepvq::PixelVQPatches p = hepvq::pixel_vq_f2_patches(model, c, t, in, threads);
-          hepvq::PixelVQStreams none;
-          none.n_events = n_ev;
-          h = hepvq::pixel_vq_hits(model, p, nullptr, none, threads);
+          h = hepvq::pixel_vq_hits(model, p, nullptr, corr, threads);
         }
         return hits_tuple(std::move(h));
       },
       "model"_a, "context"_a, "tables"_a, "streams"_a, "nmod"_a, "ncl"_a, "npatch"_a, "fardet"_a, "fardet_counts"_a,
-      "threads"_a = 1,
+      "threads"_a = 1, "adc_error_bound"_a = -1, "n_corr"_a = py::none(), "dhit"_a = py::none(),
+      "dadc"_a = py::none(),
       "pixel_vq format-2 streams of a chunk -> (counts, detId, row, col, adc) in canonical order (fractions from the "
       "model's codebooks). context: the tables header's known_dets, layers, charge_edges plus ncl_edges, "
       "own_shapes, nhit_buckets, charge_buckets, tile_positions, module_rows, module_cols; tables and streams "
-      "(bytes, byte offsets) in format2.stream_names order.");
+      "(bytes, byte offsets) in format2.stream_names order; n_corr (per event), dhit, dadc: the 'corrections' "
+      "product (adc_error_bound >= 0), None without.");
 }

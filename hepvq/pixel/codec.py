@@ -305,20 +305,26 @@ class PixelVQCodec(Codec):
                 dec = self._reconstruct(n_ev, p.event, p.det, p.row, p.col, mask, charge, codes, multi)
                 ref = P.canonical(h)
         if self.adc_error_bound >= 0:
-            err = dec.adc - ref.adc
-            idx = np.flatnonzero(np.abs(err) > self.adc_error_bound)
-            corr = residual.quantise(-err[idx], self.adc_error_bound)
-            ev_of = ref.event[idx]
-            starts = np.searchsorted(ref.event, np.arange(n_ev))
-            within = idx - starts[ev_of]
-            newc = np.ones(len(idx), dtype=bool)
-            if len(idx):
-                newc[1:] = ev_of[1:] != ev_of[:-1]
-            dhit = within - np.where(newc, 0, np.roll(within, 1))
-            out["corrections"] = _jagged({"dhit": dhit.astype(np.uint32), "dadc": corr.astype(np.int16)},
-                                         np.bincount(ev_of, minlength=n_ev))
-            dec.adc[idx] = residual.apply(dec.adc[idx], corr, self.adc_error_bound)
+            out["corrections"] = self._corrections(ref, dec, n_ev)
         return out, ref, dec
+
+    def _corrections(self, ref: P.Hits, dec: P.Hits, n_ev: int) -> ak.Array:
+        """The "corrections" product (per event: hit index delta in canonical order, quantised ADC correction)
+        that brings every decoded ADC within adc_error_bound of the input; applies them to dec.adc.  ref and dec:
+        the same hits in canonical order (lossless positions).  Shared by formats 1 and 2."""
+        err = dec.adc - ref.adc
+        idx = np.flatnonzero(np.abs(err) > self.adc_error_bound)
+        corr = residual.quantise(-err[idx], self.adc_error_bound)
+        ev_of = ref.event[idx]
+        starts = np.searchsorted(ref.event, np.arange(n_ev))
+        within = idx - starts[ev_of]
+        newc = np.ones(len(idx), dtype=bool)
+        if len(idx):
+            newc[1:] = ev_of[1:] != ev_of[:-1]
+        dhit = within - np.where(newc, 0, np.roll(within, 1))
+        dec.adc[idx] = residual.apply(dec.adc[idx], corr, self.adc_error_bound)
+        return _jagged({"dhit": dhit.astype(np.uint32), "dadc": corr.astype(np.int16)},
+                       np.bincount(ev_of, minlength=n_ev))
 
     def _symbols(self, hits, first_entry=0):
         """The raw symbols of every patch: (hits, patches, shape code, coded mask, charge index, VQ codes of the

@@ -359,10 +359,6 @@ class PixelVQFormat2(PixelVQCodec):
             settings["version"] = SETTINGS_VERSION
         elif tables is None:
             raise ModelError("compressed file lacks metadata 'tables' of the pixel_vq format-2 codec")
-        bound = kwargs.get("adc_error_bound")
-        if kwargs.get("lossless_positions") is False or (bound is not None and int(bound) >= 0):
-            raise ModelError("pixel_vq format 2 supports lossless positions without ADC corrections only "
-                             "(losslessPositions=True, adcErrorBound=-1); use format 1 for the other modes")
         if int(settings.get("version", 0)) > SETTINGS_VERSION:
             raise ModelError(f"{source}: pixel_vq format version {settings['version']} is newer than this hepvq "
                              f"({SETTINGS_VERSION}); upgrade hepvq")
@@ -452,11 +448,17 @@ class PixelVQFormat2(PixelVQCodec):
         streams, counts, extra = cluster_streams(self, self.ctx, p, shape, mask, charge, codes, multi)
         out = encode_products(self, streams, counts, extra["fardet"], h.n_events)
         ref = dec = None
-        if want_reconstruction:
-            order, hit_patch, slot = self._last_hits
-            ref = h.take(order)
-            dec = P.Hits(h.n_events, ref.event, ref.det, ref.row, ref.col,
-                         self._decode_hit_adc(mask, charge, codes, multi, hit_patch, slot))
+        if want_reconstruction or self.adc_error_bound >= 0:
+            if self.lossless_positions:  # every hit decodes at its own place: no scatter (as format 1)
+                order, hit_patch, slot = self._last_hits
+                ref = h.take(order)
+                dec = P.Hits(h.n_events, ref.event, ref.det, ref.row, ref.col,
+                             self._decode_hit_adc(mask, charge, codes, multi, hit_patch, slot))
+            else:
+                dec = self._reconstruct(h.n_events, p.event, p.det, p.row, p.col, mask, charge, codes, multi)
+                ref = P.canonical(h)
+        if self.adc_error_bound >= 0:  # format 1's corrections product (lossless positions: same hits)
+            out["corrections"] = self._corrections(ref, dec, h.n_events)
         return out, ref, dec
 
     # ---- decode --------------------------------------------------------------------------------------------
@@ -473,7 +475,7 @@ class PixelVQFormat2(PixelVQCodec):
         d = decode_symbols(self, products)
         h = self._reconstruct(d["n_events"], d["event"], d["det"], d["row"], d["col"], d["mask"], d["charge"],
                               d["codes"], d["multi"])
-        return h.to_awkward()
+        return self._apply_corrections(products, h, d["n_events"])  # format 1's (none without the product)
 
     def indices(self, products: dict[str, ak.Array]) -> ak.Array:
         d = decode_symbols(self, products)
@@ -522,10 +524,14 @@ def _counts(arr) -> np.ndarray:
 def _check_instances(codec: PixelVQFormat2, products: dict[str, ak.Array]) -> list[str]:
     """The stream names of the codec, after checking that every product instance a decode needs is present."""
     names = stream_names(codec.stages)
-    for inst in ("", "fardet") + tuple(f"s_{n}" for n in names):
+    need = ("", "fardet") + tuple(f"s_{n}" for n in names) + (("corrections",) if codec.adc_error_bound >= 0 else ())
+    for inst in need:
         if inst not in products:
             raise DataError(f"pixel_vq format 2 decode: product instance '{inst}' is missing (have: "
                             f"{', '.join(repr(k) for k in products)})")
+    if codec.adc_error_bound < 0 and "corrections" in products:
+        raise DataError("pixel_vq format 2 decode: product 'corrections' present but the settings have no ADC error "
+                        "bound (adc_error_bound -1): settings and products do not belong together")
     return names
 
 
@@ -648,9 +654,15 @@ def decode_core(codec: PixelVQFormat2, products: dict[str, ak.Array]) -> ak.Arra
         return ak.to_numpy(main[name]).astype(np.int64)
 
     far = products["fardet"]
+    corr = {}
+    if "corrections" in products:
+        c = products["corrections"]
+        corr = {"n_corr": _counts(c), "dhit": ak.to_numpy(ak.flatten(c["dhit"], axis=None)).astype(np.int64),
+                "dadc": ak.to_numpy(ak.flatten(c["dadc"], axis=None)).astype(np.int64)}
     counts, det, row, col_, adc = hepvq_core.pixel_vq_f2_decode(
         codec.core_model, context, [codec.tab.tables[n] for n in names], streams, col("nmod"), col("ncl"),
-        col("npatch"), ak.to_numpy(ak.flatten(far, axis=None)).astype(np.int64), _counts(far), core.threads(codec))
+        col("npatch"), ak.to_numpy(ak.flatten(far, axis=None)).astype(np.int64), _counts(far), core.threads(codec),
+        adc_error_bound=codec.adc_error_bound, **corr)
     return core.hits_awkward(counts, det, row, col_, adc)
 
 
@@ -732,11 +744,11 @@ def tables_path(model_dir, point: str) -> Path:
 
 
 def products_bytes(products: dict) -> int:
-    """Bytes of format-2 products as stored, before ROOT's baskets: the stream blobs, the unknown detIds and the
-    three uint32 counts per event (what the encoder module's report counts)."""
+    """Bytes of format-2 products as stored, before ROOT's baskets: the stream blobs, the unknown detIds, the
+    three uint32 counts per event and the ADC corrections (what the encoder module's report counts)."""
     total = 12 * len(products[""])
     for k, v in products.items():
-        if k.startswith("s_") or k == "fardet":
-            flat = ak.to_numpy(ak.flatten(v, axis=None))
-            total += flat.nbytes
+        if k.startswith("s_") or k in ("fardet", "corrections"):
+            for field in ak.fields(v) or [None]:  # corrections: dhit and dadc; the others: one plain array
+                total += ak.to_numpy(ak.flatten(v if field is None else v[field], axis=None)).nbytes
     return total
