@@ -152,7 +152,8 @@ def _rewrite(src, dst, *, blob_edit=None, branch_edit=None, prov_edit=None):
             grouped.setdefault(prefix, {})[name[len(prefix) + 1:]] = arr
         else:
             data[name] = np.asarray(arr)
-    data.update({p: ak.zip(fields) for p, fields in grouped.items()})
+    # a product that is one jagged branch (format 2's streams: `n<prefix>` + `<prefix>`) stays one
+    data.update({p: fields[""] if list(fields) == [""] else ak.zip(fields) for p, fields in grouped.items()})
     with uproot.recreate(dst) as out:
         tree = out.mktree("Events", {k: (v.type.content if isinstance(v, ak.Array) else v.dtype)
                                      for k, v in data.items()})
