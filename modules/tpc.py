@@ -1,5 +1,5 @@
-"""TPC compression modules with implicit neural representations: TpcInrEncoder (TpcHit -> tpc_inr products)
-and TpcInrDecoder (tpc_inr products -> TpcHit in the input schema).
+"""TPC compression modules with implicit neural representations: TpcInrEncoder (TpcHit -> tpc_inr products);
+decoding is HepvqDecoder's (modules/decode.py; its alias TpcInrDecoder: tpc_inr products -> TpcHit).
 
 Decoding needs numpy, awkward, zstandard and onnxruntime only; encoding with method="amortised" too (the
 encoder is ONNX); method="fit" (the paper's per-sector fitting) needs torch."""
@@ -12,9 +12,9 @@ import awkward as ak
 import numpy as np
 
 import hepvq.config as cms
-from hepvq.errors import DataError, ModelError, ParameterError
+from hepvq.errors import ModelError, ParameterError
 from hepvq.codecs import residual
-from hepvq.codecs.guard import decode_checked, with_checksum
+from hepvq.codecs.guard import with_checksum
 from hepvq.framework import EDProducer, register_module
 from hepvq.metrics import products_zstd_bytes
 
@@ -173,40 +173,3 @@ class TpcInrEncoder(EDProducer):
                         "cluster centroid RMS residual phi [bins]": round(f["centroid_rms_phi"], 4),
                         "cluster centroid RMS residual z [bins]": round(f["centroid_rms_z"], 4)})
         self.context.report(self.label, rep)
-
-
-@register_module
-class TpcInrDecoder(EDProducer):
-    """Decode tpc_inr products back to TpcHit (jagged sector,layer,phi,z,adc) with the codec stored in the input
-    file (numpy + onnxruntime, no torch)."""
-
-    @classmethod
-    def fillDescriptions(cls, desc):  # noqa: N802
-        desc.add("src", cms.InputTag("tpcInr"), "label of the TpcInrEncoder whose products to decode")
-
-    def beginJob(self):  # noqa: N802
-        from hepvq.io.reading import codecs_from_file
-
-        tag = self.params.src
-        label = tag.label if hasattr(tag, "label") else str(tag).split(":")[0]
-        self.src_label = label() if callable(label) else label
-        files = list(getattr(self.context, "input_files", []) or [])
-        if not files:
-            raise ModelError(f"TpcInrDecoder '{self.label}': no input file to read the tpc_inr codec from")
-        codecs = codecs_from_file(files[0])
-        if self.src_label not in codecs:
-            raise ModelError(f"TpcInrDecoder '{self.label}': input file {files[0]} has no codec for label "
-                             f"'{self.src_label}' (codecs: {', '.join(codecs) or 'none'})")
-        self.codec, _coll, prefixes = codecs[self.src_label]
-        if self.codec.name != "tpc_inr":
-            raise ModelError(f"TpcInrDecoder '{self.label}': codec of '{self.src_label}' is {self.codec.name}, not tpc_inr")
-        self.instances = list(prefixes)
-
-    def produce(self, chunk):
-        products = {inst: chunk.get((self.src_label, inst)) for inst in self.instances}
-        try:
-            chunk.put(decode_checked(self.codec, products, file=getattr(chunk, "source_file", None) or "?",
-                                     label=self.src_label,
-                                     first_entry=getattr(chunk, "file_entry_start", chunk.entry_start)))
-        except DataError as err:
-            raise DataError(f"TpcInrDecoder '{self.label}': {err}") from err

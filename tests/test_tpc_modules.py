@@ -184,3 +184,34 @@ def test_error_bounded_codec_keeps_a_code_only_where_it_pays(job, monkeypatch):
     assert ak.sum(ak.num(prod["weights"]["byte"])) == 0
     for a, b in zip(tpc_hit_table(hits), tpc_hit_table(bad.decode(prod))):
         assert len(a) == 0 or np.abs(a[:, 4] - b[:, 4]).max() <= 2
+
+
+def test_tpc_decoder_each_file_with_its_own_model(job, tmp_path):
+    """Two input files compressed with different amortised models: TpcInrDecoder (now HepvqDecoder with src)
+    decodes each with its own codec -- it used to decode every file with the first file's codec."""
+    import hepvq.config as cms
+    from hepvq.framework.processor import EventProcessor
+    from hepvq.tpc import amortised as am
+    from hepvq.tpc.synthetic import sector_volumes
+
+    cfg = am.default_config(latent_channels=2, c1=4, c2=4, width=8, depth=1)
+    model, _ = am.train(sector_volumes(1, seed=5, n_tracks=4), cfg, steps=1, batch=1, points=64)
+    enc, dec = tmp_path / "enc2.onnx", tmp_path / "dec2.onnx"
+    am.export_onnx(model, enc, dec)
+    comp2 = tmp_path / "c2.root"
+    run([COMPRESS, f"inputFiles={job['src']}", f"outputFile={comp2}", f"tpcInr.encoderModel={enc}",
+         f"tpcInr.decoderModel={dec}", "--no-progress"])
+    p = cms.Process("DEC")
+    p.source = cms.Source("RootSource", fileNames=cms.untracked.vstring(str(job["comp"]), str(comp2)))
+    p.dec = cms.EDProducer("TpcInrDecoder", src=cms.InputTag("tpcInr"))
+    p.out = cms.OutputModule("RootOutputModule", fileName=cms.untracked.string(str(tmp_path / "d.root")),
+                             outputCommands=cms.untracked.vstring("drop *", "keep dec"),
+                             branchAliases=cms.untracked.PSet(dec=cms.untracked.string("TpcHit")))
+    p.path = cms.Path(p.dec)
+    p.e = cms.EndPath(p.out)
+    EventProcessor(p, progress=False).run()
+    arr = uproot.open(tmp_path / "d.root")["Events"].arrays()
+    got = ak.zip({f: arr[f"TpcHit_{f}"] for f in ("sector", "layer", "phi", "z", "adc")})
+    first, second = hepvq.open(str(job["comp"])).arrays()["TpcHit"], hepvq.open(str(comp2)).arrays()["TpcHit"]
+    assert ak.to_list(first.adc) != ak.to_list(second.adc)  # the two models decode the same hits differently
+    assert ak.to_list(got) == ak.to_list(ak.concatenate([first, second]))

@@ -8,6 +8,7 @@ metadata() -> {key: bytes}: everything decode() needs (ONNX decoder, codebooks, 
 """
 from __future__ import annotations
 
+import functools
 import json
 from abc import ABC, abstractmethod
 from typing import ClassVar
@@ -27,11 +28,20 @@ def register_codec(cls):
     return cls
 
 
+@functools.lru_cache(maxsize=1)
 def _entry_points() -> dict:
-    """{codec name: entry point} of the ``hepvq.codecs`` group (hepvq's own and other packages')."""
+    """{codec name: entry point} of the ``hepvq.codecs`` group (hepvq's own and other packages'), read once.
+
+    Every installed distribution is scanned (metadata.entry_points() keeps one distribution per name, so a stale
+    ``hepvq.egg-info`` left in a checkout that is on sys.path would hide the installed hepvq's codecs)."""
     from importlib import metadata
 
-    return {ep.name: ep for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}
+    eps = {}
+    for dist in metadata.distributions():
+        for ep in dist.entry_points:
+            if ep.group == ENTRY_POINT_GROUP:
+                eps.setdefault(ep.name, ep)
+    return eps
 
 
 def codec_class(name: str) -> type["Codec"]:

@@ -67,10 +67,11 @@ def codecs_from_blobs(provenance: dict, blobs: dict[str, bytes], file: str = "?"
     return out
 
 
-def codecs_from_file(path) -> dict:
-    """{label: (codec, collection, {instance: branch prefix})} of a hepvq output file."""
+def codecs_from_file(path, *, threads: int | None = None, providers=None) -> dict:
+    """{label: (codec, collection, {instance: branch prefix})} of a hepvq output file (run-time options as
+    codecs_from_blobs)."""
     prov, blobs = read_metadata(str(path))
-    return codecs_from_blobs(prov, blobs, str(path))
+    return codecs_from_blobs(prov, blobs, str(path), threads=threads, providers=providers)
 
 
 def products_of(arrays, prefixes: dict[str, str], all_prefixes=()) -> dict[str, ak.Array]:

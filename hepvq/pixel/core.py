@@ -17,13 +17,22 @@ from hepvq.pixel import patches as P
 _SELF_CHECK_ROWS = 4096
 
 
+# verdicts of the self-check, once per process for each (decoder graph, onnxruntime providers): a job or an
+# analysis opening many files written with one model checks it once (the check costs ~50 ms per open)
+_AGREES: dict[tuple, bool] = {}
+
+
 def core_model(codec) -> "hepvq_core.PixelVQModel":
     """The core's view of a PixelVQCodec (tables copied once); with the codebooks when the core's fractions
     agree with the ONNX decoder's."""
     books = _codebooks(codec)
     model = _make(codec, books or [])
-    if books and not _fractions_agree(codec, model):
-        model = _make(codec, [])
+    if books:
+        key = (codec.decoder.sha256, tuple(codec.decoder.providers))
+        if key not in _AGREES:
+            _AGREES[key] = _fractions_agree(codec, model)
+        if not _AGREES[key]:
+            model = _make(codec, [])
     return model
 
 
