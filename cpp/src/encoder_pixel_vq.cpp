@@ -1,5 +1,6 @@
 // pixel_vq encoding in C++, step for step what hepvq/pixel/codec.py PixelVQCodec._encode does for one event with
-// lossless positions: patches from the core (extract_patches), shape table lookup or escape, charge level of
+// lossless positions or without (a rare mask coded as the largest table shape inside it, as
+// PixelVQCodec.shape_index does): patches from the core (extract_patches), shape table lookup or escape, charge level of
 // the patch total (log grid, boundaries at geometric means), VQ codes of the multi-hit patches from encoder.onnx,
 // context ranks, module table with delta-coded detIds and column deltas (255 + "farcols"), and with an ADC
 // error bound the corrections against the codec's own decode (the core, as the reader decodes).
@@ -68,10 +69,11 @@ struct PixelVQEncoder::Impl {
 
   void setup() {
     settings = detail::parse_json(read_file(dir + "/codec.json"), "pixel_vq model " + dir + "/codec.json");
-    const json enc = settings.value("encoding", json::object());
-    if (!enc.value("lossless_positions", true))
-      throw ReadError(where + ": losslessPositions=False is not supported by the C++ encoder");
-    settings["encoding"] = {{"lossless_positions", true}, {"adc_error_bound", options.adcErrorBound}};
+    // the options decide, as the cfg's parameters do over the model's codec.json (PixelVQCodec's constructor)
+    if (options.adcErrorBound >= 0 && !options.losslessPositions)
+      throw ReadError(where + ": adc_error_bound needs lossless_positions=True (corrections refer to every input hit)");
+    settings["encoding"] = {{"lossless_positions", options.losslessPositions},
+                            {"adc_error_bound", options.adcErrorBound}};
     settings_blob = settings.dump();
     decoder_bytes = read_file(dir + "/decoder.onnx");
     ReaderOptions ro;
@@ -154,32 +156,43 @@ struct PixelVQEncoder::Impl {
       fail(entry, err.what());
     }
     const int d = m().size();
-    const std::size_t np = p.mask.size();
     for (auto& f : fields) f.values.clear();
     detail::PixelVQSymbols sym;
     std::vector<float> x, mk;
-    std::vector<std::int64_t> shape(np), charge(np), multi_shape;
+    std::vector<std::int64_t> shape, charge, multi_shape;
+    std::vector<std::size_t> kept;  // the patches coded (without lossless positions one may lose every hit)
     std::vector<double> bounds(m().levels.size() - 1);
     for (std::size_t i = 0; i + 1 < m().levels.size(); ++i)
       bounds[i] = std::sqrt(static_cast<double>(m().levels[i]) * static_cast<double>(m().levels[i + 1]));
-    for (std::size_t i = 0; i < np; ++i) {
-      const std::uint64_t mask = p.mask[i];
+    for (std::size_t i = 0; i < p.mask.size(); ++i) {
+      std::uint64_t mask = p.mask[i];  // the mask coded
       auto it = shape_of.find(mask);
-      shape[i] = it == shape_of.end() ? m().escape() : it->second;
-      if (shape[i] == m().escape()) fields[i_esc].values.push_back(static_cast<std::int64_t>(mask));
+      std::int64_t s = it == shape_of.end() ? m().escape() : it->second;
+      if (s == m().escape() && !options.losslessPositions) {
+        const std::int64_t best = largest_subset_shape(mask);
+        if (best >= 0) {
+          s = best;
+          mask = m().shapes[static_cast<std::size_t>(best)];
+        }
+      }
       std::int64_t total = 0;
       for (int k = 0; k < d; ++k)
         if ((mask >> k) & 1) total += p.adc[i * d + k];
-      charge[i] = std::lower_bound(bounds.begin(), bounds.end(), static_cast<double>(total)) - bounds.begin();
+      if (total == 0) continue;  // PixelVQCodec._symbols: keep = total > 0
+      kept.push_back(i);
+      shape.push_back(s);
+      if (s == m().escape()) fields[i_esc].values.push_back(static_cast<std::int64_t>(mask));
+      charge.push_back(std::lower_bound(bounds.begin(), bounds.end(), static_cast<double>(total)) - bounds.begin());
       if (__builtin_popcountll(mask) >= 2) {
         for (int k = 0; k < d; ++k) {
           const bool on = (mask >> k) & 1;
           x.push_back(on ? static_cast<float>(static_cast<double>(p.adc[i * d + k]) / static_cast<double>(total)) : 0.0f);
           mk.push_back(on ? 1.0f : 0.0f);
         }
-        multi_shape.push_back(shape[i]);
+        multi_shape.push_back(s);
       }
     }
+    const std::size_t np = kept.size();
     std::vector<std::int64_t> codes;
     std::int64_t cols = 0;
     encoder->run_encoder("x", x, "mask", mk, d, "indices", static_cast<std::int64_t>(multi_shape.size()), kBatch,
@@ -190,11 +203,12 @@ struct PixelVQEncoder::Impl {
                       "-stage model");
     // ranks given the shape (and the module's shape context)
     const std::size_t n_sym = m().shapes.size() + 1, n_lev = m().levels.size();
-    for (std::size_t i = 0; i < np; ++i) {
-      const std::int64_t r_shape = inv_shape.empty() ? shape[i]
-          : inv_shape[static_cast<std::size_t>(m().det_context(p.det[i])) * n_sym + shape[i]];
+    for (std::size_t j = 0; j < np; ++j) {
+      const std::size_t i = kept[j];
+      const std::int64_t r_shape = inv_shape.empty() ? shape[j]
+          : inv_shape[static_cast<std::size_t>(m().det_context(p.det[i])) * n_sym + shape[j]];
       fields[kShape].values.push_back(r_shape);
-      fields[kCharge].values.push_back(inv_charge.empty() ? charge[i] : inv_charge[shape[i] * n_lev + charge[i]]);
+      fields[kCharge].values.push_back(inv_charge.empty() ? charge[j] : inv_charge[shape[j] * n_lev + charge[j]]);
       fields[kRow].values.push_back(p.row[i]);
     }
     for (std::size_t j = 0; j < multi_shape.size(); ++j)
@@ -204,14 +218,15 @@ struct PixelVQEncoder::Impl {
         fields[kCodes0 + s].values.push_back(inv_code.empty() ? c : inv_code[s][multi_shape[j] * k + c]);
       }
     // module table (patches come sorted by detId, anchor col, anchor row) and column deltas
-    for (std::size_t i = 0; i < np; ++i) {
-      const bool newmod = i == 0 || p.det[i] != p.det[i - 1];
+    for (std::size_t j = 0; j < np; ++j) {
+      const std::size_t i = kept[j], prev = j == 0 ? 0 : kept[j - 1];
+      const bool newmod = j == 0 || p.det[i] != p.det[prev];
       if (newmod) {
-        fields[i_ddet].values.push_back(p.det[i] - (i == 0 ? 0 : p.det[i - 1]));
+        fields[i_ddet].values.push_back(p.det[i] - (j == 0 ? 0 : p.det[prev]));
         fields[i_npatch].values.push_back(0);
       }
       ++fields[i_npatch].values.back();
-      const std::int64_t dcol = p.col[i] - (newmod ? 0 : p.col[i - 1]);
+      const std::int64_t dcol = p.col[i] - (newmod ? 0 : p.col[prev]);
       fields[kDcol].values.push_back(std::min<std::int64_t>(dcol, 255));
       if (dcol >= 255) fields[i_far].values.push_back(dcol - 255);
     }
@@ -232,6 +247,23 @@ struct PixelVQEncoder::Impl {
                           " does not fit " + f.type);
     }
     checksum_of_fields();
+  }
+
+  // P.largest_subset_shape: the table shape with the most pixels among those inside `mask` (ties: the lowest
+  // index), -1 when none (of at least one pixel) is
+  std::int64_t largest_subset_shape(std::uint64_t mask) const {
+    std::int64_t best = -1;
+    int best_size = 0;
+    for (std::size_t j = 0; j < m().shapes.size(); ++j) {
+      const std::uint64_t t = m().shapes[j];
+      if (t & ~mask) continue;
+      const int size = __builtin_popcountll(t);
+      if (size > best_size) {
+        best = static_cast<std::int64_t>(j);
+        best_size = size;
+      }
+    }
+    return best;
   }
 
   void corrections(const PatchSet& p, std::int64_t entry) {

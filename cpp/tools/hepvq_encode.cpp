@@ -1,5 +1,5 @@
-// hepvq_encode IN.root OUT.root --model DIR [--adc-error-bound B] [--label pixelVQ] [--tree Events]
-//              [--provider auto|cpu|cuda] [--threads N] [--max-events N]
+// hepvq_encode IN.root OUT.root --model DIR [--adc-error-bound B] [--lossless-positions true|false]
+//              [--label pixelVQ] [--tree Events] [--provider auto|cpu|cuda] [--threads N] [--max-events N]
 // Compresses the PixelDigi collection of IN with the pixel_vq model DIR into a hepvq file: the index products
 // PixelDigiVQEncoder writes (same branch names and types, per-event CRC-32), the model's settings and
 // decoder.onnx as sha256-listed blobs, the provenance; hepvq.open, hepvq_decode and decompress_cfg.py decode
@@ -29,8 +29,9 @@
 namespace {
 
 int usage() {
-  std::cerr << "usage: hepvq_encode IN.root OUT.root --model DIR [--adc-error-bound B] [--label pixelVQ]\n"
-               "                    [--tree Events] [--provider auto|cpu|cuda] [--threads N] [--max-events N]\n";
+  std::cerr << "usage: hepvq_encode IN.root OUT.root --model DIR [--adc-error-bound B] [--lossless-positions true|false]\n"
+               "                    [--label pixelVQ] [--tree Events] [--provider auto|cpu|cuda] [--threads N]\n"
+               "                    [--max-events N]\n";
   return 2;
 }
 
@@ -169,6 +170,7 @@ int main(int argc, char** argv) {
       const std::string v = argv[++i];
       if (a == "--model") model = v;
       else if (a == "--adc-error-bound") eo.adcErrorBound = std::atoi(v.c_str());
+      else if (a == "--lossless-positions" && (v == "true" || v == "false")) eo.losslessPositions = v == "true";
       else if (a == "--label") label = v;
       else if (a == "--tree") ro.tree = v;
       else if (a == "--provider") ro.provider = eo.provider = v;

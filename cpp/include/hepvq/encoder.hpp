@@ -16,6 +16,9 @@ namespace hepvq {
 
 struct EncoderOptions {
   int adcErrorBound = -1;  // >= 0: every decoded ADC within this of the input (0: lossless)
+  // false (the cfg's losslessPositions=False): a patch whose mask is not in the shape table is coded as the
+  // largest table shape inside it (its other hits dropped), escaped only when none fits; no ADC bound then
+  bool losslessPositions = true;
   std::string provider = "auto";
   int intraOpThreads = 0;
 };
