@@ -86,6 +86,7 @@ void bind_search(py::module_& m);
 void bind_patches(py::module_& m);
 void bind_rans(py::module_& m);
 void bind_crc(py::module_& m);
+void bind_sparse(py::module_& m);
 
 PYBIND11_MODULE(hepvq_core, m) {
   m.doc() = "hepvq codec core (C++17): stream coding and the pixel codecs' hot paths";
@@ -110,4 +111,5 @@ PYBIND11_MODULE(hepvq_core, m) {
   bind_patches(m);
   bind_rans(m);
   bind_crc(m);
+  bind_sparse(m);
 }

@@ -75,7 +75,17 @@ def pack_rans(q: np.ndarray, plane_keys, col, row, tables) -> bytes:
 
 
 def unpack_rans(blob: bytes, plane_keys, col, row, tables, what: str = "residuals") -> np.ndarray:
-    """Inverse of pack_rans given the decoded positions (in (plane, col, row) order)."""
+    """Inverse of pack_rans given the decoded positions (in (plane, col, row) order), by the compiled core
+    (core/src/sparse_streams.cpp, shared with the C++ reader); unpack_rans_reference is its numpy oracle."""
+    from hepvq.baselines import sparse_streams_core
+
+    if sparse_streams_core.core_tables(tables) is None:
+        return unpack_rans_reference(blob, plane_keys, col, row, tables, what)
+    return sparse_streams_core.unpack_residuals(blob, plane_keys, col, row, tables, what)
+
+
+def unpack_rans_reference(blob: bytes, plane_keys, col, row, tables, what: str = "residuals") -> np.ndarray:
+    """numpy unpack_rans: the test oracle of the core's."""
     from hepvq.baselines import sparse_streams
     from hepvq.errors import DataError
 

@@ -146,7 +146,21 @@ def encode_rans(sector, layer, phi, z, tables, shape=SHAPE) -> tuple[bytes, np.n
 
 
 def decode_rans(blob: bytes, tables, shape=SHAPE, what: str = "tpc_inr coords"):
-    """Format 2 of decode: -> (sector, layer, phi, z) int64 arrays in key order."""
+    """Format 2 of decode: -> (sector, layer, phi, z) int64 arrays in key order, by the compiled core
+    (core/src/sparse_streams.cpp, what the C++ reader runs too); decode_rans_reference is its numpy oracle."""
+    from hepvq.baselines.sparse_streams_core import core_tables
+
+    core = core_tables(tables)
+    if core is None:
+        return decode_rans_reference(blob, tables, shape, what)
+    import hepvq_core
+
+    P, Z, L = shape
+    return hepvq_core.tpc_decode_coords(bytes(blob), core, P, Z, L, what)
+
+
+def decode_rans_reference(blob: bytes, tables, shape=SHAPE, what: str = "tpc_inr coords"):
+    """numpy decode_rans: the test oracle of the core's."""
     from hepvq.baselines import sparse_streams
 
     pk, phi, z, _ = sparse_streams.decode_event(bytes(blob), tables, with_value=False, what=what)
