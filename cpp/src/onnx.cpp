@@ -110,5 +110,43 @@ void OnnxModel::run_encoder(const std::string& a_name, const std::vector<float>&
   }
 }
 
+void OnnxModel::run_floats(const std::vector<FloatInput>& inputs, const std::string& output, std::int64_t rows,
+                           std::int64_t batch, std::vector<float>& out) {
+  out.clear();
+  if (rows == 0) return;
+  try {
+    auto mem = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
+    std::vector<const char*> names;
+    for (const auto& in : inputs) names.push_back(in.name.c_str());
+    const char* out_names[1] = {output.c_str()};
+    for (std::int64_t start = 0; start < rows; start += batch) {
+      const std::int64_t n = std::min(batch, rows - start);
+      std::vector<Ort::Value> values;
+      for (const auto& in : inputs) {
+        std::vector<std::int64_t> shape = in.shape;
+        std::int64_t row_size = 1;
+        for (std::size_t k = 1; k < shape.size(); ++k) row_size *= shape[k];
+        std::int64_t count = row_size * shape[0];
+        const float* p = in.data;
+        if (in.sliced) {
+          shape[0] = n;
+          count = row_size * n;
+          p += start * row_size;
+        }
+        values.push_back(Ort::Value::CreateTensor<float>(mem, const_cast<float*>(p), static_cast<std::size_t>(count),
+                                                         shape.data(), shape.size()));
+      }
+      auto res = session_->Run(Ort::RunOptions{nullptr}, names.data(), values.data(), values.size(), out_names, 1);
+      auto info = res[0].GetTensorTypeAndShapeInfo();
+      if (info.GetElementType() != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT || info.GetElementCount() % n)
+        throw ReadError(where_ + ": output '" + output + "' is not float32 with one row per input row");
+      const float* p = res[0].GetTensorData<float>();
+      out.insert(out.end(), p, p + info.GetElementCount());
+    }
+  } catch (const Ort::Exception& err) {
+    throw ReadError(where_ + ": onnxruntime run failed: " + err.what());
+  }
+}
+
 }  // namespace detail
 }  // namespace hepvq

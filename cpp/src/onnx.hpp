@@ -29,6 +29,17 @@ class OnnxModel {
   void run_encoder(const std::string& a_name, const std::vector<float>& a, const std::string& b_name,
                    const std::vector<float>& b, std::int64_t cols, const std::string& output, std::int64_t rows,
                    std::int64_t batch, std::vector<std::int64_t>& out, std::int64_t& out_cols);
+  // float32 inputs -> the float32 output `output` (one value or row per input row): inputs with `rows` set are
+  // sliced by rows in batches of `batch` (the others, e.g. a latent, go whole into every run), as
+  // hepvq.tpc.amortised_rt.AmortisedRuntime.decode feeds its decoder
+  struct FloatInput {
+    std::string name;
+    const float* data;
+    std::vector<std::int64_t> shape;  // of the whole input; shape[0] is the row axis when sliced
+    bool sliced;
+  };
+  void run_floats(const std::vector<FloatInput>& inputs, const std::string& output, std::int64_t rows,
+                  std::int64_t batch, std::vector<float>& out);
   const std::string& provider() const { return provider_; }
   // custom metadata of the graph (key -> value), "" when absent
   std::string metadata(const std::string& key) const;
