@@ -21,7 +21,7 @@ from hepvq.codecs.guard import event_checksums
 from hepvq.errors import HepvqError
 from hepvq.io.metadata import read_metadata
 from hepvq.io.reading import products_of
-from test_cpp_reader import COMPRESS, SAMPLE, SPARSE_CFG, _rewrite, assert_same_as_python, cpp_decode, tools  # noqa: F401
+from test_cpp_reader import COMPRESS, PIXEL, SAMPLE, SPARSE_CFG, _rewrite, assert_same_as_python, cpp_decode, tools  # noqa: F401
 
 pytestmark = pytest.mark.slow  # builds the C++ tools (incremental) and compresses a few events several times
 
@@ -48,12 +48,16 @@ def files(tmp_path_factory):
     out = {"sparse2": _compress(d, SAMPLE, name="sparse2", events=2)}
     for point, events in (("fine", 1), ("default", 2), ("coarse", 1)):
         out[point] = _compress(d, SAMPLE, name=point, events=events, extra=[f"pixelVQ.operatingPoint={point}"])
+    for bound in (0, 2):  # format 1's corrections product beside the streams
+        out[f"default_b{bound}"] = _compress(d, SAMPLE, name=f"default_b{bound}", events=1,
+                                             extra=[f"pixelVQ.adcErrorBound={bound}"])
     return out
 
 
 @pytest.mark.parametrize("mode,fractions,threads,chunk", [
     ("fine", "auto", 1, 16), ("default", "auto", 1, 16), ("coarse", "auto", 1, 16), ("default", "onnx", 1, 1),
-    ("default", "auto", 2, 16), ("sparse2", "auto", 1, 16)])
+    ("default", "auto", 2, 16), ("default_b0", "auto", 1, 16), ("default_b2", "onnx", 2, 1),
+    ("sparse2", "auto", 1, 16)])
 def test_cpp_decodes_format2_as_python(tools, files, tmp_path, mode, fractions, threads, chunk):  # noqa: F811
     dst = tmp_path / "decoded.root"
     proc = cpp_decode(tools, files[mode], dst, "--fractions", fractions, "--threads", str(threads), "--chunk",
@@ -63,13 +67,27 @@ def test_cpp_decodes_format2_as_python(tools, files, tmp_path, mode, fractions, 
         how = "core (codebooks of decoder.onnx)" if fractions == "auto" else "onnxruntime (CPUExecutionProvider)"
         assert f"PixelDigi <- 'pixelVQ' pixel_vq, {how}" in proc.stdout
         with hepvq.open(files[mode]) as f:  # the file really is format 2 at that operating point
-            d = f.codecs["pixelVQ"][0].describe()
-            assert (d["format"], d["operating_point"]) == (2, mode)
+            codec = f.codecs["pixelVQ"][0]
+            d = codec.describe()
+            assert (d["format"], d["operating_point"]) == (2, mode.split("_")[0])
+            assert codec.adc_error_bound == (int(mode[-1]) if "_b" in mode else -1)
     else:
         assert "PixelDigi <- 'enc' pixel_sparse" in proc.stdout
         assert uproot.open(files[mode])["Events"]["enc_blob"].array()[0][:4].tolist() == list(b"HVS\x02")
     assert assert_same_as_python(dst, files[mode]) > 50_000  # one or two PU-200 events
     assert sorted(p.name for p in tmp_path.iterdir()) == ["decoded.root"]
+
+
+def test_cpp_format2_lossless_bound_gives_the_input_back(tools, files, tmp_path):  # noqa: F811
+    """adcErrorBound=0 in format 2 is lossless: the C++ decode equals the sample's first event hit for hit."""
+    dst = tmp_path / "decoded.root"
+    assert cpp_decode(tools, files["default_b0"], dst).returncode == 0
+    got = uproot.open(dst)["Events"].arrays()
+    raw = uproot.open(SAMPLE)["Events"].arrays(entry_stop=1)
+    a = np.stack([ak.to_numpy(got[f"PixelDigi_{f}"][0]).astype(np.int64) for f in PIXEL], 1)
+    b = np.stack([ak.to_numpy(raw[f"PixelDigi_{f}"][0]).astype(np.int64) for f in PIXEL], 1)
+    assert len(got) == 1 and a.shape == b.shape
+    np.testing.assert_array_equal(a[np.lexsort(a.T[::-1])], b[np.lexsort(b.T[::-1])])
 
 
 def test_cpp_format2_on_simulated_events(tools, tmp_path):  # noqa: F811
