@@ -810,7 +810,15 @@ class PixelSparseCodec(Codec):
         return {"": ak.unflatten(ak.zip({"blob": flat}), counts)}
 
     def decode(self, products: dict[str, ak.Array]) -> ak.Array:
-        from hepvq.baselines import sparse_streams
+        """Format-2 blobs by the compiled core (core/src/sparse_streams.cpp, as the C++ reader decodes them)."""
+        return self._decode(products, core=True)
+
+    def decode_reference(self, products: dict[str, ak.Array]) -> ak.Array:
+        """decode with the numpy decoder of format-2 blobs (sparse_streams.decode_event): the oracle of the core's."""
+        return self._decode(products, core=False)
+
+    def _decode(self, products: dict[str, ak.Array], core: bool) -> ak.Array:
+        from hepvq.baselines import sparse_streams, sparse_streams_core
         from hepvq.baselines.sparse import decode_sparse, dequantize
 
         if "" not in products:
@@ -826,8 +834,11 @@ class PixelSparseCodec(Codec):
                 if self.tables is None:
                     raise DataError(f"pixel_sparse: event {e} is a format-2 blob but the codec has no tables "
                                     "(settings say format 1): the file is damaged")
-                det, col, row, code = sparse_streams.decode_event(blob, self.tables, offset=4,
-                                                                  what=f"pixel_sparse event {e}")
+                what = f"pixel_sparse event {e}"
+                if core and sparse_streams_core.core_tables(self.tables) is not None:  # the cluster layout
+                    det, col, row, code = sparse_streams_core.decode_event(blob[4:], self.tables, what=what)
+                else:
+                    det, col, row, code = sparse_streams.decode_event(blob, self.tables, offset=4, what=what)
                 values = dequantize(code, self.adc_bits, self.adc_min, self.adc_max, self.mode)
             else:
                 keys, values, _ = decode_sparse(blob)
