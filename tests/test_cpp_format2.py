@@ -21,7 +21,8 @@ from hepvq.codecs.guard import event_checksums
 from hepvq.errors import HepvqError
 from hepvq.io.metadata import read_metadata
 from hepvq.io.reading import products_of
-from test_cpp_reader import COMPRESS, PIXEL, SAMPLE, SPARSE_CFG, _rewrite, assert_same_as_python, cpp_decode, tools  # noqa: F401
+from test_cpp_reader import (COMPRESS, PIXEL, SAMPLE, SPARSE_CFG, _rewrite, assert_same_as_python,  # noqa: F401
+                             cpp_decode, tools)
 
 pytestmark = pytest.mark.slow  # builds the C++ tools (incremental) and compresses a few events several times
 
