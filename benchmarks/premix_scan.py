@@ -34,7 +34,8 @@ LABELS = {
     "f2fine": "format 2, operatingPoint=fine", "f2default": "format 2, operatingPoint=default",
     "f2coarse": "format 2, operatingPoint=coarse",
     "b8": "format 1, adcErrorBound=8", "b4": "format 1, adcErrorBound=4", "b2": "format 1, adcErrorBound=2",
-    "top1": "format 1, shipped codebook, centroid-aware choice off (top-1)",
+    "top1": "format 1, shipped codebook and rank tables, centroid-aware choice off (top-1)",
+    "top1r": "format 1, retrained, centroid-aware choice off (--centroid-topk 1)",
     "cs0.3": "format 1, retrained, charge step 0.3", "cs0.6": "format 1, retrained, charge step 0.6",
     "cb128": "format 1, retrained, 128 codes", "cb512": "format 1, retrained, 512 codes",
     "rvq256x16": "format 1, retrained, residual VQ 256 + 16 codes (2 stages)",
@@ -123,23 +124,23 @@ def main(argv=None):
     import matplotlib.pyplot as plt
 
     rows = sorted(rows, key=lambda r: r["bits_per_hit_tree"])
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig, ax = plt.subplots(figsize=(10.5, 4.8))
     names = {"efficiency": "efficiency", "merged_fraction": "merged fraction", "res_core_rphi_um": "core width r-phi",
              "res_core_z_um": "core width z", "charge_mean_rel": "mean signal charge",
              "charge_w1_rel": "signal charge W1", "merged_charge_rms_rel": "merged-cluster charge RMS"}
+    floor = 1e-3   # a difference of exactly 0 +- 0 (identical clusters) is drawn here
     for i, fig_name in enumerate(CRITERIA):
-        pts = [(r["bits_per_hit_tree"], _used(r[fig_name])) for r in rows if r[fig_name]]
-        ax.plot([p[0] for p in pts], [max(p[1], 1e-3) for p in pts], ls="none", ms=5, alpha=0.8, label=names[fig_name],
-                marker="osD^v<>"[i])
-    for r in rows:
-        ax.annotate(f"{r['tag']} ({r['events']} ev)", (r["bits_per_hit_tree"], 1e-3), textcoords="offset points",
-                    xytext=(0, 4), fontsize=6, rotation=90)
+        pts = [(x + 0.08 * (i - 3), _used(r[fig_name])) for x, r in enumerate(rows) if r[fig_name]]
+        ax.plot([p[0] for p in pts], [max(p[1], floor) for p in pts], ls="none", ms=5, alpha=0.85,
+                label=names[fig_name], marker="osD^v<>"[i])
+    ax.set_xticks(range(len(rows)))
+    ax.set_xticklabels([f"{r['tag']}\n{r['bits_per_hit_tree']:.2f} b/hit\n{r['events']} ev" for r in rows], fontsize=6.5)
     ax.axhline(1.0, color="r", ls="--", lw=0.8, label="tolerance")
     ax.set_yscale("log")
-    ax.set_ylim(8e-4, 5)
-    ax.set_xlabel("bits per hit (Events tree of the compressed file)")
+    ax.set_ylim(floor / 1.3, 5)
+    ax.set_xlabel("setting (cheapest first; bits per hit of the compressed file's Events tree, events validated)")
     ax.set_ylabel("(|decoded - original| + 2 sigma) / tolerance")
-    ax.legend(fontsize=6, loc="upper right", ncol=2)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(os.path.join(d, "validation_scan.png"), dpi=90)
     return 0
