@@ -97,6 +97,7 @@ std::unique_ptr<PixelVQCodecCore> makePixelVQCore(const Blobs& blobs, const Read
 std::unique_ptr<CollectionDecoder> makePixelVQ(const Blobs& blobs, const ReaderOptions& options,
                                                const std::string& where);
 std::unique_ptr<CollectionDecoder> makePixelSparse(const Blobs& blobs, const std::string& where);
+std::unique_ptr<CollectionDecoder> makeTpcInr(const Blobs& blobs, const ReaderOptions& options, const std::string& where);
 
 // The jagged values of `field` of product `instance` widened to int64 (DataError-style ReadError naming
 // the field when it is absent).

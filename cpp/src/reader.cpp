@@ -196,12 +196,15 @@ struct Reader::Impl {
       }
       else if (c.codec == "pixel_sparse")
         c.decoder = detail::makePixelSparse(own, w);
+      else if (c.codec == "tpc_inr")
+        c.decoder = detail::makeTpcInr(own, options, w);
       else
-        throw ReadError(w + " cannot be decoded by the C++ reader (it decodes pixel_vq and pixel_sparse; "
+        throw ReadError(w + " cannot be decoded by the C++ reader (it decodes pixel_vq, pixel_sparse and tpc_inr; "
                             "use hepvq.open in Python)");
-      if (c.collection != "PixelDigi")
+      const std::string gives = c.codec == "tpc_inr" ? "TpcHit" : "PixelDigi";
+      if (c.collection != gives)
         throw ReadError(w + ": decodes to collection '" + c.collection + "', the C++ reader's " + c.codec +
-                        " gives PixelDigi");
+                        " gives " + gives);
       const json prefixes = info.value("prefixes", json::object());
       for (auto pi = prefixes.begin(); pi != prefixes.end(); ++pi) {
         const std::string inst = pi.key(), prefix = pi.value().get<std::string>();
@@ -243,7 +246,7 @@ struct Reader::Impl {
       return true;
     };
     has_pixel = decoded.count("PixelDigi") || plain("PixelDigi", kPixelFields, plain_pixel);
-    has_tpc = plain("TpcHit", kTpcFields, plain_tpc);
+    has_tpc = decoded.count("TpcHit") || plain("TpcHit", kTpcFields, plain_tpc);
   }
 
   // hepvq.codecs.guard.event_checksums: instances sorted (crc excluded), fields sorted; per jagged field
