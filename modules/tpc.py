@@ -153,6 +153,13 @@ class TpcInrEncoder(EDProducer):
                "encode time per sector [ms]": round(1000 * s["t"] / max(c.stats["sectors"], 1), 2)}
         if c.method == "fit":
             rep["fit time [s]"] = round(c.stats["fit_time_s"], 2)
+        # per coded sector: the networks vs the coordinate / residual streams (docs/tpc.md, "Time per sector")
+        ms = lambda key, n: round(1000 * c.stats[key] / max(n, 1), 2)  # noqa: E731
+        rep.update({"encode per sector: network [ms]": ms("encode_network_s", c.stats["sectors"]),
+                    "encode per sector: streams [ms]": ms("encode_streams_s", c.stats["sectors"])})
+        if c.stats["decoded_sectors"]:  # validate: the job decodes what it wrote
+            rep.update({"decode per sector: network [ms]": ms("decode_network_s", c.stats["decoded_sectors"]),
+                        "decode per sector: streams [ms]": ms("decode_streams_s", c.stats["decoded_sectors"])})
         if self.params.validate and s["hits"]:
             from hepvq.metrics import fidelity as F
 

@@ -80,6 +80,8 @@ def test_hepvq_open_decodes_the_same(job):
 def test_report_has_figures(job):
     text = str(job["report"])
     assert "hit recall" in text and "bits per hit" in text
+    for side in ("encode", "decode"):  # the time split (issue 13): networks vs coordinate / residual streams
+        assert f"{side} per sector: network [ms]" in text and f"{side} per sector: streams [ms]" in text
 
 
 def test_tpc_decoder_module_and_fit_method(job, tmp_path):

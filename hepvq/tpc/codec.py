@@ -108,6 +108,10 @@ class TpcInrCodec(Codec):
         self.amortised = amortised
         self.threshold, self.shape, self.n_sectors = int(threshold), tuple(shape), int(n_sectors)
         self.stats = {"fit_time_s": 0.0, "encode_time_s": 0.0, "sectors": 0, "events": 0}
+        # time split (issue 13): the networks (encoder / decoder ONNX or fit, INR evaluation) and the coordinate
+        # and residual streams (the compiled core, or zstd / LZMA for format 1); encode and decode
+        self.stats.update({"encode_network_s": 0.0, "encode_streams_s": 0.0, "decode_network_s": 0.0,
+                           "decode_streams_s": 0.0, "decoded_sectors": 0})
 
     # ------------------------------------------------------------------ sizes
     def _tensor_shapes(self) -> list[tuple[int, ...]]:
@@ -145,6 +149,7 @@ class TpcInrCodec(Codec):
             secs = np.unique(c["sector"])
             ev_sectors.append(secs.astype(np.uint8))
             if self.mode == "hybrid":
+                ts = time.perf_counter()
                 try:
                     if self.tables is not None:
                         blob, order = coordcode.encode_rans(c["sector"], c["layer"], c["phi"], c["z"], self.tables,
@@ -159,14 +164,19 @@ class TpcInrCodec(Codec):
                                     f"layer={c['layer'][i]} phi={c['phi'][i]} z={c['z'][i]} (hits must have distinct "
                                     "positions)") from err
                 coord_blobs.append(blob)
+                self.stats["encode_streams_s"] += time.perf_counter() - ts
                 ev_hits.append([c[f][order] for f in ("sector", "layer", "phi", "z", "adc")])
             for s in secs:
                 m = c["sector"] == s
                 vol = np.zeros(self.shape, dtype=np.uint16)
                 vol[c["phi"][m], c["z"][m], c["layer"][m]] = c["adc"][m]
                 jobs.append(vol)
+        tn = time.perf_counter()
         blobs = self._encode_volumes(jobs)
+        self.stats["encode_network_s"] += time.perf_counter() - tn
+        tr, net0 = time.perf_counter(), self.stats["encode_network_s"]
         res_blobs = self._residuals(ev_sectors, ev_hits, blobs) if self.adc_error_bound >= 0 else None
+        self.stats["encode_streams_s"] += time.perf_counter() - tr - (self.stats["encode_network_s"] - net0)
         per_event, j = [], 0
         for e in range(n_ev):
             k = len(ev_sectors[e])
@@ -222,7 +232,9 @@ class TpcInrCodec(Codec):
             base = np.full(len(adc), self.threshold, dtype=np.int64)
             for s in secs:
                 m = s_ == s
+                tn = time.perf_counter()
                 pred = self._predict_hits({int(s): self._sector_fn(blobs[j])}, s_[m], l_[m], p_[m], z_[m])
+                self.stats["encode_network_s"] += time.perf_counter() - tn
                 pos = (s_[m], l_[m], p_[m], z_[m])
                 with_code = len(blobs[j]) + len(self._pack(residual.quantise(adc[m] - pred, bound), *pos))
                 if with_code < len(self._pack(residual.quantise(adc[m] - self.threshold, bound), *pos)):
@@ -281,20 +293,29 @@ class TpcInrCodec(Codec):
             if len(w) != nb.sum():
                 raise ModelError(f"tpc_inr: event {e} has {len(w)} weight bytes, its sectors declare {nb.sum()}")
             o = np.concatenate([[0], np.cumsum(nb)])
+            tn = time.perf_counter()  # the network's code (zstd, dequantised): network time
             fns = {int(s): self._sector_fn(w[o[i]:o[i + 1]]) for i, s in enumerate(secs)}
+            self.stats["decode_network_s"] += time.perf_counter() - tn
+            self.stats["decoded_sectors"] += len(secs)
             if self.mode == "hybrid":
+                ts = time.perf_counter()
                 if self.tables is not None:
                     s_, l_, p_, z_ = coordcode.decode_rans(coords[e], self.tables, self.shape,
                                                            what=f"tpc_inr coords of event {e}")
                 else:
                     s_, l_, p_, z_ = coordcode.decode(coords[e], self.shape)
+                tn = time.perf_counter()
+                self.stats["decode_streams_s"] += tn - ts
                 adc = self._predict_hits(fns, s_, l_, p_, z_)
+                self.stats["decode_network_s"] += time.perf_counter() - tn
                 if residuals is not None:
+                    ts = time.perf_counter()
                     if self.tables is not None:
                         q = residual.unpack_rans(residuals[e], coordcode.plane_keys(s_, l_, self.shape), p_, z_,
                                                  self.tables, what=f"tpc_inr residuals of event {e}")
                     else:
                         q = residual.unpack(residuals[e])
+                    self.stats["decode_streams_s"] += time.perf_counter() - ts
                     if len(q) != len(adc):
                         raise ModelError(f"tpc_inr: event {e} has {len(q)} residuals for {len(adc)} hits")
                     # no clip to the threshold: below-threshold hits come back within the bound (B = 0: exactly)
@@ -310,7 +331,9 @@ class TpcInrCodec(Codec):
                     grid = grid_coords(self.shape)
                 parts = []
                 for s, fn in fns.items():
+                    tn = time.perf_counter()
                     a = np.clip(np.rint(fn(grid)), 0, 1023).reshape(self.shape)
+                    self.stats["decode_network_s"] += time.perf_counter() - tn
                     p_, z_, l_ = np.nonzero(a >= self.threshold)
                     parts.append({"sector": np.full(len(p_), s), "layer": l_, "phi": p_, "z": z_, "adc": a[p_, z_, l_]})
                 columns.append({f: np.concatenate([p[f] for p in parts]) if parts else np.zeros(0, np.uint16)
