@@ -86,3 +86,17 @@ def test_dash_j_reaches_the_search_and_hepvq_open_threads_reach_decode(tmp_path,
         hepvq.open(out, threads=0)
     with pytest.raises(ParameterError, match="parameter 'providers'.*list of onnxruntime provider names"):
         hepvq.open(out, providers="CPUExecutionProvider")
+
+
+def test_patch_extraction_is_the_same_on_one_and_three_threads(hits):
+    """extract_patches splits the (event, detId) groups over threads (>= 65536 hits each): same patches, hit
+    order and slots as on one thread, on sorted and on shuffled input."""
+    h = P.flatten(hits)
+    assert len(h) >= 3 * 65536  # three ranges really run
+    for hh in (h, h.take(np.random.default_rng(5).permutation(len(h)))):
+        one, three = P.extract(hh, threads=1), P.extract(hh, threads=3)
+        for f in ("event", "det", "row", "col", "mask", "adc", "cluster"):
+            a, b = getattr(one[0], f), getattr(three[0], f)
+            assert a.dtype == b.dtype and a.tobytes() == b.tobytes(), f
+        for a, b in zip(one[1:], three[1:]):
+            assert a.tobytes() == b.tobytes()

@@ -224,7 +224,8 @@ void bind_patches(py::module_& m) {
   m.def(
       "extract_patches",
       [](carray<std::int64_t> event, carray<std::int64_t> det, carray<std::int64_t> row, carray<std::int64_t> col,
-         carray<std::int64_t> adc, int patch_rows, int patch_cols, int module_rows, int module_cols, bool dense_adc) {
+         carray<std::int64_t> adc, int patch_rows, int patch_cols, int module_rows, int module_cols, bool dense_adc,
+         int threads) {
         hepvq::PixelHitsIn h;
         h.n = static_cast<std::size_t>(event.size());
         for (auto* a : {&det, &row, &col, &adc})
@@ -238,7 +239,7 @@ void bind_patches(py::module_& m) {
         hepvq::PatchSet p;
         {
           py::gil_scoped_release release;
-          p = hepvq::extract_patches(h, patch_rows, patch_cols, module_rows, module_cols, dense_adc);
+          p = hepvq::extract_patches(h, patch_rows, patch_cols, module_rows, module_cols, dense_adc, threads);
         }
         const auto np_ = static_cast<py::ssize_t>(p.event.size());
         py::object dense = py::none();
@@ -249,7 +250,7 @@ void bind_patches(py::module_& m) {
                               to_numpy(std::move(p.hit_patch)), to_numpy(std::move(p.slot)));
       },
       "event"_a, "det"_a, "row"_a, "col"_a, "adc"_a, "patch_rows"_a, "patch_cols"_a, "module_rows"_a,
-      "module_cols"_a, "dense_adc"_a = true,
+      "module_cols"_a, "dense_adc"_a = true, "threads"_a = 1,
       "(event, det, row, col, mask, adc (n, size) or None without dense_adc, cluster, order, hit_patch, slot) of "
       "the patches of flat hits: hepvq.pixel.patches.extract.");
   m.def(

@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "hepvq/parallel.hpp"
 #include "hepvq/stream.hpp"
 
 namespace hepvq {
@@ -34,7 +35,8 @@ std::vector<std::int64_t> sort_order(const PixelHitsIn& h) {
   return order;
 }
 
-PatchSet extract_patches(const PixelHitsIn& h, int pr, int pc, int module_rows, int module_cols, bool dense_adc) {
+PatchSet extract_patches(const PixelHitsIn& h, int pr, int pc, int module_rows, int module_cols, bool dense_adc,
+                         int threads) {
   if (pr * pc > 64) throw std::invalid_argument("patch of more than 64 pixels");
   PatchSet out;
   const std::size_t n = h.n;
@@ -92,7 +94,25 @@ PatchSet extract_patches(const PixelHitsIn& h, int pr, int pc, int module_rows, 
     if (a < b) parent[b] = a;
     else parent[a] = b;
   };
-  for (std::size_t g = 0; g + 1 < gstart.size(); ++g) {
+  // the groups split into ranges of about equal hits, one per thread: every step that works group by group runs
+  // on them in parallel (groups share no hit, cluster or patch; each range's patches follow the previous
+  // range's, so the output does not depend on the number of threads)
+  const std::size_t n_groups = gstart.size() - 1;
+  const std::size_t workers =
+      std::max<std::size_t>(1, std::min<std::size_t>(static_cast<std::size_t>(std::max(threads, 1)), n / 65536));
+  std::vector<std::size_t> gcut(workers + 1, n_groups);
+  gcut[0] = 0;
+  for (std::size_t w = 1; w < workers; ++w)
+    gcut[w] = static_cast<std::size_t>(
+        std::lower_bound(gstart.begin(), gstart.begin() + static_cast<std::ptrdiff_t>(n_groups), n / workers * w) -
+        gstart.begin());
+  auto on_ranges = [&](auto&& fn) {  // fn(range w): groups gcut[w] .. gcut[w + 1]
+    parallel_ranges(workers, static_cast<int>(workers), 1, [&](std::size_t u, std::size_t v) {
+      for (std::size_t w = u; w < v; ++w) fn(w);
+    });
+  };
+  on_ranges([&](std::size_t w) {
+  for (std::size_t g = gcut[w]; g < gcut[w + 1]; ++g) {
     const std::size_t a = gstart[g], b = gstart[g + 1];
     std::size_t next = a;  // first hit of the row below the current hit's row
     for (std::size_t k = a; k < b; ++k) {
@@ -105,6 +125,7 @@ PatchSet extract_patches(const PixelHitsIn& h, int pr, int pc, int module_rows, 
         unite(static_cast<std::uint32_t>(k), static_cast<std::uint32_t>(q));
     }
   }
+  });
   std::vector<std::uint32_t> lab(n);
   std::uint32_t ncl = 0;
   for (std::size_t k = 0; k < n; ++k) {
@@ -115,15 +136,16 @@ PatchSet extract_patches(const PixelHitsIn& h, int pr, int pc, int module_rows, 
   // bounding-box corners; a hit's anchor is corner + (offset / patch size) * patch size, computed once per hit
   // (shifts for the usual power-of-two patch sizes)
   std::vector<std::int64_t> rmin(ncl, INT64_MAX), cmin(ncl, INT64_MAX);
-  for (std::size_t k = 0; k < n; ++k) {
-    rmin[lab[k]] = std::min(rmin[lab[k]], r[k]);
-    cmin[lab[k]] = std::min(cmin[lab[k]], c[k]);
-  }
   std::vector<std::uint32_t> ar_v(n), ac_v(n);
-  {
+  on_ranges([&](std::size_t w) {
+    const std::size_t k0 = gstart[gcut[w]], k1 = gstart[gcut[w + 1]];
+    for (std::size_t k = k0; k < k1; ++k) {
+      rmin[lab[k]] = std::min(rmin[lab[k]], r[k]);
+      cmin[lab[k]] = std::min(cmin[lab[k]], c[k]);
+    }
     const bool pow2 = (pr & (pr - 1)) == 0 && (pc & (pc - 1)) == 0;
     const int sr = __builtin_ctz(static_cast<unsigned>(pr)), sc = __builtin_ctz(static_cast<unsigned>(pc));
-    for (std::size_t k = 0; k < n; ++k) {
+    for (std::size_t k = k0; k < k1; ++k) {
       const std::int64_t r0 = rmin[lab[k]], c0 = cmin[lab[k]];
       const std::int64_t ar = pow2 ? r0 + (((r[k] - r0) >> sr) << sr) : r0 + (r[k] - r0) / pr * pr;
       const std::int64_t ac = pow2 ? c0 + (((c[k] - c0) >> sc) << sc) : c0 + (c[k] - c0) / pc * pc;
@@ -132,7 +154,7 @@ PatchSet extract_patches(const PixelHitsIn& h, int pr, int pc, int module_rows, 
       ar_v[k] = static_cast<std::uint32_t>(ar);
       ac_v[k] = static_cast<std::uint32_t>(ac);
     }
-  }
+  });
   rmin = std::vector<std::int64_t>();
   cmin = std::vector<std::int64_t>();
   // patches per group sorted by (anchor col, anchor row, cluster): one 64-bit key per hit within its group
@@ -162,7 +184,8 @@ PatchSet extract_patches(const PixelHitsIn& h, int pr, int pc, int module_rows, 
   const int s_rel = b_idx, s_ar = b_idx + b_rel, s_ac = b_idx + b_rel + b_ar;
   std::vector<std::uint64_t> packed_keys(packed ? n : 0);
   std::vector<std::pair<std::uint64_t, std::uint32_t>> pairs(packed ? 0 : n);
-  for (std::size_t g = 0; g + 1 < gstart.size(); ++g) {
+  on_ranges([&](std::size_t w) {
+  for (std::size_t g = gcut[w]; g < gcut[w + 1]; ++g) {
     const std::size_t a = gstart[g], b = gstart[g + 1];
     const std::uint32_t lab0 = lab[a];
     bool in_order = true;
@@ -183,15 +206,22 @@ PatchSet extract_patches(const PixelHitsIn& h, int pr, int pc, int module_rows, 
       if (!in_order) std::sort(pairs.begin() + a, pairs.begin() + b);
     }
   }
+  });
   // the t-th hit in patch order (its index k) and its patch key within the group
   const std::uint64_t idx_mask = b_idx >= 64 ? ~0ULL : ((1ULL << b_idx) - 1);
   auto hit_at = [&](std::size_t t, std::size_t a) -> std::size_t {
     return packed ? a + static_cast<std::size_t>(packed_keys[t] & idx_mask) : pairs[t].second;
   };
   auto key_at = [&](std::size_t t) -> std::uint64_t { return packed ? packed_keys[t] >> s_rel : pairs[t].first; };
-  std::size_t n_patches = 0;
-  for (std::size_t g = 0; g + 1 < gstart.size(); ++g)
-    for (std::size_t t = gstart[g]; t < gstart[g + 1]; ++t) n_patches += t == gstart[g] || key_at(t) != key_at(t - 1);
+  std::vector<std::size_t> first_patch(workers + 1, 0);  // patches of range w: first_patch[w] ..
+  on_ranges([&](std::size_t w) {
+    std::size_t m = 0;
+    for (std::size_t g = gcut[w]; g < gcut[w + 1]; ++g)
+      for (std::size_t t = gstart[g]; t < gstart[g + 1]; ++t) m += t == gstart[g] || key_at(t) != key_at(t - 1);
+    first_patch[w + 1] = m;
+  });
+  for (std::size_t w = 0; w < workers; ++w) first_patch[w + 1] += first_patch[w];
+  const std::size_t n_patches = first_patch[workers];
   out.event.resize(n_patches);
   out.det.resize(n_patches);
   out.row.resize(n_patches);
@@ -201,14 +231,15 @@ PatchSet extract_patches(const PixelHitsIn& h, int pr, int pc, int module_rows, 
   if (dense_adc) out.adc.assign(n_patches * size, 0);
   out.hit_patch.resize(n);
   out.slot.resize(n);
-  std::size_t p = 0;
-  for (std::size_t g = 0; g + 1 < gstart.size(); ++g) {
+  on_ranges([&](std::size_t w) {
+  std::size_t next_p = first_patch[w], p = next_p;
+  for (std::size_t g = gcut[w]; g < gcut[w + 1]; ++g) {
     const std::size_t a = gstart[g], b = gstart[g + 1];
     for (std::size_t t = a; t < b; ++t) {
       const std::size_t k = hit_at(t, a);
       const std::int64_t ar = ar_v[k], ac = ac_v[k];
       if (t == a || key_at(t) != key_at(t - 1)) {  // a new patch: a new group or a new key
-        if (t > 0) ++p;
+        p = next_p++;
         out.event[p] = ev[k];
         out.det[p] = det[k];
         out.row[p] = ar;
@@ -222,6 +253,7 @@ PatchSet extract_patches(const PixelHitsIn& h, int pr, int pc, int module_rows, 
       out.mask[p] |= 1ULL << s;
     }
   }
+  });
   return out;
 }
 

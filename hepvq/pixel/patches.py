@@ -269,7 +269,7 @@ def largest_subset_shape(mask: np.ndarray, table: np.ndarray, block: int = 4096)
 
 
 def extract(h: Hits, patch_rows: int = 4, patch_cols: int = 8, module_rows: int = DEFAULT_MODULE_ROWS,
-            module_cols: int = DEFAULT_MODULE_COLS, dense_adc: bool = True
+            module_cols: int = DEFAULT_MODULE_COLS, dense_adc: bool = True, threads: int | None = None
             ) -> tuple[Patches, np.ndarray, np.ndarray, np.ndarray]:
     """Cut the hits' clusters into patches, in the compiled core (hepvq_core; extract_reference is the numpy
     version, its test oracle).
@@ -277,13 +277,17 @@ def extract(h: Hits, patch_rows: int = 4, patch_cols: int = 8, module_rows: int 
     Returns (patches, hit_order, hit_patch, hit_slot): hit ``hit_order[k]`` of ``h`` sits in patch
     ``hit_patch[k]`` at slot ``hit_slot[k]`` (= r * patch_cols + c). ``dense_adc=False`` leaves
     ``patches.adc`` None (the (n, size) int64 matrix is the biggest array of a chunk; the encoder works from the
-    hits with hepvq_core.patch_fractions_hits)."""
+    hits with hepvq_core.patch_fractions_hits). ``threads``: of the core's loop over modules (None: the job's
+    numberOfThreads, hepvq.codecs.options); the result is the same for any number."""
     import hepvq_core
+
+    from hepvq.codecs import options
 
     if patch_rows * patch_cols > 64:
         raise ValueError(f"patch {patch_rows}x{patch_cols} has more than 64 pixels")
     ev, det, row, col, mask, adc, cluster, order, hit_patch, slot = hepvq_core.extract_patches(
-        h.event, h.det, h.row, h.col, h.adc, patch_rows, patch_cols, module_rows, module_cols, dense_adc)
+        h.event, h.det, h.row, h.col, h.adc, patch_rows, patch_cols, module_rows, module_cols, dense_adc,
+        options.threads() if threads is None else int(threads))
     return (Patches(patch_rows, patch_cols, h.n_events, ev, det, row, col, mask, adc, cluster), order, hit_patch,
             slot)
 

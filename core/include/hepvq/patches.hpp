@@ -30,8 +30,10 @@ std::vector<std::int64_t> sort_order(const PixelHitsIn& h);
 
 // Throws DataError on a duplicated pixel; rows/cols must be inside the module (checked by the caller).
 // dense_adc = false leaves PatchSet::adc empty (patch_fractions_hits works from the hits instead).
+// threads: the (event, detId) groups are clustered and cut on up to that many threads (>= 65536 hits each);
+// the output is the same for any number.
 PatchSet extract_patches(const PixelHitsIn& h, int patch_rows, int patch_cols, int module_rows, int module_cols,
-                         bool dense_adc = true);
+                         bool dense_adc = true, int threads = 1);
 
 // Per patch (masks: the coded occupancy, adc: (n, size) values): total charge and hit count over the mask,
 // and for the patches with two or more hits their charge fractions adc / total as float32 (zero outside
