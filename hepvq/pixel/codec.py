@@ -35,7 +35,7 @@ from pathlib import Path
 import awkward as ak
 import numpy as np
 
-from hepvq.codecs import residual
+from hepvq.codecs import options, residual
 from hepvq.codecs.base import Codec, register_codec
 from hepvq.errors import DataError, ModelError
 from hepvq.pixel import patches as P
@@ -210,7 +210,7 @@ class PixelVQCodec(Codec):
         refuse_zero_adc(h, first_entry, self.name)
         try:
             p, order, hit_patch, slot = P.extract(h, self.pr, self.pc, self.module_rows, self.module_cols,
-                                                  dense_adc)
+                                                  dense_adc, threads=options.threads(self))
         except (DataError, ValueError) as err:  # the compiled core's CoreDataError is a ValueError
             raise_duplicate(h, first_entry, err)
             raise
