@@ -333,3 +333,35 @@ def test_adc_error_bound_round_trip_uproot_root_and_core_parity(files, bound):
     for decode in (lambda p: F.decode_core(codec, p), codec.decode_reference):
         with pytest.raises(DataError, match="correction"):
             decode(bad)
+
+
+def test_core_rate_search_equals_numpy_oracle():
+    """The rate-aware code choice in the core (VQSearch.search_rate; ambiguous rows by numpy) gives the numpy
+    search's codes bit for bit, also when many rows are forced through the ambiguous path."""
+    import hepvq_core
+
+    src = uproot.open(SAMPLE)["Events"].arrays(entry_start=3, entry_stop=4)
+    hits = ak.zip({k: src[f"PixelDigi_{k}"] for k in P.FIELDS})
+    for point in ("fine", "coarse"):
+        codec = F.PixelVQFormat2.from_directory(MODEL, operating_point=point)
+        _h, p = codec.patches(hits)
+        shape, mask = codec.shape_index(p.mask)
+        _total, nhit, x = hepvq_core.patch_fractions(mask, p.adc)
+        multi = np.asarray(nhit) >= 2
+        charge = F.quantise_charge(_total, codec.levels)
+        ctx = codec.ctx.code(shape[multi], np.asarray(nhit)[multi].astype(np.int64), charge[multi])
+        ref = codec._run_encoder_rate(x, mask[multi], ctx, reference=True)
+        assert np.array_equal(codec._run_encoder_rate(x, mask[multi], ctx), ref)
+        core = codec._rate_search()._core
+        plain, _ = core.search(np.ascontiguousarray(x, np.float32), mask[multi].astype(np.uint64), 1)
+        assert (plain != ref[:, 0]).mean() > 0.05  # the rate term changes codes
+        core.tol = 1e-3  # many near-ties: those rows go to numpy
+        try:
+            _idx, amb = core.search_rate(np.ascontiguousarray(x, np.float32), mask[multi].astype(np.uint64), ctx, 1)
+            assert amb.mean() > 0.01
+            assert np.array_equal(codec._run_encoder_rate(x, mask[multi], ctx), ref)
+        finally:
+            core.tol = 1e-9
+    with pytest.raises(ValueError, match="context .* outside"):
+        core.search_rate(np.ascontiguousarray(x[:1], np.float32), mask[multi][:1].astype(np.uint64),
+                         np.array([10 ** 6]), 1)

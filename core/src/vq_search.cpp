@@ -42,12 +42,33 @@ VQSearch::VQSearch(std::vector<double> cb, std::size_t n_codes, std::size_t dim,
   if (!std::isfinite(max_abs)) throw std::invalid_argument("VQSearch: the codebook has a value that is not finite");
 }
 
-HEPVQ_MULTIVERSION void VQSearch::search(const float* x, const std::uint64_t* masks, std::size_t n, std::int64_t* idx,
+void VQSearch::search(const float* x, const std::uint64_t* masks, std::size_t n, std::int64_t* idx,
                       std::uint8_t* ambiguous) const {
+  search_impl(x, masks, nullptr, n, idx, ambiguous);
+}
+
+void VQSearch::search_exhaustive(const float* x, const std::uint64_t* masks, std::size_t n, std::int64_t* idx,
+                                 std::uint8_t* ambiguous) const {
+  exhaustive_impl(x, masks, nullptr, n, idx, ambiguous);
+}
+
+void VQSearch::search_rate(const float* x, const std::uint64_t* masks, const std::int64_t* ctx, std::size_t n,
+                           std::int64_t* idx, std::uint8_t* ambiguous) const {
+  if (rate_bits.size() != rate_contexts * k || rate_contexts == 0)
+    throw std::invalid_argument("VQSearch.search_rate: rate bits are not set (set_rate)");
+  for (std::size_t i = 0; i < n; ++i)
+    if (ctx[i] < 0 || static_cast<std::size_t>(ctx[i]) >= rate_contexts)
+      throw std::invalid_argument("VQSearch.search_rate: context " + std::to_string(ctx[i]) + " outside 0.." +
+                                  std::to_string(rate_contexts - 1));
+  search_impl(x, masks, ctx, n, idx, ambiguous);
+}
+
+HEPVQ_MULTIVERSION void VQSearch::search_impl(const float* x, const std::uint64_t* masks, const std::int64_t* ctx,
+                                              std::size_t n, std::int64_t* idx, std::uint8_t* ambiguous) const {
   const std::size_t kk = std::min<std::size_t>(static_cast<std::size_t>(topk), k);
   const std::size_t want = std::min(kk + 1, k);
   if (want == k || k < 2 * kGroups) {  // little to screen out
-    search_exhaustive(x, masks, n, idx, ambiguous);
+    exhaustive_impl(x, masks, ctx, n, idx, ambiguous);
     return;
   }
   std::vector<float> dist32(k);
@@ -55,7 +76,7 @@ HEPVQ_MULTIVERSION void VQSearch::search(const float* x, const std::uint64_t* ma
   std::vector<std::size_t> screened(k + 1);
   std::vector<std::size_t> cand(want);
   if (want > kGroups) {
-    search_exhaustive(x, masks, n, idx, ambiguous);
+    exhaustive_impl(x, masks, ctx, n, idx, ambiguous);
     return;
   }
   int on[64];
@@ -71,7 +92,7 @@ HEPVQ_MULTIVERSION void VQSearch::search(const float* x, const std::uint64_t* ma
       if (!(xi[j] == xi[j])) off_zero = false;
     }
     if (!off_zero || n_on == 0) {  // the general case, exhaustively
-      search_exhaustive(xi, masks + i, 1, idx + i, ambiguous + i);
+      exhaustive_impl(xi, masks + i, ctx ? ctx + i : nullptr, 1, idx + i, ambiguous + i);
       continue;
     }
     double xr = 0, xc = 0;
@@ -204,7 +225,8 @@ HEPVQ_MULTIVERSION void VQSearch::search(const float* x, const std::uint64_t* ma
         ff += e * e;
       }
       const double er = fr - xr, ec = fc - xc;
-      const double obj = er * er + ec * ec + lam * ff;
+      double obj = er * er + ec * ec + lam * ff;
+      if (ctx) obj = obj + rate(ctx, i, cand[q]);  // as the numpy oracle: objective + mu * bits
       if (obj < best) {
         second = best;
         best = obj;
@@ -219,8 +241,8 @@ HEPVQ_MULTIVERSION void VQSearch::search(const float* x, const std::uint64_t* ma
   }
 }
 
-void VQSearch::search_exhaustive(const float* x, const std::uint64_t* masks, std::size_t n, std::int64_t* idx,
-                                 std::uint8_t* ambiguous) const {
+void VQSearch::exhaustive_impl(const float* x, const std::uint64_t* masks, const std::int64_t* ctx, std::size_t n,
+                               std::int64_t* idx, std::uint8_t* ambiguous) const {
   const std::size_t kk = std::min<std::size_t>(static_cast<std::size_t>(topk), k);
   std::vector<double> dist(k);
   std::vector<std::size_t> cand(kk + 1);
@@ -299,7 +321,8 @@ void VQSearch::search_exhaustive(const float* x, const std::uint64_t* masks, std
       for (std::size_t j = 0; j < d; ++j)
         if (!((mask >> j) & 1)) ff += xs[j] * xs[j];
       const double er = fr - xr, ec = fc - xc;
-      const double obj = er * er + ec * ec + lam * ff;
+      double obj = er * er + ec * ec + lam * ff;
+      if (ctx) obj = obj + rate(ctx, i, cand[q]);  // as the numpy oracle: objective + mu * bits
       if (obj < best) {
         second = best;
         best = obj;

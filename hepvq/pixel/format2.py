@@ -414,17 +414,35 @@ class PixelVQFormat2(PixelVQCodec):
             self._rate = [_bits_table(self.tab.tables[f"code{s}"], k) for s, k in enumerate(self.codebook_sizes)]
         return self._rate
 
-    def _run_encoder_rate(self, x, mask_m, ctx_m):
-        """Rate-aware code choice (one-stage VQ with the numpy search): obj + mu * bits(code | ctx)."""
-        if self.mu <= 0 or self._fast is None or len(x) == 0:
-            return self._run_encoder(x, None, mask_m)
-        from hepvq.pixel.fastsearch import FastVQSearch
+    def _rate_search(self):
+        from hepvq.pixel.fastsearch import TOL, FastVQSearch
 
         if getattr(self, "_fast_rate", None) is None:
             f = self._fast
             self._fast_rate = FastVQSearch(f.cb, RATE_TOPK, f.lam, self.pc, threads=f.threads)
-        idx, _amb = self._fast_rate.search_reference(x, P.mask_to_dense(mask_m, self.size).astype(np.float32),
-                                                     mask_m, rate=(self.rate_bits()[0], ctx_m, self.mu))
+            self._fast_rate._core.tol = TOL
+            self._fast_rate._core.set_rate(self.rate_bits()[0], self.mu)
+        return self._fast_rate
+
+    def _run_encoder_rate(self, x, mask_m, ctx_m, reference: bool = False):
+        """Rate-aware code choice (one-stage VQ): obj + mu * bits(code | ctx), by the compiled core
+        (VQSearch.search_rate); the rows it finds within TOL of a tie, and everything with reference=True, by
+        the numpy search (FastVQSearch.search_reference with rate: the oracle, same codes bit for bit)."""
+        if self.mu <= 0 or self._fast is None or len(x) == 0:
+            return self._run_encoder(x, None, mask_m)
+        fr = self._rate_search()
+        ctx_m = np.asarray(ctx_m, dtype=np.int64)
+        bits = self.rate_bits()[0]
+        if reference:
+            idx, _amb = fr.search_reference(x, P.mask_to_dense(mask_m, self.size).astype(np.float32), mask_m,
+                                            rate=(bits, ctx_m, self.mu))
+            return idx[:, None]
+        idx, amb = fr._core.search_rate(np.ascontiguousarray(x, dtype=np.float32),
+                                        np.asarray(mask_m, dtype=np.uint64), ctx_m, fr.threads)
+        if amb.any():
+            r = np.flatnonzero(amb)
+            idx[r] = fr.search_reference(x[r], P.mask_to_dense(mask_m[r], self.size).astype(np.float32), mask_m[r],
+                                         rate=(bits, ctx_m[r], self.mu))[0]
         return idx[:, None]
 
     def _symbols(self, hits, first_entry=0):

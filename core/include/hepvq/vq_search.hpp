@@ -36,6 +36,25 @@ struct VQSearch {
   // The float64 distance to every code: the previous implementation, kept as the oracle of search().
   void search_exhaustive(const float* x, const std::uint64_t* masks, std::size_t n, std::int64_t* idx,
                          std::uint8_t* ambiguous) const;
+
+  // pixel_vq format 2's rate-aware choice (hepvq/pixel/format2.py, numpy oracle FastVQSearch.search_reference
+  // with rate): search() with rate_mu * rate_bits[ctx[i] * K + code] added to each candidate's objective.
+  // Ambiguous rows (a tie within tol, as search()) belong to the numpy search.
+  std::vector<double> rate_bits;  // (rate_contexts, K) bits of each code per context
+  std::size_t rate_contexts = 0;
+  double rate_mu = 0;
+  void search_rate(const float* x, const std::uint64_t* masks, const std::int64_t* ctx, std::size_t n,
+                   std::int64_t* idx, std::uint8_t* ambiguous) const;
+
+ private:
+  // ctx null: no rate term
+  void search_impl(const float* x, const std::uint64_t* masks, const std::int64_t* ctx, std::size_t n,
+                   std::int64_t* idx, std::uint8_t* ambiguous) const;
+  void exhaustive_impl(const float* x, const std::uint64_t* masks, const std::int64_t* ctx, std::size_t n,
+                       std::int64_t* idx, std::uint8_t* ambiguous) const;
+  double rate(const std::int64_t* ctx, std::size_t i, std::size_t code) const {
+    return ctx ? rate_mu * rate_bits[static_cast<std::size_t>(ctx[i]) * k + code] : 0.0;
+  }
 };
 
 }  // namespace hepvq
