@@ -56,8 +56,8 @@ def files(tmp_path_factory):
 
 
 @pytest.mark.parametrize("mode,fractions,threads,chunk", [
-    ("fine", "auto", 1, 16), ("default", "auto", 1, 16), ("coarse", "auto", 1, 16), ("default", "onnx", 1, 1),
-    ("default", "auto", 2, 16), ("default_b0", "auto", 1, 16), ("default_b2", "onnx", 2, 1),
+    ("fine", "auto", 1, 16), ("default", "auto", 2, 16), ("coarse", "auto", 1, 16), ("default_b0", "auto", 1, 16),
+    ("default_b2", "onnx", 2, 1),
     ("sparse2", "auto", 1, 16)])
 def test_cpp_decodes_format2_as_python(tools, files, tmp_path, mode, fractions, threads, chunk):  # noqa: F811
     dst = tmp_path / "decoded.root"
