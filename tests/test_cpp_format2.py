@@ -21,7 +21,7 @@ from hepvq.codecs.guard import event_checksums
 from hepvq.errors import HepvqError
 from hepvq.io.metadata import read_metadata
 from hepvq.io.reading import products_of
-from test_cpp_reader import (COMPRESS, PIXEL, SAMPLE, SPARSE_CFG, _rewrite, assert_same_as_python,  # noqa: F401
+from test_cpp_reader import (COMPRESS, PIXEL, REPO, SAMPLE, SPARSE_CFG, _rewrite, assert_same_as_python,  # noqa: F401
                              cpp_decode, tools)
 
 pytestmark = pytest.mark.slow  # builds the C++ tools (incremental) and compresses a few events several times
@@ -136,6 +136,34 @@ def _tables_tampered_hash_kept(key):
 def test_cpp_refuses_tampered_tables(tools, files, tmp_path, mode, key, match):  # noqa: F811
     bad = _rewrite(files[mode], tmp_path / "bad.root", prov_edit=_tables_tampered_hash_kept(key))
     _refused(tools, bad, tmp_path, python_match="sha256", cpp_match=match)
+
+
+def _other_point_tables(prov, blobs):
+    """The fine operating point's tables in a default-point file, with every hash made to match: the settings'
+    tables_sha256 and the provenance. Only the tables header's charge grid tells them apart."""
+    import json
+
+    from hepvq.pixel.format2 import tables_path
+
+    blobs["pixelVQ/tables"] = tables_path(REPO / "data" / "models" / "pixel_vq", "fine").read_bytes()
+    settings = json.loads(blobs["pixelVQ/settings"])
+    settings["format2"]["tables_sha256"] = hashlib.sha256(blobs["pixelVQ/tables"]).hexdigest()
+    blobs["pixelVQ/settings"] = json.dumps(settings).encode()
+    for key in ("pixelVQ/tables", "pixelVQ/settings"):
+        prov["blobs"][key] = {"bytes": len(blobs[key]), "sha256": hashlib.sha256(blobs[key]).hexdigest()}
+
+
+def _no_tables(prov, blobs):
+    del blobs["pixelVQ/tables"]
+    del prov["blobs"]["pixelVQ/tables"]
+
+
+@pytest.mark.parametrize("edit,match", [
+    (_other_point_tables, "tables were fitted for another model or operating point"),
+    (_no_tables, "lacks metadata 'tables' of the pixel_vq format-2 codec")])
+def test_cpp_refuses_tables_of_another_point(tools, files, tmp_path, edit, match):  # noqa: F811
+    bad = _rewrite(files["default"], tmp_path / "bad.root", prov_edit=edit)
+    _refused(tools, bad, tmp_path, python_match=match, cpp_match=match)
 
 
 def _checksums_of(path, label):
