@@ -1,5 +1,7 @@
 """Issues 13 and 15: tpc_inr files decoded from C++, the non-network part through the compiled core.
 
+* The core's encode of the coordinate and residual streams gives numpy's bytes (coords.encode_rans,
+  residual.pack_rans vs their numpy references).
 * The core's decode of the coordinate and residual streams (core/src/sparse_streams.cpp: hepvq.tpc.coords.
   decode_rans, hepvq.codecs.residual.unpack_rans) equals the numpy oracle (*_reference) bit for bit on the
   streams of real files (shipped sample, freshly generated events; with and without adcErrorBound), and damaged
@@ -164,6 +166,34 @@ def test_core_decode_event_with_values_equals_numpy(files):
         np.testing.assert_array_equal(g, r)
     o = np.lexsort((z, p, pk))
     np.testing.assert_array_equal(got[3], v[o])
+
+
+def test_core_encode_equals_numpy(tpc_input, files):
+    """Encoding through the core gives numpy's bytes: coordinate streams (hits in any order, planes missing from
+    the table), the generic stream with values, and the residual stream (all-zero, empty and beyond-range cases)."""
+    from hepvq.baselines import sparse_streams, sparse_streams_core
+
+    tables = _codec(files["none"]).tables
+    rng = np.random.default_rng(11)
+    hits = _hits(tpc_input[0])
+    for e in range(len(hits)):
+        s, l, p, z, adc = (ak.to_numpy(hits[f][e]).astype(np.int64) for f in FIELDS)
+        perm = rng.permutation(len(s))
+        s, l, p, z, adc = s[perm], l[perm], p[perm], z[perm], adc[perm]
+        got = coordcode.encode_rans(s, l, p, z, tables)
+        ref = coordcode.encode_rans(s, l, p, z, tables, reference=True)
+        assert got[0] == ref[0] and np.array_equal(got[1], ref[1])
+        pk = coordcode.plane_keys(s, l)
+        pk[: len(pk) // 3] += 5000  # planes the table lacks
+        v = rng.integers(0, tables.value_alphabet, len(pk))
+        assert sparse_streams_core.hepvq_core.sparse_encode_event(pk, p, z, v, sparse_streams_core.core_tables(
+            tables)) == sparse_streams.encode_event(pk, p, z, v, tables)
+        for q in (np.rint((adc - 300) / 5).astype(np.int64), np.zeros(len(adc), np.int64)):
+            assert residual.pack_rans(q, pk, p, z, tables) == residual.pack_rans_reference(q, pk, p, z, tables)
+        if len(adc):
+            with pytest.raises(ValueError, match="beyond the tables' range"):
+                residual.pack_rans(np.full(len(adc), 5000), pk, p, z, tables)
+    assert e == 3 and len(s) == 0  # the empty event went through too
 
 
 # ---- C++ reader ---------------------------------------------------------------------------------------------

@@ -115,4 +115,42 @@ void bind_sparse(py::module_& m) {
       },
       "blob"_a, "plane_keys"_a, "col"_a, "row"_a, "tables"_a, "what"_a,
       "hepvq.codecs.residual.unpack_rans: residual stream of hits sorted by (plane key, col, row) -> q (int64).");
+  m.def(
+      "sparse_encode_event",
+      [](i64array plane_keys, i64array col, i64array row, py::object value, const Tables& t) {
+        const auto n = static_cast<std::size_t>(col.size());
+        if (static_cast<std::size_t>(plane_keys.size()) != n || static_cast<std::size_t>(row.size()) != n)
+          throw std::invalid_argument("sparse_encode_event: plane_keys, col and row differ in length");
+        i64array v;
+        if (!value.is_none()) {
+          v = i64array::ensure(value);
+          if (!v || static_cast<std::size_t>(v.size()) != n)
+            throw std::invalid_argument("sparse_encode_event: value must be an integer array of the hits' length");
+        }
+        std::vector<std::uint8_t> out;
+        {
+          py::gil_scoped_release release;
+          out = hepvq::sparse::encode_event(plane_keys.data(), col.data(), row.data(),
+                                            value.is_none() ? nullptr : v.data(), n, t);
+        }
+        return py::bytes(reinterpret_cast<const char*>(out.data()), out.size());
+      },
+      "plane_keys"_a, "col"_a, "row"_a, "value"_a, "tables"_a,
+      "sparse_streams.encode_event (cluster layout) by the core: the same bytes.");
+  m.def(
+      "sparse_pack_residuals",
+      [](i64array q, i64array plane_keys, i64array col, i64array row, const Tables& t) {
+        const auto n = static_cast<std::size_t>(col.size());
+        if (static_cast<std::size_t>(plane_keys.size()) != n || static_cast<std::size_t>(row.size()) != n ||
+            static_cast<std::size_t>(q.size()) != n)
+          throw std::invalid_argument("sparse_pack_residuals: q, plane_keys, col and row differ in length");
+        std::vector<std::uint8_t> out;
+        {
+          py::gil_scoped_release release;
+          out = hepvq::sparse::pack_residuals(q.data(), plane_keys.data(), col.data(), row.data(), n, t);
+        }
+        return py::bytes(reinterpret_cast<const char*>(out.data()), out.size());
+      },
+      "q"_a, "plane_keys"_a, "col"_a, "row"_a, "tables"_a,
+      "hepvq.codecs.residual.pack_rans by the core: the same bytes.");
 }

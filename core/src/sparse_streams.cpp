@@ -4,7 +4,9 @@
 #include "hepvq/sparse_streams.hpp"
 
 #include <algorithm>
+#include <iterator>
 #include <numeric>
+#include <stdexcept>
 #include <tuple>
 
 namespace hepvq {
@@ -89,6 +91,43 @@ std::vector<std::uint32_t> value_contexts(const std::vector<std::int64_t>& plane
   return ctx;
 }
 
+
+// 8-connected clusters of hits sorted by (plane, col, row) (dense plane index, no repeated position): the root of
+// each hit (its cluster's first hit in that order: the anchor) and each hit's cluster size (union-find over the
+// neighbours sorted before a hit: previous column rows -1..+1, same column row -1)
+void cluster_roots(const std::vector<std::int64_t>& plane, const std::vector<std::int64_t>& c,
+                   const std::vector<std::int64_t>& r, std::vector<std::size_t>& root, std::vector<std::int64_t>& size) {
+  const std::size_t n = plane.size();
+  root.resize(n);
+  std::iota(root.begin(), root.end(), std::size_t(0));
+  auto find = [&](std::size_t a) {
+    while (root[a] != a) a = root[a] = root[root[a]];
+    return a;
+  };
+  auto key = [&](std::size_t i) { return std::make_tuple(plane[i], c[i], r[i]); };
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::tuple<std::int64_t, std::int64_t, std::int64_t> nb[4] = {
+        {plane[i], c[i] - 1, r[i] - 1}, {plane[i], c[i] - 1, r[i]}, {plane[i], c[i] - 1, r[i] + 1},
+        {plane[i], c[i], r[i] - 1}};
+    std::size_t lo = 0;
+    for (const auto& k : nb) {  // the four keys rise: each search starts where the last ended
+      std::size_t hi = i;
+      while (lo < hi) {
+        const std::size_t mid = (lo + hi) / 2;
+        if (key(mid) < k) lo = mid + 1; else hi = mid;
+      }
+      if (lo < i && key(lo) == k) {
+        const std::size_t a = find(i), b = find(lo);
+        if (a != b) root[std::max(a, b)] = std::min(a, b);
+      }
+    }
+  }
+  std::vector<std::int64_t> count(n, 0);
+  for (std::size_t i = 0; i < n; ++i) ++count[root[i] = find(i)];
+  size.resize(n);
+  for (std::size_t i = 0; i < n; ++i) size[i] = count[root[i]];
+}
+
 }  // namespace
 
 const char* stream_name(int s) {
@@ -111,11 +150,19 @@ ShapeBook ShapeBook::from_bytes(const std::uint8_t* data, std::size_t len) {
     b.start.push_back(b.start.back() + b.length.back());
     b.length.push_back(static_cast<std::int64_t>(v[1 + i]));
   }
+  std::string codes;
   for (std::size_t i = 1 + s; i < v.size(); ++i) {
-    const auto code = static_cast<std::int64_t>(static_cast<std::int32_t>(static_cast<std::uint32_t>(v[i])));
+    const auto c32 = static_cast<std::int32_t>(static_cast<std::uint32_t>(v[i]));
+    const auto code = static_cast<std::int64_t>(c32);
     b.dc.push_back(code >> 14);
     b.dr.push_back((code & ((1 << 14) - 1)) - 8192);
+    char le[4];
+    for (int k = 0; k < 4; ++k) le[k] = static_cast<char>((static_cast<std::uint32_t>(c32) >> (8 * k)) & 0xFF);
+    codes.append(le, 4);
   }
+  for (std::size_t id = 1; id <= s; ++id)  // {key: id} as ShapeBook.index (a repeated key: the last id)
+    b.index[codes.substr(4 * static_cast<std::size_t>(b.start[id]), 4 * static_cast<std::size_t>(b.length[id]))] =
+        static_cast<std::int64_t>(id);
   return b;
 }
 
@@ -284,7 +331,8 @@ void decode_values(const std::uint8_t* blob, std::size_t len, const std::int64_t
                    const std::int64_t* row, std::size_t n, const Tables& t, const std::string& what,
                    std::int64_t* out) {
   // dense plane index; the positions must already be sorted (decode_event's order)
-  std::vector<std::int64_t> plane(n), c(col, col + n), r(row, row + n), size(n, 1);
+  std::vector<std::int64_t> plane(n), c(col, col + n), r(row, row + n), size;
+  std::vector<std::size_t> parent;
   for (std::size_t i = 0; i < n; ++i) {
     if (i > 0) {
       const bool ok = plane_key[i] > plane_key[i - 1] ||
@@ -296,33 +344,7 @@ void decode_values(const std::uint8_t* blob, std::size_t len, const std::int64_t
     }
     plane[i] = i == 0 ? 0 : plane[i - 1] + (plane_key[i] != plane_key[i - 1]);
   }
-  // 8-connected clusters (union-find over the neighbours before each hit: previous column, or lower row)
-  std::vector<std::size_t> parent(n);
-  std::iota(parent.begin(), parent.end(), std::size_t(0));
-  auto find = [&](std::size_t a) {
-    while (parent[a] != a) a = parent[a] = parent[parent[a]];
-    return a;
-  };
-  auto key = [&](std::size_t i) { return std::make_tuple(plane[i], c[i], r[i]); };
-  for (std::size_t i = 0; i < n; ++i) {
-    const std::tuple<std::int64_t, std::int64_t, std::int64_t> nb[4] = {
-        {plane[i], c[i] - 1, r[i] - 1}, {plane[i], c[i] - 1, r[i]}, {plane[i], c[i] - 1, r[i] + 1},
-        {plane[i], c[i], r[i] - 1}};
-    for (const auto& k : nb) {
-      std::size_t lo = 0, hi = i;  // neighbours sort before hit i
-      while (lo < hi) {
-        const std::size_t mid = (lo + hi) / 2;
-        if (key(mid) < k) lo = mid + 1; else hi = mid;
-      }
-      if (lo < i && key(lo) == k) {
-        const std::size_t a = find(i), b = find(lo);
-        if (a != b) parent[std::max(a, b)] = std::min(a, b);
-      }
-    }
-  }
-  std::vector<std::int64_t> count(n, 0);
-  for (std::size_t i = 0; i < n; ++i) ++count[find(i)];
-  for (std::size_t i = 0; i < n; ++i) size[i] = count[find(i)];
+  cluster_roots(plane, c, r, parent, size);
   const auto ctx = value_contexts(plane, c, r, size);
   std::vector<std::uint32_t> sym(n);
   try {
@@ -336,6 +358,218 @@ void decode_values(const std::uint8_t* blob, std::size_t len, const std::int64_t
     mx = std::max<std::int64_t>(mx, sym[i]);
   }
   if (mx >= t.value_alphabet) throw DataError(what + ": decodes " + str(mx) + " beyond " + str(t.value_alphabet - 1));
+}
+
+namespace {
+
+void put_varint(std::vector<std::uint8_t>& out, std::uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<std::uint8_t>(v | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<std::uint8_t>(v));
+}
+
+// one stream: varint byte count + rANS bytes (entropy.encode's checks: symbols in [0, alphabet))
+void put_stream(std::vector<std::uint8_t>& out, const Tables& t, int s, const std::vector<std::int64_t>& sym,
+                const std::vector<std::uint32_t>& ctx) {
+  std::vector<std::uint32_t> u(sym.size());
+  for (std::size_t i = 0; i < sym.size(); ++i) {
+    if (sym[i] < 0) throw std::invalid_argument("entropy.encode: negative symbol " + str(sym[i]));
+    if (sym[i] >= static_cast<std::int64_t>(t.streams[s].alphabet))
+      throw std::invalid_argument("entropy.encode: symbol " + str(sym[i]) + " outside the alphabet [0, " +
+                                  str(t.streams[s].alphabet) + ")");
+    u[i] = static_cast<std::uint32_t>(sym[i]);
+  }
+  const auto blob = rans::encode(u.data(), ctx.empty() ? nullptr : ctx.data(), u.size(), t.streams[s]);
+  put_varint(out, blob.size());
+  out.insert(out.end(), blob.begin(), blob.end());
+}
+
+// hits sorted by (dense plane, col, row) from (plane index, col, row) in any order; a repeated position: DataError
+std::vector<std::size_t> sorted_order(const std::vector<std::int64_t>& plane, const std::int64_t* col,
+                                      const std::int64_t* row, std::size_t n) {
+  std::vector<std::size_t> o(n);
+  std::iota(o.begin(), o.end(), std::size_t(0));
+  std::stable_sort(o.begin(), o.end(), [&](std::size_t a, std::size_t b) {
+    return std::make_tuple(plane[a], col[a], row[a]) < std::make_tuple(plane[b], col[b], row[b]);
+  });
+  for (std::size_t i = 1; i < n; ++i)
+    if (plane[o[i]] == plane[o[i - 1]] && col[o[i]] == col[o[i - 1]] && row[o[i]] == row[o[i - 1]])
+      throw DataError("sparse streams: the same position twice (plane " + str(plane[o[i]]) + ", col " +
+                      str(col[o[i]]) + ", row " + str(row[o[i]]) + ")");
+  return o;
+}
+
+// dense index of each plane key (np.unique's inverse)
+std::vector<std::int64_t> dense_planes(const std::int64_t* plane_key, std::size_t n) {
+  std::vector<std::int64_t> u(plane_key, plane_key + n);
+  std::sort(u.begin(), u.end());
+  u.erase(std::unique(u.begin(), u.end()), u.end());
+  std::vector<std::int64_t> out(n);
+  for (std::size_t i = 0; i < n; ++i)
+    out[i] = std::lower_bound(u.begin(), u.end(), plane_key[i]) - u.begin();
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> encode_event(const std::int64_t* plane_key, const std::int64_t* col, const std::int64_t* row,
+                                       const std::int64_t* value, std::size_t n, const Tables& t) {
+  for (std::size_t i = 0; i < n; ++i)
+    if (col[i] < 0 || col[i] >= t.n_cols || row[i] < 0 || row[i] >= t.n_rows)
+      throw std::invalid_argument("sparse streams: hits outside the tables' " + str(t.n_cols) + " x " +
+                                  str(t.n_rows) + " planes");
+  // the event's plane list: the table's keys and the ones it lacks (class n_classes), sorted
+  std::vector<std::int64_t> extra;
+  for (std::size_t i = 0; i < n; ++i)
+    if (!std::binary_search(t.keys.begin(), t.keys.end(), plane_key[i])) extra.push_back(plane_key[i]);
+  std::sort(extra.begin(), extra.end());
+  extra.erase(std::unique(extra.begin(), extra.end()), extra.end());
+  std::vector<std::int64_t> plist, pclass;
+  std::merge(t.keys.begin(), t.keys.end(), extra.begin(), extra.end(), std::back_inserter(plist));
+  for (auto k : plist) {
+    auto it = std::lower_bound(t.keys.begin(), t.keys.end(), k);
+    pclass.push_back(it != t.keys.end() && *it == k ? t.classes[it - t.keys.begin()] : t.n_classes);
+  }
+  std::vector<std::int64_t> pidx(n);
+  for (std::size_t i = 0; i < n; ++i) pidx[i] = std::lower_bound(plist.begin(), plist.end(), plane_key[i]) - plist.begin();
+  // clusters: hits sorted by (plane, col, row); the anchor (first hit) of each cluster in that order is its root,
+  // so clusters ranked by (plane, anchor col, anchor row) are the roots in order; hits by (cluster, col, row)
+  const auto o = sorted_order(pidx, col, row, n);
+  std::vector<std::int64_t> plane(n), c(n), r(n), size;
+  for (std::size_t i = 0; i < n; ++i) {
+    plane[i] = pidx[o[i]];
+    c[i] = col[o[i]];
+    r[i] = row[o[i]];
+  }
+  std::vector<std::size_t> root;
+  cluster_roots(plane, c, r, root, size);
+  std::vector<std::int64_t> rank(n, -1);
+  std::size_t C = 0;
+  for (std::size_t i = 0; i < n; ++i)
+    if (root[i] == i) rank[i] = static_cast<std::int64_t>(C++);
+  std::vector<std::size_t> start(C + 1, 0);  // hit_order by counting sort on the cluster rank (stable)
+  for (std::size_t i = 0; i < n; ++i) ++start[rank[root[i]] + 1];
+  for (std::size_t k = 0; k < C; ++k) start[k + 1] += start[k];
+  std::vector<std::size_t> hit_order(n), fill(start.begin(), start.end() - 1);
+  for (std::size_t i = 0; i < n; ++i) hit_order[fill[rank[root[i]]]++] = i;
+  // per cluster: plane, anchor, shape id (the book's, else 0: escape); per stream its symbols and contexts
+  const auto nc1 = static_cast<std::uint32_t>(t.n_classes + 1);
+  std::vector<std::int64_t> cp(C), cc(C), cr(C), csize(C), sid(C), ncl(plist.size(), 0);
+  for (std::size_t k = 0; k < C; ++k) {
+    const std::size_t a = hit_order[start[k]];
+    cp[k] = plane[a];
+    cc[k] = c[a];
+    cr[k] = r[a];
+    csize[k] = static_cast<std::int64_t>(start[k + 1] - start[k]);
+    ++ncl[cp[k]];
+    std::string key;
+    bool big = false;
+    for (std::size_t j = start[k] + 1; j < start[k + 1]; ++j) {
+      const std::int64_t dc = c[hit_order[j]] - cc[k], dr = r[hit_order[j]] - cr[k];
+      big = big || dc >= (1 << 17) || dr >= 8192 || dr <= -8192;
+      const auto code = static_cast<std::uint32_t>(static_cast<std::int32_t>((dc << 14) | (dr + 8192)));
+      for (int b = 0; b < 4; ++b) key.push_back(static_cast<char>((code >> (8 * b)) & 0xFF));
+    }
+    auto it = big ? t.book.index.end() : t.book.index.find(key);
+    sid[k] = it == t.book.index.end() ? 0 : it->second;
+  }
+  std::vector<std::uint8_t> out;
+  put_varint(out, n);
+  put_varint(out, extra.size());
+  for (std::size_t i = 0; i < extra.size(); ++i) put_varint(out, zigzag(extra[i] - (i ? extra[i - 1] : 0)));
+  std::vector<std::uint32_t> ctx(plist.size());
+  for (std::size_t p = 0; p < plist.size(); ++p) ctx[p] = static_cast<std::uint32_t>(pclass[p]);
+  put_stream(out, t, kClusters, ncl, ctx);
+  std::vector<std::int64_t> ac(C), ar(C);
+  std::vector<std::uint32_t> actx(C), rctx(C), sctx(C);
+  for (std::size_t k = 0; k < C; ++k) {
+    const bool first = k == 0 || cp[k] != cp[k - 1];
+    ac[k] = first ? cc[k] : cc[k] - cc[k - 1];
+    const bool same = !first && ac[k] == 0;
+    ar[k] = same ? cr[k] - cr[k - 1] - 2 : cr[k];
+    actx[k] = static_cast<std::uint32_t>(2 * bucket(ncl[cp[k]]) + first);
+    rctx[k] = static_cast<std::uint32_t>(same) * nc1 + static_cast<std::uint32_t>(pclass[cp[k]]);
+    sctx[k] = static_cast<std::uint32_t>(pclass[cp[k]]);
+  }
+  put_stream(out, t, kAnchorCol, ac, actx);
+  put_stream(out, t, kAnchorRow, ar, rctx);
+  put_stream(out, t, kShape, sid, sctx);
+  std::vector<std::int64_t> esc_count, esc_dc, esc_dr;
+  std::vector<std::uint32_t> dr_ctx;
+  for (std::size_t k = 0; k < C; ++k) {
+    if (sid[k] != 0) continue;
+    esc_count.push_back(csize[k] - 1);
+    std::int64_t pdc = 0, pdr = 0;
+    for (std::size_t j = start[k] + 1; j < start[k + 1]; ++j) {
+      const std::int64_t dc = c[hit_order[j]] - cc[k], dr = r[hit_order[j]] - cr[k], inc = dc - pdc;
+      esc_dc.push_back(inc);
+      esc_dr.push_back(inc == 0 ? dr - pdr - 1 : static_cast<std::int64_t>(zigzag(dr - pdr)));
+      dr_ctx.push_back(static_cast<std::uint32_t>(std::min<std::int64_t>(std::max<std::int64_t>(inc, 0), 2)));
+      pdc = dc;
+      pdr = dr;
+    }
+  }
+  put_stream(out, t, kEscCount, esc_count, {});
+  put_stream(out, t, kEscDc, esc_dc, {});
+  put_stream(out, t, kEscDr, esc_dr, dr_ctx);
+  if (value) {
+    std::vector<std::int64_t> v(n), hp(n), hc(n), hr(n), hs(n);
+    for (std::size_t j = 0; j < n; ++j) {
+      const std::size_t i = hit_order[j];
+      v[j] = value[o[i]];
+      hp[j] = plane[i];
+      hc[j] = c[i];
+      hr[j] = r[i];
+      hs[j] = size[i];
+    }
+    put_stream(out, t, kValue, v, value_contexts(hp, hc, hr, hs));
+  }
+  return out;
+}
+
+std::vector<std::uint8_t> encode_values(const std::int64_t* plane_key, const std::int64_t* col,
+                                        const std::int64_t* row, const std::int64_t* value, std::size_t n,
+                                        const Tables& t) {
+  const auto dense = dense_planes(plane_key, n);
+  const auto o = sorted_order(dense, col, row, n);
+  std::vector<std::int64_t> plane(n), c(n), r(n), v(n), size;
+  for (std::size_t i = 0; i < n; ++i) {
+    plane[i] = dense[o[i]];
+    c[i] = col[o[i]];
+    r[i] = row[o[i]];
+    v[i] = value[o[i]];
+  }
+  std::vector<std::size_t> root;
+  cluster_roots(plane, c, r, root, size);
+  std::vector<std::uint8_t> out;
+  put_stream(out, t, kValue, v, value_contexts(plane, c, r, size));
+  // put_stream wrote a varint byte count first; the value stream alone is the rANS bytes
+  std::size_t skip = 0;
+  while (out[skip] & 0x80) ++skip;
+  return std::vector<std::uint8_t>(out.begin() + static_cast<std::ptrdiff_t>(skip) + 1, out.end());
+}
+
+std::vector<std::uint8_t> pack_residuals(const std::int64_t* q, const std::int64_t* plane_key, const std::int64_t* col,
+                                         const std::int64_t* row, std::size_t n, const Tables& t) {
+  if (n == 0) return {};
+  std::vector<std::int64_t> z(n);
+  std::uint64_t zmax = 0;
+  std::int64_t qmax = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint64_t zz = zigzag(q[i]);
+    zmax = std::max(zmax, zz);
+    qmax = std::max<std::int64_t>(qmax, q[i] < 0 ? -q[i] : q[i]);
+    z[i] = static_cast<std::int64_t>(zz);
+  }
+  if (zmax == 0) return {0};
+  if (zmax >= static_cast<std::uint64_t>(t.value_alphabet))
+    throw std::invalid_argument("residual " + str(qmax) + " beyond the tables' range (|q| < " +
+                                str(t.value_alphabet / 2) + ")");
+  auto body = encode_values(plane_key, col, row, z.data(), n, t);
+  body.insert(body.begin(), 1);
+  return body;
 }
 
 void tpc_decode_coords(const std::uint8_t* blob, std::size_t len, const Tables& t, std::int64_t P, std::int64_t Z,

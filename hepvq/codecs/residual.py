@@ -61,7 +61,21 @@ def pack_rans(q: np.ndarray, plane_keys, col, row, tables) -> bytes:
     on the core's rANS coder, contexts from the hit positions (which must be in (plane, col, row) order, as the
     coordinate stream decodes them); the tables adapt within the event to the predictor's residuals.
 
-    Layout: b"" (no hits), b"\x00" (all residuals zero: an exact predictor), or b"\x01" + the rANS bytes."""
+    Layout: b"" (no hits), b"\x00" (all residuals zero: an exact predictor), or b"\x01" + the rANS bytes.
+    By the compiled core (core/src/sparse_streams.cpp), byte for byte pack_rans_reference's."""
+    from hepvq.baselines import sparse_streams_core
+
+    core = sparse_streams_core.core_tables(tables)
+    if core is None:
+        return pack_rans_reference(q, plane_keys, col, row, tables)
+    import hepvq_core
+
+    return hepvq_core.sparse_pack_residuals(np.asarray(q, np.int64), np.asarray(plane_keys, np.int64),
+                                            np.asarray(col, np.int64), np.asarray(row, np.int64), core)
+
+
+def pack_rans_reference(q: np.ndarray, plane_keys, col, row, tables) -> bytes:
+    """numpy pack_rans: the test oracle of the core's."""
     from hepvq.baselines import sparse_streams
 
     z = sparse_streams.zigzag(q)

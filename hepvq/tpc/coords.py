@@ -133,16 +133,24 @@ def load_tables(src=None):
     return StreamTables.from_bytes(p.read_bytes(), f"tpc_inr coordinate tables {p}")
 
 
-def encode_rans(sector, layer, phi, z, tables, shape=SHAPE) -> tuple[bytes, np.ndarray]:
-    """Format 2 of encode: -> (rANS position streams, the order that sorts the input hits into key order)."""
+def encode_rans(sector, layer, phi, z, tables, shape=SHAPE, *, reference: bool = False) -> tuple[bytes, np.ndarray]:
+    """Format 2 of encode: -> (rANS position streams, the order that sorts the input hits into key order); the
+    streams by the compiled core (core/src/sparse_streams.cpp), byte for byte numpy's (reference=True: the numpy
+    oracle, sparse_streams.encode_event)."""
     from hepvq.baselines import sparse_streams
+    from hepvq.baselines.sparse_streams_core import core_tables
 
     k = keys(sector, layer, phi, z, shape)
     order = np.argsort(k, kind="stable")
     if k.size > 1 and (np.diff(k[order]) == 0).any():
         raise ValueError("duplicate hit positions in one event cannot be coded")
-    blob = sparse_streams.encode_event(plane_keys(sector, layer, shape), phi, z, None, tables)
-    return blob, order
+    pk = plane_keys(sector, layer, shape)
+    core = None if reference else core_tables(tables)
+    if core is None:
+        return sparse_streams.encode_event(pk, phi, z, None, tables), order
+    import hepvq_core
+
+    return hepvq_core.sparse_encode_event(pk, np.asarray(phi, np.int64), np.asarray(z, np.int64), None, core), order
 
 
 def decode_rans(blob: bytes, tables, shape=SHAPE, what: str = "tpc_inr coords"):

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,7 @@ const char* stream_name(int s);
 struct ShapeBook {
   std::vector<std::int64_t> length{0}, start{0};  // per id
   std::vector<std::int64_t> dc, dr;               // flat offsets
+  std::map<std::string, std::int64_t> index;      // shape key (the offsets' int32 codes as bytes) -> id
   std::size_t size() const { return length.size() - 1; }
   // ShapeBook.to_bytes: varints (count, lengths, shape codes dc << 14 | (dr + 8192) as int32)
   static ShapeBook from_bytes(const std::uint8_t* data, std::size_t len);
@@ -53,6 +55,19 @@ void decode_event(const std::uint8_t* blob, std::size_t len, const Tables& t, bo
 void decode_values(const std::uint8_t* blob, std::size_t len, const std::int64_t* plane_key, const std::int64_t* col,
                    const std::int64_t* row, std::size_t n, const Tables& t, const std::string& what,
                    std::int64_t* out);
+
+// ---- encode (sparse_streams.encode_event / encode_values, residual.pack_rans): bytes equal to numpy's ----
+// Hits in any order; value null: positions only. Hits outside the tables' planes, negative symbols or symbols
+// beyond a table's alphabet throw std::invalid_argument (Python: ValueError), a repeated position DataError.
+std::vector<std::uint8_t> encode_event(const std::int64_t* plane_key, const std::int64_t* col, const std::int64_t* row,
+                                       const std::int64_t* value, std::size_t n, const Tables& t);
+// The value stream alone, hits in any order (coded in (plane key, col, row) order).
+std::vector<std::uint8_t> encode_values(const std::int64_t* plane_key, const std::int64_t* col,
+                                        const std::int64_t* row, const std::int64_t* value, std::size_t n,
+                                        const Tables& t);
+// residual.pack_rans: b"" (no hits), 0x00 (all zero) or 0x01 + encode_values(zigzag(q))
+std::vector<std::uint8_t> pack_residuals(const std::int64_t* q, const std::int64_t* plane_key, const std::int64_t* col,
+                                         const std::int64_t* row, std::size_t n, const Tables& t);
 
 // ---- tpc_inr format 2 (hepvq/tpc/coords.py decode_rans, hepvq/codecs/residual.py unpack_rans) ----
 // shape = (P, Z, L) = (phi, z, layer) bins of a sector; plane key = sector * L + layer, col = phi, row = z.
