@@ -106,6 +106,27 @@ def test_cpp_format2_on_simulated_events(tools, tmp_path):  # noqa: F811
         assert assert_same_as_python(dst, src) > 5_000
 
 
+def test_cpp_sparse2_edge_events(tools, tmp_path):  # noqa: F811
+    """pixel_sparse format 2 of edge events (empty, one hit, corners, clipped ADC, planes beyond a module, detIds
+    missing from the tables, shapes outside the book; test_pixel_sparse_core.edge_events) through hepvq-run:
+    hepvq_decode == hepvq.open."""
+    from conftest import write_uproot
+    from test_pixel_sparse_core import edge_events
+
+    from hepvq.pixel.codec import PixelSparseCodec
+
+    hits = edge_events(PixelSparseCodec(adc_bits=4, format=2).tables)
+    n = len(hits)
+    src = tmp_path / "edge.root"
+    write_uproot(src, {"run": np.ones(n, np.uint32), "luminosityBlock": np.ones(n, np.uint32),
+                       "event": np.arange(n, dtype=np.uint64), "PixelDigi": hits})
+    comp = _compress(tmp_path, src, name="sparse2", events=n)
+    dst = tmp_path / "decoded.root"
+    proc = cpp_decode(tools, comp, dst, "--chunk", "4")
+    assert proc.returncode == 0, proc.stderr
+    assert assert_same_as_python(dst, comp) == int(ak.sum(ak.num(hits)))
+
+
 # ---- damaged files -----------------------------------------------------------------------------------------
 def _refused(tools, bad, tmp_path, *, python_match, cpp_match):  # noqa: F811
     with pytest.raises(HepvqError, match=python_match):

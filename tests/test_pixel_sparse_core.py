@@ -60,17 +60,19 @@ def _event(rng, det, n, rows=160, cols=416):
     return det, key // cols, key % cols, rng.integers(1, 256, n)
 
 
-def test_core_equals_numpy_on_edge_events(codec):
+def edge_events(tables):
+    """Events at the edges of the format: empty, one hit, module corners, ADC clipped, the tables' largest planes,
+    detIds missing from the tables, a block outside the shape book, a long irregular cluster, dense modules."""
     rng = np.random.default_rng(15)
-    known = int(codec.tables.keys[len(codec.tables.keys) // 2])
-    unknown = int(codec.tables.keys.max()) + 12345  # not in the tables: an extra plane of the event
-    n_max = codec.tables.n_rows - 1
+    known = int(tables.keys[len(tables.keys) // 2])
+    unknown = int(tables.keys.max()) + 12345  # not in the tables: an extra plane of the event
+    n_max = tables.n_rows - 1
     events = [
         [],                                                                   # empty
         [(known, 0, 0, 1)],                                                   # one hit, ADC at the threshold
         [(known, 159, 415, 255), (known, 0, 415, 300), (known, 159, 0, 2)],   # module corners; ADC clipped
         [(unknown, 5, 7, 40), (unknown, 6, 8, 41), (unknown + 1, 0, 0, 9)],   # detIds missing from the tables
-        [(known, n_max, codec.tables.n_cols - 1, 17), (known, 1000, 2000, 18)],  # beyond a module: escapes
+        [(known, n_max, tables.n_cols - 1, 17), (known, 1000, 2000, 18)],     # beyond a module: escapes
         [(known, r, c, 30) for r in range(20, 32) for c in range(100, 112)],  # a 12 x 12 block: no book shape
         [(known, 10 + i, 10 + (i * 7) % 11, 5 + i) for i in range(40)],       # a long irregular cluster
     ]
@@ -78,10 +80,13 @@ def test_core_equals_numpy_on_edge_events(codec):
         d, r, c, a = _event(rng, det, 500)
         events.append(list(zip([d] * 500, r.tolist(), c.tolist(), a.tolist())))
     flat = np.array([h for ev in events for h in ev], np.int64)
-    hits = ak.unflatten(ak.zip({f: flat[:, i].astype(t) for i, (f, t) in
+    return ak.unflatten(ak.zip({f: flat[:, i].astype(t) for i, (f, t) in
                                 enumerate(zip(FIELDS, (np.uint32, np.uint16, np.uint16, np.uint16)))}),
                         [len(ev) for ev in events])
-    _assert_core_equals_numpy(codec, hits)
+
+
+def test_core_equals_numpy_on_edge_events(codec):
+    _assert_core_equals_numpy(codec, edge_events(codec.tables))
 
 
 def test_core_and_numpy_agree_on_damaged_blobs(codec):
