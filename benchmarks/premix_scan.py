@@ -33,6 +33,8 @@ LABELS = {
     "default": "format 1, shipped model (**default**)", "default50": "format 1, shipped model (default)",
     "f2fine": "format 2, operatingPoint=fine", "f2default": "format 2, operatingPoint=default",
     "f2coarse": "format 2, operatingPoint=coarse",
+    "b-1": "format 1, shipped model (first study)", "b0": "format 1, adcErrorBound=0 (lossless)",
+    "lossypos": "format 1, losslessPositions=False",
     "b8": "format 1, adcErrorBound=8", "b4": "format 1, adcErrorBound=4", "b2": "format 1, adcErrorBound=2",
     "top1": "format 1, shipped codebook and rank tables, centroid-aware choice off (top-1)",
     "top1r": "format 1, retrained, centroid-aware choice off (--centroid-topk 1)",
