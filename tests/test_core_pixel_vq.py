@@ -152,7 +152,8 @@ def patch_fractions_hits_reference(masks, size, hit_patch, slot, order, adc):
 def encode_reference(codec, hits, monkeypatch):
     """The numpy encoder: numpy patch extraction, fractions and code search; fractions by decoder.onnx."""
     with monkeypatch.context() as m:
-        m.setattr(P, "extract", lambda h, pr, pc, mr, mc, dense_adc=True: P.extract_reference(h, pr, pc, mr, mc))
+        m.setattr(P, "extract",
+                  lambda h, pr, pc, mr, mc, dense_adc=True, threads=None: P.extract_reference(h, pr, pc, mr, mc))
         m.setattr(hepvq_core, "patch_fractions", patch_fractions_reference)
         m.setattr(hepvq_core, "patch_fractions_hits", patch_fractions_hits_reference)
         if codec._fast is not None:
@@ -252,3 +253,29 @@ def test_fraction_self_check_once_per_decoder_graph(monkeypatch):
     for _ in range(2):
         assert not PixelVQCodec.from_metadata(first.metadata()).core_model.has_codebooks
     assert len(calls) == 2
+
+
+def test_core_hit_adc_equals_numpy(sample_hits):
+    """hepvq_core.hit_adc (the encoder's validation: decoded ADC per hit) against its numpy oracle, on the real
+    fractions of a sample event and on random fractions, levels and a clip range that bites."""
+    codec = PixelVQCodec.from_directory(MODEL)
+    h, p, shape, mask, charge, codes, multi = codec._symbols(sample_hits[:1])
+    _order, hit_patch, slot = codec._last_hits
+    frac = hepvq_core.pixel_vq_fractions(codec.core_model, codes.astype(np.int64), mask[multi])
+    got = hepvq_core.hit_adc(frac, multi, codec.levels[charge], hit_patch, slot, codec.adc_min, codec.adc_max)
+    assert got.tobytes() == codec.hit_adc_reference(frac, charge, multi, hit_patch, slot).tobytes()
+    rng = np.random.default_rng(9)
+    n_p, n_h = 500, 3000
+    multi = rng.random(n_p) < 0.6
+    frac = (rng.random((int(multi.sum()), codec.size)) * 1.2).astype(np.float32)
+    frac[:5, :4] = np.float32(0.5)  # exact halves: ties round to even as np.rint
+    charge = rng.integers(0, len(codec.levels), n_p)
+    hp, sl = rng.integers(0, n_p, n_h), rng.integers(0, codec.size, n_h)
+    hp[:20] = np.repeat(np.flatnonzero(multi)[:5], 4)
+    sl[:20] = np.tile(np.arange(4), 5)
+    for lo, hi in ((codec.adc_min, codec.adc_max), (3, 40)):
+        codec.adc_min, codec.adc_max = lo, hi
+        got = hepvq_core.hit_adc(frac, multi, codec.levels[charge], hp, sl, lo, hi)
+        assert got.tobytes() == codec.hit_adc_reference(frac, charge, multi, hp, sl).tobytes()
+    with pytest.raises(ValueError, match="outside the patches"):
+        hepvq_core.hit_adc(frac, multi, codec.levels[charge], hp + n_p, sl, 1, 255)

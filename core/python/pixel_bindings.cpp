@@ -281,6 +281,31 @@ void bind_patches(py::module_& m) {
       "patch_fractions from extract_patches' per-hit outputs (no dense ADC matrix): adc in input order, hit "
       "order[k] in patch hit_patch[k] at slot slot[k].");
   m.def(
+      "hit_adc",
+      [](carray<float> fractions, carray<bool> multi, carray<std::int64_t> level, carray<std::int64_t> hit_patch,
+         carray<std::int64_t> slot, std::int64_t adc_min, std::int64_t adc_max) {
+        const std::size_t np_ = static_cast<std::size_t>(multi.size()), nh = static_cast<std::size_t>(hit_patch.size());
+        if (fractions.ndim() != 2 || fractions.shape(1) < 1 || fractions.shape(1) > 64)
+          throw std::invalid_argument("hit_adc: fractions must be (n_multi, size <= 64)");
+        if (static_cast<std::size_t>(level.size()) != np_ || static_cast<std::size_t>(slot.size()) != nh)
+          throw std::invalid_argument("hit_adc: one level per patch and one slot per hit");
+        py::array_t<std::int64_t> adc(static_cast<py::ssize_t>(nh));
+        const float* fp = fractions.data();
+        const auto* mp = reinterpret_cast<const std::uint8_t*>(multi.data());
+        const std::int64_t *lp = level.data(), *hp = hit_patch.data(), *sp = slot.data();
+        std::int64_t* ap = adc.mutable_data();
+        const auto rows = static_cast<std::size_t>(fractions.shape(0));
+        const int size = static_cast<int>(fractions.shape(1));
+        {
+          py::gil_scoped_release release;
+          hepvq::hit_adc(fp, rows, size, mp, lp, np_, hp, sp, nh, adc_min, adc_max, ap);
+        }
+        return adc;
+      },
+      "fractions"_a, "multi"_a, "level"_a, "hit_patch"_a, "slot"_a, "adc_min"_a, "adc_max"_a,
+      "Decoded ADC per hit (int64): clip(rint(fraction of its (patch, slot) * patch level), adc_min, adc_max); "
+      "fractions: rows of the multi-hit patches in patch order; a one-hit patch takes its whole level.");
+  m.def(
       "patch_fractions",
       [](carray<std::uint64_t> masks, carray<std::int64_t> adc) {
         const std::size_t n = static_cast<std::size_t>(masks.size());

@@ -1,6 +1,7 @@
 #include "hepvq/patches.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 #include <stdexcept>
 #include <string>
@@ -308,6 +309,24 @@ void patch_fractions_hits(const std::uint64_t* masks, std::size_t n, int size, c
     for (int j = 0; j < size; ++j)  // as numpy: float64 division, then rounded to float32
       xr[j] = ((masks[i] >> j) & 1) ? static_cast<float>(static_cast<double>(a[j]) / td) : 0.0f;
     ++row;
+  }
+}
+
+void hit_adc(const float* fractions, std::size_t n_multi, int size, const std::uint8_t* multi,
+             const std::int64_t* level, std::size_t n_patches, const std::int64_t* hit_patch, const std::int64_t* slot,
+             std::size_t n_hits, std::int64_t adc_min, std::int64_t adc_max, std::int64_t* adc) {
+  std::vector<std::int64_t> row(n_patches);  // row of each multi-hit patch in `fractions`
+  std::int64_t m = 0;
+  for (std::size_t p = 0; p < n_patches; ++p) row[p] = multi[p] ? m++ : -1;
+  if (static_cast<std::size_t>(m) != n_multi) throw std::invalid_argument("hit_adc: fraction rows != multi-hit patches");
+  for (std::size_t k = 0; k < n_hits; ++k) {
+    const std::int64_t p = hit_patch[k];
+    if (p < 0 || static_cast<std::size_t>(p) >= n_patches || slot[k] < 0 || slot[k] >= size)
+      throw std::invalid_argument("hit_adc: hit outside the patches");
+    const double f = row[p] >= 0 ? static_cast<double>(fractions[row[p] * size + slot[k]]) : 1.0;
+    // as numpy: float64 product, rint (ties to even, the default rounding mode), int64, clip
+    const auto a = static_cast<std::int64_t>(std::nearbyint(f * static_cast<double>(level[p])));
+    adc[k] = std::min(std::max(a, adc_min), adc_max);
   }
 }
 

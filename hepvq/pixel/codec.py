@@ -298,7 +298,7 @@ class PixelVQCodec(Codec):
                 # every input hit is decoded at its own position: the decoder's output in canonical order is
                 # the input's canonical order with the decoded ADC of each hit's (patch, slot) -- no scatter/sort
                 order, hit_patch, slot = self._last_hits
-                ref = h.take(order)
+                ref = h if np.array_equal(order, np.arange(len(order))) else h.take(order)  # sorted input: as is
                 dec = P.Hits(n_ev, ref.event, ref.det, ref.row, ref.col,
                              self._decode_hit_adc(mask, charge, codes, multi, hit_patch, slot))
             else:
@@ -453,13 +453,22 @@ class PixelVQCodec(Codec):
     def _decode_hit_adc(self, mask, charge, codes, multi, hit_patch, slot) -> np.ndarray:
         """Decoded ADC of hits given by (patch, slot), all inside their patch's mask: the values of
         _decode_patch_adc at those places, computed per hit only."""
-        midx = np.cumsum(multi) - 1  # row of each multi-hit patch in the decoder output
         if len(codes) and not getattr(self, "_onnx_fractions", False) and self.core_model.has_codebooks:
             import hepvq_core  # the bit masks straight to the core (what _run_decoder does after a dense detour)
 
             frac_m = hepvq_core.pixel_vq_fractions(self.core_model, codes.astype(np.int64), mask[multi])
         else:
             frac_m = self._run_decoder(codes, P.mask_to_dense(mask[multi], self.size).astype(np.float32))
+        if frac_m.dtype == np.float32:  # the core's gather (hit_adc_reference's arithmetic, one pass per hit)
+            import hepvq_core
+
+            return hepvq_core.hit_adc(frac_m, multi, self.levels[charge], hit_patch, slot, self.adc_min, self.adc_max)
+        return self.hit_adc_reference(frac_m, charge, multi, hit_patch, slot)
+
+    def hit_adc_reference(self, frac_m, charge, multi, hit_patch, slot) -> np.ndarray:
+        """numpy: decoded ADC per hit from the multi-hit patches' fractions and the charge levels (the oracle of
+        hepvq_core.hit_adc)."""
+        midx = np.cumsum(multi) - 1  # row of each multi-hit patch in the decoder output
         hm = multi[hit_patch]
         frac = np.ones(len(hit_patch), dtype=np.float64)
         frac[hm] = frac_m[midx[hit_patch[hm]], slot[hm]]

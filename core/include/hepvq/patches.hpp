@@ -47,4 +47,12 @@ void patch_fractions_hits(const std::uint64_t* masks, std::size_t n, int size, c
                           const std::int64_t* slot, const std::int64_t* order, const std::int64_t* adc,
                           std::size_t n_hits, std::int64_t* total, std::int64_t* nhit, std::vector<float>& x);
 
+// The decoded ADC of hits given by (patch hit_patch[k], slot slot[k]) from the fractions of the multi-hit patches
+// (fractions: one row of `size` per patch with multi[p], in patch order) and each patch's charge level:
+// clip(rint(fraction * level), adc_min, adc_max), a one-hit patch taking its whole level -- the pixel_vq
+// encoder's view of what its decoder will give (PixelVQCodec._decode_hit_adc's numpy arithmetic, in float64).
+void hit_adc(const float* fractions, std::size_t n_multi, int size, const std::uint8_t* multi,
+             const std::int64_t* level, std::size_t n_patches, const std::int64_t* hit_patch, const std::int64_t* slot,
+             std::size_t n_hits, std::int64_t adc_min, std::int64_t adc_max, std::int64_t* adc);
+
 }  // namespace hepvq
