@@ -233,6 +233,25 @@ def test_cpp_tpc_decode_equals_python(tools, files, tpc_input, tmp_path, name): 
         assert len(np.unique(adc)) > 100
 
 
+def test_cpp_tpc_dense_decode_equals_python(tools, tpc_input, tmp_path):  # noqa: F811
+    """Mode dense (the shipped dense amortised model; one sector: the decoder runs on its whole 192 x 249 x 16
+    grid in batches of 262,144 points): hepvq_decode == hepvq.open, hit for hit."""
+    comp, dst = tmp_path / "dense.root", tmp_path / "decoded.root"
+    models = REPO / "data" / "models"
+    run([TPC_CFG, f"inputFiles={tpc_input[0]}", f"outputFile={comp}", "maxEvents=1", "tpcInr.mode=dense",
+         f"tpcInr.encoderModel={models / 'tpc_amortised_dense_encoder.onnx'}",
+         f"tpcInr.decoderModel={models / 'tpc_amortised_dense_decoder.onnx'}", "tpcInr.validate=False", "--no-progress"])
+    proc = cpp_decode(tools, comp, dst, "--verbose")
+    assert proc.returncode == 0, proc.stderr
+    assert "TpcHit <- 'tpcInr' tpc_inr, dense grid, onnxruntime (CPUExecutionProvider)" in proc.stdout
+    with hepvq.open(comp) as f:
+        ref = f.arrays()
+    got = uproot.open(dst)["Events"].arrays()
+    assert len(got) == len(ref) == 1 and int(got.nTpcHit[0]) == len(ref.TpcHit[0]) > 1000
+    for f in FIELDS:
+        np.testing.assert_array_equal(ak.to_numpy(got[f"TpcHit_{f}"][0]), ak.to_numpy(ref.TpcHit[f][0]), err_msg=f)
+
+
 def _refused(tools, bad, tmp_path, *, python_match, cpp_match):  # noqa: F811
     with pytest.raises(HepvqError, match=python_match):
         with hepvq.open(bad) as f:
@@ -288,5 +307,5 @@ def test_cpp_refuses_tpc_fit_method(tools, files, tmp_path):  # noqa: F811
     bad = _rewrite(files["none"], tmp_path / "fit.root", prov_edit=edit)
     proc = cpp_decode(tools, bad, tmp_path / "out.root")
     assert proc.returncode == 1 and proc.stderr.count("\n") == 1, proc.stderr
-    assert "tpc_inr method 'fit', mode 'hybrid', format 2 is not decoded by the C++ reader" in proc.stderr
+    assert "tpc_inr method 'fit', mode 'hybrid', format 2 is not decoded by the C++ reader" in proc.stderr, proc.stderr
     assert not (tmp_path / "out.root").exists()

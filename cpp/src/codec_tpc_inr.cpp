@@ -1,10 +1,11 @@
-// tpc_inr (hepvq/tpc/codec.py TpcInrCodec.decode), method "amortised", mode "hybrid", format 2: per event the
-// hit positions from the coordinate stream (core: sparse::tpc_decode_coords), the ADC predicted at them by the
-// shared INR decoder graph (decoder.onnx from the file's metadata, onnxruntime) from each sector's int8 / fp16 /
-// fp32 latent (zstd), and with an ADC error bound the residual stream (core: sparse::unpack_residuals).
+// tpc_inr (hepvq/tpc/codec.py TpcInrCodec.decode), method "amortised". Mode "hybrid" (format 2): per event the hit
+// positions from the coordinate stream (core: sparse::tpc_decode_coords), the ADC predicted at them by the shared
+// INR decoder graph (decoder.onnx from the file's metadata, onnxruntime) from each sector's int8 / fp16 / fp32
+// latent (zstd), and with an ADC error bound the residual stream (core: sparse::unpack_residuals). Mode "dense":
+// the decoder on each coded sector's whole grid, thresholded.
 // Float steps are those of numpy (float32 throughout): normalised coordinates 2 i / (n - 1) - 1, hit-mask context
 // counts / 9, / 25, / 27, value * 1023, round half to even, clip; hence hepvq.open's hits bit for bit.
-// Method "fit" (the numpy SIREN), mode "dense" and format 1 are refused when the file is opened.
+// Method "fit" (the numpy SIREN) and hybrid format 1 are refused when the file is opened.
 #include <cmath>
 #include <cstring>
 
@@ -91,10 +92,14 @@ class TpcInrDecoder : public CollectionDecoder {
     }
     if (format != 1 && format != 2)
       throw ReadError(where + ": tpc_inr metadata format " + std::to_string(format) + " is not one this reader reads (1, 2)");
-    if (mode != "hybrid" || method != "amortised" || format != 2)
+    // dense mode has no streams: its format does not matter
+    if (method != "amortised" || (mode != "hybrid" && mode != "dense") || (mode == "hybrid" && format != 2))
       throw ReadError(where + ": tpc_inr method '" + method + "', mode '" + mode + "', format " + std::to_string(format) +
-                      " is not decoded by the C++ reader (it decodes method 'amortised', mode 'hybrid', format 2; "
-                      "use hepvq.open in Python)");
+                      " is not decoded by the C++ reader (it decodes method 'amortised': mode 'hybrid' in format 2, "
+                      "mode 'dense'; use hepvq.open in Python)");
+    if (mode == "dense" && bound_ >= 0)
+      throw ReadError(where + ": tpc_inr: an ADC error bound needs mode 'hybrid' (stored hit positions)");
+    dense_ = mode == "dense";
     if (quant_ != "int8" && quant_ != "fp16" && quant_ != "fp32")
       throw ReadError(where + ": unknown quantisation '" + quant_ + "' (fp32, fp16, int8)");
     if (P_ < 2 || Z_ < 2 || L_ < 2 || P_ > 4096 || Z_ > 4096 || L_ > 256 || n_sectors_ < 1 || n_sectors_ > 256 ||
@@ -119,6 +124,10 @@ class TpcInrDecoder : public CollectionDecoder {
       throw ReadError(where + ": tpc_inr: blob size " + std::to_string(want) + " does not match the file's " +
                       std::to_string(blob_size));
     blob_size_ = want;
+    auto d = blobs.find("decoder.onnx");
+    if (d == blobs.end()) throw ReadError(where + ": tpc_inr: amortised codec metadata lacks 'decoder.onnx'");
+    model_ = std::make_unique<OnnxModel>(d->second, options, where + ": metadata 'decoder.onnx'");
+    if (dense_) return;
     // tables: their sha256 must be the config's (TpcInrCodec.from_metadata)
     auto t = blobs.find("tables");
     if (t == blobs.end())
@@ -127,13 +136,12 @@ class TpcInrDecoder : public CollectionDecoder {
       throw ReadError(where + ": tpc_inr: metadata 'tables' does not match the sha256 in its config: the tables are "
                       "damaged or belong to another file");
     tables_ = read_sparse_tables(t->second, where + ": metadata 'tables'");
-    auto d = blobs.find("decoder.onnx");
-    if (d == blobs.end()) throw ReadError(where + ": tpc_inr: amortised codec metadata lacks 'decoder.onnx'");
-    model_ = std::make_unique<OnnxModel>(d->second, options, where + ": metadata 'decoder.onnx'");
     mask_.assign(static_cast<std::size_t>(P_ * Z_ * L_), 0);
   }
 
-  std::string method() const override { return "core streams + onnxruntime (" + model_->provider() + ")"; }
+  std::string method() const override {
+    return (dense_ ? "dense grid, onnxruntime (" : "core streams + onnxruntime (") + model_->provider() + ")";
+  }
 
   void decode(const Products& products, Event& out) override {
     const Column& sec = field(products, "", "sector", where_);
@@ -153,8 +161,12 @@ class TpcInrDecoder : public CollectionDecoder {
                       " weight bytes, its sectors declare " + std::to_string(total));
     // {sector: its blob} (the last one wins, as the Python dict)
     std::map<std::int64_t, std::pair<std::size_t, std::size_t>> blob_of;
-    for (std::size_t i = 0, o = 0; i < sectors.size(); o += static_cast<std::size_t>(nbytes[i]), ++i)
+    std::vector<std::int64_t> first_seen;  // the dict's key order
+    for (std::size_t i = 0, o = 0; i < sectors.size(); o += static_cast<std::size_t>(nbytes[i]), ++i) {
+      if (!blob_of.count(sectors[i])) first_seen.push_back(sectors[i]);
       blob_of[sectors[i]] = {o, static_cast<std::size_t>(nbytes[i])};
+    }
+    if (dense_) return decode_dense(weights, blob_of, first_seen, out);
     const std::string coords = bytes_of(products, "coords", where_);
     sparse::TpcHitsKeyOrder h;
     try {
@@ -311,6 +323,53 @@ class TpcInrDecoder : public CollectionDecoder {
                       std::to_string(k) + " hits");
   }
 
+  // mode dense: each coded sector's INR on the whole (P, Z, L) grid, rint, clip to [0, 1023], the voxels at or
+  // above the threshold in C order, sectors in the order of their first appearance
+  void decode_dense(const std::string& weights,
+                    const std::map<std::int64_t, std::pair<std::size_t, std::size_t>>& blob_of,
+                    const std::vector<std::int64_t>& order, Event& out) {
+    const std::int64_t N = P_ * Z_ * L_;
+    if (grid_.empty()) {  // grid.grid_coords: normalised indices in C order
+      grid_.resize(static_cast<std::size_t>(3 * N));
+      const float np1 = static_cast<float>(P_) - 1.0f, nz1 = static_cast<float>(Z_) - 1.0f,
+                  nl1 = static_cast<float>(L_) - 1.0f;
+      for (std::int64_t i = 0; i < N; ++i) {
+        grid_[3 * i] = 2.0f * static_cast<float>(i / (Z_ * L_)) / np1 - 1.0f;
+        grid_[3 * i + 1] = 2.0f * static_cast<float>((i / L_) % Z_) / nz1 - 1.0f;
+        grid_[3 * i + 2] = 2.0f * static_cast<float>(i % L_) / nl1 - 1.0f;
+      }
+    }
+    auto& t = out.tpc;
+    std::vector<float> latent, values;
+    for (std::int64_t s : order) {
+      if (s < 0 || s >= n_sectors_)  // the schema's ranges (check_ranges), before any narrowing
+        throw ReadError(where_ + ": tpc_inr: sector " + std::to_string(s) + " outside 0.." + std::to_string(n_sectors_ - 1));
+      const auto& b = blob_of.at(s);
+      if (b.second == 0) {
+        values.assign(static_cast<std::size_t>(N), static_cast<float>(threshold_));
+      } else {
+        unpack_latent(weights.data() + b.first, b.second, s, latent);
+        model_->run_floats({{"latent", latent.data(), latent_shape_, false}, {"coords", grid_.data(), {N, 3}, true}},
+                           "value", N, kDecodeBatch, values);
+        if (values.size() != static_cast<std::size_t>(N))
+          throw ReadError(where_ + ": tpc_inr: the decoder graph gives " + std::to_string(values.size()) +
+                          " values for " + std::to_string(N) + " grid points");
+        for (auto& v : values) v = v * 1023.0f;
+      }
+      for (std::int64_t i = 0; i < N; ++i) {
+        const float a = std::min(std::max(std::nearbyint(values[i]), 0.0f), 1023.0f);  // NaN: no hit, as numpy
+        if (!(a >= static_cast<float>(threshold_))) continue;
+        t.sector.push_back(static_cast<std::uint16_t>(s));
+        t.layer.push_back(static_cast<std::uint16_t>(i % L_));
+        t.phi.push_back(static_cast<std::uint16_t>(i / (Z_ * L_)));
+        t.z.push_back(static_cast<std::uint16_t>((i / L_) % Z_));
+        t.adc.push_back(static_cast<std::uint16_t>(a));
+      }
+    }
+  }
+
+  bool dense_ = false;
+  std::vector<float> grid_;
   std::string where_, quant_;
   std::int64_t P_ = 0, Z_ = 0, L_ = 0, n_sectors_ = 0, threshold_ = 0, bound_ = -1, blob_size_ = 0, latent_n_ = 0;
   std::vector<std::int64_t> latent_shape_;
