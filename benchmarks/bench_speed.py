@@ -126,6 +126,14 @@ def core_throughput(path: Path, events: int) -> dict:
     return out
 
 
+def written_format(path: Path) -> int:
+    """The pixel_vq format of a compressed file (its settings' version: 2 = format 2)."""
+    from hepvq.io.metadata import read_metadata
+
+    _prov, blobs = read_metadata(str(path))
+    return 2 if int(json.loads(bytes(blobs["pixelVQ/settings"]))["version"]) >= 2 else 1
+
+
 def median(rows, key):
     return statistics.median(r[key] for r in rows)
 
@@ -154,7 +162,10 @@ def markdown(result: dict) -> str:
     lines = [f"Input: {result['events']} simulated PU-200 events ({result['input_mb']:.1f} MB), "
              f"median of {result['runs']} interleaved runs, whole processes, {os.cpu_count()} cores, load average "
              f"{result['load_before']:.1f} before / {result['load_after']:.1f} after (other work on the machine "
-             "stretches wall times; CPU times are steadier). The hepvq jobs run the core on "
+             "stretches wall times; CPU times are steadier). pixel_vq format "
+             f"{result.get('pixel_vq_format', 1)} (premix_compress_cfg.py"
+             f"{'' if result.get('format_pinned') is None else ' with pixelVQ.format=' + str(result['format_pinned'])}). "
+             "The hepvq jobs run the core on "
              f"{result.get('threads', 1)} thread(s) (`-j`, `hepvq.open(threads=...)`); plain uproot reads and "
              "writes on one. Command: `" + result["command"] + "`", "",
              "| job | wall s | CPU s | peak MB |", "| --- | ---: | ---: | ---: |"]
@@ -224,6 +235,8 @@ def main(argv=None):
     ap.add_argument("--chunk-size", type=int, default=20, help="options.chunkSize of the hepvq jobs")
     ap.add_argument("--threads", type=int, default=2,
                     help="threads of the hepvq jobs' core loops (-j of hepvq-run, threads= of hepvq.open)")
+    ap.add_argument("--format", type=int, choices=(1, 2), default=None,
+                    help="pixelVQ.format of the compress jobs (default: the cfg's default)")
     ap.add_argument("--update-docs", action="store_true", help="also write docs/speed.md and docs/speed.png")
     ap.add_argument("--docs-from", metavar="JSON", help="only write docs/speed.md and .png from a saved speed.json")
     args = ap.parse_args(argv)
@@ -241,13 +254,14 @@ def main(argv=None):
     if args.threads < 1:
         ap.error(f"--threads must be >= 1, got {args.threads}")
     common = [f"options.chunkSize={args.chunk_size}", "-j", str(args.threads), "--no-progress"]
+    fmt = [] if args.format is None else [f"pixelVQ.format={args.format}"]
     jobs = {
         "uproot_read": [py, "-c", UPROOT_READ, str(src)],
         "uproot_copy": [py, "-c", UPROOT_COPY, str(src), str(copy)],
         "compress": run + [str(REPO / "python_cfg" / "premix_compress_cfg.py"), f"inputFiles={src}",
-                           f"outputFile={comp}", "pixelVQ.validate=False"] + common,
+                           f"outputFile={comp}", "pixelVQ.validate=False"] + fmt + common,
         "compress_validate": run + [str(REPO / "python_cfg" / "premix_compress_cfg.py"), f"inputFiles={src}",
-                                    f"outputFile={out / 'speed_compressed_v.root'}"] + common,
+                                    f"outputFile={out / 'speed_compressed_v.root'}"] + fmt + common,
         "hepvq_read": [py, "-c", HEPVQ_READ, str(comp), str(args.threads)],
         "decompress": run + [str(REPO / "python_cfg" / "decompress_cfg.py"), f"inputFiles={comp}",
                              f"outputFile={dec}"] + common,
@@ -263,6 +277,7 @@ def main(argv=None):
             times[name].append(run_child(cmd, out))
     (out / "speed_times.json").write_text(json.dumps(times, indent=1))  # kept if the in-process part fails
     result = {"events": args.events, "runs": args.runs, "threads": args.threads, "input": str(src),
+              "pixel_vq_format": written_format(comp), "format_pinned": args.format,
               "input_mb": src.stat().st_size / 1e6,
               "times": times, "summary": summarise(times), "core": core_throughput(src, args.events),
               "load_before": load_before, "load_after": os.getloadavg()[0],
