@@ -19,8 +19,8 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-MODES = {"vq": [], "vq_b2": ["pixelVQ.adcErrorBound=2"], "vq_b0": ["pixelVQ.adcErrorBound=0"],
-         "vq_f2": ["pixelVQ.format=2"]}
+MODES = {"vq": ["pixelVQ.format=1"], "vq_b2": ["pixelVQ.format=1", "pixelVQ.adcErrorBound=2"],
+         "vq_b0": ["pixelVQ.format=1", "pixelVQ.adcErrorBound=0"], "vq_f2": ["pixelVQ.format=2"]}
 
 
 def main(argv=None):

@@ -359,6 +359,7 @@ def step_speed(args):
 
         cmd = ["hepvq-run", str(REPO / "python_cfg" / "premix_compress_cfg.py"), f"inputFiles={src}",
                f"outputFile={out / 'compressed.root'}", f"maxEvents={n}", f"pixelVQ.validate={validate}",
+               "pixelVQ.format=1",  # the format the figures in docs/pixel.md were measured with
                "--no-progress", "--report-json", str(out / f"report_{validate}.json")]
         r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()

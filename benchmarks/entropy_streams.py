@@ -308,7 +308,7 @@ def main(argv=None):
         root_file = out / f"pixel_vq_{part}.root"
         sel = [f"skipEvents={idx.start}", f"maxEvents={len(idx)}"]
         cmd = ["hepvq-run", str(ROOT / "python_cfg/premix_compress_cfg.py"), f"inputFiles={path}",
-               f"outputFile={root_file}", "--no-progress", *sel]
+               f"outputFile={root_file}", "pixelVQ.format=1", "--no-progress", *sel]  # its index branches
         subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         vt = uproot.open(root_file)["Events"]
         names = [br.name[len("pixelVQ_"):] for br in vt.branches if br.name.startswith("pixelVQ_")]

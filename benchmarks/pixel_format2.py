@@ -34,16 +34,17 @@ BEGIN, END = "<!-- pixel_format2 begin -->", "<!-- pixel_format2 end -->"
 # the realism switches of the shipped sample (README, "Sample data and simulators")
 SIM_SWITCHES = ["--multiple-scattering", "--noise-rate", "1e-5", "--big-pixels"]
 METHODS = {
-    "f1": ("pixel_vq format 1 (shipped, integer branches)", []),
+    "f1": ("pixel_vq format 1 (shipped, integer branches)", ["pixelVQ.format=1"]),
     "fine": ("pixel_vq format 2, operatingPoint=fine", ["pixelVQ.format=2", "pixelVQ.operatingPoint=fine"]),
     "default": ("pixel_vq format 2, operatingPoint=default", ["pixelVQ.format=2", "pixelVQ.operatingPoint=default"]),
     "coarse": ("pixel_vq format 2, operatingPoint=coarse", ["pixelVQ.format=2", "pixelVQ.operatingPoint=coarse"]),
     "sparse4log": ("pixel_sparse 4-bit log ADC, format 2 (rANS)", {"adcBits": 4, "mode": "log", "format": 2}),
     # ADC error bounds: format 1's corrections product in both formats
-    "f1_b2": ("pixel_vq format 1, adcErrorBound=2", ["pixelVQ.adcErrorBound=2"]),
+    "f1_b2": ("pixel_vq format 1, adcErrorBound=2", ["pixelVQ.format=1", "pixelVQ.adcErrorBound=2"]),
     "fine_b2": ("pixel_vq format 2 fine, adcErrorBound=2",
                 ["pixelVQ.format=2", "pixelVQ.operatingPoint=fine", "pixelVQ.adcErrorBound=2"]),
-    "f1_b0": ("pixel_vq format 1, adcErrorBound=0 (lossless)", ["pixelVQ.adcErrorBound=0"]),
+    "f1_b0": ("pixel_vq format 1, adcErrorBound=0 (lossless)",
+               ["pixelVQ.format=1", "pixelVQ.adcErrorBound=0"]),
     "fine_b0": ("pixel_vq format 2 fine, adcErrorBound=0 (lossless)",
                 ["pixelVQ.format=2", "pixelVQ.operatingPoint=fine", "pixelVQ.adcErrorBound=0"]),
 }
