@@ -365,3 +365,20 @@ def test_core_rate_search_equals_numpy_oracle():
     with pytest.raises(ValueError, match="context .* outside"):
         core.search_rate(np.ascontiguousarray(x[:1], np.float32), mask[multi][:1].astype(np.uint64),
                          np.array([10 ** 6]), 1)
+
+
+def test_lossy_positions_decode_the_hits_format_1_keeps():
+    """losslessPositions=False in format 2: rare shapes snap to table shapes before the streams, so the decoded
+    hits sit where format 1's lossy mode puts them (hits dropped, never added); core and numpy agree."""
+    src = uproot.open(SAMPLE)["Events"].arrays(entry_start=6, entry_stop=7)
+    hits = ak.zip({k: src[f"PixelDigi_{k}"] for k in P.FIELDS})
+    c1 = PixelVQCodec.from_directory(MODEL, lossless_positions=False)
+    c2 = F.PixelVQFormat2.from_directory(MODEL, operating_point="fine", lossless_positions=False)
+    products, m = c2.encode_checked(hits)
+    assert m["precision"] == 1 and 0.8 < m["recall"] < 1
+    d1, d2 = c1.decode(c1.encode(hits)), c2.decode(products)
+    for f in ("detId", "row", "col"):
+        assert ak.to_list(d2[f]) == ak.to_list(d1[f])
+    back = F.PixelVQFormat2.from_metadata(c2.metadata())
+    assert not back.lossless_positions
+    assert ak.to_list(back.decode_reference(products)) == ak.to_list(d2)
