@@ -36,7 +36,7 @@ def _job(out, *extra):
 def files(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("f2")
     f1, f2, d2 = tmp / "f1.root", tmp / "f2.root", tmp / "d2.root"
-    _job(f1)
+    _job(f1, "pixelVQ.format=1")  # format 1 pinned: the main job's default becomes format 2
     rep = _job(f2, "pixelVQ.format=2", "pixelVQ.operatingPoint=fine", "pixelVQ.debugIndices=True")
     run([DECOMPRESS, f"inputFiles={f2}", f"outputFile={d2}", "--no-progress"])
     src = uproot.open(SAMPLE)["Events"].arrays(entry_stop=N_EVENTS)
