@@ -113,19 +113,19 @@ PatchSet extract_patches(const PixelHitsIn& h, int pr, int pc, int module_rows, 
     });
   };
   on_ranges([&](std::size_t w) {
-  for (std::size_t g = gcut[w]; g < gcut[w + 1]; ++g) {
-    const std::size_t a = gstart[g], b = gstart[g + 1];
-    std::size_t next = a;  // first hit of the row below the current hit's row
-    for (std::size_t k = a; k < b; ++k) {
-      if (k + 1 < b && r[k + 1] == r[k] && c[k + 1] == c[k] + 1)
-        unite(static_cast<std::uint32_t>(k), static_cast<std::uint32_t>(k + 1));
-      // hits of row r + 1 with |col - c| <= 1 (sorted: a window found by advancing `next`)
-      if (next <= k) next = k + 1;
-      while (next < b && (r[next] < r[k] + 1 || (r[next] == r[k] + 1 && c[next] < c[k] - 1))) ++next;
-      for (std::size_t q = next; q < b && r[q] == r[k] + 1 && c[q] <= c[k] + 1; ++q)
-        unite(static_cast<std::uint32_t>(k), static_cast<std::uint32_t>(q));
+    for (std::size_t g = gcut[w]; g < gcut[w + 1]; ++g) {
+      const std::size_t a = gstart[g], b = gstart[g + 1];
+      std::size_t next = a;  // first hit of the row below the current hit's row
+      for (std::size_t k = a; k < b; ++k) {
+        if (k + 1 < b && r[k + 1] == r[k] && c[k + 1] == c[k] + 1)
+          unite(static_cast<std::uint32_t>(k), static_cast<std::uint32_t>(k + 1));
+        // hits of row r + 1 with |col - c| <= 1 (sorted: a window found by advancing `next`)
+        if (next <= k) next = k + 1;
+        while (next < b && (r[next] < r[k] + 1 || (r[next] == r[k] + 1 && c[next] < c[k] - 1))) ++next;
+        for (std::size_t q = next; q < b && r[q] == r[k] + 1 && c[q] <= c[k] + 1; ++q)
+          unite(static_cast<std::uint32_t>(k), static_cast<std::uint32_t>(q));
+      }
     }
-  }
   });
   std::vector<std::uint32_t> lab(n);
   std::uint32_t ncl = 0;
@@ -186,27 +186,28 @@ PatchSet extract_patches(const PixelHitsIn& h, int pr, int pc, int module_rows, 
   std::vector<std::uint64_t> packed_keys(packed ? n : 0);
   std::vector<std::pair<std::uint64_t, std::uint32_t>> pairs(packed ? 0 : n);
   on_ranges([&](std::size_t w) {
-  for (std::size_t g = gcut[w]; g < gcut[w + 1]; ++g) {
-    const std::size_t a = gstart[g], b = gstart[g + 1];
-    const std::uint32_t lab0 = lab[a];
-    bool in_order = true;
-    if (packed) {
-      for (std::size_t k = a; k < b; ++k) {
-        packed_keys[k] = (static_cast<std::uint64_t>(ac_v[k]) << s_ac) | (static_cast<std::uint64_t>(ar_v[k]) << s_ar) |
-                         (static_cast<std::uint64_t>(lab[k] - lab0) << s_rel) | static_cast<std::uint64_t>(k - a);
-        in_order = in_order && (k == a || packed_keys[k - 1] < packed_keys[k]);
+    for (std::size_t g = gcut[w]; g < gcut[w + 1]; ++g) {
+      const std::size_t a = gstart[g], b = gstart[g + 1];
+      const std::uint32_t lab0 = lab[a];
+      bool in_order = true;
+      if (packed) {
+        for (std::size_t k = a; k < b; ++k) {
+          packed_keys[k] = (static_cast<std::uint64_t>(ac_v[k]) << s_ac) |
+                           (static_cast<std::uint64_t>(ar_v[k]) << s_ar) |
+                           (static_cast<std::uint64_t>(lab[k] - lab0) << s_rel) | static_cast<std::uint64_t>(k - a);
+          in_order = in_order && (k == a || packed_keys[k - 1] < packed_keys[k]);
+        }
+        if (!in_order) std::sort(packed_keys.begin() + a, packed_keys.begin() + b);
+      } else {
+        for (std::size_t k = a; k < b; ++k) {
+          pairs[k] = {(static_cast<std::uint64_t>(ac_v[k]) << 44) | (static_cast<std::uint64_t>(ar_v[k]) << 24) |
+                          static_cast<std::uint64_t>(lab[k] - lab0),
+                      static_cast<std::uint32_t>(k)};
+          in_order = in_order && (k == a || pairs[k - 1] < pairs[k]);
+        }
+        if (!in_order) std::sort(pairs.begin() + a, pairs.begin() + b);
       }
-      if (!in_order) std::sort(packed_keys.begin() + a, packed_keys.begin() + b);
-    } else {
-      for (std::size_t k = a; k < b; ++k) {
-        pairs[k] = {(static_cast<std::uint64_t>(ac_v[k]) << 44) | (static_cast<std::uint64_t>(ar_v[k]) << 24) |
-                        static_cast<std::uint64_t>(lab[k] - lab0),
-                    static_cast<std::uint32_t>(k)};
-        in_order = in_order && (k == a || pairs[k - 1] < pairs[k]);
-      }
-      if (!in_order) std::sort(pairs.begin() + a, pairs.begin() + b);
     }
-  }
   });
   // the t-th hit in patch order (its index k) and its patch key within the group
   const std::uint64_t idx_mask = b_idx >= 64 ? ~0ULL : ((1ULL << b_idx) - 1);
@@ -233,27 +234,27 @@ PatchSet extract_patches(const PixelHitsIn& h, int pr, int pc, int module_rows, 
   out.hit_patch.resize(n);
   out.slot.resize(n);
   on_ranges([&](std::size_t w) {
-  std::size_t next_p = first_patch[w], p = next_p;
-  for (std::size_t g = gcut[w]; g < gcut[w + 1]; ++g) {
-    const std::size_t a = gstart[g], b = gstart[g + 1];
-    for (std::size_t t = a; t < b; ++t) {
-      const std::size_t k = hit_at(t, a);
-      const std::int64_t ar = ar_v[k], ac = ac_v[k];
-      if (t == a || key_at(t) != key_at(t - 1)) {  // a new patch: a new group or a new key
-        p = next_p++;
-        out.event[p] = ev[k];
-        out.det[p] = det[k];
-        out.row[p] = ar;
-        out.col[p] = ac;
-        out.cluster[p] = lab[k];
+    std::size_t next_p = first_patch[w], p = next_p;
+    for (std::size_t g = gcut[w]; g < gcut[w + 1]; ++g) {
+      const std::size_t a = gstart[g], b = gstart[g + 1];
+      for (std::size_t t = a; t < b; ++t) {
+        const std::size_t k = hit_at(t, a);
+        const std::int64_t ar = ar_v[k], ac = ac_v[k];
+        if (t == a || key_at(t) != key_at(t - 1)) {  // a new patch: a new group or a new key
+          p = next_p++;
+          out.event[p] = ev[k];
+          out.det[p] = det[k];
+          out.row[p] = ar;
+          out.col[p] = ac;
+          out.cluster[p] = lab[k];
+        }
+        const std::int64_t s = (r[k] - ar) * pc + (c[k] - ac);
+        out.hit_patch[k] = static_cast<std::int64_t>(p);
+        out.slot[k] = s;
+        if (dense_adc) out.adc[p * size + s] = h.adc[order[k]];
+        out.mask[p] |= 1ULL << s;
       }
-      const std::int64_t s = (r[k] - ar) * pc + (c[k] - ac);
-      out.hit_patch[k] = static_cast<std::int64_t>(p);
-      out.slot[k] = s;
-      if (dense_adc) out.adc[p * size + s] = h.adc[order[k]];
-      out.mask[p] |= 1ULL << s;
     }
-  }
   });
   return out;
 }
@@ -318,7 +319,8 @@ void hit_adc(const float* fractions, std::size_t n_multi, int size, const std::u
   std::vector<std::int64_t> row(n_patches);  // row of each multi-hit patch in `fractions`
   std::int64_t m = 0;
   for (std::size_t p = 0; p < n_patches; ++p) row[p] = multi[p] ? m++ : -1;
-  if (static_cast<std::size_t>(m) != n_multi) throw std::invalid_argument("hit_adc: fraction rows != multi-hit patches");
+  if (static_cast<std::size_t>(m) != n_multi)
+    throw std::invalid_argument("hit_adc: fraction rows != multi-hit patches");
   for (std::size_t k = 0; k < n_hits; ++k) {
     const std::int64_t p = hit_patch[k];
     if (p < 0 || static_cast<std::size_t>(p) >= n_patches || slot[k] < 0 || slot[k] >= size)
