@@ -252,6 +252,53 @@ def test_cpp_tpc_dense_decode_equals_python(tools, tpc_input, tmp_path):  # noqa
         np.testing.assert_array_equal(ak.to_numpy(got[f"TpcHit_{f}"][0]), ak.to_numpy(ref.TpcHit[f][0]), err_msg=f)
 
 
+def _as_format1(src, tmp_path):
+    """The same events in tpc_inr format 1 (older files: zstd key gaps, zigzag varint residual stream): the format-2
+    file's streams decoded and re-coded with format 1's coders, config and blobs edited, checksums recomputed."""
+    import json
+
+    codec = _codec(src)
+    streams = _stream_bytes(src)
+    pos = [coordcode.decode_rans(b, codec.tables, codec.shape) for b in streams["coords"]]
+    qs = [residual.unpack_rans(r, coordcode.plane_keys(p[0], p[1]), p[2], p[3], codec.tables)
+          for r, p in zip(streams["residuals"], pos)]
+    v1 = {"coords": [coordcode.encode(*p, codec.shape)[0] for p in pos], "residuals": [residual.pack(q) for q in qs]}
+
+    def prov_edit(prov, blobs):
+        cfg = json.loads(blobs["tpcInr/config"])
+        cfg["format"] = 1
+        del cfg["tables_sha256"]
+        blobs["tpcInr/config"] = json.dumps(cfg, sort_keys=True).encode()
+        prov["blobs"]["tpcInr/config"] = {"bytes": len(blobs["tpcInr/config"]),
+                                          "sha256": hashlib.sha256(blobs["tpcInr/config"]).hexdigest()}
+        del blobs["tpcInr/tables"], prov["blobs"]["tpcInr/tables"]
+
+    def branch(kind):
+        return lambda a: ak.unflatten(np.frombuffer(b"".join(v1[kind]), np.uint8), [len(b) for b in v1[kind]])
+
+    a = _rewrite(src, tmp_path / "v1a.root", prov_edit=prov_edit, branch_edit=("tpcInr_coords_byte", branch("coords")))
+    b = _rewrite(a, tmp_path / "v1b.root", branch_edit=("tpcInr_residuals_byte", branch("residuals")))
+    crc = _checksums_of(b, "tpcInr")
+    out = _rewrite(b, tmp_path / "v1.root", branch_edit=("tpcInr_crc", lambda x: crc))
+    a.unlink()
+    b.unlink()
+    return out
+
+
+def test_cpp_tpc_format1_decode_equals_python(tools, files, tmp_path):  # noqa: F811
+    v1 = _as_format1(files["b2"], tmp_path)
+    codec = _codec(v1)
+    assert codec.format == 1 and codec.tables is None and codec.adc_error_bound == 2
+    dst = tmp_path / "decoded.root"
+    proc = cpp_decode(tools, v1, dst)
+    assert proc.returncode == 0, proc.stderr
+    got = assert_tpc_same_as_python(dst, v1)
+    with hepvq.open(files["b2"]) as f:  # the same hits as the format-2 file they came from
+        ref = f.arrays()
+    for f in FIELDS:
+        np.testing.assert_array_equal(ak.to_numpy(ak.flatten(got[f"TpcHit_{f}"])), ak.to_numpy(ak.flatten(ref.TpcHit[f])))
+
+
 def _refused(tools, bad, tmp_path, *, python_match, cpp_match):  # noqa: F811
     with pytest.raises(HepvqError, match=python_match):
         with hepvq.open(bad) as f:

@@ -323,6 +323,13 @@ class PixelSparseDecoder : public CollectionDecoder {
 
 }  // namespace
 
+std::string decompress_stream(const unsigned char* p, std::size_t n, const std::string& where) {
+  BlobReader r{p, n, 0, where};
+  std::string out = r.stream();
+  if (r.pos != n) r.fail("corrupt stream: trailing bytes");
+  return out;
+}
+
 std::unique_ptr<CollectionDecoder> makePixelSparse(const Blobs& blobs, const std::string& where) {
   return std::make_unique<PixelSparseDecoder>(blobs, where);
 }

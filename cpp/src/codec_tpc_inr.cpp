@@ -5,11 +5,13 @@
 // the decoder on each coded sector's whole grid, thresholded.
 // Float steps are those of numpy (float32 throughout): normalised coordinates 2 i / (n - 1) - 1, hit-mask context
 // counts / 9, / 25, / 27, value * 1023, round half to even, clip; hence hepvq.open's hits bit for bit.
-// Method "fit" (the numpy SIREN) and hybrid format 1 are refused when the file is opened.
+// Format 1 (older files): the coordinates as zstd of key-gap varints, the residuals as one zigzag-varint stream.
+// Method "fit" (the numpy SIREN) is refused when the file is opened.
 #include <cmath>
 #include <cstring>
 
 #include "hepvq/sha256.hpp"
+#include "hepvq/stream.hpp"
 #include "hepvq/sparse_streams.hpp"
 #include "internal.hpp"
 #include "json_util.hpp"
@@ -93,10 +95,11 @@ class TpcInrDecoder : public CollectionDecoder {
     if (format != 1 && format != 2)
       throw ReadError(where + ": tpc_inr metadata format " + std::to_string(format) + " is not one this reader reads (1, 2)");
     // dense mode has no streams: its format does not matter
-    if (method != "amortised" || (mode != "hybrid" && mode != "dense") || (mode == "hybrid" && format != 2))
+    if (method != "amortised" || (mode != "hybrid" && mode != "dense"))
       throw ReadError(where + ": tpc_inr method '" + method + "', mode '" + mode + "', format " + std::to_string(format) +
-                      " is not decoded by the C++ reader (it decodes method 'amortised': mode 'hybrid' in format 2, "
-                      "mode 'dense'; use hepvq.open in Python)");
+                      " is not decoded by the C++ reader (it decodes method 'amortised', modes 'hybrid' and 'dense'; "
+                      "use hepvq.open in Python)");
+    format_ = format;
     if (mode == "dense" && bound_ >= 0)
       throw ReadError(where + ": tpc_inr: an ADC error bound needs mode 'hybrid' (stored hit positions)");
     dense_ = mode == "dense";
@@ -127,7 +130,10 @@ class TpcInrDecoder : public CollectionDecoder {
     auto d = blobs.find("decoder.onnx");
     if (d == blobs.end()) throw ReadError(where + ": tpc_inr: amortised codec metadata lacks 'decoder.onnx'");
     model_ = std::make_unique<OnnxModel>(d->second, options, where + ": metadata 'decoder.onnx'");
-    if (dense_) return;
+    if (dense_ || format_ == 1) {
+      mask_.assign(static_cast<std::size_t>(P_ * Z_ * L_), 0);
+      return;
+    }
     // tables: their sha256 must be the config's (TpcInrCodec.from_metadata)
     auto t = blobs.find("tables");
     if (t == blobs.end())
@@ -170,8 +176,11 @@ class TpcInrDecoder : public CollectionDecoder {
     const std::string coords = bytes_of(products, "coords", where_);
     sparse::TpcHitsKeyOrder h;
     try {
-      sparse::tpc_decode_coords(reinterpret_cast<const std::uint8_t*>(coords.data()), coords.size(), tables_, P_, Z_,
-                                L_, "tpc_inr coords", h);
+      if (format_ == 1)
+        coords_v1(coords, h);
+      else
+        sparse::tpc_decode_coords(reinterpret_cast<const std::uint8_t*>(coords.data()), coords.size(), tables_, P_, Z_,
+                                  L_, "tpc_inr coords", h);
     } catch (const DataError& err) {
       throw ReadError(where_ + ": " + err.what());
     }
@@ -183,8 +192,11 @@ class TpcInrDecoder : public CollectionDecoder {
       std::vector<std::int64_t> pk(n), q(n);
       for (std::size_t i = 0; i < n; ++i) pk[i] = h.sector[i] * L_ + h.layer[i];
       try {
-        sparse::unpack_residuals(reinterpret_cast<const std::uint8_t*>(res.data()), res.size(), pk.data(), h.phi.data(),
-                                 h.z.data(), n, tables_, "tpc_inr residuals", q.data());
+        if (format_ == 1)
+          residuals_v1(res, q);
+        else
+          sparse::unpack_residuals(reinterpret_cast<const std::uint8_t*>(res.data()), res.size(), pk.data(),
+                                   h.phi.data(), h.z.data(), n, tables_, "tpc_inr residuals", q.data());
       } catch (const DataError& err) {
         throw ReadError(where_ + ": " + err.what());
       }
@@ -368,6 +380,57 @@ class TpcInrDecoder : public CollectionDecoder {
     }
   }
 
+  // format 1 (hepvq.tpc.coords.decode): zstd of the key gaps as varints -> keys (the core) -> (sector, layer, phi, z)
+  void coords_v1(const std::string& blob, sparse::TpcHitsKeyOrder& h) const {
+    h = {};
+    if (blob.empty()) return;
+    const unsigned long long size = ZSTD_getFrameContentSize(blob.data(), blob.size());
+    const auto cap = static_cast<unsigned long long>(10 * n_sectors_ * P_ * Z_ * L_);  // 10 bytes per possible hit
+    if (size > cap)  // also the unknown / error sizes (the largest values)
+      throw DataError("tpc_inr coords: zstd frame without a plausible size (" + std::to_string(size) + " bytes)");
+    std::string raw(static_cast<std::size_t>(size), '\0');
+    const std::size_t got = ZSTD_decompress(raw.data(), raw.size(), blob.data(), blob.size());
+    if (ZSTD_isError(got) || got != size) throw DataError("tpc_inr coords: zstd stream does not decode");
+    const auto* p = reinterpret_cast<const std::uint8_t*>(raw.data());
+    std::vector<std::uint64_t> gaps(varint_count(p, raw.size()));
+    varint_decode(p, raw.size(), gaps.data());
+    std::vector<std::int64_t> keys(gaps.size());
+    keys_from_gaps(gaps.data(), gaps.size(), keys.data());
+    const std::size_t n = keys.size();
+    h.sector.resize(n);
+    h.layer.resize(n);
+    h.phi.resize(n);
+    h.z.resize(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      std::int64_t k = keys[i];
+      if (k < 0) throw DataError("tpc_inr coords: decoded key " + std::to_string(k) + " is negative");
+      h.z[i] = k % Z_;
+      k /= Z_;
+      h.phi[i] = k % P_;
+      k /= P_;
+      h.layer[i] = k % L_;
+      h.sector[i] = k / L_;
+    }
+  }
+
+  // format 1 (hepvq.codecs.residual.unpack): a stream of zigzag varints (raw / zstd / LZMA2)
+  void residuals_v1(const std::string& blob, std::vector<std::int64_t>& q) const {
+    const std::size_t n = q.size();
+    std::vector<std::uint64_t> z;
+    if (!blob.empty()) {
+      const std::string raw = decompress_stream(reinterpret_cast<const unsigned char*>(blob.data()), blob.size(),
+                                                where_ + ": tpc_inr residuals");
+      const auto* p = reinterpret_cast<const std::uint8_t*>(raw.data());
+      z.resize(varint_count(p, raw.size()));
+      varint_decode(p, raw.size(), z.data());
+    }
+    if (z.size() != n)
+      throw DataError("tpc_inr: the event has " + std::to_string(z.size()) + " residuals for " + std::to_string(n) +
+                      " hits");
+    for (std::size_t i = 0; i < n; ++i) q[i] = unzigzag(z[i]);
+  }
+
+  std::int64_t format_ = 2;
   bool dense_ = false;
   std::vector<float> grid_;
   std::string where_, quant_;

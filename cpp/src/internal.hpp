@@ -97,6 +97,9 @@ std::unique_ptr<PixelVQCodecCore> makePixelVQCore(const Blobs& blobs, const Read
 std::unique_ptr<CollectionDecoder> makePixelVQ(const Blobs& blobs, const ReaderOptions& options,
                                                const std::string& where);
 std::unique_ptr<CollectionDecoder> makePixelSparse(const Blobs& blobs, const std::string& where);
+// hepvq.baselines.sparse.decompress_stream: one self-contained stream (method byte raw / zstd / LZMA2, sizes,
+// payload), as other codecs store them (tpc_inr format 1's residuals); ReadError naming `where`
+std::string decompress_stream(const unsigned char* p, std::size_t n, const std::string& where);
 std::unique_ptr<CollectionDecoder> makeTpcInr(const Blobs& blobs, const ReaderOptions& options, const std::string& where);
 
 // The jagged values of `field` of product `instance` widened to int64 (DataError-style ReadError naming
