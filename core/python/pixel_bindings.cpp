@@ -10,6 +10,7 @@
 
 #include "hepvq/pixel_vq.hpp"
 #include "hepvq/pixel_vq_f2.hpp"
+#include "hepvq/pixel_vq_f2_encode.hpp"
 
 namespace py = pybind11;
 using namespace pybind11::literals;
@@ -31,6 +32,22 @@ py::array_t<T> to_numpy(std::vector<T>&& v, std::vector<py::ssize_t> shape = {})
 template <class T>
 std::vector<T> to_vector(const carray<T>& a) {
   return std::vector<T>(a.data(), a.data() + a.size());
+}
+
+// format2.py's context dict (decode_core / encode: the tables header plus the module's constants)
+hepvq::PixelVQF2Context f2_context(const py::dict& context) {
+  hepvq::PixelVQF2Context c;
+  c.known_dets = context["known_dets"].cast<std::vector<std::int64_t>>();
+  c.layers = context["layers"].cast<std::vector<std::int64_t>>();
+  c.charge_edges = context["charge_edges"].cast<std::vector<double>>();
+  c.ncl_edges = context["ncl_edges"].cast<std::vector<std::int64_t>>();
+  c.own_shapes = context["own_shapes"].cast<int>();
+  c.nhit_buckets = context["nhit_buckets"].cast<int>();
+  c.charge_buckets = context["charge_buckets"].cast<int>();
+  c.tile_positions = context["tile_positions"].cast<int>();
+  c.module_rows = context["module_rows"].cast<int>();
+  c.module_cols = context["module_cols"].cast<int>();
+  return c;
 }
 
 std::shared_ptr<hepvq::PixelVQModel> make_model(int patch_rows, int patch_cols, int adc_min, int adc_max,
@@ -334,17 +351,7 @@ void bind_patches(py::module_& m) {
          carray<std::int64_t> nmod, carray<std::int64_t> ncl, carray<std::int64_t> npatch,
          carray<std::int64_t> fardet, carray<std::int64_t> fardet_counts, int threads, int adc_error_bound,
          py::object n_corr, py::object dhit, py::object dadc) {
-        hepvq::PixelVQF2Context c;
-        c.known_dets = context["known_dets"].cast<std::vector<std::int64_t>>();
-        c.layers = context["layers"].cast<std::vector<std::int64_t>>();
-        c.charge_edges = context["charge_edges"].cast<std::vector<double>>();
-        c.ncl_edges = context["ncl_edges"].cast<std::vector<std::int64_t>>();
-        c.own_shapes = context["own_shapes"].cast<int>();
-        c.nhit_buckets = context["nhit_buckets"].cast<int>();
-        c.charge_buckets = context["charge_buckets"].cast<int>();
-        c.tile_positions = context["tile_positions"].cast<int>();
-        c.module_rows = context["module_rows"].cast<int>();
-        c.module_cols = context["module_cols"].cast<int>();
+        const hepvq::PixelVQF2Context c = f2_context(context);
         std::vector<hepvq::rans::Tables> t;
         for (auto& x : tables) t.push_back(x.cast<hepvq::rans::Tables>());
         const std::size_t n_ev = static_cast<std::size_t>(nmod.size());
@@ -402,4 +409,53 @@ void bind_patches(py::module_& m) {
       "own_shapes, nhit_buckets, charge_buckets, tile_positions, module_rows, module_cols; tables and streams "
       "(bytes, byte offsets) in format2.stream_names order; n_corr (per event), dhit, dadc: the 'corrections' "
       "product (adc_error_bound >= 0), None without.");
+
+  m.def(
+      "pixel_vq_f2_symbols",
+      [](const hepvq::PixelVQModel& model, const py::dict& context, std::size_t n_events, carray<std::int64_t> event,
+         carray<std::int64_t> det, carray<std::int64_t> row, carray<std::int64_t> col, carray<std::int64_t> cluster,
+         carray<std::int64_t> shape, carray<std::uint64_t> mask, carray<std::int64_t> charge,
+         carray<std::uint8_t> multi, carray<std::int64_t> codes) {
+        const hepvq::PixelVQF2Context c = f2_context(context);
+        const auto n = static_cast<std::size_t>(event.size());
+        for (auto size : {det.size(), row.size(), col.size(), cluster.size(), shape.size(), mask.size(),
+                          charge.size(), multi.size()})
+          if (static_cast<std::size_t>(size) != n)
+            throw std::invalid_argument("pixel_vq_f2_symbols: per-patch arrays of different lengths");
+        std::size_t n_multi = 0;
+        for (std::size_t i = 0; i < n; ++i) n_multi += multi.data()[i] != 0;
+        if (static_cast<std::size_t>(codes.size()) != n_multi * static_cast<std::size_t>(model.stages()))
+          throw std::invalid_argument("pixel_vq_f2_symbols: codes are not (multi-hit patches, stages)");
+        hepvq::PixelVQF2PatchesIn in;
+        in.n = n;
+        in.n_events = n_events;
+        in.event = event.data();
+        in.det = det.data();
+        in.row = row.data();
+        in.col = col.data();
+        in.cluster = cluster.data();
+        in.shape = shape.data();
+        in.mask = mask.data();
+        in.charge = charge.data();
+        in.multi = multi.data();
+        in.codes = codes.data();
+        in.n_multi = n_multi;
+        hepvq::PixelVQF2Symbols s;
+        {
+          py::gil_scoped_release release;
+          s = hepvq::pixel_vq_f2_symbols(model, c, in);
+        }
+        py::list streams;
+        for (std::size_t k = 0; k < s.sym.size(); ++k)
+          streams.append(py::make_tuple(to_numpy(std::move(s.sym[k])), to_numpy(std::move(s.ctx[k])),
+                                        to_numpy(std::move(s.ev[k]))));
+        return py::make_tuple(streams, to_numpy(std::move(s.nmod)), to_numpy(std::move(s.ncl)),
+                              to_numpy(std::move(s.npatch)), to_numpy(std::move(s.fardet)),
+                              to_numpy(std::move(s.fardet_ev)));
+      },
+      "model"_a, "context"_a, "n_events"_a, "event"_a, "det"_a, "row"_a, "col"_a, "cluster"_a, "shape"_a, "mask"_a,
+      "charge"_a, "multi"_a, "codes"_a,
+      "pixel_vq format-2 encode: a chunk's patches -> ([(symbols, contexts, events) per stream in "
+      "format2.stream_names order], nmod, ncl, npatch per event, unknown detIds, their events); int64 arrays. "
+      "context as pixel_vq_f2_decode's; codes (multi-hit patches, stages) in patch order.");
 }

@@ -132,6 +132,7 @@ class Tables:
 class Contexts:
     def __init__(self, codec: PixelVQCodec, header: dict):
         self.c = codec
+        self.header = header
         self.known = np.asarray(header["known_dets"], dtype=np.int64)
         self.layers = np.asarray(header["layers"], dtype=np.int64)
         self.charge_edges = np.asarray(header["charge_edges"], dtype=np.float64)
@@ -211,9 +212,39 @@ def _first_of_groups(*keys) -> np.ndarray:
 
 
 # ---- patches -> streams ----------------------------------------------------------------------------------
+def core_context(codec: PixelVQCodec, header: dict) -> dict:
+    """The context parameters the compiled core's format-2 encode and decode take."""
+    return {"known_dets": list(header["known_dets"]), "layers": list(header["layers"]),
+            "charge_edges": list(header["charge_edges"]), "ncl_edges": list(NCL_EDGES), "own_shapes": OWN_SHAPES,
+            "nhit_buckets": NHIT_BUCKETS, "charge_buckets": CHARGE_BUCKETS, "tile_positions": TILE_POSITIONS,
+            "module_rows": codec.module_rows, "module_cols": codec.module_cols}
+
+
 def cluster_streams(codec: PixelVQCodec, ctx: Contexts | None, p: P.Patches, shape, mask, charge, codes, multi):
-    """{stream: (symbols, contexts, event of each symbol)} of a chunk's patches (ctx None: contexts zero, for
-    the first fitting pass) and the per-event counts (nmod, ncl, npatch) of the main product."""
+    """{stream: (symbols, contexts, event of each symbol)} of a chunk's patches, the per-event counts (nmod, ncl,
+    npatch) of the main product and {"fardet": (unknown detIds, their events)}: by the compiled core
+    (hepvq_core.pixel_vq_f2_symbols, core/src/pixel_vq_f2_encode.cpp, which the C++ encoder calls too);
+    cluster_streams_reference is its numpy oracle (and serves ctx None: contexts zero)."""
+    if ctx is None:
+        return cluster_streams_reference(codec, ctx, p, shape, mask, charge, codes, multi)
+    import hepvq_core
+
+    i64 = lambda a: np.ascontiguousarray(a, dtype=np.int64)  # noqa: E731
+    codes = np.asarray(codes, dtype=np.int64).reshape(int(np.count_nonzero(multi)), codec.stages)
+    res = hepvq_core.pixel_vq_f2_symbols(
+        codec.core_model, core_context(codec, ctx.header), int(p.n_events), i64(p.event), i64(p.det), i64(p.row),
+        i64(p.col), i64(p.cluster), i64(shape), np.ascontiguousarray(mask, dtype=np.uint64), i64(charge),
+        np.ascontiguousarray(multi, dtype=np.uint8), np.ascontiguousarray(codes))
+    streams, nmod, ncl, npatch, fardet, fardet_ev = res
+    out = dict(zip(stream_names(codec.stages), (tuple(t) for t in streams)))
+    return out, {"nmod": nmod, "ncl": ncl, "npatch": npatch}, {"fardet": (fardet, fardet_ev)}
+
+
+def cluster_streams_reference(codec: PixelVQCodec, ctx: Contexts | None, p: P.Patches, shape, mask, charge, codes,
+                              multi):
+    """The numpy oracle of cluster_streams: {stream: (symbols, contexts, event of each symbol)} of a chunk's
+    patches (ctx None: contexts zero, for the first fitting pass) and the per-event counts (nmod, ncl, npatch) of
+    the main product."""
     pr, pc = codec.pr, codec.pc
     n = len(p)
     u, inv = np.unique(p.cluster, return_inverse=True)
@@ -657,11 +688,7 @@ def decode_core(codec: PixelVQFormat2, products: dict[str, ak.Array]) -> ak.Arra
 
     names = _check_instances(codec, products)
     main = products[""]
-    h = codec.tab.header
-    context = {"known_dets": list(h["known_dets"]), "layers": list(h["layers"]), "charge_edges": list(h["charge_edges"]),
-               "ncl_edges": list(NCL_EDGES), "own_shapes": OWN_SHAPES, "nhit_buckets": NHIT_BUCKETS,
-               "charge_buckets": CHARGE_BUCKETS, "tile_positions": TILE_POSITIONS,
-               "module_rows": codec.module_rows, "module_cols": codec.module_cols}
+    context = core_context(codec, codec.tab.header)
     streams = []
     for n in names:
         arr = products[f"s_{n}"]

@@ -1,0 +1,39 @@
+// pixel_vq format 2 encode: the patches of one chunk -> the symbols, contexts and events of every stream, the
+// per-event counts of the main product and the unknown detIds (hepvq/pixel/format2.py's encode; its numpy
+// cluster_streams_reference is the test oracle).  Used by format2.py's encoder (binding pixel_vq_f2_symbols) and by
+// the C++ encoder (cpp/src/encoder_pixel_vq.cpp), which then rANS-code each stream per event (rans::encode_events).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "hepvq/pixel_vq.hpp"
+#include "hepvq/pixel_vq_f2.hpp"
+
+namespace hepvq {
+
+// One chunk's patches (any order): event, detId, anchor row/col, cluster number, shape index (escape =
+// shapes.size()), mask, charge level index, multi (>= 2 hits); codes (n_multi x stages, row-major) of the multi
+// patches in patch order.
+struct PixelVQF2PatchesIn {
+  std::size_t n = 0, n_events = 0;
+  const std::int64_t *event = nullptr, *det = nullptr, *row = nullptr, *col = nullptr, *cluster = nullptr;
+  const std::int64_t *shape = nullptr, *charge = nullptr;
+  const std::uint64_t* mask = nullptr;
+  const std::uint8_t* multi = nullptr;
+  const std::int64_t* codes = nullptr;
+  std::size_t n_multi = 0;
+};
+
+struct PixelVQF2Symbols {
+  // per stream (format2.stream_names order): symbols, contexts, event of each symbol (grouped by event)
+  std::vector<std::vector<std::int64_t>> sym, ctx, ev;
+  std::vector<std::int64_t> nmod, ncl, npatch;  // per event
+  std::vector<std::int64_t> fardet, fardet_ev;  // detIds not in ctx.known_dets, in stream order
+};
+
+// Throws DataError when a one-row or one-column cluster has an empty tile (patches not from 8-connected clusters).
+PixelVQF2Symbols pixel_vq_f2_symbols(const PixelVQModel& model, const PixelVQF2Context& ctx,
+                                     const PixelVQF2PatchesIn& in);
+
+}  // namespace hepvq

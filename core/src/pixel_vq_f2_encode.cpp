@@ -1,0 +1,197 @@
+// pixel_vq format 2 encode: patches -> stream symbols and contexts (see hepvq/pixel_vq_f2_encode.hpp); step for step
+// format2.cluster_streams_reference, the contexts those of format2.Contexts (and of pixel_vq_f2.cpp's decoder).
+#include "hepvq/pixel_vq_f2_encode.hpp"
+
+#include <algorithm>
+#include <limits>
+#include <numeric>
+#include <stdexcept>
+
+#include "hepvq/stream.hpp"
+
+namespace hepvq {
+
+PixelVQF2Symbols pixel_vq_f2_symbols(const PixelVQModel& m, const PixelVQF2Context& c, const PixelVQF2PatchesIn& in) {
+  using I = std::int64_t;
+  const std::size_t n = in.n, n_ev = in.n_events;
+  const int pr = m.patch_rows, pc = m.patch_cols, stages = m.stages();
+  const I nj_all = (c.module_cols + pc - 1) / pc;
+  const I n_layer = static_cast<I>(c.layers.size()) + 1;
+  const I n_det = static_cast<I>(m.ctx_keys.size()) + 1;
+  auto layer = [&](I det) -> I {
+    if (m.ctx_bitfields.empty() || c.layers.empty()) return 0;
+    const I v = (det >> m.ctx_bitfields[0].first) & m.ctx_bitfields[0].second;
+    auto it = std::lower_bound(c.layers.begin(), c.layers.end(), v);
+    return (it != c.layers.end() && *it == v) ? (it - c.layers.begin()) + 1 : 0;
+  };
+  auto shape_bucket = [&](I shape, I nhit) -> I {
+    return shape < c.own_shapes ? shape : c.own_shapes + std::min<I>(nhit, c.nhit_buckets) - 1;
+  };
+  for (std::size_t i = 0; i < n; ++i)
+    if (in.event[i] < 0 || static_cast<std::size_t>(in.event[i]) >= n_ev)
+      throw std::invalid_argument("pixel_vq_f2_symbols: patch event outside 0..n_events-1");
+
+  // clusters: numbered by sorted cluster id; anchor = lower corner of the bounding box
+  std::vector<I> u(in.cluster, in.cluster + n);
+  std::sort(u.begin(), u.end());
+  u.erase(std::unique(u.begin(), u.end()), u.end());
+  const std::size_t nc = u.size();
+  std::vector<I> inv(n);
+  for (std::size_t i = 0; i < n; ++i) inv[i] = std::lower_bound(u.begin(), u.end(), in.cluster[i]) - u.begin();
+  const I big = std::numeric_limits<I>::max();
+  std::vector<I> row0(nc, big), col0(nc, big), ni(nc, 0), nj(nc, 0), ev_c(nc, 0), det_c(nc, 0);
+  for (std::size_t i = 0; i < n; ++i) {
+    const I k = inv[i];
+    row0[k] = std::min(row0[k], in.row[i]);
+    col0[k] = std::min(col0[k], in.col[i]);
+    ev_c[k] = in.event[i];
+    det_c[k] = in.det[i];
+  }
+  std::vector<I> ti(n), tj(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const I k = inv[i];
+    ti[i] = (in.row[i] - row0[k]) / pr;
+    tj[i] = (in.col[i] - col0[k]) / pc;
+    ni[k] = std::max(ni[k], ti[i] + 1);
+    nj[k] = std::max(nj[k], tj[i] + 1);
+  }
+  std::vector<I> corder(nc);
+  std::iota(corder.begin(), corder.end(), 0);
+  std::stable_sort(corder.begin(), corder.end(), [&](I a, I b) {
+    if (ev_c[a] != ev_c[b]) return ev_c[a] < ev_c[b];
+    if (det_c[a] != det_c[b]) return det_c[a] < det_c[b];
+    if (col0[a] != col0[b]) return col0[a] < col0[b];
+    return row0[a] < row0[b];
+  });
+  std::vector<I> crank(nc);
+  for (std::size_t r = 0; r < nc; ++r) crank[corder[r]] = static_cast<I>(r);
+  std::vector<I> porder(n);
+  std::iota(porder.begin(), porder.end(), 0);
+  std::stable_sort(porder.begin(), porder.end(), [&](I a, I b) {
+    if (crank[inv[a]] != crank[inv[b]]) return crank[inv[a]] < crank[inv[b]];
+    if (ti[a] != ti[b]) return ti[a] < ti[b];
+    return tj[a] < tj[b];
+  });
+  auto permute = [&](std::vector<I>& v) {
+    std::vector<I> o(nc);
+    for (std::size_t r = 0; r < nc; ++r) o[r] = v[corder[r]];
+    v.swap(o);
+  };
+  for (auto* v : {&ev_c, &det_c, &row0, &col0, &ni, &nj}) permute(*v);
+  std::vector<I> pcl(n), pti(n), ptj(n), ntile(nc, 0);
+  for (std::size_t q = 0; q < n; ++q) {
+    pcl[q] = crank[inv[porder[q]]];
+    pti[q] = ti[porder[q]];
+    ptj[q] = tj[porder[q]];
+    ++ntile[pcl[q]];
+  }
+  for (std::size_t k = 0; k < nc; ++k)
+    if ((ni[k] == 1 || nj[k] == 1) && ntile[k] != ni[k] * nj[k])
+      throw DataError("pixel_vq format 2: a one-row or one-column cluster has an empty tile (patches do not come "
+                      "from 8-connected clusters)");
+
+  PixelVQF2Symbols out;
+  const std::size_t n_streams = 9 + static_cast<std::size_t>(stages);
+  out.sym.resize(n_streams);
+  out.ctx.resize(n_streams);
+  out.ev.resize(n_streams);
+  out.nmod.assign(n_ev, 0);
+  out.ncl.assign(n_ev, 0);
+  out.npatch.assign(n_ev, 0);
+  auto put = [&](std::size_t s, I sym, I ctx, I ev) {
+    out.sym[s].push_back(sym);
+    out.ctx[s].push_back(ctx);
+    out.ev[s].push_back(ev);
+  };
+  // modules: first cluster of each (event, detId); detIds as gaps in the known list within the event
+  std::vector<char> firstc(nc, 0);
+  std::vector<I> ncl_of_c(nc, 0);
+  for (std::size_t k = 0; k < nc;) {
+    std::size_t e = k + 1;
+    while (e < nc && ev_c[e] == ev_c[k] && det_c[e] == det_c[k]) ++e;
+    firstc[k] = 1;
+    for (std::size_t j = k; j < e; ++j) ncl_of_c[j] = static_cast<I>(e - k);
+    k = e;
+  }
+  I prev_known = -1, prev_ev = -1;
+  for (std::size_t k = 0; k < nc; ++k) {
+    if (!firstc[k]) continue;
+    const I ev = ev_c[k], det = det_c[k];
+    if (ev != prev_ev) prev_known = -1;
+    prev_ev = ev;
+    auto it = std::lower_bound(c.known_dets.begin(), c.known_dets.end(), det);
+    const bool known = it != c.known_dets.end() && *it == det;
+    if (known) {
+      const I kidx = it - c.known_dets.begin();
+      put(0, kidx - prev_known, 0, ev);
+      prev_known = kidx;
+    } else {
+      put(0, 0, 0, ev);
+      out.fardet.push_back(det);
+      out.fardet_ev.push_back(ev);
+    }
+    put(1, ncl_of_c[k] - 1, m.det_context(det), ev);
+    ++out.nmod[static_cast<std::size_t>(ev)];
+  }
+  // clusters
+  const I nbk = static_cast<I>(c.ncl_edges.size()) + 1;
+  for (std::size_t k = 0; k < nc; ++k) {
+    const I ev = ev_c[k], lay = layer(det_c[k]);
+    const I dcol = firstc[k] ? col0[k] : col0[k] - col0[k - 1];
+    const bool rel = !firstc[k] && dcol == 0;
+    const I bucket = std::upper_bound(c.ncl_edges.begin(), c.ncl_edges.end(), ncl_of_c[k]) - c.ncl_edges.begin();
+    put(2, dcol, lay * nbk + bucket, ev);
+    put(3, rel ? row0[k] - row0[k - 1] : row0[k], lay + n_layer * (rel ? 1 : 0), ev);
+    put(4, (ni[k] - 1) * nj_all + (nj[k] - 1), m.det_context(det_c[k]), ev);
+    ++out.ncl[static_cast<std::size_t>(ev)];
+  }
+  // tile presence bits of 2-D layouts, raster order
+  {
+    std::vector<std::int64_t> start(nc, -1);
+    std::size_t total = 0;
+    for (std::size_t k = 0; k < nc; ++k)
+      if (ni[k] > 1 && nj[k] > 1) {
+        start[k] = static_cast<I>(total);
+        total += static_cast<std::size_t>(ni[k] * nj[k]);
+        for (I j = 0; j < ni[k] * nj[k]; ++j) put(5, 0, 0, ev_c[k]);
+      }
+    for (std::size_t q = 0; q < n; ++q) {
+      const I k = pcl[q];
+      if (start[k] >= 0) out.sym[5][static_cast<std::size_t>(start[k] + pti[q] * nj[k] + ptj[q])] = 1;
+    }
+  }
+  // patches in stream order
+  std::vector<I> multi_row(n, -1);  // row of each multi patch (original order) in `codes`
+  {
+    I r = 0;
+    for (std::size_t i = 0; i < n; ++i)
+      if (in.multi[i]) multi_row[i] = r++;
+    if (static_cast<std::size_t>(r) != in.n_multi)
+      throw std::invalid_argument("pixel_vq_f2_symbols: codes rows != multi-hit patches");
+  }
+  const std::uint64_t rowmask = (pc >= 64) ? ~0ULL : ((1ULL << pc) - 1);
+  for (std::size_t q = 0; q < n; ++q) {
+    const I i = porder[q], k = pcl[q];
+    const I ev = ev_c[k], det = det_c[k], shp = in.shape[i], chg = in.charge[i];
+    const std::uint64_t msk = in.mask[i];
+    const I nhit = __builtin_popcountll(msk);
+    const I dc = m.det_context(det);
+    const I pos = (ni[k] == 1 && nj[k] == 1) ? 0
+        : 1 + (pti[q] > 0) + 2 * (ptj[q] > 0) + 4 * (ptj[q] < nj[k] - 1) + 8 * (pti[q] < ni[k] - 1);
+    put(6, shp, dc * c.tile_positions + pos, ev);
+    if (shp == m.escape())
+      for (int r = 0; r < pr; ++r) put(7, static_cast<I>((msk >> (r * pc)) & rowmask), r * n_det + dc, ev);
+    const I sb = shape_bucket(shp, nhit);
+    put(8, chg, (sb * n_layer + layer(det)) * 2 + (ntile[k] > 1 ? 1 : 0), ev);
+    if (in.multi[i]) {
+      const double q_val = static_cast<double>(m.levels.at(static_cast<std::size_t>(chg)));
+      const I cb = std::upper_bound(c.charge_edges.begin(), c.charge_edges.end(), q_val) - c.charge_edges.begin();
+      for (int s = 0; s < stages; ++s)
+        put(9 + s, in.codes[static_cast<std::size_t>(multi_row[i]) * stages + s], sb * (c.charge_buckets + 1) + cb, ev);
+    }
+    ++out.npatch[static_cast<std::size_t>(ev)];
+  }
+  return out;
+}
+
+}  // namespace hepvq
