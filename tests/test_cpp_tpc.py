@@ -107,7 +107,7 @@ def test_core_streams_equal_numpy(files, name):
 def _outcome(fn):
     try:
         return tuple(np.asarray(x).tolist() for x in fn())
-    except DataError as err:
+    except DataError:
         return ("DataError",)
     except ValueError as err:  # numpy oracle: a corrupt varint can overflow int64 (not a DataError there)
         return ("ValueError", type(err).__name__)
@@ -171,6 +171,8 @@ def test_core_decode_event_with_values_equals_numpy(files):
 def test_core_encode_equals_numpy(tpc_input, files):
     """Encoding through the core gives numpy's bytes: coordinate streams (hits in any order, planes missing from
     the table), the generic stream with values, and the residual stream (all-zero, empty and beyond-range cases)."""
+    import hepvq_core
+
     from hepvq.baselines import sparse_streams, sparse_streams_core
 
     tables = _codec(files["none"]).tables
@@ -186,8 +188,8 @@ def test_core_encode_equals_numpy(tpc_input, files):
         pk = coordcode.plane_keys(s, l)
         pk[: len(pk) // 3] += 5000  # planes the table lacks
         v = rng.integers(0, tables.value_alphabet, len(pk))
-        assert sparse_streams_core.hepvq_core.sparse_encode_event(pk, p, z, v, sparse_streams_core.core_tables(
-            tables)) == sparse_streams.encode_event(pk, p, z, v, tables)
+        assert hepvq_core.sparse_encode_event(pk, p, z, v, sparse_streams_core.core_tables(tables)) == \
+            sparse_streams.encode_event(pk, p, z, v, tables)
         for q in (np.rint((adc - 300) / 5).astype(np.int64), np.zeros(len(adc), np.int64)):
             assert residual.pack_rans(q, pk, p, z, tables) == residual.pack_rans_reference(q, pk, p, z, tables)
         if len(adc):
@@ -234,6 +236,7 @@ def test_cpp_tpc_decode_equals_python(tools, files, tpc_input, tmp_path, name, t
         assert len(np.unique(adc)) > 100
 
 
+@pytest.mark.slow  # ~15 s: Python evaluates the dense grid (765k points) too
 def test_cpp_tpc_dense_decode_equals_python(tools, tpc_input, tmp_path):  # noqa: F811
     """Mode dense (the shipped dense amortised model; one sector: the decoder runs on its whole 192 x 249 x 16
     grid in batches of 262,144 points): hepvq_decode == hepvq.open, hit for hit."""
