@@ -244,7 +244,8 @@ def test_cpp_tpc_dense_decode_equals_python(tools, tpc_input, tmp_path):  # noqa
     models = REPO / "data" / "models"
     run([TPC_CFG, f"inputFiles={tpc_input[0]}", f"outputFile={comp}", "maxEvents=1", "tpcInr.mode=dense",
          f"tpcInr.encoderModel={models / 'tpc_amortised_dense_encoder.onnx'}",
-         f"tpcInr.decoderModel={models / 'tpc_amortised_dense_decoder.onnx'}", "tpcInr.validate=False", "--no-progress"])
+         f"tpcInr.decoderModel={models / 'tpc_amortised_dense_decoder.onnx'}", "tpcInr.validate=False",
+         "--no-progress"])
     proc = cpp_decode(tools, comp, dst, "--verbose")
     assert proc.returncode == 0, proc.stderr
     assert "TpcHit <- 'tpcInr' tpc_inr, dense grid, onnxruntime (CPUExecutionProvider)" in proc.stdout
@@ -300,7 +301,8 @@ def test_cpp_tpc_format1_decode_equals_python(tools, files, tmp_path):  # noqa: 
     with hepvq.open(files["b2"]) as f:  # the same hits as the format-2 file they came from
         ref = f.arrays()
     for f in FIELDS:
-        np.testing.assert_array_equal(ak.to_numpy(ak.flatten(got[f"TpcHit_{f}"])), ak.to_numpy(ak.flatten(ref.TpcHit[f])))
+        np.testing.assert_array_equal(ak.to_numpy(ak.flatten(got[f"TpcHit_{f}"])),
+                                      ak.to_numpy(ak.flatten(ref.TpcHit[f])))
 
 
 def _refused(tools, bad, tmp_path, *, python_match, cpp_match):  # noqa: F811
