@@ -23,7 +23,10 @@ from hepvq.pixel.format2 import OPERATING_POINTS, PixelVQFormat2, products_bytes
 class PixelDigiVQEncoder(EDProducer):
     """Compress pixel DIGIs with the pixel_vq codec (exact positions, VQ'd charges) into index products.
 
-    Products (instances of the module label): "" per patch (shape, dcol, row, charge), "modules" per module
+    format 2 (the default): per event the counts nmod, ncl, npatch and one rANS byte stream per field
+    (s_mod, s_ncl, s_dcol, s_row, s_layout, s_tiles, s_shape, s_esc, s_charge, s_code0, ...; docs/pixel.md
+    "Format 2"); debugIndices=True adds readable symbol branches <label>_debug_*.  format 1: integer
+    products (instances of the module label) "" per patch (shape, dcol, row, charge), "modules" per module
     (ddet, npatch), "codes" per multi-hit patch (c0.. one per VQ stage), "escapes" (masks of rare shapes),
     "farcols" (column deltas >= 255) and, with adcErrorBound >= 0, "corrections" (dhit, dadc).  shape, charge
     and codes hold context ranks (see docs/pixel.md).  The codec's settings and decoder ONNX are stored in the
@@ -40,10 +43,11 @@ class PixelDigiVQEncoder(EDProducer):
                  "if >= 0: store sparse corrections so that |decoded ADC - ADC| <= bound for every hit (0: lossless)")
         desc.add("batchSize", cms.int32(16384),
                  "onnxruntime batch size (patches); bounds the encoder's memory (~150 MB)")
-        desc.add("format", cms.int32(1),
-                 "stream format: 1 = integer index branches (readable in ROOT), 2 = rANS-coded byte streams per "
-                 "event with per-cluster anchors and rate-aware codes (smaller; tables from hepvq-train "
-                 "pixel-vq-tables, see docs/pixel.md 'Format 2')")
+        desc.add("format", cms.int32(2),
+                 "stream format: 2 (default) = rANS-coded byte streams per event with per-cluster anchors and "
+                 "rate-aware codes (5.6 bits/hit at operatingPoint default, passes the 23 premixing criteria, "
+                 "docs/validation.md; tables from hepvq-train pixel-vq-tables, see docs/pixel.md 'Format 2'); "
+                 "1 = integer index branches readable in ROOT without hepvq (6.8 bits/hit)")
         desc.add("operatingPoint", cms.string("default"),
                  "format 2 only: named (charge step, mu) setting: " + "; ".join(
                      f"{k}: charge step {v['charge_step']}, mu {v['mu']} ({v['what']})"

@@ -1,14 +1,21 @@
-"""The main job: compress pile-up pixel DIGIs into pixel_vq codebook indices.
+"""The main job: compress pile-up pixel DIGIs with pixel_vq format 2, operating point "default".
 
     hepvq-run python_cfg/premix_compress_cfg.py                       # shipped sample + shipped model
     hepvq-run python_cfg/premix_compress_cfg.py inputFiles=in.root outputFile=out.root \
         pixelVQ.model=data/models/pixel_vq pixelVQ.adcErrorBound=0    # lossless-position + lossless-ADC mode
-    hepvq-run python_cfg/premix_compress_cfg.py pixelVQ.format=2 pixelVQ.operatingPoint=fine   # format 2
+    hepvq-run python_cfg/premix_compress_cfg.py pixelVQ.operatingPoint=fine   # or coarse (docs/pixel.md)
+    hepvq-run python_cfg/premix_compress_cfg.py pixelVQ.format=1      # format 1: integer index branches
 
-Output: premix_compressed.root with run/luminosityBlock/event, the index branches pixelVQ_* (integers: shape,
-dcol, row, charge per patch; modules_ddet/npatch; codes_c0, codes_c1 per multi-hit patch; escapes_mask) and
-the decoder (ONNX + settings) in the file's metadata.  Decode with python_cfg/decompress_cfg.py or
-hepvq.open("premix_compressed.root").arrays().
+Format 2 "default" is the cheapest setting that passes all 23 premixing criteria of the 200-event PU-200
+study (5.62 bits/hit, docs/validation.md); format 1 passes too but costs 6.83 bits/hit.
+
+Output: premix_compressed.root with run/luminosityBlock/event, the format-2 branches pixelVQ_* (per event the
+counts nmod, ncl, npatch and one rANS byte stream per field: s_mod, s_ncl, s_dcol, s_row, s_layout, s_tiles,
+s_shape, s_esc, s_charge, s_code0, ...; pixelVQ.debugIndices=True adds readable integer branches
+pixelVQ_debug_*; hepvq.open(path).indices() gives them from any file) and the decoder (ONNX + settings) in the
+file's metadata.  With pixelVQ.format=1 the branches are integers instead (shape, dcol, row, charge per patch;
+modules_ddet/npatch; codes_c0, codes_c1 per multi-hit patch; escapes_mask), readable in ROOT without hepvq.
+Decode with python_cfg/decompress_cfg.py or hepvq.open("premix_compressed.root").arrays().
 """
 import hepvq.config as cms
 
@@ -33,8 +40,8 @@ process.pixelVQ = cms.EDProducer(
     losslessPositions=cms.bool(True),
     adcErrorBound=cms.int32(-1),          # >= 0: sparse corrections bound |ADC error| (0 = lossless ADC)
     batchSize=cms.int32(16384),
-    format=cms.int32(1),                  # 2: rANS byte streams (docs/pixel.md "Format 2"), ~10 % smaller
-    operatingPoint=cms.string("default"), # format 2: fine | default | coarse (charge step, mu)
+    format=cms.int32(2),                  # rANS byte streams (docs/pixel.md "Format 2"); 1: integer index branches
+    operatingPoint=cms.string("default"), # format 2: fine | default | coarse (charge step, mu); docs/validation.md
 )
 
 process.out = cms.OutputModule(

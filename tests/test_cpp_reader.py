@@ -52,13 +52,14 @@ def tools():
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
-    """Compressed files of every pixel mode the C++ reader decodes, from the first events of the sample."""
+    """Compressed files of every pixel mode the C++ reader decodes, from the first events of the sample (pixel_vq
+    format 1, which hepvq_encode writes; format 2, the main job's default, is in test_cpp_format2.py)."""
     d = tmp_path_factory.mktemp("cpp_reader")
     out = {}
     for name, extra in (("vq", []), ("vq_b2", ["pixelVQ.adcErrorBound=2"]), ("vq_b0", ["pixelVQ.adcErrorBound=0"])):
         out[name] = d / f"{name}.root"
         run([COMPRESS, f"inputFiles={SAMPLE}", f"outputFile={out[name]}", "maxEvents=2",
-             "pixelVQ.validate=False", *extra, "--no-progress"])
+             "pixelVQ.validate=False", "pixelVQ.format=1", *extra, "--no-progress"])
     cfg = d / "sparse_cfg.py"
     cfg.write_text(SPARSE_CFG)
     out["sparse"] = d / "sparse.root"
@@ -309,7 +310,7 @@ def test_cpp_on_50_simulated_events(tools, tmp_path):
                    timeout=300)
     py = tmp_path / "py.root"
     run([COMPRESS, f"inputFiles={sim}", f"outputFile={py}", "pixelVQ.validate=False", "pixelVQ.adcErrorBound=2",
-         "--no-progress"])
+         "pixelVQ.format=1", "--no-progress"])
     cpp = tmp_path / "cpp.root"
     proc = subprocess.run([str(tools / "hepvq_encode"), str(sim), str(cpp), "--model",
                            str(REPO / "data" / "models" / "pixel_vq"), "--adc-error-bound", "2"],

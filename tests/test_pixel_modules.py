@@ -46,7 +46,10 @@ def job(tmp_path_factory):
     src = str(tmp / "in.root")
     _write_input(src, hits)
     comp = str(tmp / "c.root")
-    report = run([COMPRESS, f"inputFiles={src}", f"outputFile={comp}", f"pixelVQ.model={model}", "--no-progress"])
+    # format 1: the tiny model has no format-2 tables (the shipped default, format 2, is tested below with the
+    # shipped model and in test_pixel_format2.py)
+    report = run([COMPRESS, f"inputFiles={src}", f"outputFile={comp}", f"pixelVQ.model={model}", "pixelVQ.format=1",
+                  "--no-progress"])
     dec = str(tmp / "d.root")
     run([DECOMPRESS, f"inputFiles={comp}", f"outputFile={dec}", "--no-progress"])
     return {"tmp": tmp, "model": model, "hits": hits, "src": src, "comp": comp, "dec": dec, "report": report}
@@ -106,7 +109,7 @@ def test_end_of_job_report(job):
 def test_lossless_adc_mode_roundtrips_exactly(job):
     comp = str(job["tmp"] / "c0.root")
     run([COMPRESS, f"inputFiles={job['src']}", f"outputFile={comp}", f"pixelVQ.model={job['model']}",
-         "pixelVQ.adcErrorBound=0", "--no-progress"])
+         "pixelVQ.format=1", "pixelVQ.adcErrorBound=0", "--no-progress"])
     got = hepvq.open(comp).arrays().PixelDigi
     assert np.array_equal(_sorted(got), _sorted(job["hits"]))
 
@@ -125,8 +128,11 @@ def test_main_job_with_shipped_sample_and_model(tmp_path, monkeypatch):
     monkeypatch.chdir(REPO)
     out = str(tmp_path / "premix_compressed.root")
     rep = run([COMPRESS, f"outputFile={out}", "maxEvents=2", "--no-progress"])
-    assert uproot.open(out)["Events"].num_entries == 2
-    assert "hit recall" in repr(rep)
+    t = uproot.open(out)["Events"]
+    assert t.num_entries == 2
+    assert {"pixelVQ_s_shape", "pixelVQ_s_charge"} <= set(t.keys())  # the shipped default: format 2 byte streams
+    assert not any(k.startswith("pixelVQ_codes") for k in t.keys())
+    assert "hit recall" in repr(rep) and "operating point" in repr(rep)
     got = hepvq.open(out).arrays(entry_stop=1).PixelDigi
     src = uproot.open(REPO / "data" / "pixel_pu200_sample.root")["Events"].arrays(entry_stop=1)
     assert ak.to_list(got.row) == ak.to_list(src.PixelDigi_row)  # input is in canonical order already
@@ -181,7 +187,8 @@ def test_decompress_two_files_compressed_with_different_models(job, tmp_path_fac
     hits2 = toy_events(2, seed=31)
     _write_input(src2, hits2, first_event=500)
     comp2 = str(tmp_path / "c2.root")
-    run([COMPRESS, f"inputFiles={src2}", f"outputFile={comp2}", f"pixelVQ.model={other}", "--no-progress"])
+    run([COMPRESS, f"inputFiles={src2}", f"outputFile={comp2}", f"pixelVQ.model={other}", "pixelVQ.format=1",
+         "--no-progress"])
     out = str(tmp_path / "d12.root")
     run([DECOMPRESS, f"inputFiles={job['comp']},{comp2}", f"outputFile={out}", "--no-progress"])
     t = uproot.open(out)["Events"].arrays()

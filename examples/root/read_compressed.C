@@ -1,14 +1,17 @@
 // read_compressed.C -- read a hepvq-compressed pixel file with plain ROOT (no hepvq needed) and histogram the
 // usage of the VQ codebook, i.e. how often each code index appears in the index branch.
 //
+//   hepvq-run python_cfg/premix_compress_cfg.py pixelVQ.debugIndices=True
 //   root -b -q 'examples/root/read_compressed.C("premix_compressed.root")'
-//   root -b -q 'examples/root/read_compressed.C("premix_compressed.root", "pixelVQ_codes_c0", "code_usage.png")'
+//   root -b -q 'examples/root/read_compressed.C("premix_compressed.root", "pixelVQ_debugcodes_code", "code_usage.png")'
 //
-// The file is what `hepvq-run python_cfg/premix_compress_cfg.py` writes: TTree "Events" with the integer index
-// branches of the pixel_vq codec (pixelVQ_codes_c0: codebook index of each multi-hit patch, pixelVQ_shape:
-// shape-table index, pixelVQ_charge: charge level, ...), TObjString "hepvq_provenance" (JSON: codecs, products,
-// model hashes) and TTree "hepvq_blobs" (the decoder ONNX and settings). Kept interpreted on purpose (no '+',
-// no ACLiC compile).
+// The file is what `hepvq-run python_cfg/premix_compress_cfg.py` writes: TTree "Events", TObjString
+// "hepvq_provenance" (JSON: codecs, products, model hashes) and TTree "hepvq_blobs" (the decoder ONNX, settings and
+// tables). The main job's default, pixel_vq format 2, stores rANS byte streams; with pixelVQ.debugIndices=True it
+// also writes the decoded symbols as integer branches (pixelVQ_debugcodes_code: code of each multi-hit patch,
+// pixelVQ_debug_shape, pixelVQ_debug_charge). Format 1 (pixelVQ.format=1) stores integer index branches only
+// (pixelVQ_codes_c0, pixelVQ_shape, pixelVQ_charge, ...). Without a branch name the macro takes
+// pixelVQ_debugcodes_code, else pixelVQ_codes_c0. Kept interpreted on purpose (no '+', no ACLiC compile).
 #include <TCanvas.h>
 #include <TFile.h>
 #include <TH1D.h>
@@ -19,7 +22,7 @@
 #include <cmath>
 #include <iostream>
 
-void read_compressed(const char* path = "premix_compressed.root", const char* branch = "pixelVQ_codes_c0",
+void read_compressed(const char* path = "premix_compressed.root", const char* branch = "",
                      const char* png = "code_usage.png")
 {
    TFile* f = TFile::Open(path);
@@ -38,7 +41,13 @@ void read_compressed(const char* path = "premix_compressed.root", const char* br
       std::cerr << "read_compressed: no TTree Events in " << path << std::endl;
       return;
    }
+   if (!branch || !*branch) {
+      branch = t->GetBranch("pixelVQ_debugcodes_code") ? "pixelVQ_debugcodes_code" : "pixelVQ_codes_c0";
+   }
    if (!t->GetBranch(branch)) {
+      if (t->GetBranch("pixelVQ_s_code0"))
+         std::cerr << "read_compressed: " << path << " is pixel_vq format 2 without readable symbols; write it with "
+                   << "pixelVQ.debugIndices=True (or pixelVQ.format=1)" << std::endl;
       std::cerr << "read_compressed: no branch " << branch << "; index branches in this file:" << std::endl;
       for (auto* b : *t->GetListOfBranches()) std::cerr << "  " << b->GetName() << std::endl;
       return;
