@@ -346,6 +346,25 @@ def test_cpp_refuses_damaged_tpc_stream(tools, files, tmp_path, instance):  # no
              cpp_match=f"tpc_inr {instance}")
 
 
+def test_cpp_refuses_decoder_with_external_data(tools, files, tmp_path):  # noqa: F811
+    """A decoder graph whose weights point to an external file (provenance hash updated): onnxruntime would read a
+    file the untrusted model names; Python's loader refuses it (hepvq.runtime.onnx_scan) and so does C++."""
+    import onnx
+
+    def edit(prov, blobs):
+        m = onnx.load_from_string(blobs["tpcInr/decoder.onnx"])
+        path = tmp_path / "ext.onnx"
+        onnx.save_model(m, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
+                        location="weights.bin", size_threshold=0)
+        blobs["tpcInr/decoder.onnx"] = path.read_bytes()
+        path.unlink()
+        (tmp_path / "weights.bin").unlink()
+        prov["blobs"]["tpcInr/decoder.onnx"] = {"bytes": len(blobs["tpcInr/decoder.onnx"]),
+                                                "sha256": hashlib.sha256(blobs["tpcInr/decoder.onnx"]).hexdigest()}
+    bad = _rewrite(files["none"], tmp_path / "bad.root", prov_edit=edit)
+    _refused(tools, bad, tmp_path, python_match="external data", cpp_match="ONNX model has a tensor with external data")
+
+
 def test_cpp_refuses_tpc_fit_method(tools, files, tmp_path):  # noqa: F811
     """A tpc_inr mode the C++ reader does not decode (here: config edited to method 'fit', hash updated) is refused
     when the file is opened, in one line naming what it decodes."""

@@ -4,6 +4,8 @@
 #include <onnxruntime_cxx_api.h>
 
 #include <algorithm>
+#include <stdexcept>
+#include <vector>
 
 namespace hepvq {
 namespace detail {
@@ -12,6 +14,66 @@ namespace {
 Ort::Env& env() {
   static Ort::Env e(ORT_LOGGING_LEVEL_ERROR, "hepvq");
   return e;
+}
+
+// hepvq.runtime.onnx_scan.external_tensor: a minimal protobuf walk over the model's bytes; does any tensor point to
+// external data (a file the untrusted model names, outside the blob)? "" when none.
+std::string external_tensor(const std::string& model) {
+  // field numbers of onnx.proto3: which length-delimited fields of each message kind hold which kind
+  enum Kind { kModel, kGraph, kNode, kFunction, kAttribute, kSparse, kTensor, kNone };
+  auto sub = [](Kind k, std::uint64_t f) -> Kind {
+    switch (k) {
+      case kModel: return f == 7 ? kGraph : f == 25 ? kFunction : kNone;
+      case kGraph: return f == 1 ? kNode : f == 5 ? kTensor : f == 15 ? kSparse : kNone;
+      case kNode: return f == 5 ? kAttribute : kNone;
+      case kFunction: return f == 7 ? kNode : kNone;
+      case kAttribute: return (f == 5 || f == 10) ? kTensor : (f == 6 || f == 11) ? kGraph : (f == 22 || f == 23) ? kSparse : kNone;
+      case kSparse: return (f == 1 || f == 2) ? kTensor : kNone;
+      default: return kNone;
+    }
+  };
+  struct Msg { const unsigned char* p; std::size_t n; Kind kind; };
+  std::vector<Msg> stack{{reinterpret_cast<const unsigned char*>(model.data()), model.size(), kModel}};
+  auto varint = [](const unsigned char* p, std::size_t n, std::size_t& i) {
+    std::uint64_t v = 0;
+    for (int shift = 0;; shift += 7) {
+      if (i >= n || shift > 63) throw std::runtime_error("not an ONNX protobuf (truncated varint)");
+      const unsigned char b = p[i++];
+      v |= static_cast<std::uint64_t>(b & 0x7F) << shift;
+      if (!(b & 0x80)) return v;
+    }
+  };
+  while (!stack.empty()) {
+    const Msg m = stack.back();
+    stack.pop_back();
+    for (std::size_t i = 0; i < m.n;) {
+      const std::uint64_t key = varint(m.p, m.n, i), field = key >> 3, wire = key & 7;
+      std::uint64_t value = 0;
+      const unsigned char* sp = nullptr;
+      std::size_t size = 0;
+      if (wire == 0) {
+        value = varint(m.p, m.n, i);
+      } else if (wire == 1 || wire == 5) {
+        if ((wire == 1 ? 8u : 4u) > m.n - i) throw std::runtime_error("not an ONNX protobuf (truncated field)");
+        i += wire == 1 ? 8 : 4;
+      } else if (wire == 2) {
+        const std::uint64_t len = varint(m.p, m.n, i);
+        if (len > m.n - i) throw std::runtime_error("not an ONNX protobuf (truncated field)");
+        sp = m.p + i;
+        size = static_cast<std::size_t>(len);
+        i += size;
+      } else {
+        throw std::runtime_error("not an ONNX protobuf (wire type " + std::to_string(wire) + ")");
+      }
+      if (m.kind == kTensor) {  // external_data (13) or data_location (14) = EXTERNAL (1)
+        if (field == 13 || (field == 14 && wire == 0 && value == 1)) return "a tensor with external data";
+        continue;
+      }
+      const Kind k = sub(m.kind, field);
+      if (k != kNone && wire == 2) stack.push_back({sp, size, k});
+    }
+  }
+  return "";
 }
 
 bool has_cuda() {
@@ -23,6 +85,17 @@ bool has_cuda() {
 
 OnnxModel::OnnxModel(const std::string& bytes, const ReaderOptions& options, const std::string& where)
     : where_(where) {
+  // the session is built from these bytes alone (hepvq.runtime.session.OnnxModel): a graph pointing at external
+  // data is refused
+  std::string ext;
+  try {
+    ext = external_tensor(bytes);
+  } catch (const std::runtime_error& err) {
+    throw ReadError(where + ": cannot load ONNX model: " + err.what());
+  }
+  if (!ext.empty())
+    throw ReadError(where + ": ONNX model has " + ext + "; hepvq only runs self-contained models (export without "
+                    "external data)");
   try {
     Ort::SessionOptions so;
     if (options.intraOpThreads > 0) so.SetIntraOpNumThreads(options.intraOpThreads);
