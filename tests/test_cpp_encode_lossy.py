@@ -19,10 +19,10 @@ MODEL = str(REPO / "data" / "models" / "pixel_vq")
 def test_cpp_encode_lossy_positions_equals_python(tools, tmp_path):  # noqa: F811
     py = tmp_path / "py.root"
     run([COMPRESS, f"inputFiles={SAMPLE}", f"outputFile={py}", "maxEvents=2", "pixelVQ.validate=False",
-         "pixelVQ.losslessPositions=False", "--no-progress"])
+         "pixelVQ.losslessPositions=False", "pixelVQ.format=1", "--no-progress"])
     cpp = tmp_path / "cpp.root"
     proc = subprocess.run([str(tools / "hepvq_encode"), SAMPLE, str(cpp), "--model", MODEL, "--max-events", "2",
-                           "--lossless-positions", "false"], capture_output=True, text=True, timeout=300)
+                           "--lossless-positions", "false", "--format", "1"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     got, ref = uproot.open(cpp)["Events"], uproot.open(py)["Events"]
     assert set(got.keys()) == set(ref.keys())

@@ -253,7 +253,7 @@ def test_cpp_encode_equals_python(tools, files, tmp_path, mode, bound):
     value, checksum included), and hepvq.open decodes its file to the same hits."""
     out = tmp_path / "cpp.root"
     cmd = [str(tools / "hepvq_encode"), SAMPLE, str(out), "--model", str(REPO / "data" / "models" / "pixel_vq"),
-           "--max-events", "2"] + (["--adc-error-bound", bound] if bound else [])
+           "--max-events", "2", "--format", "1"] + (["--adc-error-bound", bound] if bound else [])
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     got, ref = uproot.open(out)["Events"], uproot.open(files[mode])["Events"]
@@ -313,7 +313,7 @@ def test_cpp_on_50_simulated_events(tools, tmp_path):
          "pixelVQ.format=1", "--no-progress"])
     cpp = tmp_path / "cpp.root"
     proc = subprocess.run([str(tools / "hepvq_encode"), str(sim), str(cpp), "--model",
-                           str(REPO / "data" / "models" / "pixel_vq"), "--adc-error-bound", "2"],
+                           str(REPO / "data" / "models" / "pixel_vq"), "--adc-error-bound", "2", "--format", "1"],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     got, ref = uproot.open(cpp)["Events"], uproot.open(py)["Events"]

@@ -103,3 +103,17 @@ def test_core_refuses_patches_not_from_clusters(codecs):
     for fn in (F.cluster_streams, F.cluster_streams_reference):
         with pytest.raises(DataError, match="empty tile"):
             fn(codec, codec.ctx, q, shape, mask, charge, codes, multi)
+
+
+@pytest.mark.parametrize("point", list(F.OPERATING_POINTS))
+def test_core_rate_bits_equal_numpy_oracle(codecs, point):
+    """bits(code | context) of the rate-aware choice: the core's (pixel_vq_f2_rate_bits, also the C++ encoder's) ==
+    format2._bits_table_reference bit for bit, including k beyond the table's direct symbols (escaped codes)."""
+    codec = codecs[point]
+    t = codec.tab.tables["code0"]
+    for k in sorted({codec.codebook_sizes[0], t.direct, t.direct + 3, 1}):
+        if k > t.alphabet:
+            continue
+        a, b = F._bits_table(t, k), F._bits_table_reference(t, k)
+        assert a.shape == b.shape == (t.n_contexts, k)
+        assert np.array_equal(a, b)  # inf (zero frequency) equal too

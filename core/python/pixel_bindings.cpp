@@ -458,4 +458,14 @@ void bind_patches(py::module_& m) {
       "pixel_vq format-2 encode: a chunk's patches -> ([(symbols, contexts, events) per stream in "
       "format2.stream_names order], nmod, ncl, npatch per event, unknown detIds, their events); int64 arrays. "
       "context as pixel_vq_f2_decode's; codes (multi-hit patches, stages) in patch order.");
+
+  m.def(
+      "pixel_vq_f2_rate_bits",
+      [](const hepvq::rans::Tables& t, std::size_t k) {
+        std::vector<double> b = hepvq::pixel_vq_f2_rate_bits(t, k);
+        return to_numpy(std::move(b), {static_cast<py::ssize_t>(t.n_contexts), static_cast<py::ssize_t>(k)});
+      },
+      "tables"_a, "k"_a,
+      "bits(code | context) (n_contexts, k) float64 of a format-2 code table: scale_bits - log2(freq), codes from "
+      "`direct` on the escape entry's bits plus the raw escape bits (format2._bits_table).");
 }

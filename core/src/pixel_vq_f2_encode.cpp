@@ -3,6 +3,7 @@
 #include "hepvq/pixel_vq_f2_encode.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <numeric>
 #include <stdexcept>
@@ -10,6 +11,34 @@
 #include "hepvq/stream.hpp"
 
 namespace hepvq {
+
+namespace {
+std::int64_t shape_bucket(const PixelVQF2Context& c, std::int64_t shape, std::int64_t nhit) {
+  return shape < c.own_shapes ? shape : c.own_shapes + std::min<std::int64_t>(nhit, c.nhit_buckets) - 1;
+}
+}  // namespace
+
+std::int64_t pixel_vq_f2_code_context(const PixelVQModel& m, const PixelVQF2Context& c, std::int64_t shape,
+                                      std::int64_t nhit, std::int64_t charge) {
+  const double q = static_cast<double>(m.levels.at(static_cast<std::size_t>(charge)));
+  const std::int64_t cb = std::upper_bound(c.charge_edges.begin(), c.charge_edges.end(), q) - c.charge_edges.begin();
+  return shape_bucket(c, shape, nhit) * (c.charge_buckets + 1) + cb;
+}
+
+std::vector<double> pixel_vq_f2_rate_bits(const rans::Tables& t, std::size_t k) {
+  const std::size_t e = t.entries(), direct = t.direct;
+  std::vector<double> out(static_cast<std::size_t>(t.n_contexts) * k);
+  const double esc_bits = static_cast<double>(t.escape_bits());
+  for (std::size_t c = 0; c < t.n_contexts; ++c)
+    for (std::size_t j = 0; j < k; ++j) {
+      const std::size_t col = j < direct ? j : direct;  // k > direct: the escape entry (column direct)
+      if (col >= e) throw std::invalid_argument("pixel_vq_f2_rate_bits: k beyond the table's alphabet");
+      double b = static_cast<double>(t.scale_bits) - std::log2(static_cast<double>(t.freq[c * e + col]));
+      if (j >= direct) b += esc_bits;
+      out[c * k + j] = b;
+    }
+  return out;
+}
 
 PixelVQF2Symbols pixel_vq_f2_symbols(const PixelVQModel& m, const PixelVQF2Context& c, const PixelVQF2PatchesIn& in) {
   using I = std::int64_t;
@@ -23,9 +52,6 @@ PixelVQF2Symbols pixel_vq_f2_symbols(const PixelVQModel& m, const PixelVQF2Conte
     const I v = (det >> m.ctx_bitfields[0].first) & m.ctx_bitfields[0].second;
     auto it = std::lower_bound(c.layers.begin(), c.layers.end(), v);
     return (it != c.layers.end() && *it == v) ? (it - c.layers.begin()) + 1 : 0;
-  };
-  auto shape_bucket = [&](I shape, I nhit) -> I {
-    return shape < c.own_shapes ? shape : c.own_shapes + std::min<I>(nhit, c.nhit_buckets) - 1;
   };
   for (std::size_t i = 0; i < n; ++i)
     if (in.event[i] < 0 || static_cast<std::size_t>(in.event[i]) >= n_ev)
@@ -181,13 +207,10 @@ PixelVQF2Symbols pixel_vq_f2_symbols(const PixelVQModel& m, const PixelVQF2Conte
     put(6, shp, dc * c.tile_positions + pos, ev);
     if (shp == m.escape())
       for (int r = 0; r < pr; ++r) put(7, static_cast<I>((msk >> (r * pc)) & rowmask), r * n_det + dc, ev);
-    const I sb = shape_bucket(shp, nhit);
-    put(8, chg, (sb * n_layer + layer(det)) * 2 + (ntile[k] > 1 ? 1 : 0), ev);
+    put(8, chg, (shape_bucket(c, shp, nhit) * n_layer + layer(det)) * 2 + (ntile[k] > 1 ? 1 : 0), ev);
     if (in.multi[i]) {
-      const double q_val = static_cast<double>(m.levels.at(static_cast<std::size_t>(chg)));
-      const I cb = std::upper_bound(c.charge_edges.begin(), c.charge_edges.end(), q_val) - c.charge_edges.begin();
-      for (int s = 0; s < stages; ++s)
-        put(9 + s, in.codes[static_cast<std::size_t>(multi_row[i]) * stages + s], sb * (c.charge_buckets + 1) + cb, ev);
+      const I cc = pixel_vq_f2_code_context(m, c, shp, nhit, chg);
+      for (int s = 0; s < stages; ++s) put(9 + s, in.codes[static_cast<std::size_t>(multi_row[i]) * stages + s], cc, ev);
     }
     ++out.npatch[static_cast<std::size_t>(ev)];
   }

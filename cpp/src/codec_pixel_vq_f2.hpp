@@ -27,6 +27,10 @@ class PixelVQF2Format {
   // the events' streams -> patches (DataError on damaged streams, as the core throws it)
   PixelVQPatches patches(const PixelVQModel& model, const std::vector<const PixelVQF2Symbols*>& events,
                          int threads) const;
+  // the context parameters and the stream tables (format2.stream_names order): the encoder's too
+  const PixelVQF2Context& context() const { return ctx_; }
+  const std::vector<rans::Tables>& tables() const { return tables_; }
+  const std::vector<std::string>& names() const { return names_; }
 
  private:
   std::string where_;

@@ -13,9 +13,13 @@
 #include <limits>
 #include <unordered_map>
 
+#include "codec_pixel_vq_f2.hpp"
 #include "hepvq/patches.hpp"
 #include "hepvq/pixel_vq.hpp"
+#include "hepvq/pixel_vq_f2_encode.hpp"
+#include "hepvq/rans.hpp"
 #include "hepvq/sha256.hpp"
+#include "hepvq/vq_search.hpp"
 #include "internal.hpp"
 #include "json_util.hpp"
 #include "onnx.hpp"
@@ -41,6 +45,26 @@ std::pair<char, std::string> uint_type(std::uint64_t max_value) {
   return {'l', "uint64"};
 }
 
+// Python's json.dumps(obj, sort_keys=True) (hepvq's json_blob): ", " and ": " separators, keys sorted (nlohmann's
+// objects are), numbers and strings as nlohmann writes them (shortest round-trip floats, as Python's repr)
+std::string python_dumps(const json& j) {
+  if (j.is_object()) {
+    std::string out = "{";
+    bool first = true;
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      out += (first ? "" : ", ") + json(it.key()).dump() + ": " + python_dumps(it.value());
+      first = false;
+    }
+    return out + "}";
+  }
+  if (j.is_array()) {
+    std::string out = "[";
+    for (std::size_t i = 0; i < j.size(); ++i) out += (i ? ", " : "") + python_dumps(j[i]);
+    return out + "]";
+  }
+  return j.dump(-1, ' ', true);
+}
+
 std::vector<std::int32_t> inverse(const std::vector<std::int32_t>& perm, std::size_t symbols) {
   std::vector<std::int32_t> inv(perm.size());
   for (std::size_t i = 0; i < perm.size(); ++i) inv[(i / symbols) * symbols + perm[i]] = static_cast<std::int32_t>(i % symbols);
@@ -61,6 +85,10 @@ struct PixelVQEncoder::Impl {
   std::vector<std::vector<std::int32_t>> inv_code;
   std::vector<EncodedField> fields;
   std::uint32_t crc = 0;
+  // format 2: the operating point's tables (blob, contexts, stream tables) and the rate-aware code search
+  std::string tables_blob;
+  std::unique_ptr<detail::PixelVQF2Format> f2;
+  std::unique_ptr<VQSearch> search;
   // field indices in `fields`
   enum { kCharge, kDcol, kRow, kShape, kCodes0 };
   std::size_t i_corr_dadc = 0, i_corr_dhit = 0, i_esc = 0, i_far = 0, i_ddet = 0, i_npatch = 0;
@@ -72,14 +100,18 @@ struct PixelVQEncoder::Impl {
     // the options decide, as the cfg's parameters do over the model's codec.json (PixelVQCodec's constructor)
     if (options.adcErrorBound >= 0 && !options.losslessPositions)
       throw ReadError(where + ": adc_error_bound needs lossless_positions=True (corrections refer to every input hit)");
+    if (options.format == 2) setup_f2_settings();
+    else if (options.format != 1) throw ReadError("parameter --format: " + std::to_string(options.format) + " (1 or 2)");
     settings["encoding"] = {{"lossless_positions", options.losslessPositions},
                             {"adc_error_bound", options.adcErrorBound}};
-    settings_blob = settings.dump();
+    settings_blob = options.format == 2 ? python_dumps(settings) : settings.dump();
     decoder_bytes = read_file(dir + "/decoder.onnx");
     ReaderOptions ro;
     ro.provider = options.provider;
     ro.intraOpThreads = options.intraOpThreads;
-    codec = detail::makePixelVQCore({{"settings", settings_blob}, {"decoder.onnx", decoder_bytes}}, ro, where);
+    detail::Blobs blobs = {{"settings", settings_blob}, {"decoder.onnx", decoder_bytes}};
+    if (options.format == 2) blobs["tables"] = tables_blob;
+    codec = detail::makePixelVQCore(blobs, ro, where);
     encoder = std::make_unique<detail::OnnxModel>(read_file(dir + "/encoder.onnx"), ro, where + ": encoder.onnx");
     for (const char* key : {"patch_rows", "patch_cols", "stages"}) {
       const std::int64_t want = std::string(key) == "patch_rows" ? m().patch_rows
@@ -91,6 +123,7 @@ struct PixelVQEncoder::Impl {
     module_rows = settings.at("module_rows").get<int>();
     module_cols = settings.at("module_cols").get<int>();
     for (std::size_t i = 0; i < m().shapes.size(); ++i) shape_of.emplace(m().shapes[i], static_cast<std::int64_t>(i));
+    if (options.format == 2) return setup_f2();
     const std::size_t n_sym = m().shapes.size() + 1;
     if (!m().shape_perm.empty()) inv_shape = inverse(m().shape_perm, n_sym);
     if (!m().charge_perm.empty()) inv_charge = inverse(m().charge_perm, m().levels.size());
@@ -115,6 +148,146 @@ struct PixelVQEncoder::Impl {
     i_far = add("farcols", "dcol", {'s', "uint16"});
     i_ddet = add("modules", "ddet", {'i', "uint32"});
     i_npatch = add("modules", "npatch", {'s', "uint16"});
+  }
+
+  // PixelVQFormat2.__init__ from a model directory: format 1's settings without the rank tables, the operating
+  // point's charge grid (the tables header's, which PixelVQFormat2 checks against the point's) and "format2"
+  void setup_f2_settings() {
+    const std::string& op = options.operatingPoint;
+    if (op != "fine" && op != "default" && op != "coarse")
+      throw ReadError("parameter --operating-point: '" + op + "' (fine, default or coarse)");
+    const std::string file = "format2_" + op + ".tables";
+    {
+      std::ifstream probe(dir + "/" + file, std::ios::binary);
+      if (!probe)
+        throw ReadError("pixel_vq model " + dir + " has no format-2 tables for operating point '" + op + "' (" + file +
+                        "); fit them with: hepvq-train pixel-vq-tables --model " + dir);
+    }
+    tables_blob = read_file(dir + "/" + file);
+    const char magic[] = "HEPVQ-PXF2\n";
+    const std::size_t ml = sizeof(magic) - 1;
+    if (tables_blob.size() < ml + 4 || tables_blob.compare(0, ml, magic) != 0)
+      throw ReadError(where + ": " + file + ": not pixel_vq format-2 tables (bad magic)");
+    std::uint32_t n = 0;
+    for (int i = 0; i < 4; ++i) n |= static_cast<std::uint32_t>(static_cast<unsigned char>(tables_blob[ml + i])) << (8 * i);
+    if (n > tables_blob.size() - ml - 4) throw ReadError(where + ": " + file + ": header truncated");
+    const json head = detail::parse_json(tables_blob.substr(ml + 4, n), where + ": " + file);
+    if (head.value("operating_point", std::string()) != op)
+      throw ReadError(where + ": " + file + " was fitted for operating point '" +
+                      head.value("operating_point", std::string("?")) + "', not '" + op + "'");
+    settings.erase("ranks");
+    settings["charge_step"] = head.at("charge_step");
+    settings["charge_levels"] = head.at("charge_levels");
+    settings["format2"] = {{"operating_point", op}, {"charge_step", head.at("charge_step")}, {"mu", head.at("mu")},
+                           {"tables_sha256", sha256_hex(tables_blob.data(), tables_blob.size())}};
+    settings["version"] = 2;
+    mu = head.at("mu").get<double>();
+  }
+
+  double mu = 0;
+
+  // the products of format 2 (PixelVQFormat2._encode / format2.encode_products): main counts, one byte stream per
+  // field, the unknown detIds; the rate-aware code search (FastVQSearch(codebook, RATE_TOPK, lambda) with the
+  // code0 table's bits, as PixelVQFormat2._rate_search)
+  void setup_f2() {
+    f2 = std::make_unique<detail::PixelVQF2Format>(settings, tables_blob, m(), where);
+    if (options.adcErrorBound >= 0)
+      throw ReadError("parameter --adc-error-bound: not yet written by hepvq_encode --format 2 (use hepvq-run, or "
+                      "--format 1)");
+    if (m().stages() != 1 || !m().has_codebooks())
+      throw ReadError(where + ": format 2 encodes one-stage VQ models with codebooks only");
+    if (!(mu > 0)) throw ReadError(where + ": format 2 operating point with mu <= 0 is not supported by hepvq_encode");
+    const std::size_t k = static_cast<std::size_t>(m().codebook_sizes[0]), d = static_cast<std::size_t>(m().size());
+    std::vector<double> cb(m().codebooks[0].begin(), m().codebooks[0].end());
+    const int rate_topk = 16;  // format2.RATE_TOPK
+    const double lam = std::stod(encoder->metadata("centroid_lambda").empty() ? std::string("0.3")
+                                                                               : encoder->metadata("centroid_lambda"));
+    search = std::make_unique<VQSearch>(std::move(cb), k, d, std::min<int>(rate_topk, static_cast<int>(k)), lam,
+                                        m().patch_cols);
+    search->tol = 1e-9;  // fastsearch.TOL
+    const auto& names = f2->names();
+    const std::size_t c0 = std::find(names.begin(), names.end(), "code0") - names.begin();
+    search->rate_bits = pixel_vq_f2_rate_bits(f2->tables().at(c0), k);
+    search->rate_contexts = f2->tables().at(c0).n_contexts;
+    search->rate_mu = mu;
+    fields.clear();
+    for (const char* c : {"nmod", "ncl", "npatch"}) fields.push_back({"", c, 'i', "uint32", {}, "record"});
+    for (const auto& name : names) fields.push_back({"s_" + name, "", 'b', "uint8", {}, "jagged"});
+    fields.push_back({"fardet", "", 'i', "uint32", {}, "jagged"});
+  }
+
+  void encode_f2(const PatchSet& p) {
+    const std::size_t n = p.mask.size();
+    const int d = m().size();
+    std::vector<std::uint64_t> masks(n);
+    std::vector<std::int64_t> shape(n), total(n), nhit(n), charge(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      std::uint64_t mask = p.mask[i];
+      auto it = shape_of.find(mask);
+      std::int64_t s = it == shape_of.end() ? m().escape() : it->second;
+      if (s == m().escape() && !options.losslessPositions) {
+        const std::int64_t best = largest_subset_shape(mask);
+        if (best >= 0) {
+          s = best;
+          mask = m().shapes[static_cast<std::size_t>(best)];
+        }
+      }
+      masks[i] = mask;
+      shape[i] = s;
+    }
+    std::vector<float> x;
+    if (n) patch_fractions(masks.data(), p.adc.data(), n, d, total.data(), nhit.data(), x);
+    std::vector<std::uint8_t> multi(n);
+    std::vector<std::uint64_t> mask_m;
+    std::vector<std::int64_t> ctx_m;
+    for (std::size_t i = 0; i < n; ++i) {
+      charge[i] = level_of(total[i]);
+      multi[i] = nhit[i] >= 2;
+      if (multi[i]) {
+        mask_m.push_back(masks[i]);
+        ctx_m.push_back(pixel_vq_f2_code_context(m(), f2->context(), shape[i], nhit[i], charge[i]));
+      }
+    }
+    std::vector<std::int64_t> codes(mask_m.size());
+    std::vector<std::uint8_t> amb(mask_m.size());
+    // rows the core flags within 1e-9 of a tie keep the core's choice (Python sends them to its numpy search)
+    if (!mask_m.empty()) search->search_rate(x.data(), mask_m.data(), ctx_m.data(), mask_m.size(), codes.data(), amb.data());
+    std::vector<std::int64_t> ev(n, 0);
+    PixelVQF2PatchesIn in;
+    in.n = n;
+    in.n_events = 1;
+    in.event = ev.data();
+    in.det = p.det.data();
+    in.row = p.row.data();
+    in.col = p.col.data();
+    in.cluster = p.cluster.data();
+    in.shape = shape.data();
+    in.mask = masks.data();
+    in.charge = charge.data();
+    in.multi = multi.data();
+    in.codes = codes.data();
+    in.n_multi = codes.size();
+    hepvq::PixelVQF2Symbols sy = pixel_vq_f2_symbols(m(), f2->context(), in);
+    fields[0].values = {sy.nmod[0]};
+    fields[1].values = {sy.ncl[0]};
+    fields[2].values = {sy.npatch[0]};
+    for (std::size_t k = 0; k < sy.sym.size(); ++k) {
+      std::vector<std::uint32_t> sym(sy.sym[k].begin(), sy.sym[k].end()), ctx(sy.ctx[k].begin(), sy.ctx[k].end());
+      const std::vector<std::uint8_t> bytes = rans::encode(sym.data(), ctx.data(), sym.size(), f2->tables()[k]);
+      fields[3 + k].values.assign(bytes.begin(), bytes.end());
+    }
+    fields.back().values = sy.fardet;
+  }
+
+  std::vector<double> bounds;
+  // quantise_charge: the nearest charge level in log space (boundaries at geometric means)
+  std::int64_t level_of(std::int64_t total) {
+    if (bounds.size() + 1 != m().levels.size()) {
+      bounds.resize(m().levels.size() - 1);
+      for (std::size_t i = 0; i + 1 < m().levels.size(); ++i)
+        bounds[i] = std::sqrt(static_cast<double>(m().levels[i]) * static_cast<double>(m().levels[i + 1]));
+    }
+    return std::lower_bound(bounds.begin(), bounds.end(), static_cast<double>(total)) - bounds.begin();
   }
 
   [[noreturn]] void fail(std::int64_t entry, const std::string& what) const {
@@ -155,15 +328,20 @@ struct PixelVQEncoder::Impl {
     } catch (const std::exception& err) {
       fail(entry, err.what());
     }
-    const int d = m().size();
     for (auto& f : fields) f.values.clear();
+    if (options.format == 2) {
+      try {
+        encode_f2(p);
+      } catch (const std::exception& err) {
+        fail(entry, err.what());
+      }
+      return checksum_of_fields();
+    }
+    const int d = m().size();
     detail::PixelVQSymbols sym;
     std::vector<float> x, mk;
     std::vector<std::int64_t> shape, charge, multi_shape;
     std::vector<std::size_t> kept;  // the patches coded (without lossless positions one may lose every hit)
-    std::vector<double> bounds(m().levels.size() - 1);
-    for (std::size_t i = 0; i + 1 < m().levels.size(); ++i)
-      bounds[i] = std::sqrt(static_cast<double>(m().levels[i]) * static_cast<double>(m().levels[i + 1]));
     for (std::size_t i = 0; i < p.mask.size(); ++i) {
       std::uint64_t mask = p.mask[i];  // the mask coded
       auto it = shape_of.find(mask);
@@ -182,7 +360,7 @@ struct PixelVQEncoder::Impl {
       kept.push_back(i);
       shape.push_back(s);
       if (s == m().escape()) fields[i_esc].values.push_back(static_cast<std::int64_t>(mask));
-      charge.push_back(std::lower_bound(bounds.begin(), bounds.end(), static_cast<double>(total)) - bounds.begin());
+      charge.push_back(level_of(total));
       if (__builtin_popcountll(mask) >= 2) {
         for (int k = 0; k < d; ++k) {
           const bool on = (mask >> k) & 1;
@@ -304,13 +482,20 @@ struct PixelVQEncoder::Impl {
     }
   }
 
+  // guard.event_checksums: instances and fields in sorted order, each jagged column's count (uint32) before it
   void checksum_of_fields() {
     crc = 0;
-    for (const auto& f : fields) {
+    std::vector<const EncodedField*> sorted;
+    for (const auto& f : fields) sorted.push_back(&f);
+    std::stable_sort(sorted.begin(), sorted.end(), [](const EncodedField* a, const EncodedField* b) {
+      return a->instance != b->instance ? a->instance < b->instance : a->field < b->field;
+    });
+    for (const EncodedField* fp : sorted) {
+      const EncodedField& f = *fp;
       const std::uint32_t n = static_cast<std::uint32_t>(f.values.size());
       const unsigned char le[4] = {static_cast<unsigned char>(n), static_cast<unsigned char>(n >> 8),
                                    static_cast<unsigned char>(n >> 16), static_cast<unsigned char>(n >> 24)};
-      crc = crc32_update(crc, le, 4);
+      if (f.kind != "record") crc = crc32_update(crc, le, 4);
       const int size = f.leaf == 'b' ? 1 : (f.leaf == 's' || f.leaf == 'S') ? 2 : f.leaf == 'i' ? 4 : 8;
       std::vector<unsigned char> bytes(f.values.size() * size);
       for (std::size_t i = 0; i < f.values.size(); ++i) {
@@ -342,6 +527,8 @@ const std::vector<EncodedField>& PixelVQEncoder::encode(const PixelDigis& hits, 
 std::uint32_t PixelVQEncoder::checksum() const { return impl_->crc; }
 
 std::vector<std::pair<std::string, std::string>> PixelVQEncoder::metadata() const {
+  if (impl_->options.format == 2)
+    return {{"decoder.onnx", impl_->decoder_bytes}, {"settings", impl_->settings_blob}, {"tables", impl_->tables_blob}};
   return {{"decoder.onnx", impl_->decoder_bytes}, {"settings", impl_->settings_blob}};
 }
 

@@ -1,9 +1,12 @@
-// hepvq_encode IN.root OUT.root --model DIR [--adc-error-bound B] [--lossless-positions true|false]
-//              [--label pixelVQ] [--tree Events] [--provider auto|cpu|cuda] [--threads N] [--max-events N]
-// Compresses the PixelDigi collection of IN with the pixel_vq model DIR into a hepvq file: the index products
-// PixelDigiVQEncoder writes (same branch names and types, per-event CRC-32), the model's settings and
-// decoder.onnx as sha256-listed blobs, the provenance; hepvq.open, hepvq_decode and decompress_cfg.py decode
-// it.  Output goes to OUT.tmp-<pid> and is renamed when complete; errors: one line, exit 1, nothing left.
+// hepvq_encode IN.root OUT.root --model DIR [--format 2|1] [--operating-point default|fine|coarse]
+//              [--adc-error-bound B] [--lossless-positions true|false] [--label pixelVQ] [--tree Events]
+//              [--provider auto|cpu|cuda] [--threads N] [--max-events N]
+// Compresses the PixelDigi collection of IN with the pixel_vq model DIR into a hepvq file: the products
+// PixelDigiVQEncoder writes (same branch names and types, per-event CRC-32) -- format 2 at operating point
+// "default" unless told otherwise, as python_cfg/premix_compress_cfg.py (per-event rANS byte streams, the point's
+// tables as a blob; --format 1: integer index branches) -- the model's settings and decoder.onnx as sha256-listed
+// blobs, the provenance; hepvq.open, hepvq_decode and decompress_cfg.py decode it.  Output goes to
+// OUT.tmp-<pid> and is renamed when complete; errors: one line, exit 1, nothing left.
 #include <Compression.h>
 #include <TFile.h>
 #include <TObjString.h>
@@ -29,7 +32,8 @@
 namespace {
 
 int usage() {
-  std::cerr << "usage: hepvq_encode IN.root OUT.root --model DIR [--adc-error-bound B] [--lossless-positions true|false]\n"
+  std::cerr << "usage: hepvq_encode IN.root OUT.root --model DIR [--format 2|1] [--operating-point default|fine|coarse]\n"
+               "                    [--adc-error-bound B] [--lossless-positions true|false]\n"
                "                    [--label pixelVQ] [--tree Events] [--provider auto|cpu|cuda] [--threads N]\n"
                "                    [--max-events N]\n";
   return 2;
@@ -42,6 +46,7 @@ struct Out {
   int size;
   std::vector<unsigned char> buf;
   TBranch* b = nullptr;
+  std::string kind;
 };
 
 std::string utc_now() {
@@ -71,17 +76,19 @@ void run(const std::string& in, const std::string& out, const std::string& tmp, 
   std::vector<Out> outs;
   for (const auto& fl : fields) {
     const std::string prefix = fl.instance.empty() ? label : label + "_" + fl.instance;
-    if (!counts.count(fl.instance)) {
+    if (!counts.count(fl.instance) && fl.kind != "record") {
       counts[fl.instance] = 0;
       t->Branch(("n" + prefix).c_str(), &counts[fl.instance], ("n" + prefix + "/I").c_str());
     }
     const int size = fl.leaf == 'b' ? 1 : (fl.leaf == 's' || fl.leaf == 'S') ? 2 : fl.leaf == 'i' ? 4 : 8;
-    outs.push_back({fl.instance, fl.field, prefix + "_" + fl.field, fl.leaf, size, {}, nullptr});
+    outs.push_back({fl.instance, fl.field, fl.kind == "jagged" ? prefix : prefix + "_" + fl.field, fl.leaf, size, {},
+                    nullptr, fl.kind});
   }
   for (auto& o : outs) {
     o.buf.resize(o.size);
     const std::string prefix = o.instance.empty() ? label : label + "_" + o.instance;
-    o.b = t->Branch(o.branch.c_str(), o.buf.data(), (o.branch + "[n" + prefix + "]/" + o.leaf).c_str());
+    o.b = t->Branch(o.branch.c_str(), o.buf.data(),
+                    (o.kind == "record" ? o.branch + "/" + o.leaf : o.branch + "[n" + prefix + "]/" + o.leaf).c_str());
   }
   UInt_t crc = 0;
   t->Branch((label + "_crc").c_str(), &crc, (label + "_crc/i").c_str());
@@ -97,7 +104,9 @@ void run(const std::string& in, const std::string& out, const std::string& tmp, 
     const auto& fl = *encoded;
     for (std::size_t k = 0; k < fl.size(); ++k) {
       Out& o = outs[k];
-      counts[o.instance] = static_cast<Int_t>(fl[k].values.size());
+      if (o.kind == "record" && fl[k].values.size() != 1)
+        throw hepvq::ReadError("product '" + o.instance + "' field '" + o.field + "': not one value per event");
+      if (o.kind != "record") counts[o.instance] = static_cast<Int_t>(fl[k].values.size());
       o.buf.resize(std::max<std::size_t>(1, fl[k].values.size()) * o.size);
       for (std::size_t j = 0; j < fl[k].values.size(); ++j) {
         const auto v = static_cast<std::uint64_t>(fl[k].values[j]);
@@ -113,13 +122,23 @@ void run(const std::string& in, const std::string& out, const std::string& tmp, 
                          {"input_files", {in}}, {"events", n_events}, {"tree", "Events"},
                          {"tree_format", "TTree"}, {"compression", "ZSTD(5)"}, {"output_module", "hepvq_encode"}};
   nlohmann::json products = nlohmann::json::array(), prefixes = nlohmann::json::object();
-  std::map<std::string, std::string> types;
-  for (const auto& fl : fields) types[fl.instance] += (types[fl.instance].empty() ? "" : ", ") + fl.field + ": " + fl.type;
-  for (const auto& kv : types) {
-    const std::string prefix = kv.first.empty() ? label : label + "_" + kv.first;
-    products.push_back({{"label", label}, {"instance", kv.first}, {"prefix", prefix}, {"kind", "jagged_record"},
-                        {"type", "var * {" + kv.second + "}"}});
-    prefixes[kv.first] = prefix;
+  // one product per instance, in the encoder's order: jagged_record "var * {f: t, ...}", record "{f: t, ...}",
+  // jagged "var * t" (hepvq's product kinds)
+  std::vector<std::string> order;
+  std::map<std::string, std::string> types, kinds;
+  for (const auto& fl : fields) {
+    if (!kinds.count(fl.instance)) order.push_back(fl.instance);
+    kinds[fl.instance] = fl.kind;
+    if (fl.kind == "jagged") types[fl.instance] = fl.type;
+    else types[fl.instance] += (types[fl.instance].empty() ? "" : ", ") + fl.field + ": " + fl.type;
+  }
+  for (const auto& inst : order) {
+    const std::string prefix = inst.empty() ? label : label + "_" + inst;
+    const std::string& kind = kinds[inst];
+    const std::string type = kind == "jagged" ? "var * " + types[inst]
+                             : kind == "record" ? "{" + types[inst] + "}" : "var * {" + types[inst] + "}";
+    products.push_back({{"label", label}, {"instance", inst}, {"prefix", prefix}, {"kind", kind}, {"type", type}});
+    prefixes[inst] = prefix;
   }
   products.push_back({{"label", label}, {"instance", "crc"}, {"prefix", label + "_crc"}, {"kind", "number"},
                       {"type", "uint32"}});
@@ -170,6 +189,8 @@ int main(int argc, char** argv) {
       const std::string v = argv[++i];
       if (a == "--model") model = v;
       else if (a == "--adc-error-bound") eo.adcErrorBound = std::atoi(v.c_str());
+      else if (a == "--format" && (v == "1" || v == "2")) eo.format = std::atoi(v.c_str());
+      else if (a == "--operating-point") eo.operatingPoint = v;
       else if (a == "--lossless-positions" && (v == "true" || v == "false")) eo.losslessPositions = v == "true";
       else if (a == "--label") label = v;
       else if (a == "--tree") ro.tree = v;

@@ -536,6 +536,14 @@ def _op(name):
 
 
 def _bits_table(t, k: int) -> np.ndarray:
+    """bits(code | context) (n_contexts, k) of a code table, by the compiled core (pixel_vq_f2_rate_bits, which the
+    C++ encoder calls too); _bits_table_reference is its numpy oracle."""
+    import hepvq_core
+
+    return hepvq_core.pixel_vq_f2_rate_bits(t, int(k))
+
+
+def _bits_table_reference(t, k: int) -> np.ndarray:
     f = np.asarray(t.freqs, dtype=np.float64)
     bits = t.scale_bits - np.log2(f)
     if k > t.direct:  # escaped codes: the escape entry plus raw bits

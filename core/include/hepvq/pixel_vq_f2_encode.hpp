@@ -32,6 +32,14 @@ struct PixelVQF2Symbols {
   std::vector<std::int64_t> fardet, fardet_ev;  // detIds not in ctx.known_dets, in stream order
 };
 
+// format2.Contexts.code: the code streams' context of a multi-hit patch (shape index, hit count, charge level index).
+std::int64_t pixel_vq_f2_code_context(const PixelVQModel& model, const PixelVQF2Context& ctx, std::int64_t shape,
+                                      std::int64_t nhit, std::int64_t charge);
+
+// format2._bits_table: bits(code | context) of a code table, (n_contexts, k) row-major: scale_bits - log2(freq),
+// codes at or beyond `direct` the escape entry's bits plus the raw escape bits (the rate-aware choice's rate).
+std::vector<double> pixel_vq_f2_rate_bits(const rans::Tables& t, std::size_t k);
+
 // Throws DataError when a one-row or one-column cluster has an empty tile (patches not from 8-connected clusters).
 PixelVQF2Symbols pixel_vq_f2_symbols(const PixelVQModel& model, const PixelVQF2Context& ctx,
                                      const PixelVQF2PatchesIn& in);

@@ -21,6 +21,10 @@ struct EncoderOptions {
   bool losslessPositions = true;
   std::string provider = "auto";
   int intraOpThreads = 0;
+  // 2: pixel_vq format 2 (per-event rANS streams, hepvq/pixel/format2.py) at the operating point's tables
+  // (format2_<point>.tables of the model directory); 1: format 1's integer index branches
+  int format = 2;
+  std::string operatingPoint = "default";
 };
 
 // One field of a product: instance ("" main, "modules", "codes", ...), field name, ROOT leaf type code
@@ -31,6 +35,9 @@ struct EncodedField {
   char leaf = 'i';
   std::string type;
   std::vector<std::int64_t> values;
+  // how the product is stored: "jagged_record" (branch <prefix>_<field>[n<prefix>]), "record" (one value per
+  // event: branch <prefix>_<field>), "jagged" (field "": branch <prefix>[n<prefix>]) -- hepvq's product kinds
+  std::string kind = "jagged_record";
 };
 
 class PixelVQEncoder {
