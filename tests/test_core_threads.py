@@ -69,8 +69,9 @@ def test_dash_j_reaches_the_search_and_hepvq_open_threads_reach_decode(tmp_path,
     monkeypatch.setattr(FastVQSearch, "search", spy)
     monkeypatch.chdir(REPO)
     out = str(tmp_path / "c.root")
+    # format 1: FastVQSearch.search is its code search (format 2's rate-aware search is the core's search_rate)
     run([COMPRESS, f"inputFiles={SAMPLE}", f"outputFile={out}", "maxEvents=2", "-j", "3", "--no-progress",
-         "pixelVQ.validate=False"])
+         "pixelVQ.validate=False", "pixelVQ.format=1"])
     assert len(seen) >= 2 and seen[-1] == 3  # seen[0]: the codec's self-check when it is built
     assert options.threads(None) == options.default_threads()  # the job's setting ends with the job
 

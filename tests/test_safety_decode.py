@@ -128,13 +128,13 @@ def test_edited_settings_blob_is_refused(vq, tmp_path):
 
 
 def test_flipped_index_value_is_refused_by_the_checksum(vq, tmp_path, capsys):
-    def bump(arr):  # one charge index of entry 2 changes, as a flipped bit in a ZSTD basket would
+    def bump(arr):  # one byte of entry 2's charge stream changes, as a flipped bit in a ZSTD basket would
         counts = ak.num(arr)
         flat = ak.to_numpy(ak.flatten(arr)).copy()
         flat[int(counts[0] + counts[1]) + 5] ^= 1
         return ak.unflatten(flat, counts)
 
-    bad = rewrite(vq["comp"], tmp_path / "bit.root", branches={"pixelVQ_charge": bump})
+    bad = rewrite(vq["comp"], tmp_path / "bit.root", branches={"pixelVQ_s_charge": bump})  # format 2 (default)
     with pytest.raises(DataError) as e:
         hepvq.open(bad).arrays()
     msg = str(e.value)

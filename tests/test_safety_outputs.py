@@ -282,7 +282,7 @@ def test_zero_event_output_has_the_schema_of_a_normal_one(tmp_path, capsys):
         assert rc == 0, err
     zb, zc, zp = _schema(zero)
     sb, sc, sp = _schema(some)
-    assert "pixelVQ_charge" in zb and zb == sb and zc == sc and zp == sp and "pixelVQ" in zc
+    assert "pixelVQ_s_charge" in zb and zb == sb and zc == sc and zp == sp and "pixelVQ" in zc  # format 2 streams
     # decompressing it gives the PixelDigi branches; chaining it with a normal file works
     dz, dchain = tmp_path / "dz.root", tmp_path / "dchain.root"
     rc, _, err = run_cli(capsys, CFG / "decompress_cfg.py", f"inputFiles={zero}", f"outputFile={dz}")
