@@ -1,4 +1,4 @@
-"""hepvq_encode writes pixel_vq format 2 (issue 15): at each operating point, on the shipped sample's first events,
+"""hepvq_encode writes pixel_vq format 2 (issue 15): at each operating point (and with --adc-error-bound 0 and 2), on the shipped sample's first events,
 every branch (name, type, values: counts, rANS byte streams, unknown detIds, checksum) and every metadata blob
 (settings, decoder.onnx, tables) of its file equals hepvq-run premix_compress_cfg.py's byte for byte; the
 provenance too except what names the run (creation time, input path as given, process and output module). Its
@@ -67,6 +67,22 @@ def test_cpp_encode_format2_equals_python(tools, tmp_path, point, events):  # no
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cpp.root", "decoded.root", "py.root"]
 
 
+@pytest.mark.parametrize("bound", [0, 2])
+def test_cpp_encode_format2_adc_error_bound_equals_python(tools, tmp_path, bound):  # noqa: F811
+    """--adc-error-bound B: format 1's corrections product beside the streams, byte for byte as hepvq-run's; B = 0
+    decodes to the input's hits exactly."""
+    py = _python(tmp_path / "py.root", 2, "pixelVQ.format=2", "pixelVQ.operatingPoint=default",
+                 f"pixelVQ.adcErrorBound={bound}")
+    cpp = _cpp(tools, tmp_path / "cpp.root", 2, "--adc-error-bound", str(bound))
+    assert "pixelVQ_corrections_dadc" in uproot.open(cpp)["Events"].keys()
+    _assert_same_file(cpp, py)
+    with hepvq.open(cpp) as f:
+        got = f.arrays().PixelDigi
+    raw = uproot.open(SAMPLE)["Events"].arrays(entry_stop=2)
+    err = np.abs(ak.to_numpy(ak.flatten(got.adc)).astype(np.int64) - ak.to_numpy(ak.flatten(raw.PixelDigi_adc)))
+    assert err.max() <= bound
+
+
 def test_cpp_encode_default_is_the_main_jobs(tools, tmp_path):  # noqa: F811
     """No --format / --operating-point: the same file as premix_compress_cfg.py without overrides."""
     py = _python(tmp_path / "py.root", 1)
@@ -77,7 +93,7 @@ def test_cpp_encode_default_is_the_main_jobs(tools, tmp_path):  # noqa: F811
 def test_cpp_encode_format2_refuses_bad_options(tools, tmp_path):  # noqa: F811
     out = tmp_path / "o.root"
     for extra, what in ((["--operating-point", "bogus"], "parameter --operating-point: 'bogus'"),
-                        (["--adc-error-bound", "2"], "parameter --adc-error-bound"),
+                        (["--adc-error-bound", "2", "--lossless-positions", "false"], "needs lossless_positions"),
                         (["--model", str(tmp_path)], str(tmp_path))):
         proc = subprocess.run([str(tools / "hepvq_encode"), SAMPLE, str(out), "--model", MODEL, "--max-events", "1",
                                "--format", "2", *extra], capture_output=True, text=True, timeout=120)

@@ -191,9 +191,6 @@ struct PixelVQEncoder::Impl {
   // code0 table's bits, as PixelVQFormat2._rate_search)
   void setup_f2() {
     f2 = std::make_unique<detail::PixelVQF2Format>(settings, tables_blob, m(), where);
-    if (options.adcErrorBound >= 0)
-      throw ReadError("parameter --adc-error-bound: not yet written by hepvq_encode --format 2 (use hepvq-run, or "
-                      "--format 1)");
     if (m().stages() != 1 || !m().has_codebooks())
       throw ReadError(where + ": format 2 encodes one-stage VQ models with codebooks only");
     if (!(mu > 0)) throw ReadError(where + ": format 2 operating point with mu <= 0 is not supported by hepvq_encode");
@@ -213,7 +210,14 @@ struct PixelVQEncoder::Impl {
     fields.clear();
     for (const char* c : {"nmod", "ncl", "npatch"}) fields.push_back({"", c, 'i', "uint32", {}, "record"});
     for (const auto& name : names) fields.push_back({"s_" + name, "", 'b', "uint8", {}, "jagged"});
+    i_far = fields.size();
     fields.push_back({"fardet", "", 'i', "uint32", {}, "jagged"});
+    if (options.adcErrorBound >= 0) {  // format 1's corrections product (PixelVQCodec._corrections' field order)
+      i_corr_dhit = fields.size();
+      fields.push_back({"corrections", "dhit", 'i', "uint32", {}, "jagged_record"});
+      i_corr_dadc = fields.size();
+      fields.push_back({"corrections", "dadc", 'S', "int16", {}, "jagged_record"});
+    }
   }
 
   void encode_f2(const PatchSet& p) {
@@ -276,7 +280,24 @@ struct PixelVQEncoder::Impl {
       const std::vector<std::uint8_t> bytes = rans::encode(sym.data(), ctx.data(), sym.size(), f2->tables()[k]);
       fields[3 + k].values.assign(bytes.begin(), bytes.end());
     }
-    fields.back().values = sy.fardet;
+    fields[i_far].values = sy.fardet;
+    if (options.adcErrorBound < 0) return;
+    // the decoded ADC of every hit (canonical order), as PixelVQCodec._decode_hit_adc: fractions from the codebooks,
+    // the core's per-hit gather; then the corrections against the input
+    PixelVQPatches pp;
+    pp.mask = masks;
+    pp.multi_row.assign(n, -1);
+    std::int64_t r = 0;
+    for (std::size_t i = 0; i < n; ++i)
+      if (multi[i]) pp.multi_row[i] = r++;
+    pp.codes = codes;
+    pp.n_multi = codes.size();
+    const std::vector<float> frac = pixel_vq_fractions(m(), pp);
+    std::vector<std::int64_t> level(n), dec(p.order.size());
+    for (std::size_t i = 0; i < n; ++i) level[i] = m().levels[static_cast<std::size_t>(charge[i])];
+    hit_adc(frac.data(), pp.n_multi, d, multi.data(), level.data(), n, p.hit_patch.data(), p.slot.data(), dec.size(),
+            m().adc_min, m().adc_max, dec.data());
+    add_corrections(dec, p);
   }
 
   std::vector<double> bounds;
@@ -335,6 +356,7 @@ struct PixelVQEncoder::Impl {
       } catch (const std::exception& err) {
         fail(entry, err.what());
       }
+      check_ranges(entry);
       return checksum_of_fields();
     }
     const int d = m().size();
@@ -409,7 +431,12 @@ struct PixelVQEncoder::Impl {
       if (dcol >= 255) fields[i_far].values.push_back(dcol - 255);
     }
     if (options.adcErrorBound >= 0) corrections(p, entry);
-    // every value must fit its branch type
+    check_ranges(entry);
+    checksum_of_fields();
+  }
+
+  // every value must fit its branch type
+  void check_ranges(std::int64_t entry) const {
     for (const auto& f : fields) {
       std::int64_t lo = 0, hi = 0;
       switch (f.leaf) {
@@ -424,7 +451,6 @@ struct PixelVQEncoder::Impl {
           fail(entry, "product '" + f.instance + "' field '" + f.field + "' value " + std::to_string(v) +
                           " does not fit " + f.type);
     }
-    checksum_of_fields();
   }
 
   // P.largest_subset_shape: the table shape with the most pixels among those inside `mask` (ties: the lowest
@@ -459,20 +485,24 @@ struct PixelVQEncoder::Impl {
     const std::size_t n = p.order.size();
     if (dec.det.size() != n) fail(entry, "the codec's decode gives " + std::to_string(dec.det.size()) + " hits for " +
                                          std::to_string(n));
-    const std::int64_t bound = options.adcErrorBound, step = 2 * bound + 1;
-    std::int64_t prev = 0;
-    bool first = true;
-    // reference: the input in canonical order (hit order[k] of the input is the k-th); lossless positions
-    // put every decoded hit at the same place
-    std::vector<std::int64_t> ref_adc(n);
+    // lossless positions put every decoded hit where the input's hit order[k] (the k-th in canonical order) is
     for (std::size_t k = 0; k < n; ++k) {
       const std::int64_t i = p.order[k];
       if (dec.det[k] != in_det[i] || dec.row[k] != in_row[i] || dec.col[k] != in_col[i])
         fail(entry, "the codec's decode moved hit " + std::to_string(k) + " (lossless positions broken)");
-      ref_adc[k] = in_adc[i];
     }
+    add_corrections(std::vector<std::int64_t>(dec.adc.begin(), dec.adc.end()), p);
+  }
+
+  // PixelVQCodec._corrections (formats 1 and 2): per hit in canonical order whose decoded ADC is off by more than
+  // the bound, the hit index delta and the quantised correction
+  void add_corrections(const std::vector<std::int64_t>& dec_adc, const PatchSet& p) {
+    const std::size_t n = p.order.size();
+    const std::int64_t bound = options.adcErrorBound, step = 2 * bound + 1;
+    std::int64_t prev = 0;
+    bool first = true;
     for (std::size_t k = 0; k < n; ++k) {
-      const std::int64_t err = static_cast<std::int64_t>(dec.adc[k]) - ref_adc[k];
+      const std::int64_t err = dec_adc[k] - in_adc[static_cast<std::size_t>(p.order[k])];
       if (std::llabs(err) <= bound) continue;
       const double q = std::nearbyint(static_cast<double>(-err) / static_cast<double>(step));
       fields[i_corr_dhit].values.push_back(first ? static_cast<std::int64_t>(k) : static_cast<std::int64_t>(k) - prev);
