@@ -1,4 +1,4 @@
-"""Pixel DIGI compression modules: PixelDigiVQEncoder (DIGIs -> pixel_vq index products) and
+"""Pixel DIGI compression modules: PixelDigiVQEncoder (DIGIs -> pixel_vq format 2 streams or format 1 indices) and
 PixelDigiSparseEncoder (the pixel_sparse baseline).  Decoding: HepvqDecoder (modules/decode.py; its alias
 PixelDigiVQDecoder).  Run time only: numpy, awkward, onnxruntime (no torch)."""
 from __future__ import annotations
@@ -21,7 +21,7 @@ from hepvq.pixel.format2 import OPERATING_POINTS, PixelVQFormat2, products_bytes
 
 @register_module
 class PixelDigiVQEncoder(EDProducer):
-    """Compress pixel DIGIs with the pixel_vq codec (exact positions, VQ'd charges) into index products.
+    """Compress pixel DIGIs with the pixel_vq codec (exact positions, VQ'd charges) into stream or index products.
 
     format 2 (the default): per event the counts nmod, ncl, npatch and one rANS byte stream per field
     (s_mod, s_ncl, s_dcol, s_row, s_layout, s_tiles, s_shape, s_esc, s_charge, s_code0, ...; docs/pixel.md
