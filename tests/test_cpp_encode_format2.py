@@ -6,6 +6,7 @@ file decodes with hepvq.open and hepvq_decode to the same hits as Python's. With
 writes what the main job writes by default. The symbols and contexts come from the core function Python's encoder
 calls (pixel_vq_f2_symbols), the code choice from the core's VQSearch.search_rate."""
 import subprocess
+import sys
 
 import awkward as ak
 import numpy as np
@@ -37,7 +38,7 @@ def _cpp(tools, out, events, *extra):  # noqa: F811
 def _assert_same_file(got_path, ref_path):
     got, ref = uproot.open(got_path)["Events"], uproot.open(ref_path)["Events"]
     assert set(got.keys()) == set(ref.keys())
-    assert any(k.startswith("pixelVQ_s_code0") for k in ref.keys())  # format 2
+    assert "pixelVQ_s_code0" in ref.keys()  # format 2
     for name in ref.keys():
         assert got[name].typename == ref[name].typename, name
         np.testing.assert_array_equal(ak.to_numpy(ak.flatten(got[name].array(), axis=None)),
@@ -81,6 +82,46 @@ def test_cpp_encode_format2_adc_error_bound_equals_python(tools, tmp_path, bound
     raw = uproot.open(SAMPLE)["Events"].arrays(entry_stop=2)
     err = np.abs(ak.to_numpy(ak.flatten(got.adc)).astype(np.int64) - ak.to_numpy(ak.flatten(raw.PixelDigi_adc)))
     assert err.max() <= bound
+
+
+def _edge_file(path):
+    """test_pixel_format2's edge events (empty, one hit, only rare shapes, a detId the tables never saw) as a DIGI
+    file."""
+    from conftest import write_uproot
+    from test_pixel_format2 import _edge_hits
+
+    hits = _edge_hits(None)
+    n = len(hits)
+    ids = {"run": np.ones(n, np.uint32), "luminosityBlock": np.ones(n, np.uint32),
+           "event": np.arange(1, n + 1, dtype=np.uint64)}
+    return write_uproot(path, dict(ids, PixelDigi=hits))
+
+
+@pytest.mark.parametrize("case", ["simulated", "edge", "lossy_positions"])
+def test_cpp_encode_format2_fresh_edge_and_lossy_events(tools, tmp_path, case):  # noqa: F811
+    """Freshly simulated events (pile-up 10), edge events (unknown module -> fardet) and losslessPositions=False
+    (rare masks coded as the largest table shape inside them): byte for byte as hepvq-run at coarse."""
+    src = SAMPLE
+    if case == "simulated":
+        src = str(tmp_path / "sim.root")
+        subprocess.run([sys.executable, "-m", "hepvq.cli.simulate", "pixel", "--events", "3", "--pileup", "10",
+                        "--seed", "1516", "--no-truth", "--quiet", "-o", src], check=True, capture_output=True,
+                       timeout=300)
+    elif case == "edge":
+        src = _edge_file(tmp_path / "edge.root")
+    lossy = case == "lossy_positions"
+    py, cpp = tmp_path / "py.root", tmp_path / "cpp.root"
+    run([COMPRESS, f"inputFiles={src}", f"outputFile={py}", f"pixelVQ.model={MODEL}", "maxEvents=2" if lossy else
+         "maxEvents=-1", "pixelVQ.format=2", "pixelVQ.operatingPoint=coarse",
+         f"pixelVQ.losslessPositions={not lossy}", "--no-progress"])
+    proc = subprocess.run([str(tools / "hepvq_encode"), src, str(cpp), "--model", MODEL, "--operating-point", "coarse",
+                           "--lossless-positions", "false" if lossy else "true"] + (["--max-events", "2"] if lossy else []),
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    _assert_same_file(cpp, py)
+    if case == "edge":
+        far = uproot.open(cpp)["Events"]["pixelVQ_fardet"].array()
+        assert ak.to_list(ak.num(far)) == [0, 0, 0, 1] and ak.to_list(uproot.open(cpp)["Events"]["pixelVQ_npatch"].array())[:2] == [0, 1]
 
 
 def test_cpp_encode_default_is_the_main_jobs(tools, tmp_path):  # noqa: F811
