@@ -53,7 +53,7 @@ def tools():
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     """Compressed files of every pixel mode the C++ reader decodes, from the first events of the sample (pixel_vq
-    format 1, which hepvq_encode writes; format 2, the main job's default, is in test_cpp_format2.py)."""
+    format 1, which hepvq_encode --format 1 writes; format 2, the main job's default, is in test_cpp_format2.py)."""
     d = tmp_path_factory.mktemp("cpp_reader")
     out = {}
     for name, extra in (("vq", []), ("vq_b2", ["pixelVQ.adcErrorBound=2"]), ("vq_b0", ["pixelVQ.adcErrorBound=0"])):
