@@ -12,7 +12,7 @@ study (5.62 bits/hit, docs/validation.md); format 1 passes too but costs 6.83 bi
 Output: premix_compressed.root with run/luminosityBlock/event, the format-2 branches pixelVQ_* (per event the
 counts nmod, ncl, npatch and one rANS byte stream per field: s_mod, s_ncl, s_dcol, s_row, s_layout, s_tiles,
 s_shape, s_esc, s_charge, s_code0, ...; pixelVQ.debugIndices=True adds readable integer branches
-pixelVQ_debug_*; hepvq.open(path).indices() gives them from any file) and the decoder (ONNX + settings) in the
+pixelVQ_debug_*; hepvq.open(path).indices() gives them from any file) and the decoder (ONNX, settings, tables) in the
 file's metadata.  With pixelVQ.format=1 the branches are integers instead (shape, dcol, row, charge per patch;
 modules_ddet/npatch; codes_c0, codes_c1 per multi-hit patch; escapes_mask), readable in ROOT without hepvq.
 Decode with python_cfg/decompress_cfg.py or hepvq.open("premix_compressed.root").arrays().
