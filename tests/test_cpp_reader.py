@@ -301,19 +301,22 @@ def test_cpp_encode_refuses_bad_input(tools, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["adc0.root", "dup.root"]
 
 
-def test_cpp_on_50_simulated_events(tools, tmp_path):
+@pytest.mark.parametrize("fmt,bound", [("1", "2"), ("2", "-1")], ids=["format1-bound2", "format2-default"])
+def test_cpp_on_50_simulated_events(tools, tmp_path, fmt, bound):
     """50 freshly simulated events (pile-up 10, 4 decode chunks of 16): C++ encode == hepvq-run's products,
-    C++ decode == hepvq.open, for adcErrorBound=2."""
+    C++ decode == hepvq.open, for format 1 with adcErrorBound=2 and for the main job's default (format 2,
+    operating point default, no bound)."""
     sim = tmp_path / "sim.root"
     subprocess.run([sys.executable, "-m", "hepvq.cli.simulate", "pixel", "--events", "50", "--pileup", "10",
                     "--seed", "15", "--no-truth", "--quiet", "-o", str(sim)], check=True, capture_output=True,
                    timeout=300)
     py = tmp_path / "py.root"
-    run([COMPRESS, f"inputFiles={sim}", f"outputFile={py}", "pixelVQ.validate=False", "pixelVQ.adcErrorBound=2",
-         "pixelVQ.format=1", "--no-progress"])
+    run([COMPRESS, f"inputFiles={sim}", f"outputFile={py}", "pixelVQ.validate=False",
+         f"pixelVQ.adcErrorBound={bound}", f"pixelVQ.format={fmt}", "--no-progress"])
     cpp = tmp_path / "cpp.root"
+    bound_args = ["--adc-error-bound", bound] if bound != "-1" else []
     proc = subprocess.run([str(tools / "hepvq_encode"), str(sim), str(cpp), "--model",
-                           str(REPO / "data" / "models" / "pixel_vq"), "--adc-error-bound", "2", "--format", "1"],
+                           str(REPO / "data" / "models" / "pixel_vq"), *bound_args, "--format", fmt],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     got, ref = uproot.open(cpp)["Events"], uproot.open(py)["Events"]
