@@ -101,3 +101,38 @@ def test_patch_extraction_is_the_same_on_one_and_three_threads(hits):
             assert a.dtype == b.dtype and a.tobytes() == b.tobytes(), f
         for a, b in zip(one[1:], three[1:]):
             assert a.tobytes() == b.tobytes()
+
+
+def test_dash_j_reaches_format2_search_and_streams(tmp_path, monkeypatch):
+    """Format 2 (the main job's default): -j reaches the rate-aware search and the rANS stream coding (it did not:
+    the search kept the thread count it was built with), hepvq.open(threads=) its codecs; bytes and hits do not
+    depend on it."""
+    import hepvq.pixel.format2 as F2
+
+    seen = []
+    real = F2.job_threads
+
+    def spy(codec=None):
+        seen.append(real(codec))
+        return seen[-1]
+
+    monkeypatch.setattr(F2, "job_threads", spy)
+    monkeypatch.chdir(REPO)
+    outs = []
+    for j in ("1", "3"):
+        seen.clear()
+        outs.append(str(tmp_path / f"c{j}.root"))
+        run([COMPRESS, f"inputFiles={SAMPLE}", f"outputFile={outs[-1]}", "maxEvents=2", "-j", j, "--no-progress",
+             "pixelVQ.validate=False"])
+        assert len(seen) >= 2 and set(seen) == {int(j)}
+    a, b = (uproot.open(o)["Events"] for o in outs)
+    for name in a.keys():
+        assert name.startswith(("run", "luminosityBlock", "event")) or \
+            ak.to_list(a[name].array()) == ak.to_list(b[name].array()), name
+    with hepvq.open(outs[1], threads=3) as r:
+        assert {c.threads for (c, _coll, _p) in r.codecs.values()} == {3}
+        got = r.arrays()
+    ref = hepvq.open(outs[1], threads=1).arrays()
+    for f in P.FIELDS:
+        a, b = (ak.to_numpy(ak.flatten(x.PixelDigi[f])) for x in (ref, got))
+        assert a.tobytes() == b.tobytes()

@@ -46,6 +46,7 @@ from pathlib import Path
 import awkward as ak
 import numpy as np
 
+from hepvq.codecs.options import threads as job_threads
 from hepvq.errors import DataError, ModelError
 from hepvq.pixel import patches as P
 from hepvq.pixel.codec import PixelVQCodec, charge_levels, quantise_charge, segmented_cumsum
@@ -469,7 +470,7 @@ class PixelVQFormat2(PixelVQCodec):
                                             rate=(bits, ctx_m, self.mu))
             return idx[:, None]
         idx, amb = fr._core.search_rate(np.ascontiguousarray(x, dtype=np.float32),
-                                        np.asarray(mask_m, dtype=np.uint64), ctx_m, fr.threads)
+                                        np.asarray(mask_m, dtype=np.uint64), ctx_m, job_threads(self))
         if amb.any():
             r = np.flatnonzero(amb)
             idx[r] = fr.search_reference(x[r], P.mask_to_dense(mask_m[r], self.size).astype(np.float32), mask_m[r],
@@ -559,7 +560,7 @@ def _jagged_bytes(data, byte_counts) -> ak.Array:
 def encode_products(codec: PixelVQFormat2, streams: dict, counts: dict, fardet, n_events: int) -> dict:
     from hepvq.codecs import entropy
 
-    threads = codec.threads or 2
+    threads = job_threads(codec)  # the codec's own, else the job's -j / numberOfThreads
     out = {"": ak.zip({k: v.astype(np.uint32) for k, v in counts.items()})}
     for name in stream_names(codec.stages):
         sym, ctx, ev = streams[name]
@@ -604,7 +605,7 @@ def decode_symbols(codec: PixelVQFormat2, products: dict[str, ak.Array]) -> dict
     ncl_ev = ak.to_numpy(main["ncl"]).astype(np.int64)
     npatch_ev = ak.to_numpy(main["npatch"]).astype(np.int64)
     ctx = codec.ctx
-    threads = codec.threads or 2
+    threads = job_threads(codec)  # the codec's own, else the job's -j / numberOfThreads
 
     def dec(name, counts, contexts):
         arr = products[f"s_{name}"]
