@@ -30,8 +30,8 @@ def _cell(d):
 
 # what each tag of the scan is (docs/validation.md); an unknown tag is shown as it is
 LABELS = {
-    "default": "format 1, shipped model (**default**)", "default50": "format 1, shipped model (default)",
-    "f2fine": "format 2, operatingPoint=fine", "f2default": "format 2, operatingPoint=default",
+    "default": "format 1, shipped model (`pixelVQ.format=1`)", "default50": "format 1, shipped model (`pixelVQ.format=1`)",
+    "f2fine": "format 2, operatingPoint=fine", "f2default": "format 2, operatingPoint=default (**the main job's default**)",
     "f2coarse": "format 2, operatingPoint=coarse",
     "b-1": "format 1, shipped model (first study)", "b0": "format 1, adcErrorBound=0 (lossless)",
     "lossypos": "format 1, losslessPositions=False",
