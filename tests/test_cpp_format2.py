@@ -18,11 +18,10 @@ import uproot
 import hepvq
 from hepvq.cli.run import run
 from hepvq.codecs.guard import event_checksums
-from hepvq.errors import HepvqError
 from hepvq.io.metadata import read_metadata
 from hepvq.io.reading import products_of
-from test_cpp_reader import (COMPRESS, PIXEL, REPO, SAMPLE, SPARSE_CFG, _rewrite, assert_same_as_python,  # noqa: F401
-                             cpp_decode, tools)
+from test_cpp_reader import (COMPRESS, PIXEL, REPO, SAMPLE, SPARSE_CFG, _rewrite, assert_refused_by_both,  # noqa: F401
+                             assert_same_as_python, cpp_decode, tools)
 
 pytestmark = pytest.mark.slow  # builds the C++ tools (incremental) and compresses a few events several times
 
@@ -128,16 +127,6 @@ def test_cpp_sparse2_edge_events(tools, tmp_path):  # noqa: F811
 
 
 # ---- damaged files -----------------------------------------------------------------------------------------
-def _refused(tools, bad, tmp_path, *, python_match, cpp_match):  # noqa: F811
-    with pytest.raises(HepvqError, match=python_match):
-        with hepvq.open(bad) as f:
-            f.arrays()
-    dst = tmp_path / "out.root"
-    proc = cpp_decode(tools, bad, dst)
-    err = proc.stderr.strip()
-    assert proc.returncode == 1 and err.count("\n") == 0, err
-    assert str(bad) in err and cpp_match in err, err
-    assert not dst.exists() and sorted(p.name for p in tmp_path.iterdir()) == [bad.name]
 
 
 def _tables_tampered_hash_kept(key):
@@ -156,7 +145,7 @@ def _tables_tampered_hash_kept(key):
     ("sparse2", "enc/tables", "does not match the sha256 in its settings")])
 def test_cpp_refuses_tampered_tables(tools, files, tmp_path, mode, key, match):  # noqa: F811
     bad = _rewrite(files[mode], tmp_path / "bad.root", prov_edit=_tables_tampered_hash_kept(key))
-    _refused(tools, bad, tmp_path, python_match="sha256", cpp_match=match)
+    assert_refused_by_both(tools, bad, tmp_path, python_match="sha256", cpp_match=match)
 
 
 def _other_point_tables(prov, blobs):
@@ -184,7 +173,7 @@ def _no_tables(prov, blobs):
     (_no_tables, "lacks metadata 'tables' of the pixel_vq format-2 codec")])
 def test_cpp_refuses_tables_of_another_point(tools, files, tmp_path, edit, match):  # noqa: F811
     bad = _rewrite(files["default"], tmp_path / "bad.root", prov_edit=edit)
-    _refused(tools, bad, tmp_path, python_match=match, cpp_match=match)
+    assert_refused_by_both(tools, bad, tmp_path, python_match=match, cpp_match=match)
 
 
 def _checksums_of(path, label):
@@ -211,4 +200,4 @@ def test_cpp_refuses_damaged_stream(tools, files, tmp_path, mode, branch, label,
     crc = _checksums_of(stale, label)
     bad = _rewrite(stale, tmp_path / "bad.root", branch_edit=(f"{label}_crc", lambda a: crc))
     stale.unlink()
-    _refused(tools, bad, tmp_path, python_match="stream|blob", cpp_match=cpp_match)
+    assert_refused_by_both(tools, bad, tmp_path, python_match="stream|blob", cpp_match=cpp_match)

@@ -72,6 +72,20 @@ def cpp_decode(tools, src, dst, *extra):
                           timeout=300)
 
 
+def assert_refused_by_both(tools, bad, tmp_path, *, python_match, cpp_match):
+    """hepvq.open and hepvq_decode both refuse the file `bad`: Python with `python_match`, C++ in one line naming
+    the file and `cpp_match`, exit 1, no output left (tmp_path holds only `bad`)."""
+    with pytest.raises(HepvqError, match=python_match):
+        with hepvq.open(bad) as f:
+            f.arrays()
+    dst = tmp_path / "out.root"
+    proc = cpp_decode(tools, bad, dst)
+    err = proc.stderr.strip()
+    assert proc.returncode == 1 and err.count("\n") == 0, err
+    assert str(bad) in err and cpp_match in err, err
+    assert not dst.exists() and sorted(p.name for p in tmp_path.iterdir()) == [bad.name]
+
+
 def assert_same_as_python(decoded_path, compressed_path):
     with hepvq.open(compressed_path) as f:
         ref = f.arrays()

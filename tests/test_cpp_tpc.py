@@ -23,11 +23,11 @@ import hepvq
 from conftest import write_uproot
 from hepvq.cli.run import run
 from hepvq.codecs import residual
-from hepvq.errors import DataError, HepvqError
+from hepvq.errors import DataError
 from hepvq.io.reading import codecs_from_file
 from hepvq.tpc import coords as coordcode
 from test_cpp_format2 import _checksums_of, _tables_tampered_hash_kept
-from test_cpp_reader import REPO, _rewrite, cpp_decode, tools  # noqa: F401
+from test_cpp_reader import REPO, _rewrite, assert_refused_by_both, cpp_decode, tools  # noqa: F401
 
 TPC_CFG = str(REPO / "python_cfg" / "tpc_inr_compress_cfg.py")
 TPC_SAMPLE = REPO / "data" / "tpc_sample.root"
@@ -305,21 +305,11 @@ def test_cpp_tpc_format1_decode_equals_python(tools, files, tmp_path):  # noqa: 
                                       ak.to_numpy(ak.flatten(ref.TpcHit[f])))
 
 
-def _refused(tools, bad, tmp_path, *, python_match, cpp_match):  # noqa: F811
-    with pytest.raises(HepvqError, match=python_match):
-        with hepvq.open(bad) as f:
-            f.arrays()
-    dst = tmp_path / "out.root"
-    proc = cpp_decode(tools, bad, dst)
-    err = proc.stderr.strip()
-    assert proc.returncode == 1 and err.count("\n") == 0, err
-    assert str(bad) in err and cpp_match in err, err
-    assert not dst.exists() and sorted(p.name for p in tmp_path.iterdir()) == [bad.name]
 
 
 def test_cpp_refuses_tampered_tpc_tables(tools, files, tmp_path):  # noqa: F811
     bad = _rewrite(files["b2"], tmp_path / "bad.root", prov_edit=_tables_tampered_hash_kept("tpcInr/tables"))
-    _refused(tools, bad, tmp_path, python_match="sha256 in its config",
+    assert_refused_by_both(tools, bad, tmp_path, python_match="sha256 in its config",
              cpp_match="metadata 'tables' does not match the sha256 in its config")
 
 
@@ -342,7 +332,7 @@ def test_cpp_refuses_damaged_tpc_stream(tools, files, tmp_path, instance):  # no
     crc = _checksums_of(stale, "tpcInr")
     bad = _rewrite(stale, tmp_path / "bad.root", branch_edit=("tpcInr_crc", lambda a: crc))
     stale.unlink()
-    _refused(tools, bad, tmp_path, python_match=f"tpc_inr {instance}",
+    assert_refused_by_both(tools, bad, tmp_path, python_match=f"tpc_inr {instance}",
              cpp_match=f"tpc_inr {instance}")
 
 
@@ -362,7 +352,8 @@ def test_cpp_refuses_decoder_with_external_data(tools, files, tmp_path):  # noqa
         prov["blobs"]["tpcInr/decoder.onnx"] = {"bytes": len(blobs["tpcInr/decoder.onnx"]),
                                                 "sha256": hashlib.sha256(blobs["tpcInr/decoder.onnx"]).hexdigest()}
     bad = _rewrite(files["none"], tmp_path / "bad.root", prov_edit=edit)
-    _refused(tools, bad, tmp_path, python_match="external data", cpp_match="ONNX model has a tensor with external data")
+    assert_refused_by_both(tools, bad, tmp_path, python_match="external data",
+                           cpp_match="ONNX model has a tensor with external data")
 
 
 def test_cpp_refuses_tpc_fit_method(tools, files, tmp_path):  # noqa: F811
