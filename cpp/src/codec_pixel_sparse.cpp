@@ -16,11 +16,6 @@
 #include "json_util.hpp"
 #include "sparse_tables.hpp"
 
-extern "C" {
-std::size_t ZSTD_decompress(void* dst, std::size_t dst_capacity, const void* src, std::size_t src_size);
-unsigned ZSTD_isError(std::size_t code);
-}
-
 namespace hepvq {
 namespace detail {
 

@@ -10,6 +10,14 @@
 #include "hepvq/pixel_vq.hpp"
 #include "hepvq/reader.hpp"
 
+// zstd as ROOT's libCore bundles and exports it (no zstd headers or library of our own): the three functions the
+// reader's codecs use, declared once here
+extern "C" {
+unsigned long long ZSTD_getFrameContentSize(const void* src, std::size_t src_size);
+std::size_t ZSTD_decompress(void* dst, std::size_t dst_capacity, const void* src, std::size_t src_size);
+unsigned ZSTD_isError(std::size_t code);
+}
+
 class TTree;
 class TBranch;
 class TLeaf;

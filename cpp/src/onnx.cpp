@@ -11,6 +11,15 @@ namespace hepvq {
 namespace detail {
 
 namespace {
+
+// the float32 output of one batch of n rows, appended to out (refused unless it has one row per input row)
+void append_rows(const Ort::Value& v, std::int64_t n, const std::string& what, std::vector<float>& out) {
+  auto info = v.GetTensorTypeAndShapeInfo();
+  if (info.GetElementType() != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT || info.GetElementCount() % n)
+    throw ReadError(what + " is not float32 with one row per input row");
+  const float* p = v.GetTensorData<float>();
+  out.insert(out.end(), p, p + info.GetElementCount());
+}
 Ort::Env& env() {
   static Ort::Env e(ORT_LOGGING_LEVEL_ERROR, "hepvq");
   return e;
@@ -140,11 +149,7 @@ void OnnxModel::run(const std::string& int_name, const std::vector<std::int64_t>
           Ort::Value::CreateTensor<float>(mem, const_cast<float*>(floats.data()) + start * b,
                                           static_cast<std::size_t>(n * b), sf, 2)};
       auto res = session_->Run(Ort::RunOptions{nullptr}, in_names, in, 2, out_names, 1);
-      auto info = res[0].GetTensorTypeAndShapeInfo();
-      if (info.GetElementType() != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT || info.GetElementCount() % n)
-        throw ReadError(where_ + ": output '" + output + "' is not float32 with one row per input row");
-      const float* p = res[0].GetTensorData<float>();
-      out.insert(out.end(), p, p + info.GetElementCount());
+      append_rows(res[0], n, where_ + ": output '" + output + "'", out);
     }
   } catch (const Ort::Exception& err) {
     throw ReadError(where_ + ": onnxruntime run failed: " + err.what());
@@ -210,11 +215,7 @@ void OnnxModel::run_floats(const std::vector<FloatInput>& inputs, const std::str
                                                          shape.data(), shape.size()));
       }
       auto res = session_->Run(Ort::RunOptions{nullptr}, names.data(), values.data(), values.size(), out_names, 1);
-      auto info = res[0].GetTensorTypeAndShapeInfo();
-      if (info.GetElementType() != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT || info.GetElementCount() % n)
-        throw ReadError(where_ + ": output '" + output + "' is not float32 with one row per input row");
-      const float* p = res[0].GetTensorData<float>();
-      out.insert(out.end(), p, p + info.GetElementCount());
+      append_rows(res[0], n, where_ + ": output '" + output + "'", out);
     }
   } catch (const Ort::Exception& err) {
     throw ReadError(where_ + ": onnxruntime run failed: " + err.what());

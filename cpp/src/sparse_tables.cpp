@@ -5,13 +5,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "internal.hpp"
 #include "json_util.hpp"
-
-extern "C" {
-unsigned long long ZSTD_getFrameContentSize(const void* src, std::size_t src_size);
-std::size_t ZSTD_decompress(void* dst, std::size_t dst_capacity, const void* src, std::size_t src_size);
-unsigned ZSTD_isError(std::size_t code);
-}
 
 namespace hepvq {
 namespace detail {
