@@ -49,7 +49,7 @@ import numpy as np
 from hepvq.codecs.options import threads as job_threads
 from hepvq.errors import DataError, ModelError
 from hepvq.pixel import patches as P
-from hepvq.pixel.codec import PixelVQCodec, charge_levels, quantise_charge, segmented_cumsum
+from hepvq.pixel.codec import PixelVQCodec, Symbols, charge_levels, quantise_charge, segmented_cumsum
 
 STREAM_FORMAT = 2
 SETTINGS_VERSION = 2
@@ -477,30 +477,31 @@ class PixelVQFormat2(PixelVQCodec):
                                          rate=(bits, ctx_m[r], self.mu))[0]
         return idx[:, None]
 
-    def _symbols(self, hits, first_entry=0):
-        h, p = self.patches(hits, first_entry)
+    def _symbols(self, hits, first_entry=0) -> Symbols:
+        h, p, order, hit_patch, slot = self._extract(hits, first_entry, dense_adc=False)
         import hepvq_core
 
         shape, mask = self.shape_index(p.mask)
-        total, nhit, x = hepvq_core.patch_fractions(mask, p.adc)
-        self._last_all_kept = True
+        # from the hits, as format 1: no dense (patches, size) ADC matrix (the biggest array of a chunk)
+        total, nhit, x = hepvq_core.patch_fractions_hits(mask, self.size, hit_patch, slot, order, h.adc)
         charge = quantise_charge(total, self.levels)
         multi = nhit >= 2
         ctx_m = self.ctx.code(shape[multi], np.asarray(nhit)[multi].astype(np.int64), charge[multi])
         codes = self._run_encoder_rate(x, mask[multi], ctx_m)
-        return h, p, shape, mask, charge, codes, multi
+        return Symbols(h, p, shape, mask, charge, codes, multi, order, hit_patch, slot, p.cluster[hit_patch], True)
 
     def _encode(self, hits, first_entry: int, want_reconstruction: bool):
         if self.encoder is None:
             raise ModelError("this pixel_vq codec was read from a compressed file's metadata and can only decode; "
                              "load the model directory to encode")
-        h, p, shape, mask, charge, codes, multi = self._symbols(hits, first_entry)
+        sym = self._symbols(hits, first_entry)
+        h, p, shape, mask, charge, codes, multi = sym[:7]
         streams, counts, extra = cluster_streams(self, self.ctx, p, shape, mask, charge, codes, multi)
         out = encode_products(self, streams, counts, extra["fardet"], h.n_events)
         ref = dec = None
         if want_reconstruction or self.adc_error_bound >= 0:
             if self.lossless_positions:  # every hit decodes at its own place: no scatter (as format 1)
-                order, hit_patch, slot = self._last_hits
+                order, hit_patch, slot = sym.order, sym.hit_patch, sym.slot
                 ref = h.take(order)
                 dec = P.Hits(h.n_events, ref.event, ref.det, ref.row, ref.col,
                              self._decode_hit_adc(mask, charge, codes, multi, hit_patch, slot))
@@ -509,7 +510,10 @@ class PixelVQFormat2(PixelVQCodec):
                 ref = P.canonical(h)
         if self.adc_error_bound >= 0:  # format 1's corrections product (lossless positions: same hits)
             out["corrections"] = self._corrections(ref, dec, h.n_events)
-        return out, ref, dec
+        return out, sym, ref, dec
+
+    def _report(self, products: dict, sym: Symbols) -> dict:
+        return dict(super()._report(products, sym), patches=int(ak.sum(products[""]["npatch"])))
 
     # ---- decode --------------------------------------------------------------------------------------------
     def decode(self, products: dict[str, ak.Array]) -> ak.Array:
@@ -756,7 +760,7 @@ def fit_tables(model_dir, hits: ak.Array, point: str, *, iterations: int = 2, ad
     settings["charge_levels"] = charge_levels(op["charge_step"], q_max).tolist()
     plain = PixelVQCodec(settings, (d / DECODER_FILE).read_bytes(), (d / ENCODER_FILE).read_bytes(), source=str(d))
     bar = progress_bar(total=iterations + 1, desc=f"format-2 tables '{point}'", unit="pass", quiet=quiet)
-    h, p, shape, mask, charge, codes, multi = plain._symbols(hits)
+    h, p, shape, mask, charge, codes, multi = plain._symbols(hits)[:7]
     layers = []
     if plain.ctx_bitfields:
         shift, m = plain.ctx_bitfields[0]
@@ -786,7 +790,7 @@ def fit_tables(model_dir, hits: ak.Array, point: str, *, iterations: int = 2, ad
     for _ in range(iterations if op["mu"] > 0 else 0):
         codec = PixelVQFormat2(plain.settings, plain.decoder_bytes, plain.encoder_bytes, operating_point=point,
                                tables=blob, source=str(d))
-        _h, p2, shape2, mask2, charge2, codes2, multi2 = codec._symbols(hits)
+        _h, p2, shape2, mask2, charge2, codes2, multi2 = codec._symbols(hits)[:7]
         blob = fit(cluster_streams(codec, codec.ctx, p2, shape2, mask2, charge2, codes2, multi2)[0])
         bar.update(1)
     bar.close()
