@@ -172,7 +172,8 @@ def eval_vq(name, ids, hits, mdir, chunk=20):
     for a in range(0, len(hits), chunk):
         h = hits[a:a + chunk]
         t0 = time.perf_counter()
-        prod, m = codec.encode_checked(h)
+        prod, report = codec.encode(h, validate=True)
+        m = report["fidelity"]
         t_enc += time.perf_counter() - t0
         prods.append(prod)
         ncl = m["clusters"]
@@ -202,7 +203,7 @@ def eval_sparse(ids, hits, bits, mode="log", chunk=20, fmt=1):
     prods, outs = [], []
     t0 = time.perf_counter()
     for a in range(0, len(hits), chunk):
-        prods.append(codec.encode(hits[a:a + chunk])[""])
+        prods.append(codec.encode(hits[a:a + chunk]).products[""])
     t_enc = time.perf_counter() - t0
     blob = ak.concatenate(prods)
     dec = codec.decode({"": blob})

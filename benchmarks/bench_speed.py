@@ -103,7 +103,7 @@ def core_throughput(path: Path, events: int) -> dict:
         chunks = [hits[i:i + 10] for i in range(0, len(hits), 10)]
         codec.encode(chunks[0][:1])  # warm-up (sessions, tables)
         t0 = time.perf_counter()
-        products = [codec.encode(c) for c in chunks]
+        products = [codec.encode(c).products for c in chunks]
         t_enc = time.perf_counter() - t0
         codec.decode(products[0])
         t0 = time.perf_counter()

@@ -136,14 +136,15 @@ def to_vols(dec, like):
 
 
 def run_codec(codec, vols):
-    """The shipped codec on the sectors: (payload bytes of its products, decoded volumes, encode seconds)."""
+    """The shipped codec on the sectors: (payload bytes of its products, decoded volumes, encode seconds, the
+    encode's report)."""
     from hepvq.metrics.size import products_payload_bytes
 
     hits = sector_hits(vols)
     t0 = time.perf_counter()
-    prod = codec.encode(hits)
+    prod, report = codec.encode(hits)
     enc = time.perf_counter() - t0
-    return products_payload_bytes(prod), to_vols(codec.decode(prod), vols), enc
+    return products_payload_bytes(prod), to_vols(codec.decode(prod), vols), enc, report
 
 
 def dense_bytes(vols) -> int:
@@ -214,7 +215,7 @@ def study_fig3a(args):
     if am is not None:     # the shipped codec (tpc_inr, amortised, dense): its products, its decode
         from hepvq.tpc.codec import TpcInrCodec
 
-        size, rec, enc = run_codec(TpcInrCodec(method="amortised", mode="dense", amortised=am, quant="int8"), vols)
+        size, rec, enc, _rep = run_codec(TpcInrCodec(method="amortised", mode="dense", amortised=am, quant="int8"), vols)
         add("amortised (tpc_inr dense int8)", size, rec, {"encode_s": enc})
     for eb in [2, 8, 32, 64, 128, 256]:
         size, recs = 0, []
@@ -424,11 +425,11 @@ def study_hybrid(args):
 
     def add_codec(method, codec, extra=None):
         """A row of the shipped codec: its products' bytes (coordinates included) and its decode."""
-        size, rec, enc = run_codec(codec, vols)
+        size, rec, enc, report = run_codec(codec, vols)
         m = metrics_row(vols, rec)
         row = {"method": method, "bytes": size, "value_bytes": size - cbytes, "bits_per_hit": 8 * size / n_hits,
                "cr_dense": dense / size, "cr_sparse": sparse / size, **m, "encode_s": enc,
-               "fit_time_s": codec.stats["fit_time_s"], **(extra or {})}
+               "fit_time_s": report["fit_time_s"], **(extra or {})}
         res["rows"].append(row)
         print(f"{method:30s} {row['bits_per_hit']:5.2f} b/hit CR dense {row['cr_dense']:7.1f} sparse "
               f"{row['cr_sparse']:5.2f} hitMSE {m['mse_nonzero']:8.1f} ratioErr {m['neighbour_ratio_error']:.3f} "
@@ -515,7 +516,7 @@ def study_rd(args):
         for b in [-1] + bounds:
             codec = TpcInrCodec(method="amortised", mode="hybrid", amortised=am, adc_error_bound=b)
             t0 = time.perf_counter()
-            prod = codec.encode(hits)
+            prod = codec.encode(hits).products
             enc = time.perf_counter() - t0
             # byte streams + the main product (uint8 sector + uint32 nbytes per coded sector)
             size = products_payload_bytes(prod)

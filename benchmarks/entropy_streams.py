@@ -174,7 +174,7 @@ def sparse_section(train, test, n_test, repeat):
         enc_t, dec_t = [], []
         for _ in range(repeat):
             t0 = time.perf_counter()
-            prod = codec.encode(hits)
+            prod = codec.encode(hits).products
             t1 = time.perf_counter()
             codec.decode(prod)
             enc_t.append(t1 - t0), dec_t.append(time.perf_counter() - t1)
@@ -202,7 +202,7 @@ def peer_sweep(train_raw, hits, n_test, bits_list):
         row = {"adc_bits": bits}
         for fmt in (1, 2):
             codec = PixelSparseCodec(bits, format=fmt, tables=t if fmt == 2 else None)
-            prod = codec.encode(hits)
+            prod = codec.encode(hits).products
             row[f"format{fmt}"] = 8 * int(ak.sum(ak.num(prod[""], axis=1))) / n_test
         m = M.compare(P.flatten(hits), P.flatten(codec.decode(prod)))
         row.update(charge_rms_rel=m["charge_rms_rel"], centroid_rms_px=m["centroid_rms_px"])

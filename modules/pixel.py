@@ -3,24 +3,21 @@ PixelDigiSparseEncoder (the pixel_sparse baseline).  Decoding: HepvqDecoder (mod
 PixelDigiVQDecoder).  Run time only: numpy, awkward, onnxruntime (no torch)."""
 from __future__ import annotations
 
-import time
-
 import awkward as ak
 import numpy as np
 
 import hepvq.config as cms
 from hepvq.errors import ModelError, ParameterError
 from hepvq.codecs import residual
-from hepvq.codecs.guard import with_checksum
-from hepvq.framework import EDProducer, register_module
-from hepvq.metrics import products_zstd_bytes
+from hepvq.framework import register_module
+from hepvq.framework.encoder import CodecEncoder
 from hepvq.pixel import metrics as M
 from hepvq.pixel.codec import PixelVQCodec
 from hepvq.pixel.format2 import OPERATING_POINTS, PixelVQFormat2, products_bytes
 
 
 @register_module
-class PixelDigiVQEncoder(EDProducer):
+class PixelDigiVQEncoder(CodecEncoder):
     """Compress pixel DIGIs with the pixel_vq codec (exact positions, VQ'd charges) into stream or index products.
 
     format 2 (the default): per event the counts nmod, ncl, npatch and one rANS byte stream per field
@@ -76,69 +73,50 @@ class PixelDigiVQEncoder(EDProducer):
                                      f"{', '.join(OPERATING_POINTS)}", label=label,
                                      module_type=type(self).__name__, parameter="operatingPoint")
 
-    def beginJob(self):  # noqa: N802
+    def make_codec(self):
         p = self.params
         if p.format == 2:
-            self.codec = PixelVQFormat2.from_directory(p.model, operating_point=p.operatingPoint,
-                                                       lossless_positions=p.losslessPositions,
-                                                       adc_error_bound=p.adcErrorBound, batch_size=p.batchSize,
-                                                       providers=self.context.providers)
-        else:
-            self.codec = PixelVQCodec.from_directory(p.model, lossless_positions=p.losslessPositions,
-                                                     adc_error_bound=p.adcErrorBound, batch_size=p.batchSize,
-                                                     providers=self.context.providers)
-        for key, blob in self.codec.metadata().items():
-            self.context.add_metadata(f"{self.label}/{key}", blob)
-        self.context.declare_codec(self.label, self.codec.name, self.codec.collection)
-        self.stats = {"events": 0, "hits": 0, "patches": 0, "escapes": 0, "corrections": 0, "bytes_in": 0,
-                      "bytes_out": 0, "encode_s": 0.0}
+            return PixelVQFormat2.from_directory(p.model, operating_point=p.operatingPoint,
+                                                 lossless_positions=p.losslessPositions,
+                                                 adc_error_bound=p.adcErrorBound, batch_size=p.batchSize,
+                                                 providers=self.context.providers)
+        return PixelVQCodec.from_directory(p.model, lossless_positions=p.losslessPositions,
+                                           adc_error_bound=p.adcErrorBound, batch_size=p.batchSize,
+                                           providers=self.context.providers)
+
+    def beginJob(self):  # noqa: N802
+        super().beginJob()
         self.sums: dict[str, float] = {}
-        self.level = 1
 
-    def produce(self, chunk):
-        hits = chunk.get(self.params.src)
-        t0 = time.perf_counter()
-        if self.params.validate:
-            products, m = self.codec.encode_checked(hits, first_entry=chunk.entry_start)
-        else:
-            products, m = self.codec.encode(hits, first_entry=chunk.entry_start), None
-        self.stats["encode_s"] += time.perf_counter() - t0
-        written = dict(products)
+    def encode_options(self) -> dict:
+        return {"validate": self.params.validate}
+
+    def extra_products(self, result) -> dict:
         if self.params.format == 2 and self.params.debugIndices:  # readable symbols, not needed to decode
-            ind = self.codec.indices(products)
-            written["debug"] = ak.zip({"shape": ind.shape, "charge": ind.charge})
-            written["debugcodes"] = ak.zip({"code": ind.code[ind.code >= 0]})
-        for instance, arr in with_checksum(written).items():  # + per-event CRC-32 that decoding verifies
-            chunk.put(arr, instance)
-        s = self.stats
-        nh = int(ak.sum(ak.num(hits, axis=1)))
-        s["events"] += chunk.n
-        s["hits"] += nh
-        if self.params.format == 2:
-            s["patches"] += int(ak.sum(products[""]["npatch"]))
-        else:
-            s["patches"] += int(ak.sum(ak.num(products[""], axis=1)))
-            s["escapes"] += int(ak.sum(ak.num(products["escapes"], axis=1)))
-        if "corrections" in products:
-            s["corrections"] += int(ak.sum(ak.num(products["corrections"], axis=1)))
-        if m is not None:
-            s["bytes_in"] += products_zstd_bytes({"": hits}, self.level)
-            s["bytes_out"] += (products_bytes(products) if self.params.format == 2
-                               else products_zstd_bytes(products, self.level))
-            # hit-weighted and cluster-weighted accumulation of the figures
-            for key in ("recall", "precision", "adc_mae"):
-                if np.isfinite(m[key]):
-                    self.sums[key] = self.sums.get(key, 0.0) + m[key] * nh
-            ncl = m["clusters"]
-            for key in ("charge_rms_rel", "centroid_rms_px", "centroid_rms_um"):
-                if np.isfinite(m[key]):
-                    self.sums[key] = self.sums.get(key, 0.0) + m[key] ** 2 * ncl
-            self.sums["clusters"] = self.sums.get("clusters", 0) + ncl
-            self.sums["hitw"] = self.sums.get("hitw", 0) + nh
-            self.sums["adc_max_abs_error"] = max(self.sums.get("adc_max_abs_error", 0), m["adc_max_abs_error"])
+            ind = self.codec.indices(result.products)
+            return {"debug": ak.zip({"shape": ind.shape, "charge": ind.charge}),
+                    "debugcodes": ak.zip({"code": ind.code[ind.code >= 0]})}
+        return {}
 
-    def endJob(self):  # noqa: N802
-        s = self.stats
+    def products_bytes(self, products: dict) -> int:
+        return products_bytes(products) if self.params.format == 2 else super().products_bytes(products)
+
+    def score(self, hits, result):
+        # hit-weighted and cluster-weighted accumulation of the figures
+        m, nh = result.report["fidelity"], result.report["hits"]
+        for key in ("recall", "precision", "adc_mae"):
+            if np.isfinite(m[key]):
+                self.sums[key] = self.sums.get(key, 0.0) + m[key] * nh
+        ncl = m["clusters"]
+        for key in ("charge_rms_rel", "centroid_rms_px", "centroid_rms_um"):
+            if np.isfinite(m[key]):
+                self.sums[key] = self.sums.get(key, 0.0) + m[key] ** 2 * ncl
+        self.sums["clusters"] = self.sums.get("clusters", 0) + ncl
+        self.sums["hitw"] = self.sums.get("hitw", 0) + nh
+        self.sums["adc_max_abs_error"] = max(self.sums.get("adc_max_abs_error", 0), m["adc_max_abs_error"])
+
+    def summary(self, s: dict) -> dict:
+        s = {"events": 0, "hits": 0, "patches": 0, "escapes": 0, "corrections": 0, **s}
         rep = {"events": s["events"], "hits": s["hits"], "patches": s["patches"],
                **({"escaped shapes": s["escapes"]} if self.params.format == 1 else {}),
                "model": self.codec.describe()["kind"],
@@ -166,11 +144,11 @@ class PixelDigiVQEncoder(EDProducer):
                 "cluster centroid RMS residual [um]": round(float(np.sqrt(self.sums.get("centroid_rms_um", 0) / ncl)),
                                                           2),
             })
-        self.context.report(self.label, rep)
+        return rep
 
 
 @register_module
-class PixelDigiSparseEncoder(EDProducer):
+class PixelDigiSparseEncoder(CodecEncoder):
     """Compress pixel DIGIs with the pixel_sparse baseline codec (exact positions, ADC requantised to a few bits).
 
     One uint8 jagged branch <label>_blob per event; decode with HepvqDecoder / hepvq.open like pixel_vq."""
@@ -187,26 +165,15 @@ class PixelDigiSparseEncoder(EDProducer):
         desc.add("tables", cms.FileInPath("data/models/pixel_sparse/tables.rans"),
                  "format 2: rANS tables (python -m hepvq.baselines.sparse_streams pixel), stored in the output")
 
-    def beginJob(self):  # noqa: N802
+    def make_codec(self):
         from hepvq.pixel.codec import PixelSparseCodec
 
         p = self.params
         try:
             tables = p.tables if p.format == 2 else None
-            self.codec = PixelSparseCodec(p.adcBits, p.adcMin, p.adcMax, p.mode, format=p.format, tables=tables)
+            return PixelSparseCodec(p.adcBits, p.adcMin, p.adcMax, p.mode, format=p.format, tables=tables)
         except ModelError as err:
             raise ParameterError(str(err), label=self.label, module_type=type(self).__name__) from err
-        for key, blob in self.codec.metadata().items():
-            self.context.add_metadata(f"{self.label}/{key}", blob)
-        self.context.declare_codec(self.label, self.codec.name, self.codec.collection)
-        self.hits = 0
 
-    def produce(self, chunk):
-        hits = chunk.get(self.params.src)
-        self.hits += int(ak.sum(ak.num(hits, axis=1)))
-        for instance, arr in with_checksum(self.codec.encode(hits, first_entry=chunk.entry_start)).items():
-            chunk.put(arr, instance)
-
-    def endJob(self):  # noqa: N802
-        self.context.report(self.label, {"hits": self.hits, "codec": f"pixel_sparse ({self.codec.adc_bits}-bit "
-                                                                       f"{self.codec.mode} ADC)"})
+    def summary(self, totals: dict) -> dict:
+        return {"hits": totals.get("hits", 0), "codec": f"pixel_sparse ({self.codec.adc_bits}-bit {self.codec.mode} ADC)"}

@@ -5,7 +5,6 @@ Decoding needs numpy, awkward, zstandard and onnxruntime only; encoding with met
 encoder is ONNX); method="fit" (the paper's per-sector fitting) needs torch."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import awkward as ak
@@ -14,9 +13,8 @@ import numpy as np
 import hepvq.config as cms
 from hepvq.errors import ModelError, ParameterError
 from hepvq.codecs import residual
-from hepvq.codecs.guard import with_checksum
-from hepvq.framework import EDProducer, register_module
-from hepvq.metrics import products_zstd_bytes
+from hepvq.framework import register_module
+from hepvq.framework.encoder import CodecEncoder
 
 
 def _resolve(path: str) -> Path:
@@ -29,7 +27,7 @@ def _resolve(path: str) -> Path:
 
 
 @register_module
-class TpcInrEncoder(EDProducer):
+class TpcInrEncoder(CodecEncoder):
     """Compress TPC hits into implicit neural representations (codec tpc_inr), one per sector.
 
     method "amortised": the ONNX encoder maps each sector to int8 latents of a shared decoder (one forward
@@ -80,7 +78,7 @@ class TpcInrEncoder(EDProducer):
                 raise ParameterError(f"must be {want}, got {getattr(params, name)!r}", label=label,
                                      module_type=type(self).__name__, parameter=name)
 
-    def beginJob(self):  # noqa: N802
+    def make_codec(self):
         from hepvq.tpc.codec import TpcInrCodec
 
         p = self.params
@@ -105,35 +103,22 @@ class TpcInrEncoder(EDProducer):
             arch = make_arch(p.kind, p.width, p.depth, seed=p.seed)
         fit = {"strategy": p.strategy, "ratio": p.samplingRatio, "epochs": p.epochs, "batch_size": p.batchSize,
                "seed": p.seed, "max_sectors": p.maxSectors}
-        self.codec = TpcInrCodec(mode=p.mode, method=p.method, arch=arch, quant=p.quant, fit=fit, amortised=amortised,
-                                 adc_error_bound=p.adcErrorBound)
-        for key, blob in self.codec.metadata().items():
-            self.context.add_metadata(f"{self.label}/{key}", blob)
-        self.context.declare_codec(self.label, self.codec.name, self.codec.collection)
-        self.s = {"events": 0, "hits": 0, "bytes_out": 0, "bytes_in": 0, "t": 0.0}
+        return TpcInrCodec(mode=p.mode, method=p.method, arch=arch, quant=p.quant, fit=fit, amortised=amortised,
+                           adc_error_bound=p.adcErrorBound)
+
+    def beginJob(self):  # noqa: N802
+        super().beginJob()
         self.parts = []
 
-    def produce(self, chunk):
-        hits = chunk.get(self.params.src)
-        t0 = time.perf_counter()
-        products = self.codec.encode(hits, first_entry=chunk.entry_start)
-        self.s["t"] += time.perf_counter() - t0
-        for instance, arr in with_checksum(products).items():  # + per-event CRC-32 that decoding verifies
-            chunk.put(arr, instance)
-        nh = int(ak.sum(ak.num(hits, axis=1)))
-        self.s["events"] += chunk.n
-        self.s["hits"] += nh
-        if self.params.validate:
-            self.s["bytes_out"] += products_zstd_bytes(products)
-            self.s["bytes_in"] += products_zstd_bytes({"": hits})
-            dec = self.codec.decode(products)
-            self._score(hits, dec)
-
-    def _score(self, hits, dec):
+    def score(self, hits, result):
         """Fidelity against the input, event by event (hepvq.metrics.fidelity: hits matched by their cell,
         2-D clusters per sector and layer in (phi, z), centroid and charge of each input cluster against the
-        decoded cluster holding its seed)."""
+        decoded cluster holding its seed); the decode's time split goes to the totals."""
         from hepvq.metrics import fidelity as F
+
+        dec, timing = self.codec.decode_timed(result.products)
+        for key, value in timing.items():
+            self.totals[key] = self.totals.get(key, 0) + value
 
         fields = ("sector", "layer", "phi", "z", "adc")
         for e in range(len(hits)):
@@ -146,20 +131,22 @@ class TpcInrEncoder(EDProducer):
         if len(self.parts) > 64:     # keep the list short: sums and residual arrays merge losslessly
             self.parts = [F.merge(self.parts)]
 
-    def endJob(self):  # noqa: N802
-        s, c = self.s, self.codec
+    def summary(self, s: dict) -> dict:
+        c = self.codec
+        s = {"events": 0, "hits": 0, "sectors": 0, "fit_time_s": 0.0, "encode_network_s": 0.0,
+             "encode_streams_s": 0.0, "decoded_sectors": 0, **s}
         rep = {"events": s["events"], "hits": s["hits"], "method": c.method, "mode": c.mode, "quant": c.quant,
-               "sectors coded": c.stats["sectors"], "encode time [s]": round(s["t"], 3),
-               "encode time per sector [ms]": round(1000 * s["t"] / max(c.stats["sectors"], 1), 2)}
+               "sectors coded": s["sectors"], "encode time [s]": round(s["encode_s"], 3),
+               "encode time per sector [ms]": round(1000 * s["encode_s"] / max(s["sectors"], 1), 2)}
         if c.method == "fit":
-            rep["fit time [s]"] = round(c.stats["fit_time_s"], 2)
+            rep["fit time [s]"] = round(s["fit_time_s"], 2)
         # per coded sector: the networks vs the coordinate / residual streams (docs/tpc.md, "Time per sector")
-        ms = lambda key, n: round(1000 * c.stats[key] / max(n, 1), 2)  # noqa: E731
-        rep.update({"encode per sector: network [ms]": ms("encode_network_s", c.stats["sectors"]),
-                    "encode per sector: streams [ms]": ms("encode_streams_s", c.stats["sectors"])})
-        if c.stats["decoded_sectors"]:  # validate: the job decodes what it wrote
-            rep.update({"decode per sector: network [ms]": ms("decode_network_s", c.stats["decoded_sectors"]),
-                        "decode per sector: streams [ms]": ms("decode_streams_s", c.stats["decoded_sectors"])})
+        ms = lambda key, n: round(1000 * s[key] / max(n, 1), 2)  # noqa: E731
+        rep.update({"encode per sector: network [ms]": ms("encode_network_s", s["sectors"]),
+                    "encode per sector: streams [ms]": ms("encode_streams_s", s["sectors"])})
+        if s["decoded_sectors"]:  # validate: the job decodes what it wrote
+            rep.update({"decode per sector: network [ms]": ms("decode_network_s", s["decoded_sectors"]),
+                        "decode per sector: streams [ms]": ms("decode_streams_s", s["decoded_sectors"])})
         if self.params.validate and s["hits"]:
             from hepvq.metrics import fidelity as F
 
@@ -179,4 +166,4 @@ class TpcInrEncoder(EDProducer):
                         "cluster charge bias [%]": round(100 * f["charge_bias_rel"], 3),
                         "cluster centroid RMS residual phi [bins]": round(f["centroid_rms_phi"], 4),
                         "cluster centroid RMS residual z [bins]": round(f["centroid_rms_z"], 4)})
-        self.context.report(self.label, rep)
+        return rep

@@ -19,7 +19,7 @@ from hepvq.pixel.codec import PixelVQCodec
 def products():
     t = uproot.open("data/pixel_pu200_sample.root")["Events"]
     hits = ak.zip({f: t[f"PixelDigi_{f}"].array(entry_stop=3) for f in P.FIELDS})
-    return PixelVQCodec.from_directory("data/models/pixel_vq", adc_error_bound=2).encode(hits)
+    return PixelVQCodec.from_directory("data/models/pixel_vq", adc_error_bound=2).encode(hits).products
 
 
 def test_crc32_is_zlibs():

@@ -41,7 +41,7 @@ def assert_same_digis(ref: ak.Array, got: ak.Array):
 @pytest.mark.parametrize("mode", list(MODES))
 def test_core_decode_equals_oracle_on_shipped_sample(sample_hits, mode):
     codec = PixelVQCodec.from_directory(MODEL, **MODES[mode])
-    products = codec.encode(sample_hits)
+    products = codec.encode(sample_hits).products
     assert codec.core_model.has_codebooks  # the shipped model's fractions come from the core
     got = codec.decode(products)
     assert_same_digis(codec.decode_reference(products), got)
@@ -57,7 +57,7 @@ def test_core_decode_equals_oracle_on_shipped_sample(sample_hits, mode):
 @pytest.mark.parametrize("mode", ["lossless positions", "bound 2", "snapped shapes"])
 def test_core_decode_equals_oracle_on_simulated_events(simulated_hits, mode):
     codec = PixelVQCodec.from_directory(MODEL, **MODES[mode])
-    products = codec.encode(simulated_hits)
+    products = codec.encode(simulated_hits).products
     assert_same_digis(codec.decode_reference(products), codec.decode(products))
 
 
@@ -65,7 +65,7 @@ def test_onnx_fraction_path_equals_core_fractions(sample_hits):
     """Models whose fractions the core cannot compute (VQ-VAE) run decoder.onnx on the patches the core lists:
     forced here on the shipped model, the result is the same."""
     codec = PixelVQCodec.from_directory(MODEL, adc_error_bound=2)
-    products = codec.encode(sample_hits[:1])
+    products = codec.encode(sample_hits[:1]).products
     ref = codec.decode(products)
     codec._core_model = core._make(codec, [])
     assert not codec.core_model.has_codebooks
@@ -74,7 +74,7 @@ def test_onnx_fraction_path_equals_core_fractions(sample_hits):
 
 def test_core_fractions_bit_identical_to_onnx_on_real_patches(sample_hits):
     codec = PixelVQCodec.from_directory(MODEL)
-    products = codec.encode(sample_hits[:1])
+    products = codec.encode(sample_hits[:1]).products
     codes, masks = hepvq_core.pixel_vq_multi(codec.core_model, core.streams(codec, products))
     assert len(codes) > 10000
     ref = codec._run_onnx_decoder(codes, P.mask_to_dense(masks, codec.size).astype(np.float32))
@@ -97,7 +97,7 @@ def _damaged(products, instance, field, fn):
 ])
 def test_damaged_streams_are_refused_in_one_line(sample_hits, damage, message):
     codec = PixelVQCodec.from_directory(MODEL)
-    products = codec.encode(sample_hits[:1])
+    products = codec.encode(sample_hits[:1]).products
     instance, field, fn = damage
     if instance == "codes":
         bad = dict(products)
@@ -111,7 +111,7 @@ def test_damaged_streams_are_refused_in_one_line(sample_hits, damage, message):
 
 def test_damaged_corrections_are_refused(sample_hits):
     codec = PixelVQCodec.from_directory(MODEL, adc_error_bound=2)
-    products = codec.encode(sample_hits[:1])
+    products = codec.encode(sample_hits[:1]).products
     bad = _damaged(products, "corrections", "dhit", lambda a: a + 10**6)
     with pytest.raises(DataError, match="correction for hit .* of event 0 of the chunk"):
         codec.decode(bad)
@@ -129,7 +129,7 @@ def test_core_decode_equals_oracle_on_50_simulated_events():
     for mode in ("lossless positions", "bound 2"):  # bound 2 also decodes the lossless positions' values
         codec = PixelVQCodec.from_directory(MODEL, **MODES[mode])
         for s in range(0, 50, 10):
-            products = codec.encode(hits[s:s + 10])
+            products = codec.encode(hits[s:s + 10]).products
             assert_same_digis(codec.decode_reference(products), codec.decode(products))
 
 
@@ -159,7 +159,7 @@ def encode_reference(codec, hits, monkeypatch):
         if codec._fast is not None:
             m.setattr(codec._fast, "search", codec._fast.search_reference)
         m.setattr(codec, "_onnx_fractions", True, raising=False)
-        return codec.encode(hits)
+        return codec.encode(hits).products
 
 
 def assert_same_products(ref: dict, got: dict):
@@ -176,7 +176,7 @@ def test_core_encode_index_branches_equal_oracle(sample_hits, simulated_hits, mo
     codec = PixelVQCodec.from_directory(MODEL, **MODES[mode])
     assert codec._fast is not None
     for hits in (sample_hits[:1], simulated_hits[:1]):
-        assert_same_products(encode_reference(codec, hits, monkeypatch), codec.encode(hits))
+        assert_same_products(encode_reference(codec, hits, monkeypatch), codec.encode(hits).products)
 
 
 def test_core_patches_equal_numpy_on_unsorted_hits(sample_hits):
@@ -206,7 +206,7 @@ def test_core_search_equals_onnx_encoder(sample_hits):
 
 def test_threaded_decode_equals_one_thread(sample_hits):
     codec = PixelVQCodec.from_directory(MODEL, adc_error_bound=2)
-    products = codec.encode(sample_hits)
+    products = codec.encode(sample_hits).products
     codec.threads = 1
     one = codec.decode(products)
     codec.threads = 3
@@ -259,8 +259,9 @@ def test_core_hit_adc_equals_numpy(sample_hits):
     """hepvq_core.hit_adc (the encoder's validation: decoded ADC per hit) against its numpy oracle, on the real
     fractions of a sample event and on random fractions, levels and a clip range that bites."""
     codec = PixelVQCodec.from_directory(MODEL)
-    h, p, shape, mask, charge, codes, multi = codec._symbols(sample_hits[:1])
-    _order, hit_patch, slot = codec._last_hits
+    sym = codec._symbols(sample_hits[:1])
+    h, p, shape, mask, charge, codes, multi = sym[:7]
+    hit_patch, slot = sym.hit_patch, sym.slot
     frac = hepvq_core.pixel_vq_fractions(codec.core_model, codes.astype(np.int64), mask[multi])
     got = hepvq_core.hit_adc(frac, multi, codec.levels[charge], hit_patch, slot, codec.adc_min, codec.adc_max)
     assert got.tobytes() == codec.hit_adc_reference(frac, charge, multi, hit_patch, slot).tobytes()

@@ -39,9 +39,9 @@ def same_products(a, b):
 def test_encode_is_the_same_on_one_and_three_threads(hits):
     codec = PixelVQCodec.from_directory(MODEL, adc_error_bound=2)
     codec.threads = 1
-    one = codec.encode(hits)
+    one = codec.encode(hits).products
     codec.threads = 3
-    same_products(one, codec.encode(hits))
+    same_products(one, codec.encode(hits).products)
 
 
 def test_codec_threads_beat_the_job_setting_which_beats_the_default():

@@ -63,7 +63,7 @@ class HalfAdcEncoderForTests(EDProducer):
         self.context.declare_codec(self.label, self.codec.name, self.codec.collection)
 
     def produce(self, chunk):
-        for instance, arr in self.codec.encode(chunk.get(self.params.src)).items():
+        for instance, arr in self.codec.encode(chunk.get(self.params.src)).products.items():
             chunk.put(arr, instance)
 
 

@@ -41,7 +41,7 @@ def test_train_then_export_pixel_vq(tmp_path):
     settings = json.loads((out / "codec.json").read_text())
     assert settings["model"]["codebook_sizes"] == [8, 4] and settings["model"]["kind"] == "rvq"
     codec = PixelVQCodec.from_directory(out)
-    prod = codec.encode(hits)
+    prod = codec.encode(hits).products
     assert set(ak.fields(prod["codes"])) == {"c0", "c1"}
     dec = PixelVQCodec.from_metadata(codec.metadata()).decode(prod)
     assert int(ak.sum(ak.num(dec, axis=1))) == int(ak.sum(ak.num(hits, axis=1)))

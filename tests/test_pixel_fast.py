@@ -136,17 +136,13 @@ def test_fast_codec_products_and_figures_identical_to_reference():
     assert slow._fast is None
     for bound in (-1, 0):
         fast.adc_error_bound = slow.adc_error_bound = bound
-        pf, mf = fast.encode_checked(hits)
+        pf, mf = fast.encode(hits, validate=True)
+        mf = mf["fidelity"]
         # reference: ONNX search, reconstruction by scatter + sort
         slow_symbols = slow._symbols
-
-        def sym(*a):
-            out = slow_symbols(*a)
-            slow._last_all_kept = False
-            return out
-
-        slow._symbols = sym
-        ps, ms = slow.encode_checked(hits)
+        slow._symbols = lambda *a: slow_symbols(*a)._replace(all_kept=False)
+        ps, ms = slow.encode(hits, validate=True)
+        ms = ms["fidelity"]
         del slow._symbols
         assert pf.keys() == ps.keys()
         for k in pf:

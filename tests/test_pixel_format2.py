@@ -211,7 +211,7 @@ def _edge_hits(codec):
 def test_edge_events_empty_one_hit_all_escapes_unknown_module():
     codec = F.PixelVQFormat2.from_directory(MODEL, operating_point="fine")
     hits = _edge_hits(codec)
-    products = codec.encode(hits)
+    products = codec.encode(hits).products
     p = P.extract(P.flatten(hits[2:3]), 4, 8)[0]
     assert (codec.shape_index(p.mask)[0] == codec.escape).all()  # event 2: every patch escapes
     assert ak.to_list(ak.num(products["fardet"])) == [0, 0, 0, 1]
@@ -229,7 +229,7 @@ def test_edge_events_empty_one_hit_all_escapes_unknown_module():
 def test_damaged_stream_is_refused():
     codec = F.PixelVQFormat2.from_directory(MODEL, operating_point="fine")
     src = uproot.open(SAMPLE)["Events"].arrays(entry_stop=1)
-    products = codec.encode(ak.zip({k: src[f"PixelDigi_{k}"] for k in P.FIELDS}))
+    products = codec.encode(ak.zip({k: src[f"PixelDigi_{k}"] for k in P.FIELDS})).products
     blob = ak.to_numpy(ak.flatten(products["s_shape"])).copy()
     blob[len(blob) // 3] ^= 0x10
     products["s_shape"] = ak.unflatten(blob, ak.num(products["s_shape"]))
@@ -244,7 +244,8 @@ def test_rate_aware_choice_saves_code_bits():
     figs = {}
     for mu in (0.0, codec.mu):
         codec.mu = mu
-        products, m = codec.encode_checked(hits)
+        products, report = codec.encode(hits, validate=True)
+        m = report["fidelity"]
         figs[mu] = (len(ak.flatten(products["s_code0"])), m["centroid_rms_px"])
     (b0, c0), (b1, c1) = figs[0.0], figs[codec.mu]
     assert b1 < 0.85 * b0 and c1 < 1.05 * c0  # fewer bits, about the same centroid (issue 14's study)
@@ -265,7 +266,7 @@ def test_fit_tables_command(tmp_path):
     assert codec.tab.header["trained_on"]["events"] == 2
     src = uproot.open(SAMPLE)["Events"].arrays(entry_start=5, entry_stop=6)
     hits = ak.zip({k: src[f"PixelDigi_{k}"] for k in P.FIELDS})
-    dec = codec.decode(codec.encode(hits))
+    dec = codec.decode(codec.encode(hits).products)
     assert ak.to_list(dec.col) == ak.to_list(hits.col)
     assert isinstance(PixelVQCodec.from_metadata(codec.metadata()), F.PixelVQFormat2)
 
@@ -277,7 +278,7 @@ def test_core_decode_equals_python_decode_on_the_same_bytes():
     assert codec.core_model.has_codebooks  # the run path is the core's
     src = uproot.open(SAMPLE)["Events"].arrays(entry_start=2, entry_stop=4)
     for hits in (ak.zip({k: src[f"PixelDigi_{k}"] for k in P.FIELDS}), _edge_hits(codec)):
-        products = codec.encode(hits)
+        products = codec.encode(hits).products
         a, b = F.decode_core(codec, products), codec.decode_reference(products)
         for f in P.FIELDS:
             assert ak.to_list(a[f]) == ak.to_list(b[f])
@@ -374,9 +375,10 @@ def test_lossy_positions_decode_the_hits_format_1_keeps():
     hits = ak.zip({k: src[f"PixelDigi_{k}"] for k in P.FIELDS})
     c1 = PixelVQCodec.from_directory(MODEL, lossless_positions=False)
     c2 = F.PixelVQFormat2.from_directory(MODEL, operating_point="fine", lossless_positions=False)
-    products, m = c2.encode_checked(hits)
+    products, report = c2.encode(hits, validate=True)
+    m = report["fidelity"]
     assert m["precision"] == 1 and 0.8 < m["recall"] < 1
-    d1, d2 = c1.decode(c1.encode(hits)), c2.decode(products)
+    d1, d2 = c1.decode(c1.encode(hits).products), c2.decode(products)
     for f in ("detId", "row", "col"):
         assert ak.to_list(d2[f]) == ak.to_list(d1[f])
     back = F.PixelVQFormat2.from_metadata(c2.metadata())

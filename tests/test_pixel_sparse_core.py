@@ -30,7 +30,7 @@ def _digis(path, stop):
 
 
 def _assert_core_equals_numpy(codec, hits):
-    products = codec.encode(hits)
+    products = codec.encode(hits).products
     assert bytes(ak.to_numpy(products[""].blob[0]))[:4] == b"HVS\x02"
     got, ref = codec.decode(products), codec.decode_reference(products)
     assert len(got) == len(ref) == len(hits)
@@ -91,7 +91,7 @@ def test_core_equals_numpy_on_edge_events(codec):
 
 def test_core_and_numpy_agree_on_damaged_blobs(codec):
     """Single flipped bytes anywhere in a blob: both decoders refuse it (DataError) or give the same hits."""
-    products = codec.encode(_digis(REPO / "data" / "pixel_pu200_sample.root", 1)[:, :3000])
+    products = codec.encode(_digis(REPO / "data" / "pixel_pu200_sample.root", 1)[:, :3000]).products
     blob = ak.to_numpy(products[""].blob[0]).copy()
     rng = np.random.default_rng(7)
     refused = 0

@@ -60,7 +60,7 @@ def test_largest_subset_shape():
 def test_snapped_shapes_never_invent_pixels(event6):
     _, digis = event6
     codec = PixelVQCodec.from_directory(MODEL, lossless_positions=False)
-    products, fig = codec.encode_checked(digis)       # raised "duplicate pixel DIGI" before the fix
+    products, report = codec.encode(digis, validate=True)       # raised "duplicate pixel DIGI" before the fix
     dec = P.flatten(codec.decode(products))
     ref = P.canonical(P.flatten(digis))
     kd, kr = _keys(dec), _keys(ref)
@@ -68,9 +68,10 @@ def test_snapped_shapes_never_invent_pixels(event6):
     assert np.isin(kd, kr).all()                        # every decoded pixel is an input pixel
     assert np.all((dec.row < codec.module_rows) & (dec.col < codec.module_cols))
     assert 0.9 < len(dec) / len(ref) < 1.0              # rare shapes lose pixels, and only those
+    fig = report["fidelity"]
     assert fig["precision"] == 1.0 and fig["recall"] == pytest.approx(len(dec) / len(ref))
     # fewer escapes than in lossless-position mode (only masks that no table shape fits inside)
-    esc_lossless = len(ak.flatten(PixelVQCodec.from_directory(MODEL).encode(digis)["escapes"]["mask"]))
+    esc_lossless = len(ak.flatten(PixelVQCodec.from_directory(MODEL).encode(digis).products["escapes"]["mask"]))
     assert len(ak.flatten(products["escapes"]["mask"])) < esc_lossless / 5
 
 

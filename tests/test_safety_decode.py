@@ -192,7 +192,7 @@ def test_decoded_values_out_of_range_are_refused_not_wrapped():
         a = f["Events"].arrays(entry_stop=1)
     hits = ak.zip({f: a[f"PixelDigi_{f}"] for f in ("detId", "row", "col", "adc")})[:, :2000]
     codec = PixelVQCodec.from_directory(REPO / "data" / "models" / "pixel_vq", adc_error_bound=0)
-    products = codec.encode(hits)
+    products = codec.encode(hits).products
     corr = products["corrections"]
     counts = ak.num(corr)
     dadc = ak.to_numpy(ak.flatten(corr.dadc)).astype(np.int64)
@@ -265,7 +265,7 @@ def test_tpc_lossless_keeps_hits_below_threshold_and_names_duplicates():
     adc = ak.to_numpy(ak.flatten(hits.adc)).copy()
     adc[:20] = np.arange(20)  # below the 64 threshold, 0 included
     hits = ak.zip({f: hits[f] for f in ("sector", "layer", "phi", "z")} | {"adc": ak.unflatten(adc, counts)})
-    dec = codec.decode(codec.encode(hits))
+    dec = codec.decode(codec.encode(hits).products)
 
     def table(h):
         t = np.stack([ak.to_numpy(ak.flatten(h[f])).astype(np.int64) for f in ("sector", "layer", "phi", "z", "adc")],

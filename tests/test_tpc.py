@@ -176,7 +176,7 @@ def test_codec_hybrid_roundtrip_keeps_every_hit(sample_events):
 
     hits = sample_events.TpcHit
     codec = _tiny_codec(mode="hybrid", quant="int8")
-    products = codec.encode(hits)
+    products = codec.encode(hits).products
     assert set(products) == {"", "weights", "coords"} and len(products[""]) == 3
     dec = codec_class("tpc_inr").from_metadata(codec.metadata()).decode(products)
     assert dec.fields == ["sector", "layer", "phi", "z", "adc"] and str(dec.type.content.content.fields)
@@ -188,7 +188,7 @@ def test_codec_hybrid_roundtrip_keeps_every_hit(sample_events):
 def test_codec_dense_roundtrip_thresholds(sample_events):
     hits = sample_events.TpcHit[:1]
     codec = _tiny_codec(mode="dense", quant="fp16")
-    products = codec.encode(hits)
+    products = codec.encode(hits).products
     assert "coords" not in products
     dec = type(codec).from_metadata(codec.metadata()).decode(products)
     assert len(dec) == 1 and (len(dec[0]) == 0 or int(np.min(dec[0].adc)) >= 64)
@@ -217,7 +217,7 @@ def test_decode_needs_no_torch(sample_events, tmp_path):
 
     hits = sample_events.TpcHit[:1]
     codec = _tiny_codec(mode="hybrid")
-    products = codec.encode(hits)
+    products = codec.encode(hits).products
     (tmp_path / "in.pkl").write_bytes(pickle.dumps((codec.metadata(), products)))
     script = textwrap.dedent(f"""
         import sys, pickle
@@ -285,7 +285,7 @@ def test_amortised_codec_roundtrip(tiny_amortised):
     vols = small_volumes(2, seed=7)
     hits = events_from_columns([volumes_to_hits(vols, [0, 1])])
     codec = TpcInrCodec(method="amortised", mode="hybrid", amortised=rt, shape=SMALL, n_sectors=2)
-    products = codec.encode(hits)
+    products = codec.encode(hits).products
     meta = codec.metadata()
     assert "decoder.onnx" in meta
     back = codec_class("tpc_inr").from_metadata(meta).decode(products)

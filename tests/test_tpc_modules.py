@@ -148,7 +148,7 @@ def test_adc_error_bound_needs_hybrid_and_residuals(job, tmp_path):
     assert not (tmp_path / "x.root").exists()
     am = AmortisedRuntime.load(encoder=job["enc"], decoder=job["decm"])
     codec = TpcInrCodec(method="amortised", mode="hybrid", amortised=am, adc_error_bound=3)
-    prod = codec.encode(job["hits"])
+    prod = codec.encode(job["hits"]).products
     again = TpcInrCodec.from_metadata(codec.metadata())
     assert again.adc_error_bound == 3
     with pytest.raises(ModelError, match="residuals"):
@@ -174,15 +174,15 @@ def test_error_bounded_codec_keeps_a_code_only_where_it_pays(job, monkeypatch):
         return np.array([truth[(s, l, p, z)] for s, l, p, z in zip(s_, l_, p_, z_)], dtype=np.int64)
 
     monkeypatch.setattr(TpcInrCodec, "_predict_hits", perfect)
-    prod = codec.encode(hits)
-    assert codec.stats["sectors_without_code"] == 0
+    prod, report = codec.encode(hits)
+    assert report["sectors_without_code"] == 0
     assert ak.max(ak.num(prod["residuals"]["byte"])) <= 64   # all-zero residuals: a few bytes per event
     for a, b in zip(tpc_hit_table(hits), tpc_hit_table(codec.decode(prod))):
         np.testing.assert_array_equal(a, b)
     monkeypatch.setattr(TpcInrCodec, "_predict_hits", real_predict)
     bad = TpcInrCodec(method="amortised", mode="hybrid", amortised=am, adc_error_bound=2)
-    prod = bad.encode(hits)
-    assert bad.stats["sectors_without_code"] == bad.stats["sectors"] > 0
+    prod, report = bad.encode(hits)
+    assert report["sectors_without_code"] == report["sectors"] > 0
     assert ak.sum(ak.num(prod["weights"]["byte"])) == 0
     for a, b in zip(tpc_hit_table(hits), tpc_hit_table(bad.decode(prod))):
         assert len(a) == 0 or np.abs(a[:, 4] - b[:, 4]).max() <= 2

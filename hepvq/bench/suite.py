@@ -322,7 +322,7 @@ def run_codec(sample: Sample, codec, setting: str = "", note: str = "") -> Resul
     for start in range(0, max(sample.n_events, 1), step):
         hits = sample.hits[start:start + step]
         t0 = time.perf_counter()
-        products = codec.encode(hits)
+        products = codec.encode(hits).products
         t1 = time.perf_counter()
         decoded.append(_flat_from_hits(codec.decode(products), sample.detector))
         t_enc, t_dec = t_enc + t1 - t0, t_dec + time.perf_counter() - t1

@@ -1,7 +1,9 @@
 """The Codec contract and its registry.
 
-encode(hits) -> {instance: per-event awkward array}: what the encoder module puts in the event and the
-   output module writes (instance "" is the main product; others e.g. "corrections").
+encode(hits, first_entry=0) -> EncodeResult(products, report): ``products`` {instance: per-event awkward array}
+   is what the encoder module puts in the event and the output module writes (instance "" is the main product;
+   others e.g. "corrections"); ``report`` {figure: number} says what this call did (hits, sectors, seconds...),
+   so that nothing of a call is left on the codec object (one codec may serve several callers).
 decode(products) -> per-event jagged records with the input schema's fields (e.g. detId,row,col,adc).
 metadata() -> {key: bytes}: everything decode() needs (ONNX decoder, codebooks, settings as JSON);
    written into the compressed file, read back by from_metadata().
@@ -11,7 +13,7 @@ from __future__ import annotations
 import functools
 import json
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import awkward as ak
 
@@ -68,13 +70,24 @@ def registered_codecs() -> list[str]:
     return sorted(set(_REGISTRY) | set(_entry_points()))
 
 
+class EncodeResult(NamedTuple):
+    """What Codec.encode returns: ``products`` {instance: per-event array} and ``report`` {figure: value} of this
+    call alone.  Numbers in the report are additive over calls (counts, seconds), so that an encoder module
+    sums them for its end-of-job report; a value that is not a number (e.g. pixel_vq's ``fidelity`` dict of one
+    call) is for the caller to combine.  ``products, report = codec.encode(hits)`` unpacks it."""
+
+    products: dict[str, ak.Array]
+    report: dict[str, Any]
+
+
 class Codec(ABC):
     name: ClassVar[str]
     #: the collection the decoded hits go back to (branch prefix in the input schema)
     collection: ClassVar[str]
 
     @abstractmethod
-    def encode(self, hits: ak.Array) -> dict[str, ak.Array]: ...
+    def encode(self, hits: ak.Array, first_entry: int = 0) -> EncodeResult:
+        """``first_entry``: entry number of hits[0] in the job, for error messages."""
 
     @abstractmethod
     def decode(self, products: dict[str, ak.Array]) -> ak.Array: ...

@@ -31,12 +31,13 @@ import base64
 import hashlib
 import json
 from pathlib import Path
+from typing import NamedTuple
 
 import awkward as ak
 import numpy as np
 
 from hepvq.codecs import options, residual
-from hepvq.codecs.base import Codec, register_codec
+from hepvq.codecs.base import Codec, EncodeResult, register_codec
 from hepvq.errors import DataError, ModelError
 from hepvq.pixel import patches as P
 from hepvq.runtime.session import load_model
@@ -205,6 +206,11 @@ class PixelVQCodec(Codec):
 
     # ---- encode ------------------------------------------------------------------------------------------
     def patches(self, hits: ak.Array, first_entry: int = 0, dense_adc: bool = True):
+        """(hits, patches) of one call (see _extract for where each hit went)."""
+        return self._extract(hits, first_entry, dense_adc)[:2]
+
+    def _extract(self, hits: ak.Array, first_entry: int = 0, dense_adc: bool = True):
+        """(hits h, patches p, order, hit_patch, slot): hit order[k] of h sits in patch hit_patch[k], slot slot[k]."""
         h = P.flatten(hits)
         P.check_range(h, self.module_rows, self.module_cols, self.adc_max, first_entry)
         refuse_zero_adc(h, first_entry, self.name)
@@ -214,9 +220,7 @@ class PixelVQCodec(Codec):
         except (DataError, ValueError) as err:  # the compiled core's CoreDataError is a ValueError
             raise_duplicate(h, first_entry, err)
             raise
-        self._last_hit_cluster = p.cluster[hit_patch]  # cluster of each hit, canonical order
-        self._last_hits = (order, hit_patch, slot)  # hit order[k] of h sits in patch hit_patch[k], slot slot[k]
-        return h, p
+        return h, p, order, hit_patch, slot
 
     def shape_index(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(shape code, mask actually coded): table index or escape; without lossless positions a rare mask is
@@ -235,24 +239,31 @@ class PixelVQCodec(Codec):
             coded[rare] = self.shapes[best]
         return code, coded
 
-    def encode(self, hits: ak.Array, first_entry: int = 0) -> dict[str, ak.Array]:
-        return self._encode(hits, first_entry, False)[0]
+    def encode(self, hits: ak.Array, first_entry: int = 0, validate: bool = False) -> EncodeResult:
+        """EncodeResult(products, report): report {events, hits, patches, escapes, corrections} of this call;
+        validate=True adds report["fidelity"], the figures of hepvq.pixel.metrics against the decoder's output,
+        computed on the way (in lossless-position mode the hits stay aligned, so they cost little)."""
+        products, sym, ref, dec = self._encode(hits, first_entry, validate)
+        report = self._report(products, sym)
+        if validate:
+            from hepvq.pixel import metrics as M
 
-    def encode_checked(self, hits: ak.Array, first_entry: int = 0):
-        """(products, fidelity figures of hepvq.pixel.metrics): the decoder's output is computed on the way (in
-        lossless-position mode the hits stay aligned, so the figures cost little)."""
-        from hepvq.pixel import metrics as M
+            report["fidelity"] = (M.compare_aligned(ref, dec, sym.hit_cluster) if self.lossless_positions
+                                  else M.compare(ref, dec, self.module_rows, self.module_cols))
+        return EncodeResult(products, report)
 
-        products, ref, dec = self._encode(hits, first_entry, True)
-        if self.lossless_positions:
-            return products, M.compare_aligned(ref, dec, self._last_hit_cluster)
-        return products, M.compare(ref, dec, self.module_rows, self.module_cols)
+    def _report(self, products: dict, sym: "Symbols") -> dict:
+        """The additive figures of one encode call (what the encoder module sums for its end-of-job report)."""
+        num = lambda inst: int(ak.sum(ak.num(products[inst], axis=1))) if inst in products else 0  # noqa: E731
+        return {"events": int(sym.h.n_events), "hits": int(len(sym.h.adc)), "patches": num(""),
+                "escapes": num("escapes"), "corrections": num("corrections")}
 
     def _encode(self, hits: ak.Array, first_entry: int, want_reconstruction: bool):
         if self.encoder is None:
             raise ModelError("this pixel_vq codec was read from a compressed file's metadata and can only decode; "
                              "load the model directory to encode")
-        h, p, shape, mask, charge, codes, multi = self._symbols(hits, first_entry)
+        sym = self._symbols(hits, first_entry)
+        h, p, shape, mask, charge, codes, multi = sym[:7]
         n_ev = h.n_events
         r_charge, r_codes = self._to_ranks(shape, charge, codes, multi)
         r_shape = self.ranks["shape"][1][self.det_context(p.det), shape] if "shape" in self.ranks else shape
@@ -294,10 +305,10 @@ class PixelVQCodec(Codec):
         }
         ref = dec = None
         if self.adc_error_bound >= 0 or want_reconstruction:
-            if self.lossless_positions and self._last_all_kept:
+            if self.lossless_positions and sym.all_kept:
                 # every input hit is decoded at its own position: the decoder's output in canonical order is
                 # the input's canonical order with the decoded ADC of each hit's (patch, slot) -- no scatter/sort
-                order, hit_patch, slot = self._last_hits
+                order, hit_patch, slot = sym.order, sym.hit_patch, sym.slot
                 ref = h if np.array_equal(order, np.arange(len(order))) else h.take(order)  # sorted input: as is
                 dec = P.Hits(n_ev, ref.event, ref.det, ref.row, ref.col,
                              self._decode_hit_adc(mask, charge, codes, multi, hit_patch, slot))
@@ -306,7 +317,7 @@ class PixelVQCodec(Codec):
                 ref = P.canonical(h)
         if self.adc_error_bound >= 0:
             out["corrections"] = self._corrections(ref, dec, n_ev)
-        return out, ref, dec
+        return out, sym, ref, dec
 
     def _corrections(self, ref: P.Hits, dec: P.Hits, n_ev: int) -> ak.Array:
         """The "corrections" product (per event: hit index delta in canonical order, quantised ADC correction)
@@ -326,26 +337,25 @@ class PixelVQCodec(Codec):
         return _jagged({"dhit": dhit.astype(np.uint32), "dadc": corr.astype(np.int16)},
                        np.bincount(ev_of, minlength=n_ev))
 
-    def _symbols(self, hits, first_entry=0):
-        """The raw symbols of every patch: (hits, patches, shape code, coded mask, charge index, VQ codes of the
-        multi-hit patches, multi-hit flag)."""
-        h, p = self.patches(hits, first_entry, dense_adc=False)
+    def _symbols(self, hits, first_entry=0) -> "Symbols":
+        """The raw symbols of every patch of one call, and where each input hit went (see Symbols)."""
+        h, p, order, hit_patch, slot = self._extract(hits, first_entry, dense_adc=False)
         import hepvq_core
 
+        hit_cluster = p.cluster[hit_patch]
         shape, mask = self.shape_index(p.mask)
         # totals, hit counts and the multi-hit patches' fractions over the coded masks, in the core, from the hits
         # (no dense (patches, size) ADC matrix; hepvq_core.patch_fractions on it gives the same)
-        order, hit_patch, slot = self._last_hits
         total, nhit, x = hepvq_core.patch_fractions_hits(mask, self.size, hit_patch, slot, order, h.adc)
         keep = total > 0  # lossy-position mode may leave a patch with no hit (never a multi-hit one): drop it
-        self._last_all_kept = bool(keep.all())
-        if not self._last_all_kept:
+        all_kept = bool(keep.all())
+        if not all_kept:
             p = _take_patches(p, keep)
             shape, mask, total, nhit = shape[keep], mask[keep], total[keep], nhit[keep]
         charge = quantise_charge(total, self.levels)
         multi = nhit >= 2
         codes = self._run_encoder(x, None, mask[multi])
-        return h, p, shape, mask, charge, codes, multi
+        return Symbols(h, p, shape, mask, charge, codes, multi, order, hit_patch, slot, hit_cluster, all_kept)
 
     # Context ranking: the charge index and the VQ codes depend strongly on the patch's shape (a 2-pixel patch
     # uses few codes, a big cluster large charges).  A static table per shape (from training, in the settings)
@@ -627,6 +637,24 @@ class PixelVQCodec(Codec):
                 "adc_error_bound": self.adc_error_bound}
 
 
+class Symbols(NamedTuple):
+    """One encode call's patches and symbols (returned, never kept on the codec: a codec serves many callers).
+    The first seven are what the stream writers use: ``h, p, shape, mask, charge, codes, multi = sym[:7]``."""
+
+    h: P.Hits                 # the input hits (flattened, input order)
+    p: P.Patches              # patches in canonical order (without the dropped empty ones)
+    shape: np.ndarray         # shape code per patch (table index or escape)
+    mask: np.ndarray          # mask actually coded per patch
+    charge: np.ndarray        # charge level index per patch
+    codes: np.ndarray         # VQ codes of the multi-hit patches (rows, stages)
+    multi: np.ndarray         # multi-hit flag per patch
+    order: np.ndarray         # hit order[k] of h sits in patch hit_patch[k] (of the patches before the drop),
+    hit_patch: np.ndarray     # slot slot[k]
+    slot: np.ndarray
+    hit_cluster: np.ndarray   # cluster of each hit, canonical order
+    all_kept: bool            # no patch dropped (always in lossless-position mode)
+
+
 def refuse_zero_adc(h: P.Hits, first_entry: int, codec: str) -> None:
     """ADC 0 is below every zero-suppression threshold; the codecs cannot code it exactly (a patch's occupancy is
     "ADC > 0"), so such a hit is refused up front rather than dropped."""
@@ -791,7 +819,8 @@ class PixelSparseCodec(Codec):
 
         return requantize(adc, self.adc_bits, self.adc_min, self.adc_max, self.mode).astype(np.int64)
 
-    def encode(self, hits: ak.Array, first_entry: int = 0) -> dict[str, ak.Array]:
+    def encode(self, hits: ak.Array, first_entry: int = 0) -> EncodeResult:
+        """EncodeResult(one blob per event, report {events, hits})."""
         from hepvq.baselines import sparse_streams
         from hepvq.baselines.sparse import encode_sparse
 
@@ -816,7 +845,8 @@ class PixelSparseCodec(Codec):
             blobs.append(np.frombuffer(blob, dtype=np.uint8))
         counts = np.array([len(b) for b in blobs], dtype=np.int64)
         flat = np.concatenate(blobs) if blobs else np.zeros(0, np.uint8)
-        return {"": ak.unflatten(ak.zip({"blob": flat}), counts)}
+        return EncodeResult({"": ak.unflatten(ak.zip({"blob": flat}), counts)},
+                            {"events": int(h.n_events), "hits": int(len(h.adc))})
 
     def decode(self, products: dict[str, ak.Array]) -> ak.Array:
         """Format-2 blobs by the compiled core (core/src/sparse_streams.cpp, as the C++ reader decodes them)."""

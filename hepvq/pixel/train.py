@@ -215,7 +215,7 @@ def fit_ranks(ckpt: dict, hits: ak.Array, max_events: int = 20) -> dict:
     plain = {"settings": {k: v for k, v in ckpt["settings"].items() if k != "ranks"}, "model": ckpt["model"]}
     with tempfile.TemporaryDirectory(prefix=".hepvq-tmp-ranks-") as tmp:
         codec = PixelVQCodec.from_directory(export_model(plain, tmp))
-        _h, _p, shape, _mask, charge, codes, multi = codec._symbols(hits[:max_events])
+        _h, _p, shape, _mask, charge, codes, multi = codec._symbols(hits[:max_events])[:7]
     ranks, keys = _rank_tables(codec, shape, charge, codes, multi, _p.det)
     ckpt["settings"]["shape_context"] = dict(ckpt["settings"].get("shape_context") or {}, keys=keys)
     return ranks
@@ -252,7 +252,7 @@ def calibrate_directory(model_dir, hits: ak.Array, max_events: int = 20) -> None
     settings.pop("ranks", None)
     path.write_text(json.dumps(settings, indent=1, sort_keys=True))
     codec = PixelVQCodec.from_directory(model_dir)
-    _h, p, shape, _mask, charge, codes, multi = codec._symbols(hits[:max_events])
+    _h, p, shape, _mask, charge, codes, multi = codec._symbols(hits[:max_events])[:7]
     if not codec.ctx_bitfields:
         codec.ctx_bitfields = [(20, 15), (2, 63)]
     settings["ranks"], keys = _rank_tables(codec, shape, charge, codes, multi, p.det)

@@ -47,7 +47,7 @@ import awkward as ak
 import numpy as np
 
 from hepvq.codecs import residual
-from hepvq.codecs.base import Codec, register_codec
+from hepvq.codecs.base import Codec, EncodeResult, register_codec
 from hepvq.errors import DataError, ModelError
 from hepvq.tpc import coords as coordcode
 from hepvq.tpc import inr_np, quantise
@@ -107,11 +107,6 @@ class TpcInrCodec(Codec):
         self.fit = {**DEFAULT_FIT, **(fit or {})}
         self.amortised = amortised
         self.threshold, self.shape, self.n_sectors = int(threshold), tuple(shape), int(n_sectors)
-        self.stats = {"fit_time_s": 0.0, "encode_time_s": 0.0, "sectors": 0, "events": 0}
-        # time split (issue 13): the networks (encoder / decoder ONNX or fit, INR evaluation) and the coordinate
-        # and residual streams (the compiled core, or zstd / LZMA for format 1); encode and decode
-        self.stats.update({"encode_network_s": 0.0, "encode_streams_s": 0.0, "decode_network_s": 0.0,
-                           "decode_streams_s": 0.0, "decoded_sectors": 0})
 
     # ------------------------------------------------------------------ sizes
     def _tensor_shapes(self) -> list[tuple[int, ...]]:
@@ -127,13 +122,19 @@ class TpcInrCodec(Codec):
         return quantise.blob_size(self._tensor_shapes(), self.quant)
 
     # ------------------------------------------------------------------ encode
-    def encode(self, hits: ak.Array, first_entry: int = 0) -> dict[str, ak.Array]:
-        """``first_entry``: entry number of hits[0], for error messages."""
+    def encode(self, hits: ak.Array, first_entry: int = 0) -> EncodeResult:
+        """EncodeResult(products, report of this call: events, hits, sectors (coded), sectors_without_code,
+        seconds encode_time_s, fit_time_s and the split (issue 13) into the networks (encoder ONNX or fit, INR
+        evaluation: encode_network_s) and the coordinate and residual streams (the compiled core, or zstd / LZMA
+        for format 1: encode_streams_s)).  ``first_entry``: entry number of hits[0], for error messages."""
         t0 = time.perf_counter()
+        st = {"events": len(hits), "hits": 0, "sectors": 0, "sectors_without_code": 0, "encode_time_s": 0.0,
+              "fit_time_s": 0.0, "encode_network_s": 0.0, "encode_streams_s": 0.0}
         n_ev = len(hits)
         cols = {f: ak.to_numpy(ak.flatten(hits[f])).astype(np.int64) for f in ("sector", "layer", "phi", "z", "adc")}
         counts = ak.to_numpy(ak.num(hits["adc"])).astype(np.int64)
         offs = np.concatenate([[0], np.cumsum(counts)])
+        st["hits"] = int(offs[-1])
         P, Z, L = self.shape
         for f, n in (("sector", self.n_sectors), ("phi", P), ("z", Z), ("layer", L), ("adc", 1024)):
             if len(cols[f]) and (cols[f].min() < 0 or cols[f].max() >= n):
@@ -164,7 +165,7 @@ class TpcInrCodec(Codec):
                                     f"layer={c['layer'][i]} phi={c['phi'][i]} z={c['z'][i]} (hits must have distinct "
                                     "positions)") from err
                 coord_blobs.append(blob)
-                self.stats["encode_streams_s"] += time.perf_counter() - ts
+                st["encode_streams_s"] += time.perf_counter() - ts
                 ev_hits.append([c[f][order] for f in ("sector", "layer", "phi", "z", "adc")])
             for s in secs:
                 m = c["sector"] == s
@@ -172,11 +173,11 @@ class TpcInrCodec(Codec):
                 vol[c["phi"][m], c["z"][m], c["layer"][m]] = c["adc"][m]
                 jobs.append(vol)
         tn = time.perf_counter()
-        blobs = self._encode_volumes(jobs)
-        self.stats["encode_network_s"] += time.perf_counter() - tn
-        tr, net0 = time.perf_counter(), self.stats["encode_network_s"]
-        res_blobs = self._residuals(ev_sectors, ev_hits, blobs) if self.adc_error_bound >= 0 else None
-        self.stats["encode_streams_s"] += time.perf_counter() - tr - (self.stats["encode_network_s"] - net0)
+        blobs = self._encode_volumes(jobs, st)
+        st["encode_network_s"] += time.perf_counter() - tn
+        tr, net0 = time.perf_counter(), st["encode_network_s"]
+        res_blobs = self._residuals(ev_sectors, ev_hits, blobs, st) if self.adc_error_bound >= 0 else None
+        st["encode_streams_s"] += time.perf_counter() - tr - (st["encode_network_s"] - net0)
         per_event, j = [], 0
         for e in range(n_ev):
             k = len(ev_sectors[e])
@@ -191,12 +192,11 @@ class TpcInrCodec(Codec):
             out["coords"] = _bytes_records(coord_blobs)
         if res_blobs is not None:
             out["residuals"] = _bytes_records(res_blobs)
-        self.stats["encode_time_s"] += time.perf_counter() - t0
-        self.stats["sectors"] += len(jobs)
-        self.stats["events"] += n_ev
-        return out
+        st["encode_time_s"] = time.perf_counter() - t0
+        st["sectors"] = len(jobs)
+        return EncodeResult(out, st)
 
-    def _encode_volumes(self, vols: list[np.ndarray]) -> list[bytes]:
+    def _encode_volumes(self, vols: list[np.ndarray], st: dict) -> list[bytes]:
         if not vols:
             return []
         zc = zstandard.ZstdCompressor(level=19)
@@ -217,11 +217,11 @@ class TpcInrCodec(Codec):
             batch = np.stack(vols[i:i + max_s])
             # a progress bar when a caller asked for one (hepvq-bench --tpc-fit on a terminal)
             res = fit_sectors(batch, self.arch, strategy=strategy, quiet=not getattr(self, "progress", False), **f)
-            self.stats["fit_time_s"] += res.fit_time
+            st["fit_time_s"] += res.fit_time
             out += [zc.compress(quantise.pack(res.sector_params(s), self.quant)) for s in range(len(batch))]
         return out
 
-    def _residuals(self, ev_sectors, ev_hits, blobs) -> list[bytes]:
+    def _residuals(self, ev_sectors, ev_hits, blobs, st: dict) -> list[bytes]:
         """Per event, the quantised residuals against exactly what decode() predicts from the stored (quantised)
         code. A sector's code is dropped (blob b"": constant prediction, the threshold) where its residuals alone
         take fewer bytes than code + residuals, so the error-bounded codec never pays for an INR that does not
@@ -234,7 +234,7 @@ class TpcInrCodec(Codec):
                 m = s_ == s
                 tn = time.perf_counter()
                 pred = self._predict_hits({int(s): self._sector_fn(blobs[j])}, s_[m], l_[m], p_[m], z_[m])
-                self.stats["encode_network_s"] += time.perf_counter() - tn
+                st["encode_network_s"] += time.perf_counter() - tn
                 pos = (s_[m], l_[m], p_[m], z_[m])
                 with_code = len(blobs[j]) + len(self._pack(residual.quantise(adc[m] - pred, bound), *pos))
                 if with_code < len(self._pack(residual.quantise(adc[m] - self.threshold, bound), *pos)):
@@ -243,7 +243,7 @@ class TpcInrCodec(Codec):
                     blobs[j] = b""
                 j += 1
             out.append(self._pack(residual.quantise(adc - base, bound), s_, l_, p_, z_))
-        self.stats["sectors_without_code"] = self.stats.get("sectors_without_code", 0) + sum(not b for b in blobs)
+        st["sectors_without_code"] = sum(not b for b in blobs)
         return out
 
     def _pack(self, q, s_, l_, p_, z_) -> bytes:
@@ -265,6 +265,12 @@ class TpcInrCodec(Codec):
         return lambda x, ctx=None: inr_np.forward(self.arch, tensors, x) * ADC_MAX
 
     def decode(self, products: dict[str, ak.Array]) -> ak.Array:
+        return self.decode_timed(products)[0]
+
+    def decode_timed(self, products: dict[str, ak.Array]) -> tuple[ak.Array, dict]:
+        """(decoded hits, {decoded_sectors, decode_network_s, decode_streams_s} of this call): the time split of
+        decode (the network's code and evaluation vs the coordinate / residual streams)."""
+        st = {"decoded_sectors": 0, "decode_network_s": 0.0, "decode_streams_s": 0.0}
         if "" not in products or "weights" not in products:
             raise ModelError(f"tpc_inr: products '' and 'weights' are needed, found {sorted(products)}")
         main = products[""]
@@ -295,8 +301,8 @@ class TpcInrCodec(Codec):
             o = np.concatenate([[0], np.cumsum(nb)])
             tn = time.perf_counter()  # the network's code (zstd, dequantised): network time
             fns = {int(s): self._sector_fn(w[o[i]:o[i + 1]]) for i, s in enumerate(secs)}
-            self.stats["decode_network_s"] += time.perf_counter() - tn
-            self.stats["decoded_sectors"] += len(secs)
+            st["decode_network_s"] += time.perf_counter() - tn
+            st["decoded_sectors"] += len(secs)
             if self.mode == "hybrid":
                 ts = time.perf_counter()
                 if self.tables is not None:
@@ -305,9 +311,9 @@ class TpcInrCodec(Codec):
                 else:
                     s_, l_, p_, z_ = coordcode.decode(coords[e], self.shape)
                 tn = time.perf_counter()
-                self.stats["decode_streams_s"] += tn - ts
+                st["decode_streams_s"] += tn - ts
                 adc = self._predict_hits(fns, s_, l_, p_, z_)
-                self.stats["decode_network_s"] += time.perf_counter() - tn
+                st["decode_network_s"] += time.perf_counter() - tn
                 if residuals is not None:
                     ts = time.perf_counter()
                     if self.tables is not None:
@@ -315,7 +321,7 @@ class TpcInrCodec(Codec):
                                                  self.tables, what=f"tpc_inr residuals of event {e}")
                     else:
                         q = residual.unpack(residuals[e])
-                    self.stats["decode_streams_s"] += time.perf_counter() - ts
+                    st["decode_streams_s"] += time.perf_counter() - ts
                     if len(q) != len(adc):
                         raise ModelError(f"tpc_inr: event {e} has {len(q)} residuals for {len(adc)} hits")
                     # no clip to the threshold: below-threshold hits come back within the bound (B = 0: exactly)
@@ -333,12 +339,12 @@ class TpcInrCodec(Codec):
                 for s, fn in fns.items():
                     tn = time.perf_counter()
                     a = np.clip(np.rint(fn(grid)), 0, 1023).reshape(self.shape)
-                    self.stats["decode_network_s"] += time.perf_counter() - tn
+                    st["decode_network_s"] += time.perf_counter() - tn
                     p_, z_, l_ = np.nonzero(a >= self.threshold)
                     parts.append({"sector": np.full(len(p_), s), "layer": l_, "phi": p_, "z": z_, "adc": a[p_, z_, l_]})
                 columns.append({f: np.concatenate([p[f] for p in parts]) if parts else np.zeros(0, np.uint16)
                                 for f in ("sector", "layer", "phi", "z", "adc")})
-        return events_from_columns(columns)
+        return events_from_columns(columns), st
 
     def value_ranges(self) -> dict[str, tuple[int, int]]:
         P, Z, L = self.shape
@@ -416,7 +422,7 @@ class TpcInrCodec(Codec):
         return codec
 
     def summary(self) -> dict:
-        return dict(self.stats, mode=self.mode, method=self.method, quant=self.quant, blob_bytes=self.blob_size,
+        return dict(mode=self.mode, method=self.method, quant=self.quant, blob_bytes=self.blob_size,
                     adc_error_bound=self.adc_error_bound, format=self.format)
 
 
