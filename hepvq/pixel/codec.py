@@ -255,8 +255,11 @@ class PixelVQCodec(Codec):
     def _report(self, products: dict, sym: "Symbols") -> dict:
         """The additive figures of one encode call (what the encoder module sums for its end-of-job report)."""
         num = lambda inst: int(ak.sum(ak.num(products[inst], axis=1))) if inst in products else 0  # noqa: E731
-        return {"events": int(sym.h.n_events), "hits": int(len(sym.h.adc)), "patches": num(""),
+        return {"events": int(sym.h.n_events), "hits": int(len(sym.h.adc)), "patches": self._patch_count(products),
                 "escapes": num("escapes"), "corrections": num("corrections")}
+
+    def _patch_count(self, products: dict) -> int:
+        return int(ak.sum(ak.num(products[""], axis=1)))  # format 1: one row per patch
 
     def _encode(self, hits: ak.Array, first_entry: int, want_reconstruction: bool):
         if self.encoder is None:

@@ -512,8 +512,8 @@ class PixelVQFormat2(PixelVQCodec):
             out["corrections"] = self._corrections(ref, dec, h.n_events)
         return out, sym, ref, dec
 
-    def _report(self, products: dict, sym: Symbols) -> dict:
-        return dict(super()._report(products, sym), patches=int(ak.sum(products[""]["npatch"])))
+    def _patch_count(self, products: dict) -> int:
+        return int(ak.sum(products[""]["npatch"]))  # per event: counts, the patches are in the streams
 
     # ---- decode --------------------------------------------------------------------------------------------
     def decode(self, products: dict[str, ak.Array]) -> ak.Array:
