@@ -238,13 +238,15 @@ def test_fractions_from_hits_equal_fractions_from_the_dense_matrix(sample_hits, 
 
 
 def test_fraction_self_check_once_per_decoder_graph(monkeypatch):
-    """The core-vs-onnxruntime check of the fractions runs once per process for a decoder graph (and its
-    providers): a second codec of the same model reuses the verdict, a failed verdict keeps the ONNX path."""
+    """A decoder graph without a recorded verdict (hepvq.pixel.core_check): the core-vs-onnxruntime check of the
+    fractions runs once per process for it (and its providers): a second codec of the same model reuses the
+    verdict, a failed verdict keeps the ONNX path."""
     calls = []
     real = core._fractions_agree
     monkeypatch.setattr(core, "_AGREES", {})
     monkeypatch.setattr(core, "_fractions_agree", lambda c, m: calls.append(c) or real(c, m))
     first = PixelVQCodec.from_directory(MODEL)
+    first.settings.pop("core_check")  # as a model exported before verdicts were recorded
     assert first.core_model.has_codebooks
     again = PixelVQCodec.from_metadata(first.metadata())
     assert again.core_model.has_codebooks and len(calls) == 1

@@ -418,27 +418,17 @@ class PixelVQCodec(Codec):
         return self.encoder.run({"x": x, "mask": m}, batch_size=self.batch_size)["indices"].astype(np.int64)
 
     def _make_fast_search(self):
-        """The numpy search of a one-stage VQ encoder, if the ONNX graph agrees with it on random patches."""
-        from hepvq.pixel import fastsearch
+        """The core's search of a one-stage VQ encoder: trusted when the settings record that it equals this
+        encoder.onnx (hepvq.pixel.core_check, made at export), else checked against onnxruntime now."""
+        from hepvq.pixel import core_check, fastsearch
 
         fast = fastsearch.from_onnx(self.encoder_bytes, _read_onnx_props(self.encoder), self.pc)
         if fast is None:
             return None
-        rng = np.random.default_rng(12345)
-        n = 1024
-        m = rng.random((n, self.size)) < rng.uniform(0.05, 0.6, (n, 1))
-        m[np.arange(n), rng.integers(0, self.size, n)] = True
-        m[np.arange(n), rng.integers(0, self.size, n)] = True
-        adc = np.where(m, rng.integers(self.adc_min, self.adc_max + 1, m.shape), 0)
-        x = (adc / adc.sum(1, keepdims=True)).astype(np.float32)
-        mf = m.astype(np.float32)
-        keep = m.sum(1) >= 2
-        x, mf = x[keep], mf[keep]
-        idx, amb = fast.search(x, mf, P.dense_to_mask(mf > 0))
-        ref = self._run_onnx_encoder(x, mf)[:, 0]
-        if not np.array_equal(idx[~amb], ref[~amb]):
-            return None
-        return fast
+        agrees = core_check.recorded(self.settings, "encoder", self.encoder.sha256)
+        if agrees is None:
+            agrees = core_check.search_agrees(self, fast)
+        return fast if agrees else None
 
     def _run_decoder(self, codes, m):
         """Fractions (n, size) float32 of code symbols and dense masks: from the core's codebooks where it has

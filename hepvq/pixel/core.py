@@ -3,8 +3,9 @@ core model, products flattened to the core's streams, decoded hits back as awkwa
 
 The fractions of classical-VQ models (one or more summed codebook stages) are computed by the core itself,
 in float32 exactly as the exported ``decoder.onnx`` does -- checked against onnxruntime on random patches
-when the codec is built, falling back to onnxruntime if they differ (e.g. a kernel that sums in another
-order).  Other charge models (VQ-VAE) run their ONNX decoder on the multi-hit patches the core lists."""
+when the model is exported and recorded with the graph's sha256 (hepvq.pixel.core_check), or, for a graph
+without a record, when the codec is first used; onnxruntime computes them if they differ (e.g. a kernel that
+sums in another order).  Other charge models (VQ-VAE) run their ONNX decoder on the multi-hit patches the core lists."""
 from __future__ import annotations
 
 import awkward as ak
@@ -12,13 +13,14 @@ import numpy as np
 
 import hepvq_core
 from hepvq.codecs import options
+from hepvq.pixel import core_check
 from hepvq.pixel import patches as P
 
 _SELF_CHECK_ROWS = 4096
 
 
-# verdicts of the self-check, once per process for each (decoder graph, onnxruntime providers): a job or an
-# analysis opening many files written with one model checks it once (the check costs ~50 ms per open)
+# verdicts of the self-check of graphs without a recorded one, once per process for each (decoder graph,
+# onnxruntime providers asked for): a job or an analysis opening many such files checks the model once
 _AGREES: dict[tuple, bool] = {}
 
 
@@ -28,10 +30,13 @@ def core_model(codec) -> "hepvq_core.PixelVQModel":
     books = _codebooks(codec)
     model = _make(codec, books or [])
     if books:
-        key = (codec.decoder.sha256, tuple(codec.decoder.providers))
-        if key not in _AGREES:
-            _AGREES[key] = _fractions_agree(codec, model)
-        if not _AGREES[key]:
+        agrees = core_check.recorded(codec.settings, "decoder", codec.decoder.sha256)
+        if agrees is None:  # no verdict recorded for this graph: check it now (onnxruntime), once per process
+            key = (codec.decoder.sha256, codec.decoder.requested_providers)
+            if key not in _AGREES:
+                _AGREES[key] = _fractions_agree(codec, model)
+            agrees = _AGREES[key]
+        if not agrees:
             model = _make(codec, [])
     return model
 

@@ -108,6 +108,9 @@ def export_model(ckpt: dict, outdir) -> Path:
     (out / ENCODER_FILE).write_bytes(enc_bytes)
     (out / DECODER_FILE).write_bytes(dec_bytes)
     (out / SETTINGS_FILE).write_text(json.dumps(settings, indent=1, sort_keys=True))
+    from hepvq.pixel import core_check
+
+    core_check.record(out)  # whether the compiled core equals these graphs, once, so jobs need not re-check
     return out
 
 

@@ -69,4 +69,17 @@ def external_tensor(model_bytes: bytes) -> str | None:
     return None
 
 
-__all__ = ["external_tensor", "NotProtobuf"]
+_MODEL_METADATA_PROPS, _ENTRY_KEY, _ENTRY_VALUE = 14, 1, 2
+
+
+def metadata_props(model_bytes: bytes) -> dict[str, str]:
+    """ModelProto.metadata_props as a dict (what onnxruntime's custom_metadata_map gives), without a session."""
+    props = {}
+    for field, wire, value in _fields(memoryview(model_bytes)):
+        if field == _MODEL_METADATA_PROPS and wire == 2:
+            entry = {f: bytes(v).decode("utf-8", "replace") for f, w, v in _fields(value) if w == 2}
+            props[entry.get(_ENTRY_KEY, "")] = entry.get(_ENTRY_VALUE, "")
+    return props
+
+
+__all__ = ["external_tensor", "metadata_props", "NotProtobuf"]
