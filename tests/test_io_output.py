@@ -9,7 +9,7 @@ import uproot
 
 import hepvq
 import hepvq.config as cms
-from hepvq.codecs import Codec, register_codec
+from hepvq.codecs import Codec, EncodeResult, register_codec
 from hepvq.errors import ParameterError
 from hepvq.framework import EDProducer, EventProcessor, register_module
 from hepvq.io.metadata import read_cfg, read_metadata
@@ -30,7 +30,7 @@ class HalfAdcCodec(Codec):
     def encode(self, hits):
         packed = ak.zip({"detId": hits.detId, "row": hits.row, "col": hits.col,
                          "q": ak.values_astype(hits.adc // self.scale, np.uint8)})
-        return {"": packed, "count": ak.values_astype(ak.num(hits), np.int32)}
+        return EncodeResult({"": packed, "count": ak.values_astype(ak.num(hits), np.int32)}, {})
 
     def decode(self, products):
         p = products[""]
