@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <numeric>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "hepvq/parallel.hpp"
 #include "hepvq/stream.hpp"
@@ -21,8 +23,283 @@ struct Key {
     if (row != o.row) return row < o.row;
     return col < o.col;
   }
-  bool operator==(const Key& o) const { return event == o.event && det == o.det && row == o.row && col == o.col; }
 };
+
+const char* const kRangeError = "extract_patches: row/col beyond 2^20 or more than 2^24 clusters in a module";
+
+int bits(std::uint64_t v) { return v ? 64 - __builtin_clzll(v) : 0; }
+
+// Hits in (event, detId, row, col) order: pointers to the input itself when it comes strictly sorted (as DIGIs
+// usually do; one threaded pass checks it), else to sorted copies; and the first hit of each (event, detId) group.
+struct SortedHits {
+  const std::int64_t *ev, *det, *r, *c;
+  std::vector<std::int64_t> ev_v, det_v, r_v, c_v;
+  std::vector<std::size_t> gstart;  // group starts, then n
+};
+
+// Groups of a strictly sorted input (true), or false when some hit is not above its predecessor (unsorted input or
+// a duplicated pixel), checked on `threads` ranges of hits.
+bool sorted_groups(const PixelHitsIn& h, int threads, std::vector<std::size_t>& gstart) {
+  const std::size_t n = h.n;
+  const std::size_t t = std::max<std::size_t>(1, std::min<std::size_t>(std::max(threads, 1), n / 65536));
+  std::vector<std::vector<std::size_t>> starts(t);
+  std::vector<char> ok(t, 1);
+  parallel_ranges(t, static_cast<int>(t), 1, [&](std::size_t u, std::size_t v) {
+    for (std::size_t w = u; w < v; ++w) {
+      const std::size_t a = n / t * w, b = w + 1 == t ? n : n / t * (w + 1);
+      auto& s = starts[w];
+      bool good = true;
+      for (std::size_t k = a; k < b; ++k) {
+        if (k == 0) {
+          s.push_back(0);
+          continue;
+        }
+        const std::int64_t e0 = h.event[k - 1], e1 = h.event[k], d0 = h.det[k - 1], d1 = h.det[k];
+        if (e0 != e1 || d0 != d1) {
+          good = good && (e0 < e1 || (e0 == e1 && d0 < d1));
+          s.push_back(k);
+        } else {
+          const std::int64_t r0 = h.row[k - 1], r1 = h.row[k];
+          good = good && (r0 < r1 || (r0 == r1 && h.col[k - 1] < h.col[k]));
+        }
+      }
+      ok[w] = good;
+    }
+  });
+  for (char g : ok)
+    if (!g) return false;
+  gstart.clear();
+  for (auto& s : starts) gstart.insert(gstart.end(), s.begin(), s.end());
+  gstart.push_back(n);
+  return true;
+}
+
+void sort_hits(const PixelHitsIn& h, int threads, std::vector<std::int64_t>& order, SortedHits& s) {
+  const std::size_t n = h.n;
+  order.resize(n);
+  if (sorted_groups(h, threads, s.gstart)) {  // the identity order, the input as is
+    parallel_ranges(n, threads, 1 << 18, [&](std::size_t a, std::size_t b) {
+      for (std::size_t k = a; k < b; ++k) order[k] = static_cast<std::int64_t>(k);
+    });
+    s.ev = h.event;
+    s.det = h.det;
+    s.r = h.row;
+    s.c = h.col;
+    return;
+  }
+  order = sort_order(h);
+  s.ev_v.resize(n);
+  s.det_v.resize(n);
+  s.r_v.resize(n);
+  s.c_v.resize(n);
+  for (std::size_t k = 0; k < n; ++k) {
+    const std::int64_t i = order[k];
+    s.ev_v[k] = h.event[i];
+    s.det_v[k] = h.det[i];
+    s.r_v[k] = h.row[i];
+    s.c_v[k] = h.col[i];
+  }
+  s.ev = s.ev_v.data();
+  s.det = s.det_v.data();
+  s.r = s.r_v.data();
+  s.c = s.c_v.data();
+  const std::int64_t *ev = s.ev, *det = s.det, *r = s.r, *c = s.c;
+  s.gstart.clear();
+  for (std::size_t k = 0; k < n; ++k)
+    if (k == 0 || ev[k] != ev[k - 1] || det[k] != det[k - 1]) s.gstart.push_back(k);
+  s.gstart.push_back(n);
+  for (std::size_t k = 1; k < n; ++k)
+    if (ev[k] == ev[k - 1] && det[k] == det[k - 1] && r[k] == r[k - 1] && c[k] == c[k - 1])
+      throw DataError("duplicate pixel DIGI: event " + std::to_string(ev[k]) + ", detId=" + std::to_string(det[k]) +
+                      " row=" + std::to_string(r[k]) + " col=" + std::to_string(c[k]));
+}
+
+// The patches of one thread's groups, in output order: anchor, group, cluster (counted from the thread's first),
+// mask. Hits get the thread-local patch number (made global once every thread's count is known) and their slot.
+struct RangePatches {
+  std::vector<std::uint32_t> ar, ac, group, cluster;
+  std::vector<std::uint64_t> mask;
+  std::uint32_t n_clusters = 0;
+};
+
+// Scratch of one thread, sized by the largest group it meets.
+struct Scratch {
+  std::vector<std::uint32_t> run_start, parent, run_lab, lab, hit_tile;
+  std::vector<std::int64_t> rmin, rmax, cmin, cmax;
+  std::vector<std::uint64_t> tile_base, keys, pmask;
+  std::vector<std::uint32_t> tile_patch;
+  std::vector<std::uint32_t> p_ar, p_ac, p_lab, rank;
+  std::vector<std::pair<std::uint64_t, std::uint32_t>> pairs;
+  template <class V>
+  static typename V::value_type* at_least(V& v, std::size_t m) {
+    if (v.size() < m) v.resize(std::max(m, v.size() * 2));
+    return v.data();
+  }
+};
+
+// Clusters (8-connected, numbered in order of their first hit), anchors and patches of group g: each cluster's
+// bounding box is a grid of patch-sized tiles, a hit's tile is found by arithmetic, the non-empty tiles are the
+// patches, and only those (not the hits) are sorted by (anchor col, anchor row, cluster).
+void group_patches(const SortedHits& s, std::size_t g, int pr, int pc, Scratch& w, RangePatches& out,
+                   std::int64_t* hit_patch, std::int64_t* slot) {
+  const std::size_t a = s.gstart[g], m = s.gstart[g + 1] - a;  // m < 2^32 hits (checked by the caller)
+  const std::int64_t *r = s.r + a, *c = s.c + a;
+  // runs: hits of one row at consecutive cols; clusters are unions of runs that touch in consecutive rows
+  std::uint32_t* run_start = Scratch::at_least(w.run_start, m + 1);
+  std::uint32_t nr = 0;
+  for (std::uint32_t k = 0; k < m; ++k)
+    if (k == 0 || r[k] != r[k - 1] || c[k] != c[k - 1] + 1) run_start[nr++] = k;
+  run_start[nr] = static_cast<std::uint32_t>(m);
+  auto row_of = [&](std::uint32_t j) { return r[run_start[j]]; };
+  auto lo_of = [&](std::uint32_t j) { return c[run_start[j]]; };
+  auto hi_of = [&](std::uint32_t j) { return c[run_start[j + 1] - 1]; };
+  std::uint32_t* parent = Scratch::at_least(w.parent, std::max<std::size_t>(nr, 1));
+  for (std::uint32_t j = 0; j < nr; ++j) parent[j] = j;
+  auto find = [&](std::uint32_t i) {
+    while (parent[i] != i) {
+      parent[i] = parent[parent[i]];
+      i = parent[i];
+    }
+    return i;
+  };
+  auto unite = [&](std::uint32_t x, std::uint32_t y) {  // the root is the smallest member (its first run)
+    x = find(x);
+    y = find(y);
+    if (x < y) parent[y] = x;
+    else if (y < x) parent[x] = y;
+  };
+  std::uint32_t next = 0;  // first run of the row below the current run's row that may touch it
+  for (std::uint32_t j = 0; j < nr; ++j) {
+    const std::int64_t rj = row_of(j), lo = lo_of(j), hi = hi_of(j);
+    if (next <= j) next = j + 1;
+    while (next < nr && (row_of(next) < rj + 1 || (row_of(next) == rj + 1 && hi_of(next) < lo - 1))) ++next;
+    for (std::uint32_t q = next; q < nr && row_of(q) == rj + 1 && lo_of(q) <= hi + 1; ++q) unite(j, q);
+  }
+  // cluster of each hit (0.. in order of first hit) and its bounding box (runs sorted by row: the first run has
+  // the lowest row, the last the highest)
+  std::uint32_t* lab = Scratch::at_least(w.lab, m);
+  std::uint32_t* run_lab = Scratch::at_least(w.run_lab, std::max<std::size_t>(nr, 1));
+  std::int64_t *rmin = Scratch::at_least(w.rmin, m), *rmax = Scratch::at_least(w.rmax, m);
+  std::int64_t *cmin = Scratch::at_least(w.cmin, m), *cmax = Scratch::at_least(w.cmax, m);
+  std::uint32_t ncl = 0;
+  for (std::uint32_t j = 0; j < nr; ++j) {
+    const std::uint32_t root = find(j);
+    std::uint32_t l;
+    if (root == j) {
+      l = ncl++;
+      rmin[l] = rmax[l] = row_of(j);
+      cmin[l] = lo_of(j);
+      cmax[l] = hi_of(j);
+    } else {
+      l = run_lab[root];
+      rmax[l] = row_of(j);
+      cmin[l] = std::min(cmin[l], lo_of(j));
+      cmax[l] = std::max(cmax[l], hi_of(j));
+    }
+    run_lab[j] = l;
+    for (std::uint32_t k = run_start[j]; k < run_start[j + 1]; ++k) lab[k] = l;
+  }
+  if (ncl - 1 >= (1u << 24)) throw std::invalid_argument(kRangeError);
+  // tiles of each cluster's box (a box spans at most m rows and m cols: 8-connected); a sparse, far-reaching
+  // cluster (many more tiles than hits) has its tiles numbered in a hash-free way by a sort of its hits instead
+  const bool pow2 = (pr & (pr - 1)) == 0 && (pc & (pc - 1)) == 0;
+  const int sr = __builtin_ctz(static_cast<unsigned>(pr)), sc = __builtin_ctz(static_cast<unsigned>(pc));
+  auto tile_r = [&](std::int64_t d) { return pow2 ? d >> sr : d / pr; };
+  auto tile_c = [&](std::int64_t d) { return pow2 ? d >> sc : d / pc; };
+  std::uint64_t* tile_base = Scratch::at_least(w.tile_base, std::size_t{ncl} + 1);
+  std::uint64_t n_tiles = 0;
+  for (std::uint32_t l = 0; l < ncl; ++l) {
+    tile_base[l] = n_tiles;
+    n_tiles += static_cast<std::uint64_t>(tile_r(rmax[l] - rmin[l]) + 1) * static_cast<std::uint64_t>(tile_c(cmax[l] - cmin[l]) + 1);
+  }
+  std::uint32_t* hit_tile = Scratch::at_least(w.hit_tile, m);  // the hit's patch (creation order)
+  std::uint32_t *p_ar = Scratch::at_least(w.p_ar, m), *p_ac = Scratch::at_least(w.p_ac, m);
+  std::uint32_t* p_lab = Scratch::at_least(w.p_lab, m);
+  std::uint32_t np = 0, max_ar = 0, max_ac = 0;
+  auto new_patch = [&](std::int64_t a_r, std::int64_t a_c, std::uint32_t l) {
+    if (a_c < 0 || a_c >= (1 << 20) || a_r < 0 || a_r >= (1 << 20)) throw std::invalid_argument(kRangeError);
+    p_ar[np] = static_cast<std::uint32_t>(a_r);
+    p_ac[np] = static_cast<std::uint32_t>(a_c);
+    p_lab[np] = l;
+    max_ar = std::max(max_ar, p_ar[np]);
+    max_ac = std::max(max_ac, p_ac[np]);
+    return np++;
+  };
+  if (n_tiles <= 4 * static_cast<std::uint64_t>(m) + 1024) {
+    std::uint32_t* tile_patch = Scratch::at_least(w.tile_patch, n_tiles);  // UINT32_MAX: no patch yet (np < m)
+    std::fill(tile_patch, tile_patch + n_tiles, UINT32_MAX);
+    for (std::size_t k = 0; k < m; ++k) {
+      const std::uint32_t l = lab[k];
+      const std::int64_t tr = tile_r(r[k] - rmin[l]), tc = tile_c(c[k] - cmin[l]);
+      const std::uint64_t ti = tile_base[l] + static_cast<std::uint64_t>(tr * (tile_c(cmax[l] - cmin[l]) + 1) + tc);
+      if (tile_patch[ti] == UINT32_MAX) tile_patch[ti] = new_patch(rmin[l] + tr * pr, cmin[l] + tc * pc, l);
+      hit_tile[k] = tile_patch[ti];
+    }
+  } else {  // hits sorted by (cluster, tile row, tile col): equal neighbours share a patch
+    auto& pairs = w.pairs;
+    pairs.resize(m);
+    for (std::size_t k = 0; k < m; ++k) {
+      const std::uint32_t l = lab[k];
+      // tile row/col < 2^20 where the anchors are (checked in new_patch); clamped here only to keep the key
+      const std::uint64_t tr = static_cast<std::uint64_t>(std::min<std::int64_t>(tile_r(r[k] - rmin[l]), (1 << 20) - 1));
+      const std::uint64_t tc = static_cast<std::uint64_t>(std::min<std::int64_t>(tile_c(c[k] - cmin[l]), (1 << 20) - 1));
+      pairs[k] = {(static_cast<std::uint64_t>(l) << 40) | (tr << 20) | tc, static_cast<std::uint32_t>(k)};
+    }
+    std::sort(pairs.begin(), pairs.end());
+    for (std::size_t t = 0; t < m; ++t) {
+      const std::uint32_t k = pairs[t].second, l = lab[k];
+      if (t == 0 || pairs[t].first != pairs[t - 1].first)
+        new_patch(rmin[l] + tile_r(r[k] - rmin[l]) * pr, cmin[l] + tile_c(c[k] - cmin[l]) * pc, l);
+      hit_tile[k] = np - 1;
+    }
+  }
+  // the patches sorted by (anchor col, anchor row, cluster): one 64-bit key each with the patch's number in the
+  // low bits when everything fits (always for real modules), else (key, patch) pairs
+  const int b_idx = bits(np - 1), b_rel = bits(ncl - 1), b_ar = bits(max_ar), b_ac = bits(max_ac);
+  std::uint32_t* rank = Scratch::at_least(w.rank, np);
+  std::uint64_t* keys = Scratch::at_least(w.keys, np);
+  std::uint32_t* by_rank = Scratch::at_least(w.run_start, np);  // the runs are done: their buffer is free
+  if (b_idx + b_rel + b_ar + b_ac <= 64) {
+    const int s_rel = b_idx, s_ar = b_idx + b_rel, s_ac = s_ar + b_ar;
+    bool in_order = true;
+    for (std::uint32_t j = 0; j < np; ++j) {
+      keys[j] = (static_cast<std::uint64_t>(p_ac[j]) << s_ac) | (static_cast<std::uint64_t>(p_ar[j]) << s_ar) |
+                (static_cast<std::uint64_t>(p_lab[j]) << s_rel) | j;
+      in_order = in_order && (j == 0 || keys[j - 1] < keys[j]);
+    }
+    if (!in_order) std::sort(keys, keys + np);
+    const std::uint64_t idx_mask = (1ULL << b_idx) - 1;  // b_idx < 32
+    for (std::uint32_t t = 0; t < np; ++t) by_rank[t] = static_cast<std::uint32_t>(keys[t] & idx_mask);
+  } else {
+    auto& pairs = w.pairs;
+    pairs.resize(np);
+    for (std::uint32_t j = 0; j < np; ++j)
+      pairs[j] = {(static_cast<std::uint64_t>(p_ac[j]) << 44) | (static_cast<std::uint64_t>(p_ar[j]) << 24) | p_lab[j], j};
+    std::sort(pairs.begin(), pairs.begin() + np);
+    for (std::uint32_t t = 0; t < np; ++t) by_rank[t] = pairs[t].second;
+  }
+  for (std::uint32_t t = 0; t < np; ++t) rank[by_rank[t]] = t;
+  // hits: patch number (of this thread's range) and slot; patches: anchor, group, cluster, mask
+  const std::size_t p0 = out.mask.size();
+  std::uint64_t* pmask = Scratch::at_least(w.pmask, np);
+  std::fill(pmask, pmask + np, 0);
+  for (std::size_t k = 0; k < m; ++k) {
+    const std::uint32_t j = hit_tile[k], t = rank[j];
+    const std::int64_t sl = (r[k] - p_ar[j]) * pc + (c[k] - p_ac[j]);
+    hit_patch[a + k] = static_cast<std::int64_t>(p0 + t);
+    slot[a + k] = sl;
+    pmask[t] |= 1ULL << sl;
+  }
+  for (std::uint32_t t = 0; t < np; ++t) {
+    const std::uint32_t j = by_rank[t];
+    out.ar.push_back(p_ar[j]);
+    out.ac.push_back(p_ac[j]);
+    out.group.push_back(static_cast<std::uint32_t>(g));
+    out.cluster.push_back(out.n_clusters + p_lab[j]);
+    out.mask.push_back(pmask[t]);
+  }
+  out.n_clusters += ncl;  // < 2^32: fewer clusters than hits
+}
 
 }  // namespace
 
@@ -38,223 +315,76 @@ std::vector<std::int64_t> sort_order(const PixelHitsIn& h) {
 
 PatchSet extract_patches(const PixelHitsIn& h, int pr, int pc, int module_rows, int module_cols, bool dense_adc,
                          int threads) {
-  if (pr * pc > 64) throw std::invalid_argument("patch of more than 64 pixels");
+  if (pr < 1 || pc < 1 || pr * pc > 64) throw std::invalid_argument("patch of more than 64 pixels");
+  (void)module_rows;
+  (void)module_cols;
   PatchSet out;
   const std::size_t n = h.n;
   if (n >= (1ULL << 32)) throw std::invalid_argument("extract_patches: more than 2^32 hits in one call");
-  out.order = sort_order(h);
-  const auto& order = out.order;
-  bool identity = true;
-  for (std::size_t k = 0; k < n && identity; ++k) identity = order[k] == static_cast<std::int64_t>(k);
-  // hits in sorted order: the input itself when it comes sorted (as DIGIs usually do), else sorted copies
-  std::vector<std::int64_t> ev_v, det_v, r_v, c_v;
-  const std::int64_t *ev = h.event, *det = h.det, *r = h.row, *c = h.col;
-  if (!identity) {
-    ev_v.resize(n);
-    det_v.resize(n);
-    r_v.resize(n);
-    c_v.resize(n);
-    for (std::size_t k = 0; k < n; ++k) {
-      const std::int64_t i = order[k];
-      ev_v[k] = h.event[i];
-      det_v[k] = h.det[i];
-      r_v[k] = h.row[i];
-      c_v[k] = h.col[i];
-    }
-    ev = ev_v.data();
-    det = det_v.data();
-    r = r_v.data();
-    c = c_v.data();
-  }
-  // groups of one (event, detId)
-  std::vector<std::size_t> gstart;
-  for (std::size_t k = 0; k < n; ++k)
-    if (k == 0 || ev[k] != ev[k - 1] || det[k] != det[k - 1]) gstart.push_back(k);
-  gstart.push_back(n);
-  for (std::size_t k = 1; k < n; ++k)
-    if (ev[k] == ev[k - 1] && det[k] == det[k - 1] && r[k] == r[k - 1] && c[k] == c[k - 1])
-      throw DataError("duplicate pixel DIGI: event " + std::to_string(ev[k]) + ", detId=" + std::to_string(det[k]) +
-                      " row=" + std::to_string(r[k]) + " col=" + std::to_string(c[k]));
-  (void)module_rows;
-  (void)module_cols;
-
-  // 8-connected clusters: union-find whose root is the smallest member (sorted position)
-  std::vector<std::uint32_t> parent(n);
-  std::iota(parent.begin(), parent.end(), 0u);
-  auto find = [&](std::uint32_t i) {
-    while (parent[i] != i) {
-      parent[i] = parent[parent[i]];
-      i = parent[i];
-    }
-    return i;
-  };
-  auto unite = [&](std::uint32_t a, std::uint32_t b) {
-    a = find(a);
-    b = find(b);
-    if (a == b) return;
-    if (a < b) parent[b] = a;
-    else parent[a] = b;
-  };
-  // the groups split into ranges of about equal hits, one per thread: every step that works group by group runs
-  // on them in parallel (groups share no hit, cluster or patch; each range's patches follow the previous
-  // range's, so the output does not depend on the number of threads)
-  const std::size_t n_groups = gstart.size() - 1;
+  SortedHits s;
+  sort_hits(h, threads, out.order, s);
+  // the groups split into ranges of about equal hits, one per thread (groups share no hit, cluster or patch; each
+  // range's patches follow the previous range's, so the output does not depend on the number of threads)
+  const std::size_t n_groups = s.gstart.size() - 1;
   const std::size_t workers =
       std::max<std::size_t>(1, std::min<std::size_t>(static_cast<std::size_t>(std::max(threads, 1)), n / 65536));
   std::vector<std::size_t> gcut(workers + 1, n_groups);
   gcut[0] = 0;
   for (std::size_t w = 1; w < workers; ++w)
     gcut[w] = static_cast<std::size_t>(
-        std::lower_bound(gstart.begin(), gstart.begin() + static_cast<std::ptrdiff_t>(n_groups), n / workers * w) -
-        gstart.begin());
+        std::lower_bound(s.gstart.begin(), s.gstart.begin() + static_cast<std::ptrdiff_t>(n_groups), n / workers * w) -
+        s.gstart.begin());
   auto on_ranges = [&](auto&& fn) {  // fn(range w): groups gcut[w] .. gcut[w + 1]
     parallel_ranges(workers, static_cast<int>(workers), 1, [&](std::size_t u, std::size_t v) {
       for (std::size_t w = u; w < v; ++w) fn(w);
     });
   };
+  out.hit_patch.resize(n);
+  out.slot.resize(n);
+  std::vector<RangePatches> rp(workers);
   on_ranges([&](std::size_t w) {
-    for (std::size_t g = gcut[w]; g < gcut[w + 1]; ++g) {
-      const std::size_t a = gstart[g], b = gstart[g + 1];
-      std::size_t next = a;  // first hit of the row below the current hit's row
-      for (std::size_t k = a; k < b; ++k) {
-        if (k + 1 < b && r[k + 1] == r[k] && c[k + 1] == c[k] + 1)
-          unite(static_cast<std::uint32_t>(k), static_cast<std::uint32_t>(k + 1));
-        // hits of row r + 1 with |col - c| <= 1 (sorted: a window found by advancing `next`)
-        if (next <= k) next = k + 1;
-        while (next < b && (r[next] < r[k] + 1 || (r[next] == r[k] + 1 && c[next] < c[k] - 1))) ++next;
-        for (std::size_t q = next; q < b && r[q] == r[k] + 1 && c[q] <= c[k] + 1; ++q)
-          unite(static_cast<std::uint32_t>(k), static_cast<std::uint32_t>(q));
-      }
-    }
-  });
-  std::vector<std::uint32_t> lab(n);
-  std::uint32_t ncl = 0;
-  for (std::size_t k = 0; k < n; ++k) {
-    const std::uint32_t root = find(static_cast<std::uint32_t>(k));
-    lab[k] = root == k ? ncl++ : lab[root];
-  }
-  parent = std::vector<std::uint32_t>();
-  // bounding-box corners; a hit's anchor is corner + (offset / patch size) * patch size, computed once per hit
-  // (shifts for the usual power-of-two patch sizes)
-  std::vector<std::int64_t> rmin(ncl, INT64_MAX), cmin(ncl, INT64_MAX);
-  std::vector<std::uint32_t> ar_v(n), ac_v(n);
-  on_ranges([&](std::size_t w) {
-    const std::size_t k0 = gstart[gcut[w]], k1 = gstart[gcut[w + 1]];
-    for (std::size_t k = k0; k < k1; ++k) {
-      rmin[lab[k]] = std::min(rmin[lab[k]], r[k]);
-      cmin[lab[k]] = std::min(cmin[lab[k]], c[k]);
-    }
-    const bool pow2 = (pr & (pr - 1)) == 0 && (pc & (pc - 1)) == 0;
-    const int sr = __builtin_ctz(static_cast<unsigned>(pr)), sc = __builtin_ctz(static_cast<unsigned>(pc));
-    for (std::size_t k = k0; k < k1; ++k) {
-      const std::int64_t r0 = rmin[lab[k]], c0 = cmin[lab[k]];
-      const std::int64_t ar = pow2 ? r0 + (((r[k] - r0) >> sr) << sr) : r0 + (r[k] - r0) / pr * pr;
-      const std::int64_t ac = pow2 ? c0 + (((c[k] - c0) >> sc) << sc) : c0 + (c[k] - c0) / pc * pc;
-      if (ac < 0 || ac >= (1 << 20) || ar < 0 || ar >= (1 << 20))
-        throw std::invalid_argument("extract_patches: row/col beyond 2^20 or more than 2^24 clusters in a module");
-      ar_v[k] = static_cast<std::uint32_t>(ar);
-      ac_v[k] = static_cast<std::uint32_t>(ac);
-    }
-  });
-  rmin = std::vector<std::int64_t>();
-  cmin = std::vector<std::int64_t>();
-  // patches per group sorted by (anchor col, anchor row, cluster): one 64-bit key per hit within its group
-  // (anchors < 2^20, cluster rank in the group < 2^24). Hits of one patch share every patch field, so their
-  // order among themselves does not change the output. When the key's fields and the hit's rank in its group
-  // fit 64 bits together (always for real modules), one uint64 per hit is sorted; else (key, hit) pairs.
-  const int size = pr * pc;
-  auto bits = [](std::uint64_t v) { return v ? 64 - __builtin_clzll(v) : 0; };
-  std::uint32_t max_ar = 0, max_ac = 0;
-  std::uint64_t max_rel = 0, max_group = 0;
-  for (std::size_t k = 0; k < n; ++k) {
-    max_ar = std::max(max_ar, ar_v[k]);
-    max_ac = std::max(max_ac, ac_v[k]);
-  }
-  for (std::size_t g = 0; g + 1 < gstart.size(); ++g) {
-    // a group's clusters have the labels lab[a] .. (first label of the next group) - 1: numbered in order of
-    // their first hit, which is their root
-    const std::size_t a = gstart[g], b = gstart[g + 1];
-    const std::uint32_t next = b < n ? lab[b] : ncl;
-    max_rel = std::max<std::uint64_t>(max_rel, next - lab[a] - 1);
-    max_group = std::max<std::uint64_t>(max_group, b - a - 1);
-  }
-  if (max_rel >= (1u << 24))
-    throw std::invalid_argument("extract_patches: row/col beyond 2^20 or more than 2^24 clusters in a module");
-  const int b_idx = bits(max_group), b_rel = bits(max_rel), b_ar = bits(max_ar), b_ac = bits(max_ac);
-  const bool packed = b_idx + b_rel + b_ar + b_ac <= 64;
-  const int s_rel = b_idx, s_ar = b_idx + b_rel, s_ac = b_idx + b_rel + b_ar;
-  std::vector<std::uint64_t> packed_keys(packed ? n : 0);
-  std::vector<std::pair<std::uint64_t, std::uint32_t>> pairs(packed ? 0 : n);
-  on_ranges([&](std::size_t w) {
-    for (std::size_t g = gcut[w]; g < gcut[w + 1]; ++g) {
-      const std::size_t a = gstart[g], b = gstart[g + 1];
-      const std::uint32_t lab0 = lab[a];
-      bool in_order = true;
-      if (packed) {
-        for (std::size_t k = a; k < b; ++k) {
-          packed_keys[k] = (static_cast<std::uint64_t>(ac_v[k]) << s_ac) |
-                           (static_cast<std::uint64_t>(ar_v[k]) << s_ar) |
-                           (static_cast<std::uint64_t>(lab[k] - lab0) << s_rel) | static_cast<std::uint64_t>(k - a);
-          in_order = in_order && (k == a || packed_keys[k - 1] < packed_keys[k]);
-        }
-        if (!in_order) std::sort(packed_keys.begin() + a, packed_keys.begin() + b);
-      } else {
-        for (std::size_t k = a; k < b; ++k) {
-          pairs[k] = {(static_cast<std::uint64_t>(ac_v[k]) << 44) | (static_cast<std::uint64_t>(ar_v[k]) << 24) |
-                          static_cast<std::uint64_t>(lab[k] - lab0),
-                      static_cast<std::uint32_t>(k)};
-          in_order = in_order && (k == a || pairs[k - 1] < pairs[k]);
-        }
-        if (!in_order) std::sort(pairs.begin() + a, pairs.begin() + b);
-      }
-    }
-  });
-  // the t-th hit in patch order (its index k) and its patch key within the group
-  const std::uint64_t idx_mask = b_idx >= 64 ? ~0ULL : ((1ULL << b_idx) - 1);
-  auto hit_at = [&](std::size_t t, std::size_t a) -> std::size_t {
-    return packed ? a + static_cast<std::size_t>(packed_keys[t] & idx_mask) : pairs[t].second;
-  };
-  auto key_at = [&](std::size_t t) -> std::uint64_t { return packed ? packed_keys[t] >> s_rel : pairs[t].first; };
-  std::vector<std::size_t> first_patch(workers + 1, 0);  // patches of range w: first_patch[w] ..
-  on_ranges([&](std::size_t w) {
-    std::size_t m = 0;
+    Scratch scratch;
+    const std::size_t hits = s.gstart[gcut[w + 1]] - s.gstart[gcut[w]];
+    for (auto* v : {&rp[w].ar, &rp[w].ac, &rp[w].group, &rp[w].cluster}) v->reserve(hits / 4 + 16);
+    rp[w].mask.reserve(hits / 4 + 16);
     for (std::size_t g = gcut[w]; g < gcut[w + 1]; ++g)
-      for (std::size_t t = gstart[g]; t < gstart[g + 1]; ++t) m += t == gstart[g] || key_at(t) != key_at(t - 1);
-    first_patch[w + 1] = m;
+      group_patches(s, g, pr, pc, scratch, rp[w], out.hit_patch.data(), out.slot.data());
   });
-  for (std::size_t w = 0; w < workers; ++w) first_patch[w + 1] += first_patch[w];
+  // every range's patches and clusters after the previous ranges'
+  std::vector<std::size_t> first_patch(workers + 1, 0);
+  std::vector<std::int64_t> first_cluster(workers + 1, 0);
+  for (std::size_t w = 0; w < workers; ++w) {
+    first_patch[w + 1] = first_patch[w] + rp[w].mask.size();
+    first_cluster[w + 1] = first_cluster[w] + rp[w].n_clusters;
+  }
   const std::size_t n_patches = first_patch[workers];
+  const int size = pr * pc;
   out.event.resize(n_patches);
   out.det.resize(n_patches);
   out.row.resize(n_patches);
   out.col.resize(n_patches);
-  out.mask.assign(n_patches, 0);
+  out.mask.resize(n_patches);
   out.cluster.resize(n_patches);
   if (dense_adc) out.adc.assign(n_patches * size, 0);
-  out.hit_patch.resize(n);
-  out.slot.resize(n);
   on_ranges([&](std::size_t w) {
-    std::size_t next_p = first_patch[w], p = next_p;
-    for (std::size_t g = gcut[w]; g < gcut[w + 1]; ++g) {
-      const std::size_t a = gstart[g], b = gstart[g + 1];
-      for (std::size_t t = a; t < b; ++t) {
-        const std::size_t k = hit_at(t, a);
-        const std::int64_t ar = ar_v[k], ac = ac_v[k];
-        if (t == a || key_at(t) != key_at(t - 1)) {  // a new patch: a new group or a new key
-          p = next_p++;
-          out.event[p] = ev[k];
-          out.det[p] = det[k];
-          out.row[p] = ar;
-          out.col[p] = ac;
-          out.cluster[p] = lab[k];
-        }
-        const std::int64_t s = (r[k] - ar) * pc + (c[k] - ac);
-        out.hit_patch[k] = static_cast<std::int64_t>(p);
-        out.slot[k] = s;
-        if (dense_adc) out.adc[p * size + s] = h.adc[order[k]];
-        out.mask[p] |= 1ULL << s;
-      }
+    const RangePatches& q = rp[w];
+    const std::size_t p0 = first_patch[w];
+    for (std::size_t i = 0; i < q.mask.size(); ++i) {
+      const std::size_t k = s.gstart[q.group[i]];
+      out.event[p0 + i] = s.ev[k];
+      out.det[p0 + i] = s.det[k];
+      out.row[p0 + i] = q.ar[i];
+      out.col[p0 + i] = q.ac[i];
+      out.mask[p0 + i] = q.mask[i];
+      out.cluster[p0 + i] = first_cluster[w] + q.cluster[i];
     }
+    const std::size_t k0 = s.gstart[gcut[w]], k1 = s.gstart[gcut[w + 1]];
+    const auto base = static_cast<std::int64_t>(p0);
+    if (base)
+      for (std::size_t k = k0; k < k1; ++k) out.hit_patch[k] += base;
+    if (dense_adc)
+      for (std::size_t k = k0; k < k1; ++k)
+        out.adc[static_cast<std::size_t>(out.hit_patch[k]) * size + out.slot[k]] = h.adc[out.order[k]];
   });
   return out;
 }
@@ -278,41 +408,41 @@ void patch_fractions(const std::uint64_t* masks, const std::int64_t* adc, std::s
 void patch_fractions_hits(const std::uint64_t* masks, std::size_t n, int size, const std::int64_t* hit_patch,
                           const std::int64_t* slot, const std::int64_t* order, const std::int64_t* adc,
                           std::size_t n_hits, std::int64_t* total, std::int64_t* nhit, std::vector<float>& x) {
-  // hits grouped by patch (counting sort), then each patch's slots as in patch_fractions
-  std::vector<std::uint32_t> start(n + 1, 0);
-  for (std::size_t k = 0; k < n_hits; ++k) {
-    if (hit_patch[k] < 0 || static_cast<std::size_t>(hit_patch[k]) >= n || slot[k] < 0 || slot[k] >= size)
-      throw std::invalid_argument("patch_fractions_hits: hit outside the patches");
-    ++start[hit_patch[k] + 1];
-  }
-  for (std::size_t i = 0; i < n; ++i) start[i + 1] += start[i];
-  std::vector<std::uint32_t> fill(start.begin(), start.end() - 1), members(n_hits);
-  for (std::size_t k = 0; k < n_hits; ++k) members[fill[hit_patch[k]]++] = static_cast<std::uint32_t>(k);
+  // straight from the hits: totals over the mask (one pass), then the fractions of the multi-hit patches (a
+  // second); `seen` refuses two hits at one (patch, slot), which the dense matrix could not hold either
   const std::uint64_t size_mask = size == 64 ? ~0ULL : ((1ULL << size) - 1);
-  std::size_t n_multi = 0;
-  for (std::size_t i = 0; i < n; ++i) n_multi += __builtin_popcountll(masks[i] & size_mask) >= 2;
-  x.assign(n_multi * static_cast<std::size_t>(size), 0.0f);
-  std::int64_t a[64];
-  std::size_t row = 0;
+  std::vector<std::int64_t> row(n);  // row of each multi-hit patch in x, -1 for the others
+  std::int64_t n_multi = 0;
   for (std::size_t i = 0; i < n; ++i) {
-    for (int j = 0; j < size; ++j) a[j] = 0;
-    for (std::uint32_t q = start[i]; q < start[i + 1]; ++q) {
-      const std::uint32_t k = members[q];
-      a[slot[k]] = adc[order[k]];
-    }
-    std::int64_t t = 0;
-    for (int j = 0; j < size; ++j) t += ((masks[i] >> j) & 1) ? a[j] : 0;
-    total[i] = t;
+    total[i] = 0;
     nhit[i] = __builtin_popcountll(masks[i] & size_mask);
-    if (nhit[i] < 2) continue;
-    const double td = static_cast<double>(t);
-    float* xr = x.data() + row * static_cast<std::size_t>(size);
-    for (int j = 0; j < size; ++j)  // as numpy: float64 division, then rounded to float32
-      xr[j] = ((masks[i] >> j) & 1) ? static_cast<float>(static_cast<double>(a[j]) / td) : 0.0f;
-    ++row;
+    row[i] = nhit[i] >= 2 ? n_multi++ : -1;
   }
+  std::vector<std::uint64_t> seen(n, 0);
+  for (std::size_t k = 0; k < n_hits; ++k) {
+    const std::int64_t p = hit_patch[k], s = slot[k];
+    if (p < 0 || static_cast<std::size_t>(p) >= n || s < 0 || s >= size)
+      throw std::invalid_argument("patch_fractions_hits: hit outside the patches");
+    const std::uint64_t bit = 1ULL << s;
+    if (seen[p] & bit) throw std::invalid_argument("patch_fractions_hits: two hits at one (patch, slot)");
+    seen[p] |= bit;
+    if (masks[p] & bit) total[p] += adc[order[k]];
+  }
+  seen = std::vector<std::uint64_t>();
+  x.assign(static_cast<std::size_t>(n_multi) * static_cast<std::size_t>(size), 0.0f);
+  for (std::size_t k = 0; k < n_hits; ++k) {  // as numpy: float64 division, then rounded to float32
+    const std::int64_t p = hit_patch[k], s = slot[k];
+    if (row[p] >= 0 && ((masks[p] >> s) & 1))
+      x[static_cast<std::size_t>(row[p]) * size + s] =
+          static_cast<float>(static_cast<double>(adc[order[k]]) / static_cast<double>(total[p]));
+  }
+  // a mask pixel without a hit reads 0 in the dense matrix: 0 / total, which is 0 unless the total is 0 (NaN)
+  for (std::size_t i = 0; i < n; ++i)
+    if (row[i] >= 0 && total[i] == 0)
+      for (int j = 0; j < size; ++j)
+        if (((masks[i] >> j) & 1) && x[static_cast<std::size_t>(row[i]) * size + j] == 0.0f)
+          x[static_cast<std::size_t>(row[i]) * size + j] = static_cast<float>(0.0 / static_cast<double>(total[i]));
 }
-
 void hit_adc(const float* fractions, std::size_t n_multi, int size, const std::uint8_t* multi,
              const std::int64_t* level, std::size_t n_patches, const std::int64_t* hit_patch, const std::int64_t* slot,
              std::size_t n_hits, std::int64_t adc_min, std::int64_t adc_max, std::int64_t* adc) {

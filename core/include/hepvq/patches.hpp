@@ -30,8 +30,8 @@ std::vector<std::int64_t> sort_order(const PixelHitsIn& h);
 
 // Throws DataError on a duplicated pixel; rows/cols must be inside the module (checked by the caller).
 // dense_adc = false leaves PatchSet::adc empty (patch_fractions_hits works from the hits instead).
-// threads: the (event, detId) groups are clustered and cut on up to that many threads (>= 65536 hits each);
-// the output is the same for any number.
+// threads: the sortedness check and the (event, detId) groups' clustering and cutting run on up to that many
+// threads (>= 65536 hits each); the output is the same for any number.
 PatchSet extract_patches(const PixelHitsIn& h, int patch_rows, int patch_cols, int module_rows, int module_cols,
                          bool dense_adc = true, int threads = 1);
 
@@ -42,7 +42,8 @@ void patch_fractions(const std::uint64_t* masks, const std::int64_t* adc, std::s
                      std::int64_t* total, std::int64_t* nhit, std::vector<float>& x);
 
 // patch_fractions without the dense (n, size) ADC matrix: the ADC of hit order[k] (adc in input order) sits in
-// patch hit_patch[k] at slot slot[k] (extract_patches' outputs). Same totals, hit counts and fractions.
+// patch hit_patch[k] at slot slot[k] (extract_patches' outputs). Same totals, hit counts and fractions, straight
+// from the hits; refuses two hits at one (patch, slot) (a dense matrix could not hold them either).
 void patch_fractions_hits(const std::uint64_t* masks, std::size_t n, int size, const std::int64_t* hit_patch,
                           const std::int64_t* slot, const std::int64_t* order, const std::int64_t* adc,
                           std::size_t n_hits, std::int64_t* total, std::int64_t* nhit, std::vector<float>& x);
