@@ -232,7 +232,7 @@ def main(argv=None):
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--seed", type=int, default=4040)
     ap.add_argument("--out", default="bench_out")
-    ap.add_argument("--chunk-size", type=int, default=20, help="options.chunkSize of the hepvq jobs")
+    ap.add_argument("--chunk-size", type=int, default=10, help="options.chunkSize of the hepvq jobs (10: the main job's)")
     ap.add_argument("--threads", type=int, default=2,
                     help="threads of the hepvq jobs' core loops (-j of hepvq-run, threads= of hepvq.open)")
     ap.add_argument("--format", type=int, choices=(1, 2), default=None,
