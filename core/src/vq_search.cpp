@@ -5,6 +5,11 @@
 #include <limits>
 #include <stdexcept>
 
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#define HEPVQ_X86_KERNELS 1
+#endif
+
 namespace hepvq {
 
 namespace {
@@ -63,181 +68,436 @@ void VQSearch::search_rate(const float* x, const std::uint64_t* masks, const std
   search_impl(x, masks, ctx, n, idx, ambiguous);
 }
 
+namespace {
+constexpr std::size_t kBlock = 65536;  // patches grouped by mask within blocks of this many
+
+// The patches of a block grouped by mask (bits below d), so that the per-(mask, code) part of the objective is
+// computed once per group. order: patch indices, group after group (patch order within a group); start: each
+// group's first position in order, plus n at the end. Buffers are kept between blocks.
+struct MaskGroups {
+  std::vector<std::uint64_t> key;
+  std::vector<std::size_t> start, order, count;
+  std::vector<std::uint32_t> slot, gid;
+
+  void build(const std::uint64_t* masks, std::size_t n, std::uint64_t dmask) {
+    std::size_t cap = 64;  // open addressing, load <= 1/2
+    while (cap < 2 * n) cap *= 2;
+    slot.assign(cap, 0);  // group + 1, 0 = empty
+    gid.resize(n);
+    key.clear();
+    count.clear();
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::uint64_t m = masks[i] & dmask;
+      std::size_t h = static_cast<std::size_t>(((m * 0x9E3779B97F4A7C15ULL) >> 32) & (cap - 1));
+      while (slot[h] && key[slot[h] - 1] != m) h = (h + 1) & (cap - 1);
+      if (!slot[h]) {
+        key.push_back(m);
+        count.push_back(0);
+        slot[h] = static_cast<std::uint32_t>(key.size());
+      }
+      gid[i] = slot[h] - 1;
+      ++count[gid[i]];
+    }
+    start.resize(key.size() + 1);
+    std::size_t s = 0;
+    for (std::size_t q = 0; q < key.size(); ++q) {
+      start[q] = s;
+      s += count[q];
+      count[q] = start[q];
+    }
+    start[key.size()] = s;
+    order.resize(n);
+    for (std::size_t i = 0; i < n; ++i) order[count[gid[i]]++] = i;
+  }
+};
+
+// Exact comparisons only (no arithmetic): the x86 AVX2 kernels below give the same bits as the portable ones.
+// pixel bits of a patch: x != 0 (NaN included) and !(|x| <= 1) (NaN included)
+void pixel_bits(const float* xi, std::size_t d, std::uint64_t& nonzero, std::uint64_t& outside) {
+  nonzero = outside = 0;
+  for (std::size_t j = 0; j < d; ++j) {
+    nonzero |= static_cast<std::uint64_t>(xi[j] != 0.0f) << j;
+    outside |= static_cast<std::uint64_t>(!(std::fabs(xi[j]) <= 1.0f)) << j;
+  }
+}
+
+// codes c with dd[c] <= thr, in code order, into out (room for k + 8); returns their number
+std::size_t compact_le(const float* dd, std::size_t k, float thr, std::uint32_t* out) {
+  std::size_t ns = 0;
+  for (std::size_t c = 0; c < k; ++c) {
+    out[ns] = static_cast<std::uint32_t>(c);
+    ns += dd[c] <= thr ? 1 : 0;
+  }
+  return ns;
+}
+
+// the smallest gm[g] with at least want values of gm[0..kGroups) at or below it (the want-th smallest, repeats
+// counted); no NaN
+float kth_bound(const float* gm, std::size_t want) {
+  float bound = std::numeric_limits<float>::infinity();
+  for (std::size_t g = 0; g < kGroups; ++g) {
+    std::size_t le = 0;
+    for (std::size_t h = 0; h < kGroups; ++h) le += gm[h] <= gm[g] ? 1 : 0;
+    bound = (le >= want && gm[g] < bound) ? gm[g] : bound;
+  }
+  return bound;
+}
+
+// cand[r] = s for the entries of sd[0..ns) ranked r < want by (value, then position); no NaN
+void rank_first(const double* sd, std::size_t ns, std::size_t want, std::size_t* cand) {
+  for (std::size_t s = 0; s < ns; ++s) {
+    const double v = sd[s];
+    std::size_t r = 0;
+    for (std::size_t p = 0; p < ns; ++p) r += (sd[p] < v || (sd[p] == v && p < s)) ? 1 : 0;
+    if (r < want) cand[r] = s;
+  }
+}
+
+#ifdef HEPVQ_X86_KERNELS
+struct CompactTable {  // positions of the set bits of each byte, packed
+  alignas(16) std::uint8_t pos[256][8];
+  CompactTable() {
+    for (unsigned m = 0; m < 256; ++m) {
+      unsigned q = 0;
+      for (unsigned b = 0; b < 8; ++b)
+        if (m & (1u << b)) pos[m][q++] = static_cast<std::uint8_t>(b);
+      for (; q < 8; ++q) pos[m][q] = 0;
+    }
+  }
+};
+const CompactTable kCompact;
+
+__attribute__((target("avx2"))) void pixel_bits_avx2(const float* xi, std::size_t d, std::uint64_t& nonzero,
+                                                      std::uint64_t& outside) {
+  nonzero = outside = 0;
+  const __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f);
+  const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  std::size_t j = 0;
+  for (; j + 8 <= d; j += 8) {
+    const __m256 v = _mm256_loadu_ps(xi + j);
+    const unsigned nz = static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(v, zero, _CMP_NEQ_UQ)));
+    const unsigned in = static_cast<unsigned>(
+        _mm256_movemask_ps(_mm256_cmp_ps(_mm256_and_ps(v, absmask), one, _CMP_LE_OQ)));
+    nonzero |= static_cast<std::uint64_t>(nz) << j;
+    outside |= static_cast<std::uint64_t>(~in & 0xffu) << j;
+  }
+  for (; j < d; ++j) {
+    nonzero |= static_cast<std::uint64_t>(xi[j] != 0.0f) << j;
+    outside |= static_cast<std::uint64_t>(!(std::fabs(xi[j]) <= 1.0f)) << j;
+  }
+}
+
+__attribute__((target("avx2"))) std::size_t compact_le_avx2(const float* dd, std::size_t k, float thr,
+                                                             std::uint32_t* out) {
+  std::size_t ns = 0, c = 0;
+  const __m256 t = _mm256_set1_ps(thr);
+  for (; c + 8 <= k; c += 8) {
+    const unsigned m =
+        static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(dd + c), t, _CMP_LE_OQ)));
+    const __m256i p = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(kCompact.pos[m])));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + ns),
+                        _mm256_add_epi32(p, _mm256_set1_epi32(static_cast<int>(c))));
+    ns += static_cast<std::size_t>(__builtin_popcount(m));
+  }
+  for (; c < k; ++c) {
+    out[ns] = static_cast<std::uint32_t>(c);
+    ns += dd[c] <= thr ? 1 : 0;
+  }
+  return ns;
+}
+
+__attribute__((target("avx2"))) float kth_bound_avx2(const float* gm, std::size_t want) {
+  static_assert(kGroups == 32, "four vectors of eight minima");
+  const __m256 g0 = _mm256_loadu_ps(gm), g1 = _mm256_loadu_ps(gm + 8), g2 = _mm256_loadu_ps(gm + 16),
+               g3 = _mm256_loadu_ps(gm + 24);
+  __m256i c0 = _mm256_setzero_si256(), c1 = c0, c2 = c0, c3 = c0;
+  for (std::size_t h = 0; h < kGroups; ++h) {
+    const __m256 b = _mm256_broadcast_ss(gm + h);
+    c0 = _mm256_sub_epi32(c0, _mm256_castps_si256(_mm256_cmp_ps(b, g0, _CMP_LE_OQ)));
+    c1 = _mm256_sub_epi32(c1, _mm256_castps_si256(_mm256_cmp_ps(b, g1, _CMP_LE_OQ)));
+    c2 = _mm256_sub_epi32(c2, _mm256_castps_si256(_mm256_cmp_ps(b, g2, _CMP_LE_OQ)));
+    c3 = _mm256_sub_epi32(c3, _mm256_castps_si256(_mm256_cmp_ps(b, g3, _CMP_LE_OQ)));
+  }
+  const __m256i w = _mm256_set1_epi32(static_cast<int>(want) - 1);
+  const __m256 inf = _mm256_set1_ps(std::numeric_limits<float>::infinity());
+  const __m256 p0 = _mm256_blendv_ps(inf, g0, _mm256_castsi256_ps(_mm256_cmpgt_epi32(c0, w)));
+  const __m256 p1 = _mm256_blendv_ps(inf, g1, _mm256_castsi256_ps(_mm256_cmpgt_epi32(c1, w)));
+  const __m256 p2 = _mm256_blendv_ps(inf, g2, _mm256_castsi256_ps(_mm256_cmpgt_epi32(c2, w)));
+  const __m256 p3 = _mm256_blendv_ps(inf, g3, _mm256_castsi256_ps(_mm256_cmpgt_epi32(c3, w)));
+  const __m256 m = _mm256_min_ps(_mm256_min_ps(p0, p1), _mm256_min_ps(p2, p3));
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, m);
+  float bound = lanes[0];
+  for (int u = 1; u < 8; ++u) bound = lanes[u] < bound ? lanes[u] : bound;
+  return bound;
+}
+
+// sd padded with +inf to a multiple of 4 (to 32 when ns <= 32). Ranks by value alone first (one comparison per
+// pair); only when two values are equal (ranks repeat) the position breaks the tie, by rank_first.
+__attribute__((target("avx2"))) void rank_first_avx2(const double* sd, std::size_t ns, std::size_t want,
+                                                      std::size_t* cand) {
+  alignas(32) long long lanes[64];
+  if (ns <= 32) {  // the 32 values and their counts in registers
+    __m256d v[8];
+    __m256i acc[8];
+#pragma GCC unroll 8
+    for (int u = 0; u < 8; ++u) {
+      v[u] = _mm256_loadu_pd(sd + 4 * u);
+      acc[u] = _mm256_setzero_si256();
+    }
+    for (std::size_t p = 0; p < ns; ++p) {
+      const __m256d b = _mm256_broadcast_sd(sd + p);
+#pragma GCC unroll 8
+      for (int u = 0; u < 8; ++u) acc[u] = _mm256_sub_epi64(acc[u], _mm256_castpd_si256(_mm256_cmp_pd(b, v[u], _CMP_LT_OQ)));
+    }
+#pragma GCC unroll 8
+    for (int u = 0; u < 8; ++u) _mm256_store_si256(reinterpret_cast<__m256i*>(lanes + 4 * u), acc[u]);
+  } else {
+    const std::size_t np = (ns + 3) & ~std::size_t{3};
+    for (std::size_t s = 0; s < ns; ++s) {
+      const __m256d v = _mm256_broadcast_sd(sd + s);
+      __m256i acc = _mm256_setzero_si256();
+      for (std::size_t p = 0; p < np; p += 4)
+        acc = _mm256_sub_epi64(acc, _mm256_castpd_si256(_mm256_cmp_pd(_mm256_loadu_pd(sd + p), v, _CMP_LT_OQ)));
+      const __m128i h = _mm_add_epi64(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+      lanes[s] = _mm_cvtsi128_si64(h) + _mm_extract_epi64(h, 1);
+    }
+  }
+  std::uint64_t seen = 0;
+  for (std::size_t s = 0; s < ns; ++s) {
+    const std::size_t r = static_cast<std::size_t>(lanes[s]);
+    seen |= std::uint64_t{1} << r;  // r < ns <= 64
+    if (r < want) cand[r] = s;
+  }
+  if (static_cast<std::size_t>(__builtin_popcountll(seen)) != ns) rank_first(sd, ns, want, cand);
+}
+#endif
+}  // namespace
+
+// Per patch (bit-identical to search_exhaustive, tests/test_core_search.py): float32 distances to every code
+// screen out all but the few that can be among the want = topk + 1 nearest; those get the float64 distance in
+// search_exhaustive's order of operations, the want nearest are ranked as its TopK (distance, then lowest code),
+// and the objective of the topk candidates is search_exhaustive's, with the part that depends on (mask, code)
+// only computed once per mask among the patches of a block.
 HEPVQ_MULTIVERSION void VQSearch::search_impl(const float* x, const std::uint64_t* masks, const std::int64_t* ctx,
                                               std::size_t n, std::int64_t* idx, std::uint8_t* ambiguous) const {
   const std::size_t kk = std::min<std::size_t>(static_cast<std::size_t>(topk), k);
   const std::size_t want = std::min(kk + 1, k);
-  if (want == k || k < 2 * kGroups) {  // little to screen out
+  // little to screen out, or a codebook too large for the screening margin below
+  if (want == k || k < 2 * kGroups || want > kGroups || !(max_abs < 1e6)) {
     exhaustive_impl(x, masks, ctx, n, idx, ambiguous);
     return;
   }
+#ifdef HEPVQ_X86_KERNELS
+  const bool avx2 = __builtin_cpu_supports("avx2");
+#endif
+  const std::uint64_t dmask = d >= 64 ? ~0ULL : ((1ULL << d) - 1);
+  MaskGroups groups;
   std::vector<float> dist32(k);
-  std::vector<double> dist(k);
-  std::vector<std::size_t> screened(k + 1);
-  std::vector<std::size_t> cand(want);
-  if (want > kGroups) {
-    exhaustive_impl(x, masks, ctx, n, idx, ambiguous);
-    return;
-  }
+  std::vector<double> sd(std::max<std::size_t>(k + 4, 32));  // sd[s]: float64 distance of code screened[s]
+  std::vector<std::uint32_t> screened(k + 8);
+  std::vector<std::size_t> cand(want);  // positions in screened, nearest first
+  // per (mask, code), filled when the code is first a candidate in the group: the decoded fractions at the
+  // mask's pixels, their centroid (row, col), and whether the clipped total is within tol of the 1e-6 switch
+  std::vector<std::uint8_t> ready(k), tab_amb(k);
+  std::vector<double> tab_f(k * d), tab_fr(k), tab_fc(k);
   int on[64];
-  double xs[64];
-  for (std::size_t i = 0; i < n; ++i) {
-    const float* xi = x + i * d;
-    const std::uint64_t mask = masks[i];
-    int n_on = 0;
-    bool off_zero = true;  // x is zero outside the mask (always, for fractions of the masked pixels), no NaN
-    for (std::size_t j = 0; j < d; ++j) {
-      if ((mask >> j) & 1) on[n_on++] = static_cast<int>(j);
-      else if (xi[j] != 0.0f) off_zero = false;
-      if (!(xi[j] == xi[j])) off_zero = false;
-    }
-    if (!off_zero || n_on == 0) {  // the general case, exhaustively
-      exhaustive_impl(xi, masks + i, ctx ? ctx + i : nullptr, 1, idx + i, ambiguous + i);
-      continue;
-    }
-    double xr = 0, xc = 0;
-    for (std::size_t j = 0; j < d; ++j) {
-      xs[j] = static_cast<double>(xi[j]);
-      xr += xs[j] * pos_r[j];
-      xc += xs[j] * pos_c[j];
-    }
-    // screening: float32 distances sum over the mask of c (c - 2x), pixels taken two at a time (the order of
-    // this sum is free: the margin below bounds any order)
-    {
-      float* __restrict dd = dist32.data();
-      int t = 0;
-      if (n_on % 2) {
-        const float* __restrict a = codebook_t32.data() + static_cast<std::size_t>(on[0]) * k;
-        const float ma = -2.0f * xi[on[0]];
-        for (std::size_t c = 0; c < k; ++c) dd[c] = a[c] * (a[c] + ma);
-        t = 1;
-      } else {
-        for (std::size_t c = 0; c < k; ++c) dd[c] = 0.0f;
+  double xs[64];  // x at the mask's pixels (xs[t] at pixel on[t])
+  for (std::size_t b0 = 0; b0 < n; b0 += kBlock) {
+    const std::size_t nb = std::min(kBlock, n - b0);
+    groups.build(masks + b0, nb, dmask);
+    for (std::size_t gi = 0; gi + 1 < groups.start.size(); ++gi) {
+      const std::uint64_t mask = groups.key[gi];
+      const std::size_t* members = groups.order.data() + groups.start[gi];
+      const std::size_t n_members = groups.start[gi + 1] - groups.start[gi];
+      if (mask == 0) {  // no pixel: the general case
+        for (std::size_t q = 0; q < n_members; ++q) {
+          const std::size_t i = b0 + members[q];
+          exhaustive_impl(x + i * d, masks + i, ctx ? ctx + i : nullptr, 1, idx + i, ambiguous + i);
+        }
+        continue;
       }
-      for (; t < n_on; t += 2) {
-        const float* __restrict a = codebook_t32.data() + static_cast<std::size_t>(on[t]) * k;
-        const float* __restrict b = codebook_t32.data() + static_cast<std::size_t>(on[t + 1]) * k;
-        const float ma = -2.0f * xi[on[t]], mb = -2.0f * xi[on[t + 1]];
-        for (std::size_t c = 0; c < k; ++c) dd[c] += a[c] * (a[c] + ma) + b[c] * (b[c] + mb);
+      int n_on = 0;
+      for (std::uint64_t mb = mask; mb; mb &= mb - 1) on[n_on++] = __builtin_ctzll(mb);
+      const double nm = static_cast<double>(n_on);
+      std::fill(ready.begin(), ready.end(), 0);
+      // |float32 - float64 distance| per code is below n_on terms of |c| (|c| + 2) (|x| <= 1) times a few
+      // float32 roundings (each ~6e-8 relative) plus the codebook's rounding to float32; 1e-5 leaves a wide
+      // margin
+      const double margin = 1e-5 * (nm * max_abs * (max_abs + 2.0) + 1.0);
+      for (std::size_t q = 0; q < n_members; ++q) {
+        const std::size_t i = b0 + members[q];
+        if (q + 2 < n_members) {  // the block's x is in cache but not in order
+          const std::size_t i2 = b0 + members[q + 2];
+          __builtin_prefetch(x + i2 * d);
+          __builtin_prefetch(x + i2 * d + d - 1);
+        }
+        const float* xi = x + i * d;
+        // the fast path wants x zero outside the mask (always, for fractions of the masked pixels) and |x| <= 1
+        // (fractions; the margin assumes it); no NaN, no infinity
+        std::uint64_t nonzero, outside;
+#ifdef HEPVQ_X86_KERNELS
+        if (avx2) pixel_bits_avx2(xi, d, nonzero, outside);
+        else
+#endif
+          pixel_bits(xi, d, nonzero, outside);
+        if (outside || (nonzero & ~mask)) {
+          exhaustive_impl(xi, masks + i, ctx ? ctx + i : nullptr, 1, idx + i, ambiguous + i);
+          continue;
+        }
+        // centroid of x: search_exhaustive sums over every pixel in pixel order; the terms skipped here
+        // (outside the mask) are exact zeros, which can change only the sign of a zero sum, and xr, xc enter
+        // the objective squared (er * er): the objective is the same bit for bit
+        double xr = 0, xc = 0;
+        for (int t = 0; t < n_on; ++t) {
+          const int j = on[t];
+          xs[t] = static_cast<double>(xi[j]);
+          xr += xs[t] * pos_r[j];
+          xc += xs[t] * pos_c[j];
+        }
+        // screening: float32 distances sum over the mask of c (c - 2x), pixels taken two at a time (the order
+        // of this sum is free: the margin bounds any order)
+        {
+          float* __restrict dd = dist32.data();
+          int t = 0;
+          if (n_on % 2) {
+            const float* __restrict a = codebook_t32.data() + static_cast<std::size_t>(on[0]) * k;
+            const float ma = -2.0f * xi[on[0]];
+            for (std::size_t c = 0; c < k; ++c) dd[c] = a[c] * (a[c] + ma);
+            t = 1;
+          } else {
+            for (std::size_t c = 0; c < k; ++c) dd[c] = 0.0f;
+          }
+          for (; t < n_on; t += 2) {
+            const float* __restrict a = codebook_t32.data() + static_cast<std::size_t>(on[t]) * k;
+            const float* __restrict b = codebook_t32.data() + static_cast<std::size_t>(on[t + 1]) * k;
+            const float ma = -2.0f * xi[on[t]], mb = -2.0f * xi[on[t + 1]];
+            for (std::size_t c = 0; c < k; ++c) dd[c] += a[c] * (a[c] + ma) + b[c] * (b[c] + mb);
+          }
+        }
+        // an upper bound of the want-th smallest float32 distance: the want-th smallest (with repeats) of the
+        // minima of G groups (codes c, c + G, c + 2G, ...), i.e. the smallest minimum with at least want
+        // minima at or below it: want groups have a code at or below it (no NaN: x and codebook finite)
+        float gmin[kGroups];
+        {
+          const float* __restrict dd = dist32.data();
+          float* __restrict gm = gmin;
+          for (std::size_t g = 0; g < kGroups; ++g) gm[g] = dd[g];
+          const std::size_t full = k / kGroups * kGroups;
+          for (std::size_t r = kGroups; r < full; r += kGroups)
+            for (std::size_t g = 0; g < kGroups; ++g) gm[g] = dd[r + g] < gm[g] ? dd[r + g] : gm[g];
+          for (std::size_t c = full; c < k; ++c) gm[c - full] = dd[c] < gm[c - full] ? dd[c] : gm[c - full];
+        }
+        float bound32;
+#ifdef HEPVQ_X86_KERNELS
+        if (avx2) bound32 = kth_bound_avx2(gmin, want);
+        else
+#endif
+          bound32 = kth_bound(gmin, want);
+        // a code among the want nearest in float64 has a float32 distance <= the bound + 2 margins: want codes
+        // have float32 distances <= bound, so float64 ones <= bound + margin, so the want-th float64 distance
+        // too, and the code's float32 distance is within one more margin
+        const double thr64 = static_cast<double>(bound32) + 2.0 * margin;
+        float thr = static_cast<float>(thr64);
+        if (static_cast<double>(thr) < thr64) thr = std::nextafter(thr, std::numeric_limits<float>::infinity());
+        std::size_t ns;  // codes at or below the threshold, in code order
+#ifdef HEPVQ_X86_KERNELS
+        if (avx2) ns = compact_le_avx2(dist32.data(), k, thr, screened.data());
+        else
+#endif
+          ns = compact_le(dist32.data(), k, thr, screened.data());
+        // float64 distances of the screened codes: the same operations in the same order as search_exhaustive
+        // (pixels in ascending order, acc += c * (c + (-2 x)))
+        double m2x[64];
+        for (int t = 0; t < n_on; ++t) m2x[t] = -2.0 * xs[t];
+        for (std::size_t s = 0; s < ns; ++s) {
+          const double* cv = codebook_t.data() + screened[s];  // codebook_t[j * k + code]: the group's rows in cache
+          double acc = 0.0;
+          for (int t = 0; t < n_on; ++t) {
+            const double ct = cv[static_cast<std::size_t>(on[t]) * k];
+            acc += ct * (ct + m2x[t]);
+          }
+          sd[s] = acc;
+        }
+        // the want nearest among them in search_exhaustive's order (distance, then lowest code first): the rank
+        // of screened[s] counts the codes before it in that order (screened is in code order), without branches
+        if (ns <= 64) {
+          const std::size_t padded = ns <= 32 ? 32 : (ns + 3) & ~std::size_t{3};
+          for (std::size_t p = ns; p < padded; ++p) sd[p] = std::numeric_limits<double>::infinity();
+#ifdef HEPVQ_X86_KERNELS
+          if (avx2) rank_first_avx2(sd.data(), ns, want, cand.data());
+          else
+#endif
+            rank_first(sd.data(), ns, want, cand.data());
+        } else {  // a flat neighbourhood: insertion as search_exhaustive
+          for (std::size_t s = 0; s < want; ++s) {
+            std::size_t p = s;
+            while (p > 0 && sd[cand[p - 1]] > sd[s]) {
+              cand[p] = cand[p - 1];
+              --p;
+            }
+            cand[p] = s;
+          }
+          double worst = sd[cand[want - 1]];
+          for (std::size_t s = want; s < ns; ++s) {
+            const double v = sd[s];
+            if (!(v < worst)) continue;
+            std::size_t p = want - 1;
+            while (p > 0 && sd[cand[p - 1]] > v) {
+              cand[p] = cand[p - 1];
+              --p;
+            }
+            cand[p] = s;
+            worst = sd[cand[want - 1]];
+          }
+        }
+        bool amb = want > kk && (sd[cand[kk]] - sd[cand[kk - 1]]) < tol;
+        // objective of each candidate's decoded fractions (x is zero outside the mask: no off-mask terms), the
+        // operations of search_exhaustive; fractions and centroid depend on (mask, code) only: once per group
+        double best = std::numeric_limits<double>::infinity(), second = best;
+        std::size_t best_c = screened[cand[0]];
+        for (std::size_t r = 0; r < kk; ++r) {
+          const std::size_t code = screened[cand[r]];
+          double* f = tab_f.data() + code * static_cast<std::size_t>(n_on);
+          if (!ready[code]) {
+            const double* cv = codebook.data() + code * d;
+            double tot = 0;
+            for (int t = 0; t < n_on; ++t) tot += std::max(cv[on[t]], 0.0);
+            tab_amb[code] = std::abs(tot - 1e-6) < tol ? 1 : 0;
+            const bool valid = tot > 1e-6;
+            double fr = 0, fc = 0;
+            for (int t = 0; t < n_on; ++t) {
+              const int j = on[t];
+              f[t] = valid ? std::max(cv[j], 0.0) / tot : 1.0 / nm;
+              fr += f[t] * pos_r[j];
+              fc += f[t] * pos_c[j];
+            }
+            tab_fr[code] = fr;
+            tab_fc[code] = fc;
+            ready[code] = 1;
+          }
+          amb |= tab_amb[code] != 0;
+          double ff = 0;
+          for (int t = 0; t < n_on; ++t) {
+            const double e = f[t] - xs[t];
+            ff += e * e;
+          }
+          const double er = tab_fr[code] - xr, ec = tab_fc[code] - xc;
+          double obj = er * er + ec * ec + lam * ff;
+          if (ctx) obj = obj + rate(ctx, i, code);  // as the numpy oracle: objective + mu * bits
+          if (obj < best) {
+            second = best;
+            best = obj;
+            best_c = code;
+          } else if (obj < second) {
+            second = obj;
+          }
+        }
+        if (kk > 1 && (second - best) < tol) amb = true;
+        idx[i] = static_cast<std::int64_t>(best_c);
+        ambiguous[i] = amb ? 1 : 0;
       }
     }
-    // an upper bound of the want-th smallest float32 distance: the want-th smallest of the minima of G groups
-    // (codes c, c + G, c + 2G, ...): want groups have a code at or below it
-    float gmin[kGroups];
-    {
-      const float* __restrict dd = dist32.data();
-      float* __restrict gm = gmin;
-      for (std::size_t g = 0; g < kGroups; ++g) gm[g] = dd[g];
-      const std::size_t full = k / kGroups * kGroups;
-      for (std::size_t r = kGroups; r < full; r += kGroups)
-        for (std::size_t g = 0; g < kGroups; ++g) gm[g] = dd[r + g] < gm[g] ? dd[r + g] : gm[g];
-      for (std::size_t c = full; c < k; ++c) gm[c - full] = dd[c] < gm[c - full] ? dd[c] : gm[c - full];
-    }
-    for (std::size_t g = 0; g < want; ++g) {  // gmin[0..want) sorted ascending, then the rest inserted
-      std::size_t p = g;
-      const float v = gmin[g];
-      while (p > 0 && gmin[p - 1] > v) {
-        gmin[p] = gmin[p - 1];
-        --p;
-      }
-      gmin[p] = v;
-    }
-    for (std::size_t g = want; g < kGroups; ++g) {
-      const float v = gmin[g];
-      if (!(v < gmin[want - 1])) continue;
-      std::size_t p = want - 1;
-      while (p > 0 && gmin[p - 1] > v) {
-        gmin[p] = gmin[p - 1];
-        --p;
-      }
-      gmin[p] = v;
-    }
-    const float bound32 = gmin[want - 1];
-    // |float32 - float64 distance| per code is below n_on terms of |c| (|c| + 2) times a few float32 roundings
-    // (each ~6e-8 relative) plus the codebook's rounding to float32; 1e-5 leaves a wide margin. A code among
-    // the want nearest in float64 then has a float32 distance <= the want-th float32 distance + 2 margins.
-    const double margin = 1e-5 * (static_cast<double>(n_on) * max_abs * (max_abs + 2.0) + 1.0);
-    const double thr64 = static_cast<double>(bound32) + 2.0 * margin;
-    float thr = static_cast<float>(thr64);
-    if (static_cast<double>(thr) < thr64) thr = std::nextafter(thr, std::numeric_limits<float>::infinity());
-    std::size_t ns = 0;  // codes at or below the threshold, in code order (blocks of 8 tested at once)
-    for (std::size_t c0 = 0; c0 < k; c0 += 8) {
-      const std::size_t m = std::min<std::size_t>(8, k - c0);
-      unsigned bits = 0;
-      for (std::size_t u = 0; u < m; ++u) bits |= (dist32[c0 + u] <= thr ? 1u : 0u) << u;
-      while (bits) {
-        screened[ns++] = c0 + static_cast<std::size_t>(__builtin_ctz(bits));
-        bits &= bits - 1;
-      }
-    }
-    // float64 distances of the screened codes, the same operations in the same order as search_exhaustive
-    for (std::size_t q = 0; q < ns; ++q) {
-      const std::size_t c = screened[q];
-      double acc = 0.0;
-      for (int t = 0; t < n_on; ++t) {
-        const double ct = codebook_t[static_cast<std::size_t>(on[t]) * k + c];
-        const double m2x = -2.0 * xs[on[t]];
-        acc += ct * (ct + m2x);
-      }
-      dist[c] = acc;
-    }
-    // the want nearest among them, in code order as search_exhaustive (lowest index first on equal distances)
-    for (std::size_t q = 0; q < want; ++q) {
-      const std::size_t c = screened[q];
-      std::size_t p = q;
-      while (p > 0 && dist[cand[p - 1]] > dist[c]) {
-        cand[p] = cand[p - 1];
-        --p;
-      }
-      cand[p] = c;
-    }
-    double worst = dist[cand[want - 1]];
-    for (std::size_t q = want; q < ns; ++q) {
-      const std::size_t c = screened[q];
-      const double v = dist[c];
-      if (!(v < worst)) continue;
-      std::size_t p = want - 1;
-      while (p > 0 && dist[cand[p - 1]] > v) {
-        cand[p] = cand[p - 1];
-        --p;
-      }
-      cand[p] = c;
-      worst = dist[cand[want - 1]];
-    }
-    bool amb = want > kk && (dist[cand[kk]] - dist[cand[kk - 1]]) < tol;
-    // objective of each candidate's decoded fractions (x is zero outside the mask: no off-mask terms)
-    const double nm = std::max(static_cast<double>(n_on), 1.0);
-    double best = std::numeric_limits<double>::infinity(), second = best;
-    std::size_t best_c = cand[0];
-    for (std::size_t q = 0; q < kk; ++q) {
-      const double* cv = codebook.data() + cand[q] * d;
-      double tot = 0;
-      for (int t = 0; t < n_on; ++t) tot += std::max(cv[on[t]], 0.0);
-      if (std::abs(tot - 1e-6) < tol) amb = true;
-      double fr = 0, fc = 0, ff = 0;
-      const bool valid = tot > 1e-6;
-      for (int t = 0; t < n_on; ++t) {
-        const int j = on[t];
-        const double f = valid ? std::max(cv[j], 0.0) / tot : 1.0 / nm;
-        fr += f * pos_r[j];
-        fc += f * pos_c[j];
-        const double e = f - xs[j];
-        ff += e * e;
-      }
-      const double er = fr - xr, ec = fc - xc;
-      double obj = er * er + ec * ec + lam * ff;
-      if (ctx) obj = obj + rate(ctx, i, cand[q]);  // as the numpy oracle: objective + mu * bits
-      if (obj < best) {
-        second = best;
-        best = obj;
-        best_c = cand[q];
-      } else if (obj < second) {
-        second = obj;
-      }
-    }
-    if (kk > 1 && (second - best) < tol) amb = true;
-    idx[i] = static_cast<std::int64_t>(best_c);
-    ambiguous[i] = amb ? 1 : 0;
   }
 }
 
