@@ -189,6 +189,23 @@ def test_operating_point_validation(files, tmp_path):
                                         tables=Path(MODEL, "format2_fine.tables").read_bytes())
 
 
+def test_operating_point_code_choice_keys():
+    """'fine' sets its own code choice (rate_topk, rate_lambda; issue 14 scan): in its tables' header, the
+    settings blob and the search; tables fitted with another code choice are refused in one line."""
+    c = F.PixelVQFormat2.from_directory(MODEL, operating_point="fine")
+    op = F.OPERATING_POINTS["fine"]
+    assert {k: c.settings["format2"][k] for k in F.RATE_KEYS} == {k: op[k] for k in F.RATE_KEYS}
+    assert {k: c.tab.header[k] for k in F.RATE_KEYS} == {k: op[k] for k in F.RATE_KEYS}
+    search = c._rate_search()
+    assert (search.k, search.lam) == (op["rate_topk"], op["rate_lambda"])
+    assert "rate_topk" not in F.PixelVQFormat2.from_directory(MODEL, operating_point="default").settings["format2"]
+    t = F.Tables.from_bytes(Path(MODEL, "format2_fine.tables").read_bytes())
+    t.header["rate_topk"] = 16
+    with pytest.raises(ModelError, match="rate_topk 16\\), not 'fine'") as e:
+        F.PixelVQFormat2.from_directory(MODEL, operating_point="fine", tables=t.to_bytes())
+    assert "\n" not in str(e.value)
+
+
 def _edge_hits(codec):
     """Event 0 empty; event 1 one hit; event 2 only rare shapes (checkerboards, escapes); event 3 a module the
     tables never saw, next to a known one."""

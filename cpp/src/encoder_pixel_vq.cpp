@@ -180,11 +180,18 @@ struct PixelVQEncoder::Impl {
     settings["charge_levels"] = head.at("charge_levels");
     settings["format2"] = {{"operating_point", op}, {"charge_step", head.at("charge_step")}, {"mu", head.at("mu")},
                            {"tables_sha256", sha256_hex(tables_blob.data(), tables_blob.size())}};
+    // an operating point's own code choice (format2.RATE_KEYS), in the header when the point sets it
+    for (const char* key : {"rate_lambda", "rate_topk"})
+      if (head.contains(key)) settings["format2"][key] = head.at(key);
+    if (head.contains("rate_lambda")) rate_lambda = head.at("rate_lambda").get<double>();
+    if (head.contains("rate_topk")) rate_topk = head.at("rate_topk").get<int>();
     settings["version"] = 2;
     mu = head.at("mu").get<double>();
   }
 
   double mu = 0;
+  double rate_lambda = -1;  // < 0: the model's centroid_lambda
+  int rate_topk = 16;       // format2.RATE_TOPK
 
   // the products of format 2 (PixelVQFormat2._encode / format2.encode_products): main counts, one byte stream per
   // field, the unknown detIds; the rate-aware code search (FastVQSearch(codebook, RATE_TOPK, lambda) with the
@@ -196,9 +203,10 @@ struct PixelVQEncoder::Impl {
     if (!(mu > 0)) throw ReadError(where + ": format 2 operating point with mu <= 0 is not supported by hepvq_encode");
     const std::size_t k = static_cast<std::size_t>(m().codebook_sizes[0]), d = static_cast<std::size_t>(m().size());
     std::vector<double> cb(m().codebooks[0].begin(), m().codebooks[0].end());
-    const int rate_topk = 16;  // format2.RATE_TOPK
-    const double lam = std::stod(encoder->metadata("centroid_lambda").empty() ? std::string("0.3")
-                                                                               : encoder->metadata("centroid_lambda"));
+    if (rate_topk < 1) throw ReadError(where + ": format-2 tables: rate_topk " + std::to_string(rate_topk) + " < 1");
+    const double lam = rate_lambda >= 0 ? rate_lambda
+                       : std::stod(encoder->metadata("centroid_lambda").empty() ? std::string("0.3")
+                                                                                : encoder->metadata("centroid_lambda"));
     search = std::make_unique<VQSearch>(std::move(cb), k, d, std::min<int>(rate_topk, static_cast<int>(k)), lam,
                                         m().patch_cols);
     search->tol = 1e-9;  // fastsearch.TOL

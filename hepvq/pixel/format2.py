@@ -34,8 +34,10 @@ stored in the model directory as ``format2_<point>.tables`` and copied into ever
 ``<label>/tables`` (sha256 in the provenance, and in the settings blob, so a file is self-describing).
 
 Rate-aware code choice: among the ``RATE_TOPK`` nearest codes the encoder keeps the one minimising
-(centroid error)^2 + lambda (fraction error)^2 + mu * bits(code | context), bits from the code tables.
-The decoder is unchanged: it decodes whatever code was chosen."""
+(centroid error)^2 + lambda (fraction error)^2 + mu * bits(code | context), bits from the code tables
+(lambda: the model's centroid_lambda). An operating point may set its own ``rate_topk`` and ``rate_lambda``;
+they are written into its tables' header and the settings blob (encode-time only: the decoder decodes whatever
+code was chosen, so files of any point decode alike)."""
 from __future__ import annotations
 
 import hashlib
@@ -55,10 +57,11 @@ STREAM_FORMAT = 2
 SETTINGS_VERSION = 2
 MAGIC = b"HEPVQ-PXF2\n"
 TABLES_FILE = "format2_{point}.tables"
-#: named operating points: (relative charge step of the log grid, weight mu of the code's bits in the code choice)
+#: named operating points: (relative charge step of the log grid, weight mu of the code's bits in the code choice;
+#: optionally the code choice's rate_lambda and rate_topk, see RATE_KEYS; docs/pixel.md "Operating-point scan")
 OPERATING_POINTS = {
-    "fine": {"charge_step": 0.10, "mu": 0.002,
-             "what": "today's fidelity: ~2.8 % cluster charge RMS, ~0.05 px centroid RMS"},
+    "fine": {"charge_step": 0.10, "mu": 0.0025, "rate_lambda": 0.1, "rate_topk": 64,
+             "what": "today's fidelity: <= 2.8 % cluster charge RMS, <= 0.05 px centroid RMS"},
     "default": {"charge_step": 0.14, "mu": 0.01,
                 "what": "~3.8 % charge RMS, ~0.07 px centroid RMS"},
     "coarse": {"charge_step": 0.18, "mu": 0.015,
@@ -75,6 +78,10 @@ STREAMS_BASE = ("mod", "ncl", "dcol", "row", "layout", "tiles", "shape", "esc", 
 
 def stream_names(stages: int) -> tuple[str, ...]:
     return STREAMS_BASE + tuple(f"code{s}" for s in range(stages))
+
+
+#: the code choice's keys of an operating point that only some points set (absent: RATE_TOPK, the model's lambda)
+RATE_KEYS = ("rate_lambda", "rate_topk")
 
 
 def operating_point(name: str) -> dict:
@@ -380,14 +387,16 @@ class PixelVQFormat2(PixelVQCodec):
                                      "--input data/pixel_pu200_sample.root")
                 tables = path.read_bytes()
             head = Tables.from_bytes(tables, f"{source}: {TABLES_FILE.format(point=name)}").header
-            if (head.get("operating_point"), head.get("mu"), head.get("charge_step")) != (name, op["mu"],
-                                                                                        op["charge_step"]):
+            if ((head.get("operating_point"), head.get("mu"), head.get("charge_step")) != (name, op["mu"],
+                                                                                         op["charge_step"])
+                    or any(head.get(k) != op.get(k) for k in RATE_KEYS)):
                 raise ModelError(f"pixel_vq model {source}: the format-2 tables were fitted for operating point "
-                                 f"{head.get('operating_point')!r} (charge step {head.get('charge_step')}, mu "
-                                 f"{head.get('mu')}), not {name!r} ({op['charge_step']}, {op['mu']}); refit with "
+                                 f"{head.get('operating_point')!r} ({_point_text(head)}), not {name!r} "
+                                 f"({_point_text(op)}); refit with "
                                  f"hepvq-train pixel-vq-tables --model {source} --input data/pixel_pu200_sample.root")
             settings["format2"] = {"operating_point": name, "charge_step": op["charge_step"], "mu": op["mu"],
-                                   "tables_sha256": hashlib.sha256(tables).hexdigest()}
+                                   "tables_sha256": hashlib.sha256(tables).hexdigest(),
+                                   **{k: op[k] for k in RATE_KEYS if k in op}}
             settings["version"] = SETTINGS_VERSION
         elif tables is None:
             raise ModelError("compressed file lacks metadata 'tables' of the pixel_vq format-2 codec")
@@ -451,7 +460,9 @@ class PixelVQFormat2(PixelVQCodec):
 
         if getattr(self, "_fast_rate", None) is None:
             f = self._fast
-            self._fast_rate = FastVQSearch(f.cb, RATE_TOPK, f.lam, self.pc, threads=f.threads)
+            f2 = self.settings["format2"]
+            self._fast_rate = FastVQSearch(f.cb, int(f2.get("rate_topk", RATE_TOPK)),
+                                           float(f2.get("rate_lambda", f.lam)), self.pc, threads=f.threads)
             self._fast_rate._core.tol = TOL
             self._fast_rate._core.set_rate(self.rate_bits()[0], self.mu)
         return self._fast_rate
@@ -538,6 +549,12 @@ class PixelVQFormat2(PixelVQCodec):
 
 def _op(name):
     return operating_point(name)
+
+
+def _point_text(d: dict) -> str:
+    """'charge step X, mu Y[, rate_topk K, rate_lambda L]' of an operating point or a tables header"""
+    return ", ".join([f"charge step {d.get('charge_step')}", f"mu {d.get('mu')}"]
+                     + [f"{k} {d[k]}" for k in RATE_KEYS if d.get(k) is not None])
 
 
 def _bits_table(t, k: int) -> np.ndarray:
@@ -768,7 +785,8 @@ def fit_tables(model_dir, hits: ak.Array, point: str, *, iterations: int = 2, ad
     qm = plain.levels[charge[multi]].astype(np.float64)
     edges = np.quantile(qm, np.linspace(0, 1, CHARGE_BUCKETS + 1)[1:-1]) if len(qm) else np.zeros(CHARGE_BUCKETS - 1)
     header = {"format": "hepvq-pixel-vq-format2-tables", "version": 1, "operating_point": point,
-              "charge_step": op["charge_step"], "mu": op["mu"], "charge_levels": [int(v) for v in plain.levels],
+              "charge_step": op["charge_step"], "mu": op["mu"], **{k: op[k] for k in RATE_KEYS if k in op},
+              "charge_levels": [int(v) for v in plain.levels],
               "model_sha256": settings["model"].get("weights_sha256"), "n_shapes": len(plain.shapes),
               "known_dets": [int(v) for v in np.unique(p.det)], "layers": layers,
               "charge_edges": [float(v) for v in edges], "adapt_period": int(adapt_period),
