@@ -332,11 +332,125 @@ void canonical_order(PixelHits& h, const std::vector<std::int64_t>& event_start,
   }
 }
 
+CanonicalWriter::CanonicalWriter() : bits_(kRows * kWords, 0), adc_(kRows * kCols, 0), list_(256) {}
+
+void CanonicalWriter::begin_event(std::uint32_t* det, std::uint16_t* row, std::uint16_t* col, std::uint16_t* adc,
+                                  std::size_t k, bool det_ascending) {
+  det_out_ = det;
+  row_out_ = row;
+  col_out_ = col;
+  adc_out_ = adc;
+  k_ = k;
+  n_ = 0;
+  event_sorted_ = det_ascending;
+}
+
+void CanonicalWriter::flush() {
+  if (!event_sorted_ || !n_) return;
+  std::uint32_t* const od = det_out_ + k_;
+  std::uint16_t *const orow = row_out_ + k_, *const ocol = col_out_ + k_, *const oadc = adc_out_ + k_;
+  if (!dup_ && !beyond_) {  // every pixel once, in the bitmap: read it out by row, then column
+    std::size_t t = 0;
+    for (int rw = 0; rw < kRows / 64; ++rw) {
+      for (std::uint64_t rb = rows_[rw]; rb; rb &= rb - 1) {
+        const int r = rw * 64 + __builtin_ctzll(rb);
+        std::uint64_t* line = bits_.data() + r * kWords;
+        const std::uint16_t* a = adc_.data() + r * kCols;
+        for (int w = 0; w < kWords; ++w) {
+          for (std::uint64_t b = line[w]; b; b &= b - 1) {
+            const int c = w * 64 + __builtin_ctzll(b);
+            od[t] = det_;
+            orow[t] = static_cast<std::uint16_t>(r);
+            ocol[t] = static_cast<std::uint16_t>(c);
+            oadc[t] = a[c];
+            ++t;
+          }
+          line[w] = 0;
+        }
+      }
+      rows_[rw] = 0;
+    }
+  } else {  // canonical_order's stable sort of a module: keys (row, col, position)
+    for (std::size_t t = 0; t < n_; ++t)
+      if (list_[t].row < kRows && list_[t].col < kCols) bits_[list_[t].row * kWords + (list_[t].col >> 6)] = 0;
+    for (auto& r : rows_) r = 0;
+    keys_.resize(n_);
+    for (std::size_t t = 0; t < n_; ++t)
+      keys_[t] = (static_cast<std::uint64_t>(list_[t].row) << 48) | (static_cast<std::uint64_t>(list_[t].col) << 32) |
+                 static_cast<std::uint64_t>(t);
+    std::sort(keys_.begin(), keys_.end());
+    for (std::size_t t = 0; t < n_; ++t) {
+      const Hit& h = list_[keys_[t] & 0xFFFFFFFFu];
+      od[t] = det_;
+      orow[t] = h.row;
+      ocol[t] = h.col;
+      oadc[t] = h.adc;
+    }
+    dup_ = beyond_ = false;
+  }
+  k_ += n_;
+  n_ = 0;
+}
+
+std::size_t CanonicalWriter::end_event() {
+  if (event_sorted_) {
+    flush();
+    return k_;
+  }
+  // detIds not ascending: canonical_order's full sort of the event
+  PixelHits h;
+  h.det.resize(n_);
+  h.row.resize(n_);
+  h.col.resize(n_);
+  h.adc.resize(n_);
+  for (std::size_t t = 0; t < n_; ++t) {
+    h.det[t] = list_[t].det;
+    h.row[t] = list_[t].row;
+    h.col[t] = list_[t].col;
+    h.adc[t] = list_[t].adc;
+  }
+  canonical_order(h, {0, static_cast<std::int64_t>(n_)}, 0, 1);
+  std::copy(h.det.begin(), h.det.end(), det_out_ + k_);
+  std::copy(h.row.begin(), h.row.end(), row_out_ + k_);
+  std::copy(h.col.begin(), h.col.end(), col_out_ + k_);
+  std::copy(h.adc.begin(), h.adc.end(), adc_out_ + k_);
+  k_ += n_;
+  n_ = 0;
+  event_sorted_ = true;
+  return k_;
+}
+
+void write_patch_hits(const PixelVQModel& m, CanonicalWriter& w, std::int64_t row, std::int64_t col,
+                      std::uint64_t mask, std::int64_t q_value, const std::int64_t* codes, const float* fractions) {
+  float own[64];
+  const float* f = fractions;
+  if (codes) {
+    fractions_one(m, codes, mask, own);
+    f = own;
+  }
+  const int cols = m.patch_cols;
+  const std::uint64_t row_bits = cols >= 64 ? ~0ULL : (1ULL << cols) - 1;
+  const double q = static_cast<double>(q_value);
+  const double lo = static_cast<double>(m.adc_min), hi = static_cast<double>(m.adc_max);
+  // slots in ascending order, row by row (no division per hit)
+  for (int r = 0; mask; ++r, mask >>= cols) {
+    const auto hit_row = static_cast<std::uint16_t>(row + r);
+    for (std::uint64_t b = mask & row_bits; b; b &= b - 1) {
+      const int c = __builtin_ctzll(b);
+      const double frac = f ? static_cast<double>(f[r * cols + c]) : 1.0;
+      double a = rint_fast(frac * q);  // round half to even, as numpy's rint
+      a = std::min(std::max(a, lo), hi);
+      w.hit(hit_row, static_cast<std::uint16_t>(col + c), static_cast<std::uint16_t>(static_cast<std::int64_t>(a)));
+    }
+    if (cols >= 64) break;
+  }
+}
+
 PixelHits pixel_vq_hits(const PixelVQModel& m, const PixelVQPatches& p, const float* fractions,
                         const PixelVQStreams& s, int threads) {
   if (!fractions && p.n_multi && !m.has_codebooks())
     throw std::invalid_argument("pixel_vq decode: the model has no codebooks here; pass the fractions");
-  const int d = m.size(), cols = m.patch_cols;
+  const int d = m.size();
   PixelHits h;
   h.counts.assign(p.n_events, 0);
   std::vector<std::int64_t> event_start(p.n_events + 1, 0);
@@ -351,68 +465,69 @@ PixelHits pixel_vq_hits(const PixelVQModel& m, const PixelVQPatches& p, const fl
   h.row.resize(total);
   h.col.resize(total);
   h.adc.resize(total);
-  // events are independent: hits and their canonical order per range of events, in parallel
+  // events are independent: hits in canonical order per range of events, in parallel
   parallel_ranges(p.n_events, threads, 1, [&](std::size_t e0, std::size_t e1) {
-    float own[64];
+    CanonicalWriter w;
     for (std::size_t e = e0; e < e1; ++e) {
-      std::size_t k = static_cast<std::size_t>(event_start[e]);
-      for (std::int64_t i = p.event_patch_start[e]; i < p.event_patch_start[e + 1]; ++i) {
-        std::uint64_t mask = p.mask[i];
-        const double q = static_cast<double>(p.q[i]);
+      const std::int64_t i0 = p.event_patch_start[e], i1 = p.event_patch_start[e + 1];
+      bool ascending = true;
+      std::int64_t last = -1;
+      for (std::int64_t i = i0; i < i1 && ascending; ++i)
+        if (p.mask[i]) {
+          const std::int64_t dt = static_cast<std::uint32_t>(p.det[i]);
+          ascending = dt >= last;
+          last = dt;
+        }
+      w.begin_event(h.det.data(), h.row.data(), h.col.data(), h.adc.data(), static_cast<std::size_t>(event_start[e]),
+                    ascending);
+      for (std::int64_t i = i0; i < i1; ++i) {
         const std::int64_t r = p.multi_row[i];
+        const std::int64_t* codes = nullptr;
         const float* f = nullptr;
         if (r >= 0) {
-          if (fractions) {
+          if (fractions)
             f = fractions + static_cast<std::size_t>(r) * d;
-          } else {
-            fractions_one(m, p.codes.data() + r * m.stages(), mask, own);
-            f = own;
-          }
+          else
+            codes = p.codes.data() + r * m.stages();
         }
-        while (mask) {
-          const int slot = __builtin_ctzll(mask);
-          mask &= mask - 1;
-          const double frac = f ? static_cast<double>(f[slot]) : 1.0;
-          double a = rint_fast(frac * q);  // round half to even, as numpy's rint
-          a = std::min(std::max(a, static_cast<double>(m.adc_min)), static_cast<double>(m.adc_max));
-          h.det[k] = static_cast<std::uint32_t>(p.det[i]);
-          h.row[k] = static_cast<std::uint16_t>(p.row[i] + slot / cols);
-          h.col[k] = static_cast<std::uint16_t>(p.col[i] + slot % cols);
-          h.adc[k] = static_cast<std::uint16_t>(static_cast<std::int64_t>(a));
-          ++k;
-        }
+        w.module(static_cast<std::uint32_t>(p.det[i]));
+        write_patch_hits(m, w, p.row[i], p.col[i], p.mask[i], p.q[i], codes, f);
       }
+      w.end_event();
     }
-    canonical_order(h, event_start, e0, e1);
   });
-
-  // corrections: hit index deltas within each event (canonical order), quantised ADC corrections
-  if (s.n_corr) {
-    const std::int64_t bound = std::max(s.adc_error_bound, 0), step = 2 * bound + 1;
-    std::size_t c = 0;
-    for (std::size_t e = 0; e < p.n_events; ++e) {
-      std::int64_t within = 0;
-      for (std::int64_t j = 0; j < s.n_corr[e]; ++j, ++c) {
-        if (c >= s.n_corrections) throw DataError("pixel_vq decode: correction counts exceed the corrections product");
-        within = j == 0 ? s.dhit[c] : within + s.dhit[c];
-        if (within < 0 || within >= h.counts[e])
-          throw DataError("pixel_vq decode: correction for hit " + str(within) + " of event " +
-                          str(static_cast<std::int64_t>(e)) + " of the chunk, which has " + str(h.counts[e]) +
-                          " hits");
-        const std::size_t idx = static_cast<std::size_t>(event_start[e] + within);
-        const std::int64_t a = static_cast<std::int64_t>(h.adc[idx]) + s.dadc[c] * step;
-        // the true ADC is in 1..adc_max and the corrected value within the bound of it: further is damage
-        if (a < 1 - bound || a > m.adc_max + bound)
-          throw DataError("pixel_vq decode: corrected ADC " + str(a) + " outside 1.." + str(m.adc_max) +
-                          " by more than the bound " + str(bound) + ": the corrections are damaged");
-        h.adc[idx] = static_cast<std::uint16_t>(std::min<std::int64_t>(std::max<std::int64_t>(a, 1), m.adc_max));
-      }
-    }
-    if (c != s.n_corrections)
-      throw DataError("pixel_vq decode: correction counts per event add up to " + str(static_cast<std::int64_t>(c)) +
-                      " but the corrections product has " + str(static_cast<std::int64_t>(s.n_corrections)));
-  }
+  apply_corrections(m, h, event_start, s);
   return h;
+}
+
+void apply_corrections(const PixelVQModel& m, PixelHits& h, const std::vector<std::int64_t>& event_start,
+                       const PixelVQStreams& s) {
+  // corrections: hit index deltas within each event (canonical order), quantised ADC corrections
+  if (!s.n_corr) return;
+  const std::int64_t bound = std::max(s.adc_error_bound, 0), step = 2 * bound + 1;
+  std::size_t c = 0;
+  const std::size_t n_events = h.counts.size();
+  for (std::size_t e = 0; e < n_events; ++e) {
+    std::int64_t within = 0;
+    for (std::int64_t j = 0; j < s.n_corr[e]; ++j, ++c) {
+      if (c >= s.n_corrections) throw DataError("pixel_vq decode: correction counts exceed the corrections product");
+      within = j == 0 ? s.dhit[c] : within + s.dhit[c];
+      if (within < 0 || within >= h.counts[e])
+        throw DataError("pixel_vq decode: correction for hit " + str(within) + " of event " +
+                        str(static_cast<std::int64_t>(e)) + " of the chunk, which has " + str(h.counts[e]) +
+                        " hits");
+      const std::size_t idx = static_cast<std::size_t>(event_start[e] + within);
+      const std::int64_t a = static_cast<std::int64_t>(h.adc[idx]) + s.dadc[c] * step;
+      // the true ADC is in 1..adc_max and the corrected value within the bound of it: further is damage
+      if (a < 1 - bound || a > m.adc_max + bound)
+        throw DataError("pixel_vq decode: corrected ADC " + str(a) + " outside 1.." + str(m.adc_max) +
+                        " by more than the bound " + str(bound) + ": the corrections are damaged");
+      h.adc[idx] = static_cast<std::uint16_t>(std::min<std::int64_t>(std::max<std::int64_t>(a, 1), m.adc_max));
+    }
+  }
+  if (c != s.n_corrections)
+    throw DataError("pixel_vq decode: correction counts per event add up to " + str(static_cast<std::int64_t>(c)) +
+                    " but the corrections product has " + str(static_cast<std::int64_t>(s.n_corrections)));
 }
 
 }  // namespace hepvq

@@ -298,8 +298,13 @@ std::vector<std::uint8_t> encode(const std::uint32_t* sym, const std::uint32_t* 
   return out;
 }
 
-void decode(const std::uint8_t* data, std::size_t len, std::size_t n, const std::uint32_t* ctx, const Tables& t,
-            std::uint32_t* out) {
+namespace {
+
+// The decode loop of decode() and StaticDecoder: `find(c, slot, start, freq)` gives the entry whose slot range
+// [start, start + freq) of context c holds slot; `update(c, e)` adapts the model (no-op for static tables).
+template <class Find, class Update>
+void decode_loop(const std::uint8_t* data, std::size_t len, std::size_t n, const std::uint32_t* ctx, const Tables& t,
+                 std::uint32_t* out, Find&& find, Update&& update) {
   if (n == 0) {
     if (len) throw DataError("rans decode: " + std::to_string(len) + " bytes for an empty stream");
     return;
@@ -323,16 +328,15 @@ void decode(const std::uint8_t* data, std::size_t len, std::size_t n, const std:
       x = (x << 32) | w;
     }
   };
-  Model model(t);
-  const std::uint32_t k = model.entries();
   const std::uint32_t ebits = t.escape_bits();
-  const std::uint64_t mask = (1ull << t.scale_bits) - 1;
+  const std::uint32_t scale = t.scale_bits;
+  const std::uint64_t mask = (1ull << scale) - 1;
   for (std::size_t i = 0; i < n; ++i) {
     const std::uint32_t c = context_of(ctx, i, t, "rans decode");
-    const std::uint32_t* cu = model.cum(c);
     const std::uint32_t slot = static_cast<std::uint32_t>(x & mask);
-    const std::uint32_t e = static_cast<std::uint32_t>(std::upper_bound(cu, cu + k + 1, slot) - cu - 1);
-    x = static_cast<std::uint64_t>(model.freq(c)[e]) * (x >> t.scale_bits) + slot - cu[e];
+    std::uint32_t start, freq;
+    const std::uint32_t e = find(c, slot, start, freq);
+    x = static_cast<std::uint64_t>(freq) * (x >> scale) + slot - start;
     renorm(i);
     std::uint32_t s = e;
     if (e == t.direct) {
@@ -352,12 +356,77 @@ void decode(const std::uint8_t* data, std::size_t len, std::size_t n, const std:
       s = t.direct + static_cast<std::uint32_t>(v);
     }
     out[i] = s;
-    model.update(c, e);
+    update(c, e);
   }
   if (pos != len)
     throw DataError("rans decode: corrupt stream (" + std::to_string(len - pos) + " bytes left after " +
                     std::to_string(n) + " symbols)");
   if (x != kL) throw DataError("rans decode: corrupt stream (final state check failed)");
+}
+
+}  // namespace
+
+void decode(const std::uint8_t* data, std::size_t len, std::size_t n, const std::uint32_t* ctx, const Tables& t,
+            std::uint32_t* out) {
+  if (n == 0 && !len) return;
+  Model model(t);
+  const std::uint32_t k = model.entries();
+  decode_loop(
+      data, len, n, ctx, t, out,
+      [&](std::uint32_t c, std::uint32_t slot, std::uint32_t& start, std::uint32_t& freq) {
+        const std::uint32_t* cu = model.cum(c);
+        const std::uint32_t e = static_cast<std::uint32_t>(std::upper_bound(cu, cu + k + 1, slot) - cu - 1);
+        start = cu[e];
+        freq = model.freq(c)[e];
+        return e;
+      },
+      [&](std::uint32_t c, std::uint32_t e) { model.update(c, e); });
+}
+
+StaticDecoder::StaticDecoder(const Tables& t) : t_(t), k_(t.entries()) {
+  if (t.adapt_period > 0 || k_ > 65536 || t.cum.size() != static_cast<std::size_t>(t.n_contexts) * (k_ + 1)) return;
+  // 2^bits buckets per context, about two per entry, at most 2^19 index entries in all
+  std::uint32_t bits = std::min<std::uint32_t>(t.scale_bits, std::max(6u, std::min(12u, ceil_log2(k_) + 1)));
+  while (bits > 6 && (static_cast<std::uint64_t>(t.n_contexts) << bits) > (1ull << 19)) --bits;
+  bits_ = bits;
+  const std::uint32_t nb = 1u << bits, shift = t.scale_bits - bits;
+  lut_.resize(static_cast<std::size_t>(t.n_contexts) * (nb + 1));
+  for (std::uint32_t c = 0; c < t.n_contexts; ++c) {
+    const std::uint32_t* cu = t.cum.data() + static_cast<std::size_t>(c) * (k_ + 1);
+    std::uint16_t* l = lut_.data() + static_cast<std::size_t>(c) * (nb + 1);
+    std::uint32_t e = 0;
+    for (std::uint32_t b = 0; b < nb; ++b) {
+      const std::uint32_t slot = b << shift;
+      while (cu[e + 1] <= slot) ++e;
+      l[b] = static_cast<std::uint16_t>(e);
+    }
+    l[nb] = static_cast<std::uint16_t>(k_ - 1);
+  }
+}
+
+void StaticDecoder::decode(const std::uint8_t* data, std::size_t len, std::size_t n, const std::uint32_t* ctx,
+                           std::uint32_t* out) const {
+  if (lut_.empty()) return rans::decode(data, len, n, ctx, t_, out);
+  const std::uint32_t nb = 1u << bits_, shift = t_.scale_bits - bits_, k = k_;
+  const std::uint32_t* cum = t_.cum.data();
+  const std::uint16_t* lut = lut_.data();
+  decode_loop(
+      data, len, n, ctx, t_, out,
+      [&](std::uint32_t c, std::uint32_t slot, std::uint32_t& start, std::uint32_t& freq) {
+        const std::uint32_t* cu = cum + static_cast<std::size_t>(c) * (k + 1);
+        const std::uint16_t* l = lut + static_cast<std::size_t>(c) * (nb + 1) + (slot >> shift);
+        std::uint32_t e = l[0];
+        const std::uint32_t hi = l[1];
+        if (hi - e > 8) {
+          e = static_cast<std::uint32_t>(std::upper_bound(cu + e + 1, cu + hi + 1, slot) - cu - 1);
+        } else {
+          while (cu[e + 1] <= slot) ++e;
+        }
+        start = cu[e];
+        freq = cu[e + 1] - start;  // cum is the running sum of the frequencies (finalize)
+        return e;
+      },
+      [](std::uint32_t, std::uint32_t) {});
 }
 
 namespace {
@@ -400,12 +469,13 @@ void decode_events(const std::uint8_t* data, std::size_t len, const std::int64_t
                    int threads, std::uint32_t* out) {
   check_offsets(byte_offsets, n_events, static_cast<std::int64_t>(len), "byte");
   check_offsets(sym_offsets, n_events, -1, "symbol");
+  const StaticDecoder dec(t);
   parallel_ranges(n_events, threads, 1, [&](std::size_t a, std::size_t b) {
     for (std::size_t e = a; e < b; ++e) {
       const std::int64_t s0 = sym_offsets[e];
       try {
-        decode(data + byte_offsets[e], static_cast<std::size_t>(byte_offsets[e + 1] - byte_offsets[e]),
-               static_cast<std::size_t>(sym_offsets[e + 1] - s0), ctx ? ctx + s0 : nullptr, t, out + s0);
+        dec.decode(data + byte_offsets[e], static_cast<std::size_t>(byte_offsets[e + 1] - byte_offsets[e]),
+                   static_cast<std::size_t>(sym_offsets[e + 1] - s0), ctx ? ctx + s0 : nullptr, out + s0);
       } catch (const DataError& err) {
         throw DataError("event " + std::to_string(e) + ": " + err.what());
       } catch (const std::invalid_argument& err) {

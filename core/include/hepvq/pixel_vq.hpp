@@ -94,6 +94,68 @@ std::vector<float> pixel_vq_fractions(const PixelVQModel& model, const PixelVQPa
 PixelHits pixel_vq_hits(const PixelVQModel& model, const PixelVQPatches& p, const float* fractions,
                         const PixelVQStreams& s, int threads = 1);
 
+// Hits of patches written in canonical order, event by event, without a sort in the common case: the hits of a
+// module (a run of one detId) go into a pixel bitmap (rows < 256, cols < 512) and come out by (row, col); a module
+// with two hits on one pixel or a pixel beyond the bitmap takes the stable sort of canonical_order, and an event
+// whose detIds are not ascending is buffered and given to canonical_order. Same order as canonical_order.
+// Per-thread scratch (about 300 kB); nothing is allocated per patch.
+class CanonicalWriter {
+ public:
+  CanonicalWriter();
+  // Hits of the event go to det/row/col/adc from index k on (the caller provides room for all of them);
+  // det_ascending: whether the event's detIds (of patches with hits) never decrease.
+  void begin_event(std::uint32_t* det, std::uint16_t* row, std::uint16_t* col, std::uint16_t* adc, std::size_t k,
+                   bool det_ascending);
+  void module(std::uint32_t det) {  // the following hits are of this detId
+    if (n_ && det != det_) flush();
+    det_ = det;
+  }
+  void hit(std::uint16_t row, std::uint16_t col, std::uint16_t adc) {  // in emission order
+    if (n_ == list_.size()) list_.resize(2 * n_ + 64);
+    list_[n_++] = Hit{det_, row, col, adc};
+    if (!event_sorted_) return;
+    if (row < kRows && col < kCols) {
+      std::uint64_t& w = bits_[row * kWords + (col >> 6)];
+      const std::uint64_t b = 1ull << (col & 63);
+      dup_ |= (w & b) != 0;
+      w |= b;
+      adc_[row * kCols + col] = adc;
+      rows_[row >> 6] |= 1ull << (row & 63);
+    } else {
+      beyond_ = true;
+    }
+  }
+  std::size_t end_event();  // writes what is left; returns the index after the event's last hit
+
+ private:
+  static constexpr int kRows = 256, kCols = 512, kWords = kCols / 64;
+  struct Hit {
+    std::uint32_t det;
+    std::uint16_t row, col, adc;
+  };
+  void flush();
+  std::vector<std::uint64_t> bits_;  // kRows x kWords
+  std::vector<std::uint16_t> adc_;   // kRows x kCols (valid where the bit is set)
+  std::uint64_t rows_[kRows / 64] = {0, 0, 0, 0};
+  std::vector<Hit> list_;            // the module's (or the unsorted event's) hits in emission order
+  std::vector<std::uint64_t> keys_;
+  std::size_t n_ = 0, k_ = 0;
+  std::uint32_t det_ = 0;
+  bool dup_ = false, beyond_ = false, event_sorted_ = true;
+  std::uint32_t* det_out_ = nullptr;
+  std::uint16_t *row_out_ = nullptr, *col_out_ = nullptr, *adc_out_ = nullptr;
+};
+
+// The hits of one patch (anchor row/col, mask, charge value) into w, ADC = clip(rint(fraction * q)): fractions
+// from the codebooks for `codes` (one per stage; multi-hit patches), else from `fractions` (patch size values),
+// else 1 (one-hit patches).
+void write_patch_hits(const PixelVQModel& m, CanonicalWriter& w, std::int64_t row, std::int64_t col,
+                      std::uint64_t mask, std::int64_t q, const std::int64_t* codes, const float* fractions);
+
+// The ADC corrections of s (n_corr, dhit, dadc; none when n_corr is null) applied to hits in canonical order.
+void apply_corrections(const PixelVQModel& m, PixelHits& h, const std::vector<std::int64_t>& event_start,
+                       const PixelVQStreams& s);
+
 // Stable canonical order of the hits of events [e0, e1) (hits of event e at event_start[e]..): sorts each
 // (event, detId) run by (row, col), ties keeping their order.  Used by every pixel decoder.
 void canonical_order(PixelHits& h, const std::vector<std::int64_t>& event_start, std::size_t e0, std::size_t e1);

@@ -39,8 +39,17 @@ struct PixelVQF2Input {
 };
 
 // Streams -> patches (det, anchor row/col, mask, charge value, codes), grouped by event and detId as format 1's;
-// throws DataError (one line naming the stream) on damaged or inconsistent streams.
+// throws DataError (one line naming the stream) on damaged or inconsistent streams.  Events are independent
+// (every context depends only on the event's own symbols): each is decoded whole, stream after stream, on one of
+// `threads` threads.
 PixelVQPatches pixel_vq_f2_patches(const PixelVQModel& model, const PixelVQF2Context& ctx,
                                    const std::vector<rans::Tables>& tables, const PixelVQF2Input& in, int threads);
+
+// Streams -> hits in canonical order with the fractions from the model's codebooks, the ADC corrections of
+// `corrections` applied (n_corr null: none): pixel_vq_hits(pixel_vq_f2_patches(...)) in one pass per event,
+// the patches of an event never leaving its thread.
+PixelHits pixel_vq_f2_hits(const PixelVQModel& model, const PixelVQF2Context& ctx,
+                           const std::vector<rans::Tables>& tables, const PixelVQF2Input& in,
+                           const PixelVQStreams& corrections, int threads);
 
 }  // namespace hepvq

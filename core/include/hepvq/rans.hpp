@@ -62,6 +62,20 @@ std::vector<std::uint8_t> encode(const std::uint32_t* sym, const std::uint32_t* 
                                  const Tables& t);
 void decode(const std::uint8_t* data, std::size_t len, std::size_t n, const std::uint32_t* ctx, const Tables& t,
             std::uint32_t* out);
+// decode() for many blobs of one static table set: a coarse slot -> entry index per context (built once,
+// n_contexts x (2^bits + 1) entries) narrows the search of the cumulative table. Same symbols and errors as
+// decode(); adaptive tables and tables of more than 65536 entries fall back to decode(). `t` must outlive it.
+class StaticDecoder {
+ public:
+  explicit StaticDecoder(const Tables& t);
+  void decode(const std::uint8_t* data, std::size_t len, std::size_t n, const std::uint32_t* ctx,
+              std::uint32_t* out) const;
+
+ private:
+  const Tables& t_;
+  std::uint32_t k_, bits_ = 0;
+  std::vector<std::uint16_t> lut_;  // per context: entry holding slot b << (scale_bits - bits), then k - 1
+};
 // Many events at once, one blob per event: event e holds symbols [sym_offsets[e], sym_offsets[e + 1]) (offsets of
 // n_events + 1 entries rising from 0); the blobs are concatenated into `bytes` with byte_offsets (n_events + 1).
 // Events run on `threads` threads; the bytes equal those of encode() per event. Errors name the event.
