@@ -396,8 +396,7 @@ void bind_patches(py::module_& m) {
         hepvq::PixelHits h;
         {
           py::gil_scoped_release release;
-          hepvq::PixelVQPatches p = hepvq::pixel_vq_f2_patches(model, c, t, in, threads);
-          h = hepvq::pixel_vq_hits(model, p, nullptr, corr, threads);
+          h = hepvq::pixel_vq_f2_hits(model, c, t, in, corr, threads);
         }
         return hits_tuple(std::move(h));
       },
