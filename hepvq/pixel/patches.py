@@ -76,7 +76,8 @@ def flatten(hits: ak.Array) -> Hits:
 
 def check_range(h: Hits, rows: int, cols: int, adc_max: int | None = None, first_entry: int = 0) -> None:
     """DataError naming event, detId, row, col (and adc) of the first hit outside the module or ADC range."""
-    bad = (h.row < 0) | (h.row >= rows) | (h.col < 0) | (h.col >= cols)
+    # one unsigned comparison per field: a negative int64 viewed as uint64 is above any range
+    bad = (_unsigned(h.row) >= max(int(rows), 0)) | (_unsigned(h.col) >= max(int(cols), 0))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise DataError(
@@ -84,13 +85,18 @@ def check_range(h: Hits, rows: int, cols: int, adc_max: int | None = None, first
             f"detId={h.det[i]} row={h.row[i]} col={h.col[i]} ({int(bad.sum())} such hit(s) in this chunk)"
         )
     if adc_max is not None:
-        bad = (h.adc < 0) | (h.adc > adc_max)
+        bad = _unsigned(h.adc) > int(adc_max) if adc_max >= 0 else np.ones(len(h.adc), dtype=bool)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise DataError(
                 f"pixel DIGI ADC outside the model's range 0..{adc_max}: event entry {first_entry + h.event[i]}, "
                 f"detId={h.det[i]} row={h.row[i]} col={h.col[i]} adc={h.adc[i]} ({int(bad.sum())} such hit(s))"
             )
+
+
+def _unsigned(a: np.ndarray) -> np.ndarray:
+    """An integer array as uint64, negative values wrapping above 2^63 (int64: a view, no copy)."""
+    return np.ascontiguousarray(a, dtype=np.int64).view(np.uint64)
 
 
 def sort_order(h: Hits) -> np.ndarray:
