@@ -70,8 +70,9 @@ class HepvqDecoder(EDProducer):
     def _codecs_of(self, path) -> dict:
         from hepvq.io.reading import codecs_from_file
 
-        # blobs verified, undecodable codecs refused (naming the file); the job's onnxruntime providers
-        return codecs_from_file(path, providers=self.context.providers)
+        # blobs verified, undecodable codecs refused (naming the file); the job's run-time options (providers,
+        # threads, batch size from process.options)
+        return codecs_from_file(path, options=self.context.run_options)
 
     def _plan_for(self, path):
         """[(encoder label, codec, collection, {instance: prefix})] of one input file: files compressed with
@@ -181,7 +182,8 @@ class PixelDigiVQDecoder(HepvqDecoder):
             return super().beginJob()
         from hepvq.pixel.codec import PixelVQCodec
 
-        codec = PixelVQCodec.from_directory(self.params.model, providers=self.context.providers)
+        codec = self.context.run_options.apply(PixelVQCodec.from_directory(self.params.model,
+                                                                           providers=self.context.providers))
         self.events, self.passed, self._plans, self._plan_file = 0, set(), {}, None
         self.plan = [(self.src_label, codec, codec.collection, {i: i for i in self._SAME_JOB_INSTANCES})]
 

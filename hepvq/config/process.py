@@ -21,11 +21,13 @@ def _default_max_events():
 
 
 def _default_options():
-    # chunkSize: events per chunk handed to each module; providers: onnxruntime execution providers
+    # chunkSize: events per chunk handed to each module; providers: onnxruntime execution providers; batchSize:
+    # rows per onnxruntime run of every codec (0: each codec's or encoder module's own); hepvq.codecs.options
     return untracked.PSet(
         chunkSize=untracked.int32(1000),
         numberOfThreads=untracked.int32(1),
         providers=untracked.vstring("auto"),
+        batchSize=untracked.int32(0),
         wantSummary=untracked.bool(True),
     )
 

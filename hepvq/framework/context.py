@@ -14,6 +14,8 @@ class JobContext:
     """Options of the job, metadata for the output file, codec declarations and report lines.
 
     - ``options``: dict with chunkSize, numberOfThreads, providers (and any other process.options entry).
+    - ``run_options``: the codecs' run-time options (hepvq.codecs.options.RunOptions: providers, threads,
+      batch_size from options.providers, numberOfThreads, batchSize), checked once when the job is built.
     - ``add_metadata(key, bytes|str)``: travels in every output file (convention ``"<label>/<name>"``).
     - ``declare_codec(label, codec_name, collection)``: products of ``label`` decode with that codec.
     - ``report(label, dict)``: lines for the end-of-job TimeReport.
@@ -30,10 +32,13 @@ class JobContext:
         self.codecs: dict[str, dict] = {}
         self.reports: dict[str, dict] = {}
         self.input_files: list[str] = []
+        from hepvq.codecs.options import RunOptions
+
+        self.run_options = RunOptions.from_process_options(self.options)
 
     @property
     def providers(self):
-        return self.options.get("providers") or ["auto"]
+        return list(self.run_options.providers or ["auto"])
 
     @property
     def threads(self) -> int:

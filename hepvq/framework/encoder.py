@@ -55,6 +55,9 @@ class CodecEncoder(EDProducer):
 
     def beginJob(self):  # noqa: N802
         self.codec = self.make_codec()
+        batch = self.context.run_options.batch_size  # process.options.batchSize: every codec's onnxruntime runs
+        if batch is not None and hasattr(self.codec, "batch_size"):
+            self.codec.batch_size = batch
         for key, blob in self.codec.metadata().items():
             self.context.add_metadata(f"{self.label}/{key}", blob)
         self.context.declare_codec(self.label, self.codec.name, self.codec.collection)

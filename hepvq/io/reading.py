@@ -14,8 +14,8 @@ import awkward as ak
 
 from hepvq.codecs import codec_class
 from hepvq.codecs.guard import decode_checked
-from hepvq.codecs.options import check_threads
-from hepvq.errors import DataError, HepvqError, InputError, ModelError, ParameterError
+from hepvq.codecs.options import RunOptions
+from hepvq.errors import DataError, HepvqError, InputError, ModelError
 from hepvq.io.layout import ID_BRANCHES, group_branches, zip_fields
 from hepvq.io.metadata import CFG_KEY, declared_codecs, read_metadata
 from hepvq.io.rootfile import one_line, open_root
@@ -27,17 +27,20 @@ def _takes_providers(cls) -> bool:
 
     init = inspect.signature(cls.__init__).parameters
     fm = inspect.signature(cls.from_metadata).parameters
-    return "providers" in init and ("providers" in fm or any(p.kind == p.VAR_KEYWORD for p in fm.values()))
+    return "providers" in fm or ("providers" in init and any(p.kind == p.VAR_KEYWORD for p in fm.values()))
 
 
-def codecs_from_blobs(provenance: dict, blobs: dict[str, bytes], file: str = "?", *, threads: int | None = None,
-                      providers=None) -> dict:
+def codecs_from_blobs(provenance: dict, blobs: dict[str, bytes], file: str = "?", *,
+                      options: RunOptions | None = None) -> dict:
     """{label: (codec, collection, {instance: branch prefix})} for every codec declared in provenance.
 
     A codec that cannot be set up (unknown name, missing or corrupt blobs) is an error naming the file:
     a file whose encoded products cannot be decoded must never read as a file without those hits.
-    Run-time options: ``threads`` of the compiled decode loops (None: the job's or one per core), onnxruntime
-    ``providers`` of codecs that run ONNX graphs (None: "auto")."""
+    Run-time ``options`` (hepvq.codecs.options.RunOptions): onnxruntime ``providers`` of codecs that run ONNX
+    graphs (None: "auto"), ``threads`` of the compiled decode loops (None: the job's or one per core) and
+    ``batch_size`` of their onnxruntime runs (None: the codec's)."""
+    options = options or RunOptions()
+    providers = None if options.providers is None else list(options.providers)
     out = {}
     codecs = declared_codecs(provenance)
     for label, info in codecs.items():
@@ -48,9 +51,7 @@ def codecs_from_blobs(provenance: dict, blobs: dict[str, bytes], file: str = "?"
         try:
             cls = codec_class(info["codec"])
             extra = {"providers": providers} if providers is not None and _takes_providers(cls) else {}
-            codec = cls.from_metadata(own, **extra)
-            if threads is not None:
-                codec.threads = threads
+            codec = options.apply(cls.from_metadata(own, **extra))
         except HepvqError as err:
             raise type(err)(f"file {file}: codec '{label}' ({info['codec']}) cannot be set up: {err}") from err
         except Exception as err:  # KeyError/ValueError from a settings blob that is not what the codec wrote
@@ -67,11 +68,11 @@ def codecs_from_blobs(provenance: dict, blobs: dict[str, bytes], file: str = "?"
     return out
 
 
-def codecs_from_file(path, *, threads: int | None = None, providers=None) -> dict:
+def codecs_from_file(path, *, options: RunOptions | None = None) -> dict:
     """{label: (codec, collection, {instance: branch prefix})} of a hepvq output file (run-time options as
     codecs_from_blobs)."""
     prov, blobs = read_metadata(str(path))
-    return codecs_from_blobs(prov, blobs, str(path), threads=threads, providers=providers)
+    return codecs_from_blobs(prov, blobs, str(path), options=options)
 
 
 def products_of(arrays, prefixes: dict[str, str], all_prefixes=()) -> dict[str, ak.Array]:
@@ -96,20 +97,17 @@ class CompressedReader:
     """A hepvq output file opened for analysis; see hepvq.open."""
 
     def __init__(self, path, *, tree: str = "Events", decode: bool = True, threads: int | None = None,
-                 providers=None):
+                 providers=None, batch_size: int | None = None):
         self.path = str(path)
         self.tree_name = tree
-        self.threads = check_threads(threads)
-        if providers is not None and (isinstance(providers, str) or not all(isinstance(p, str) for p in providers)):
-            raise ParameterError(f"must be a list of onnxruntime provider names, got {providers!r}",
-                                 parameter="providers")
+        self.options = RunOptions.build(providers, threads, batch_size)  # checked before the file is opened
+        self.threads = self.options.threads
         self._file, self._tree = open_root(self.path, tree)
         try:
             self.provenance, self.blobs = read_metadata(self._file)
             self.cfg = str(self._file[CFG_KEY]) if CFG_KEY in self._file.keys(cycle=False) else ""
-            providers = None if providers is None else list(providers)
-            self.codecs = (codecs_from_blobs(self.provenance, self.blobs, self.path, threads=self.threads,
-                                             providers=providers) if decode else {})
+            self.codecs = (codecs_from_blobs(self.provenance, self.blobs, self.path, options=self.options)
+                           if decode else {})
             self._plan()
         except Exception:
             self._file.close()
@@ -227,7 +225,8 @@ class CompressedReader:
 def open_compressed(path, **kwargs) -> CompressedReader:
     """hepvq.open: a CompressedReader (``.arrays()``, ``.iterate(step_size)``, ``.num_entries``,
     ``.provenance``, ``.cfg``, ``.codecs``). Keyword options: ``tree``, ``threads`` (of the compiled decode
-    loops; default one per core, at most 8), ``providers`` (onnxruntime, for codecs that run ONNX graphs)."""
+    loops; default one per core, at most 8), ``providers`` (onnxruntime, for codecs that run ONNX graphs: a list
+    of names or ["auto"]; an unknown name is refused), ``batch_size`` (rows per onnxruntime run)."""
     return CompressedReader(path, **kwargs)
 
 

@@ -107,6 +107,7 @@ class TpcInrCodec(Codec):
         self.fit = {**DEFAULT_FIT, **(fit or {})}
         self.amortised = amortised
         self.threshold, self.shape, self.n_sectors = int(threshold), tuple(shape), int(n_sectors)
+        self.batch_size = None  # points per run of the amortised decoder graph (None: its default); RunOptions
 
     # ------------------------------------------------------------------ sizes
     def _tensor_shapes(self) -> list[tuple[int, ...]]:
@@ -261,7 +262,8 @@ class TpcInrCodec(Codec):
         raw = zstandard.ZstdDecompressor().decompress(bytes(blob), max_output_size=self.blob_size)
         tensors = quantise.unpack(raw, self._tensor_shapes(), self.quant)
         if self.method == "amortised":
-            return lambda x, ctx=None: self.amortised.decode(tensors[0], x, ctx) * ADC_MAX
+            batch = {"batch": self.batch_size} if self.batch_size else {}
+            return lambda x, ctx=None: self.amortised.decode(tensors[0], x, ctx, **batch) * ADC_MAX
         return lambda x, ctx=None: inr_np.forward(self.arch, tensors, x) * ADC_MAX
 
     def decode(self, products: dict[str, ak.Array]) -> ak.Array:
@@ -393,7 +395,8 @@ class TpcInrCodec(Codec):
         return blobs
 
     @classmethod
-    def from_metadata(cls, blobs: dict[str, bytes]) -> "TpcInrCodec":
+    def from_metadata(cls, blobs: dict[str, bytes], providers=None) -> "TpcInrCodec":
+        """The codec of a file's blobs; ``providers``: onnxruntime providers of the amortised decoder graph."""
         cfg = cls.read_json_blob(blobs, "config")
         if cfg.get("format") not in FORMATS:
             raise ModelError(f"tpc_inr: metadata format {cfg.get('format')} is not one this hepvq reads {FORMATS}")
@@ -412,7 +415,7 @@ class TpcInrCodec(Codec):
 
             if "decoder.onnx" not in blobs:
                 raise ModelError("tpc_inr: amortised codec metadata lacks 'decoder.onnx'")
-            amortised = AmortisedRuntime(cfg["amortised"], decoder_bytes=blobs["decoder.onnx"])
+            amortised = AmortisedRuntime(cfg["amortised"], decoder_bytes=blobs["decoder.onnx"], providers=providers)
         codec = cls(mode=cfg["mode"], method=cfg["method"], arch=cfg.get("arch"), quant=cfg["quant"],
                     fit=cfg.get("fit"), amortised=amortised, threshold=cfg["threshold"], shape=cfg["shape"],
                     n_sectors=cfg["n_sectors"], adc_error_bound=cfg.get("adc_error_bound", -1),
