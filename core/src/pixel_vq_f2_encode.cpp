@@ -57,13 +57,35 @@ PixelVQF2Symbols pixel_vq_f2_symbols(const PixelVQModel& m, const PixelVQF2Conte
     if (in.event[i] < 0 || static_cast<std::size_t>(in.event[i]) >= n_ev)
       throw std::invalid_argument("pixel_vq_f2_symbols: patch event outside 0..n_events-1");
 
-  // clusters: numbered by sorted cluster id; anchor = lower corner of the bounding box
-  std::vector<I> u(in.cluster, in.cluster + n);
-  std::sort(u.begin(), u.end());
-  u.erase(std::unique(u.begin(), u.end()), u.end());
-  const std::size_t nc = u.size();
+  // clusters: numbered by sorted cluster id (inv[i]: the number of patch i's cluster). Ids from the patch
+  // extraction are 0..nc-1, each used: the number is the id, no sort.
   std::vector<I> inv(n);
-  for (std::size_t i = 0; i < n; ++i) inv[i] = std::lower_bound(u.begin(), u.end(), in.cluster[i]) - u.begin();
+  std::size_t nc = 0;
+  {
+    I lo = 0, hi = -1;
+    if (n) lo = hi = in.cluster[0];
+    for (std::size_t i = 0; i < n; ++i) {
+      lo = std::min(lo, in.cluster[i]);
+      hi = std::max(hi, in.cluster[i]);
+    }
+    bool dense = n == 0 || (lo == 0 && static_cast<std::uint64_t>(hi) < n);
+    if (dense && n) {
+      std::vector<char> used(static_cast<std::size_t>(hi) + 1, 0);
+      for (std::size_t i = 0; i < n; ++i) used[static_cast<std::size_t>(in.cluster[i])] = 1;
+      for (char u : used) dense &= u != 0;
+    }
+    if (dense) {
+      nc = n ? static_cast<std::size_t>(hi) + 1 : 0;
+      std::copy(in.cluster, in.cluster + n, inv.begin());
+    } else {
+      std::vector<I> u(in.cluster, in.cluster + n);
+      std::sort(u.begin(), u.end());
+      u.erase(std::unique(u.begin(), u.end()), u.end());
+      nc = u.size();
+      for (std::size_t i = 0; i < n; ++i) inv[i] = std::lower_bound(u.begin(), u.end(), in.cluster[i]) - u.begin();
+    }
+  }
+  // anchor = lower corner of the bounding box
   const I big = std::numeric_limits<I>::max();
   std::vector<I> row0(nc, big), col0(nc, big), ni(nc, 0), nj(nc, 0), ev_c(nc, 0), det_c(nc, 0);
   for (std::size_t i = 0; i < n; ++i) {
@@ -81,64 +103,119 @@ PixelVQF2Symbols pixel_vq_f2_symbols(const PixelVQModel& m, const PixelVQF2Conte
     ni[k] = std::max(ni[k], ti[i] + 1);
     nj[k] = std::max(nj[k], tj[i] + 1);
   }
-  std::vector<I> corder(nc);
-  std::iota(corder.begin(), corder.end(), 0);
-  std::stable_sort(corder.begin(), corder.end(), [&](I a, I b) {
-    if (ev_c[a] != ev_c[b]) return ev_c[a] < ev_c[b];
-    if (det_c[a] != det_c[b]) return det_c[a] < det_c[b];
-    if (col0[a] != col0[b]) return col0[a] < col0[b];
-    return row0[a] < row0[b];
-  });
-  std::vector<I> crank(nc);
-  for (std::size_t r = 0; r < nc; ++r) crank[corder[r]] = static_cast<I>(r);
+  // cluster order (event, detId, col0, row0), equal keys in cluster-number order (a stable sort): the keys
+  // sorted as records with the number as last key
+  struct ClusterKey {
+    I ev, det, col, row, k;
+  };
+  std::vector<ClusterKey> keys(nc);
+  for (std::size_t k = 0; k < nc; ++k) keys[k] = {ev_c[k], det_c[k], col0[k], row0[k], static_cast<I>(k)};
+  auto key_less = [](const ClusterKey& a, const ClusterKey& b) {
+    if (a.ev != b.ev) return a.ev < b.ev;
+    if (a.det != b.det) return a.det < b.det;
+    if (a.col != b.col) return a.col < b.col;
+    if (a.row != b.row) return a.row < b.row;
+    return a.k < b.k;
+  };
+  if (!std::is_sorted(keys.begin(), keys.end(), key_less)) std::sort(keys.begin(), keys.end(), key_less);
+  std::vector<I> corder(nc), crank(nc);
+  for (std::size_t r = 0; r < nc; ++r) {
+    corder[r] = keys[r].k;
+    crank[static_cast<std::size_t>(keys[r].k)] = static_cast<I>(r);
+  }
+  keys = {};
+  // patch order (cluster rank, tile row, tile column), equal keys in patch order (a stable sort): patches
+  // counted into their clusters in patch order, then each cluster's few tiles sorted by insertion (stable)
+  std::vector<I> ntile(nc, 0), cstart(nc + 1, 0);
+  for (std::size_t i = 0; i < n; ++i) ++ntile[static_cast<std::size_t>(crank[static_cast<std::size_t>(inv[i])])];
+  for (std::size_t r = 0; r < nc; ++r) cstart[r + 1] = cstart[r] + ntile[r];
   std::vector<I> porder(n);
-  std::iota(porder.begin(), porder.end(), 0);
-  std::stable_sort(porder.begin(), porder.end(), [&](I a, I b) {
-    if (crank[inv[a]] != crank[inv[b]]) return crank[inv[a]] < crank[inv[b]];
-    if (ti[a] != ti[b]) return ti[a] < ti[b];
-    return tj[a] < tj[b];
-  });
+  {
+    std::vector<I> fill(cstart.begin(), cstart.end() - 1);
+    for (std::size_t i = 0; i < n; ++i) porder[static_cast<std::size_t>(fill[static_cast<std::size_t>(crank[static_cast<std::size_t>(inv[i])])]++)] = static_cast<I>(i);
+    for (std::size_t r = 0; r < nc; ++r) {
+      I* p = porder.data() + cstart[r];
+      const std::size_t len = static_cast<std::size_t>(ntile[r]);
+      for (std::size_t a = 1; a < len; ++a) {
+        const I v = p[a];
+        std::size_t b = a;
+        while (b > 0 && (ti[p[b - 1]] > ti[v] || (ti[p[b - 1]] == ti[v] && tj[p[b - 1]] > tj[v]))) {
+          p[b] = p[b - 1];
+          --b;
+        }
+        p[b] = v;
+      }
+    }
+  }
   auto permute = [&](std::vector<I>& v) {
     std::vector<I> o(nc);
-    for (std::size_t r = 0; r < nc; ++r) o[r] = v[corder[r]];
+    for (std::size_t r = 0; r < nc; ++r) o[r] = v[static_cast<std::size_t>(corder[r])];
     v.swap(o);
   };
   for (auto* v : {&ev_c, &det_c, &row0, &col0, &ni, &nj}) permute(*v);
-  std::vector<I> pcl(n), pti(n), ptj(n), ntile(nc, 0);
-  for (std::size_t q = 0; q < n; ++q) {
-    pcl[q] = crank[inv[porder[q]]];
-    pti[q] = ti[porder[q]];
-    ptj[q] = tj[porder[q]];
-    ++ntile[pcl[q]];
-  }
   for (std::size_t k = 0; k < nc; ++k)
     if ((ni[k] == 1 || nj[k] == 1) && ntile[k] != ni[k] * nj[k])
       throw DataError("pixel_vq format 2: a one-row or one-column cluster has an empty tile (patches do not come "
                       "from 8-connected clusters)");
-
-  PixelVQF2Symbols out;
-  const std::size_t n_streams = 9 + static_cast<std::size_t>(stages);
-  out.sym.resize(n_streams);
-  out.ctx.resize(n_streams);
-  out.ev.resize(n_streams);
-  out.nmod.assign(n_ev, 0);
-  out.ncl.assign(n_ev, 0);
-  out.npatch.assign(n_ev, 0);
-  auto put = [&](std::size_t s, I sym, I ctx, I ev) {
-    out.sym[s].push_back(sym);
-    out.ctx[s].push_back(ctx);
-    out.ev[s].push_back(ev);
-  };
-  // modules: first cluster of each (event, detId); detIds as gaps in the known list within the event
+  // per cluster (in order): detId context and layer, computed once
+  std::vector<I> dctx_c(nc), layer_c(nc);
+  for (std::size_t k = 0; k < nc; ++k) {
+    dctx_c[k] = (k > 0 && det_c[k] == det_c[k - 1]) ? dctx_c[k - 1] : m.det_context(det_c[k]);
+    layer_c[k] = (k > 0 && det_c[k] == det_c[k - 1]) ? layer_c[k - 1] : layer(det_c[k]);
+  }
+  // modules: first cluster of each (event, detId)
   std::vector<char> firstc(nc, 0);
   std::vector<I> ncl_of_c(nc, 0);
+  std::size_t n_mod = 0;
   for (std::size_t k = 0; k < nc;) {
     std::size_t e = k + 1;
     while (e < nc && ev_c[e] == ev_c[k] && det_c[e] == det_c[k]) ++e;
     firstc[k] = 1;
+    ++n_mod;
     for (std::size_t j = k; j < e; ++j) ncl_of_c[j] = static_cast<I>(e - k);
     k = e;
   }
+  // every stream's length is known: its arrays are sized once and filled in order
+  std::size_t n_tiles = 0, n_esc = 0, n_multi = 0;
+  for (std::size_t k = 0; k < nc; ++k)
+    if (ni[k] > 1 && nj[k] > 1) n_tiles += static_cast<std::size_t>(ni[k] * nj[k]);
+  for (std::size_t i = 0; i < n; ++i) {
+    n_esc += in.shape[i] == m.escape() ? 1 : 0;
+    n_multi += in.multi[i] ? 1 : 0;
+  }
+  if (n_multi != in.n_multi) throw std::invalid_argument("pixel_vq_f2_symbols: codes rows != multi-hit patches");
+  PixelVQF2Symbols out;
+  const std::size_t n_streams = 9 + static_cast<std::size_t>(stages);
+  std::vector<std::size_t> len(n_streams, 0);
+  len[0] = len[1] = n_mod;
+  len[2] = len[3] = len[4] = nc;
+  len[5] = n_tiles;
+  len[6] = len[8] = n;
+  len[7] = n_esc * static_cast<std::size_t>(pr);
+  for (int s = 0; s < stages; ++s) len[9 + static_cast<std::size_t>(s)] = n_multi;
+  out.sym.resize(n_streams);
+  out.ctx.resize(n_streams);
+  out.ev.resize(n_streams);
+  std::vector<I*> ps(n_streams), pcx(n_streams), pe(n_streams);
+  for (std::size_t s = 0; s < n_streams; ++s) {
+    out.sym[s].resize(len[s]);
+    out.ctx[s].resize(len[s]);
+    out.ev[s].resize(len[s]);
+    ps[s] = out.sym[s].data();
+    pcx[s] = out.ctx[s].data();
+    pe[s] = out.ev[s].data();
+  }
+  out.nmod.assign(n_ev, 0);
+  out.ncl.assign(n_ev, 0);
+  out.npatch.assign(n_ev, 0);
+  std::vector<std::size_t> at(n_streams, 0);
+  auto put = [&](std::size_t s, I sym, I ctx, I ev) {
+    const std::size_t q = at[s]++;
+    ps[s][q] = sym;
+    pcx[s][q] = ctx;
+    pe[s][q] = ev;
+  };
+  // modules: detIds as gaps in the known list within the event
   I prev_known = -1, prev_ev = -1;
   for (std::size_t k = 0; k < nc; ++k) {
     if (!firstc[k]) continue;
@@ -156,24 +233,24 @@ PixelVQF2Symbols pixel_vq_f2_symbols(const PixelVQModel& m, const PixelVQF2Conte
       out.fardet.push_back(det);
       out.fardet_ev.push_back(ev);
     }
-    put(1, ncl_of_c[k] - 1, m.det_context(det), ev);
+    put(1, ncl_of_c[k] - 1, dctx_c[k], ev);
     ++out.nmod[static_cast<std::size_t>(ev)];
   }
   // clusters
   const I nbk = static_cast<I>(c.ncl_edges.size()) + 1;
   for (std::size_t k = 0; k < nc; ++k) {
-    const I ev = ev_c[k], lay = layer(det_c[k]);
+    const I ev = ev_c[k], lay = layer_c[k];
     const I dcol = firstc[k] ? col0[k] : col0[k] - col0[k - 1];
     const bool rel = !firstc[k] && dcol == 0;
     const I bucket = std::upper_bound(c.ncl_edges.begin(), c.ncl_edges.end(), ncl_of_c[k]) - c.ncl_edges.begin();
     put(2, dcol, lay * nbk + bucket, ev);
     put(3, rel ? row0[k] - row0[k - 1] : row0[k], lay + n_layer * (rel ? 1 : 0), ev);
-    put(4, (ni[k] - 1) * nj_all + (nj[k] - 1), m.det_context(det_c[k]), ev);
+    put(4, (ni[k] - 1) * nj_all + (nj[k] - 1), dctx_c[k], ev);
     ++out.ncl[static_cast<std::size_t>(ev)];
   }
   // tile presence bits of 2-D layouts, raster order
   {
-    std::vector<std::int64_t> start(nc, -1);
+    std::vector<I> start(nc, -1);
     std::size_t total = 0;
     for (std::size_t k = 0; k < nc; ++k)
       if (ni[k] > 1 && nj[k] > 1) {
@@ -181,9 +258,12 @@ PixelVQF2Symbols pixel_vq_f2_symbols(const PixelVQModel& m, const PixelVQF2Conte
         total += static_cast<std::size_t>(ni[k] * nj[k]);
         for (I j = 0; j < ni[k] * nj[k]; ++j) put(5, 0, 0, ev_c[k]);
       }
-    for (std::size_t q = 0; q < n; ++q) {
-      const I k = pcl[q];
-      if (start[k] >= 0) out.sym[5][static_cast<std::size_t>(start[k] + pti[q] * nj[k] + ptj[q])] = 1;
+    for (std::size_t k = 0; k < nc; ++k) {
+      if (start[k] < 0) continue;
+      for (I q = cstart[k]; q < cstart[k + 1]; ++q) {
+        const std::size_t i = static_cast<std::size_t>(porder[static_cast<std::size_t>(q)]);
+        ps[5][static_cast<std::size_t>(start[k] + ti[i] * nj[k] + tj[i])] = 1;
+      }
     }
   }
   // patches in stream order
@@ -192,27 +272,38 @@ PixelVQF2Symbols pixel_vq_f2_symbols(const PixelVQModel& m, const PixelVQF2Conte
     I r = 0;
     for (std::size_t i = 0; i < n; ++i)
       if (in.multi[i]) multi_row[i] = r++;
-    if (static_cast<std::size_t>(r) != in.n_multi)
-      throw std::invalid_argument("pixel_vq_f2_symbols: codes rows != multi-hit patches");
+  }
+  // code context per charge level index: the charge bucket (levels outside the table: the checked lookup)
+  std::vector<I> charge_bucket(m.levels.size());
+  for (std::size_t q = 0; q < m.levels.size(); ++q) {
+    const double v = static_cast<double>(m.levels[q]);
+    charge_bucket[q] = std::upper_bound(c.charge_edges.begin(), c.charge_edges.end(), v) - c.charge_edges.begin();
   }
   const std::uint64_t rowmask = (pc >= 64) ? ~0ULL : ((1ULL << pc) - 1);
-  for (std::size_t q = 0; q < n; ++q) {
-    const I i = porder[q], k = pcl[q];
-    const I ev = ev_c[k], det = det_c[k], shp = in.shape[i], chg = in.charge[i];
-    const std::uint64_t msk = in.mask[i];
-    const I nhit = __builtin_popcountll(msk);
-    const I dc = m.det_context(det);
-    const I pos = (ni[k] == 1 && nj[k] == 1) ? 0
-        : 1 + (pti[q] > 0) + 2 * (ptj[q] > 0) + 4 * (ptj[q] < nj[k] - 1) + 8 * (pti[q] < ni[k] - 1);
-    put(6, shp, dc * c.tile_positions + pos, ev);
-    if (shp == m.escape())
-      for (int r = 0; r < pr; ++r) put(7, static_cast<I>((msk >> (r * pc)) & rowmask), r * n_det + dc, ev);
-    put(8, chg, (shape_bucket(c, shp, nhit) * n_layer + layer(det)) * 2 + (ntile[k] > 1 ? 1 : 0), ev);
-    if (in.multi[i]) {
-      const I cc = pixel_vq_f2_code_context(m, c, shp, nhit, chg);
-      for (int s = 0; s < stages; ++s) put(9 + s, in.codes[static_cast<std::size_t>(multi_row[i]) * stages + s], cc, ev);
+  const I esc = m.escape();
+  for (std::size_t k = 0; k < nc; ++k) {
+    const I ev = ev_c[k], dc = dctx_c[k], lay = layer_c[k];
+    const bool single = ni[k] == 1 && nj[k] == 1;
+    const I multitile = ntile[k] > 1 ? 1 : 0;
+    for (I q = cstart[k]; q < cstart[k + 1]; ++q) {
+      const std::size_t i = static_cast<std::size_t>(porder[static_cast<std::size_t>(q)]);
+      const I shp = in.shape[i], chg = in.charge[i];
+      const std::uint64_t msk = in.mask[i];
+      const I nhit = __builtin_popcountll(msk);
+      const I pos = single ? 0 : 1 + (ti[i] > 0) + 2 * (tj[i] > 0) + 4 * (tj[i] < nj[k] - 1) + 8 * (ti[i] < ni[k] - 1);
+      put(6, shp, dc * c.tile_positions + pos, ev);
+      if (shp == esc)
+        for (int r = 0; r < pr; ++r) put(7, static_cast<I>((msk >> (r * pc)) & rowmask), r * n_det + dc, ev);
+      put(8, chg, (shape_bucket(c, shp, nhit) * n_layer + lay) * 2 + multitile, ev);
+      if (in.multi[i]) {
+        const I cc = (chg >= 0 && static_cast<std::size_t>(chg) < charge_bucket.size())
+                         ? shape_bucket(c, shp, nhit) * (c.charge_buckets + 1) + charge_bucket[static_cast<std::size_t>(chg)]
+                         : pixel_vq_f2_code_context(m, c, shp, nhit, chg);
+        for (int s = 0; s < stages; ++s)
+          put(9 + static_cast<std::size_t>(s), in.codes[static_cast<std::size_t>(multi_row[i]) * stages + s], cc, ev);
+      }
+      ++out.npatch[static_cast<std::size_t>(ev)];
     }
-    ++out.npatch[static_cast<std::size_t>(ev)];
   }
   return out;
 }
