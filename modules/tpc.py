@@ -119,7 +119,6 @@ class TpcInrEncoder(CodecEncoder):
         dec, timing = self.codec.decode_timed(result.products)
         for key, value in timing.items():
             self.totals[key] = self.totals.get(key, 0) + value
-
         fields = ("sector", "layer", "phi", "z", "adc")
         for e in range(len(hits)):
             a, b = hits[e], dec[e]

@@ -8,7 +8,6 @@ import logging
 from pathlib import Path
 
 import awkward as ak
-import numpy as np
 import pytest
 import uproot
 from conftest import write_uproot
