@@ -144,8 +144,9 @@ def main(argv=None) -> int:
     ap.add_argument("--points", default="", help="comma list of charge_step:mu[:lambda[:topk]]")
     ap.add_argument("--peer", default="", help="comma list of the peer's log ADC bits (pixel_sparse format 2)")
     ap.add_argument("--events", type=int, default=50, help="held-out events encoded (first N of --test)")
-    ap.add_argument("--test", default="/tmp/h6/test200.root", help="held-out DIGIs (simulated with seed 2026 if absent)")
-    ap.add_argument("--out", default="/tmp/h6/opscan", help="tables cache and scan.json")
+    ap.add_argument("--test", default=str(REPO / "bench_out" / "format2" / "test200.root"),
+                    help="held-out DIGIs (200 events simulated with seed 2026 if absent)")
+    ap.add_argument("--out", default=str(REPO / "bench_out" / "opscan"), help="tables cache and scan.json")
     ap.add_argument("--streams", action="store_true", help="also bits per hit of each stream")
     args = ap.parse_args(argv)
     from hepvq.pixel.train import read_digis
