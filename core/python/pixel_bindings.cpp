@@ -273,30 +273,35 @@ void bind_patches(py::module_& m) {
   m.def(
       "patch_fractions_hits",
       [](carray<std::uint64_t> masks, int size, carray<std::int64_t> hit_patch, carray<std::int64_t> slot,
-         carray<std::int64_t> order, carray<std::int64_t> adc) {
+         carray<std::int64_t> order, carray<std::int64_t> adc, int threads) {
         const std::size_t n = static_cast<std::size_t>(masks.size()), nh = static_cast<std::size_t>(order.size());
         if (size < 1 || size > 64) throw std::invalid_argument("patch_fractions_hits: size must be 1..64");
         if (static_cast<std::size_t>(hit_patch.size()) != nh || static_cast<std::size_t>(slot.size()) != nh ||
             static_cast<std::size_t>(adc.size()) != nh)
           throw std::invalid_argument("patch_fractions_hits: hit arrays of different lengths");
-        for (std::size_t k = 0; k < nh; ++k)
-          if (order.data()[k] < 0 || static_cast<std::size_t>(order.data()[k]) >= nh)
-            throw std::invalid_argument("patch_fractions_hits: order outside the hits");
         py::array_t<std::int64_t> total(static_cast<py::ssize_t>(n)), nhit(static_cast<py::ssize_t>(n));
-        std::vector<float> x;
+        const std::uint64_t* mp = masks.data();
+        const std::int64_t *hp = hit_patch.data(), *sp = slot.data(), *op = order.data(), *ap = adc.data();
         std::int64_t* tp = total.mutable_data();
-        std::int64_t* hp = nhit.mutable_data();
+        std::int64_t* np_ = nhit.mutable_data();
+        std::size_t n_multi = 0;
         {
           py::gil_scoped_release release;
-          hepvq::patch_fractions_hits(masks.data(), n, size, hit_patch.data(), slot.data(), order.data(), adc.data(),
-                                      nh, tp, hp, x);
+          n_multi = hepvq::patch_totals_hits(mp, n, size, hp, sp, op, ap, nh, tp, np_);
         }
-        const auto rows = static_cast<py::ssize_t>(x.size() / size);
-        return py::make_tuple(total, nhit, to_numpy(std::move(x), {rows, static_cast<py::ssize_t>(size)}));
+        // the fractions straight into the returned array
+        py::array_t<float> x({static_cast<py::ssize_t>(n_multi), static_cast<py::ssize_t>(size)});
+        float* xp = x.mutable_data();
+        {
+          py::gil_scoped_release release;
+          hepvq::patch_fractions_hits(mp, n, size, hp, sp, op, ap, nh, tp, np_, xp, threads);
+        }
+        return py::make_tuple(total, nhit, x);
       },
-      "masks"_a, "size"_a, "hit_patch"_a, "slot"_a, "order"_a, "adc"_a,
+      "masks"_a, "size"_a, "hit_patch"_a, "slot"_a, "order"_a, "adc"_a, "threads"_a = 1,
       "patch_fractions from extract_patches' per-hit outputs (no dense ADC matrix): adc in input order, hit "
-      "order[k] in patch hit_patch[k] at slot slot[k].");
+      "order[k] in patch hit_patch[k] at slot slot[k]; refuses two hits at one (patch, slot). threads: of the "
+      "fractions' pass (same output for any number).");
   m.def(
       "hit_adc",
       [](carray<float> fractions, carray<bool> multi, carray<std::int64_t> level, carray<std::int64_t> hit_patch,
