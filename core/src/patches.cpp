@@ -405,37 +405,52 @@ void patch_fractions(const std::uint64_t* masks, const std::int64_t* adc, std::s
   }
 }
 
-void patch_fractions_hits(const std::uint64_t* masks, std::size_t n, int size, const std::int64_t* hit_patch,
-                          const std::int64_t* slot, const std::int64_t* order, const std::int64_t* adc,
-                          std::size_t n_hits, std::int64_t* total, std::int64_t* nhit, std::vector<float>& x) {
-  // straight from the hits: totals over the mask (one pass), then the fractions of the multi-hit patches (a
-  // second); `seen` refuses two hits at one (patch, slot), which the dense matrix could not hold either
+std::size_t patch_totals_hits(const std::uint64_t* masks, std::size_t n, int size, const std::int64_t* hit_patch,
+                              const std::int64_t* slot, const std::int64_t* order, const std::int64_t* adc,
+                              std::size_t n_hits, std::int64_t* total, std::int64_t* nhit) {
+  // one pass over the hits; `seen` refuses two hits at one (patch, slot), which the dense matrix could not hold
   const std::uint64_t size_mask = size == 64 ? ~0ULL : ((1ULL << size) - 1);
-  std::vector<std::int64_t> row(n);  // row of each multi-hit patch in x, -1 for the others
-  std::int64_t n_multi = 0;
+  std::size_t n_multi = 0;
   for (std::size_t i = 0; i < n; ++i) {
     total[i] = 0;
     nhit[i] = __builtin_popcountll(masks[i] & size_mask);
-    row[i] = nhit[i] >= 2 ? n_multi++ : -1;
+    n_multi += nhit[i] >= 2;
   }
   std::vector<std::uint64_t> seen(n, 0);
   for (std::size_t k = 0; k < n_hits; ++k) {
-    const std::int64_t p = hit_patch[k], s = slot[k];
+    const std::int64_t p = hit_patch[k], s = slot[k], i = order[k];
     if (p < 0 || static_cast<std::size_t>(p) >= n || s < 0 || s >= size)
       throw std::invalid_argument("patch_fractions_hits: hit outside the patches");
+    if (i < 0 || static_cast<std::size_t>(i) >= n_hits)
+      throw std::invalid_argument("patch_fractions_hits: order outside the hits");
     const std::uint64_t bit = 1ULL << s;
     if (seen[p] & bit) throw std::invalid_argument("patch_fractions_hits: two hits at one (patch, slot)");
     seen[p] |= bit;
-    if (masks[p] & bit) total[p] += adc[order[k]];
+    if (masks[p] & bit) total[p] += adc[i];
   }
-  seen = std::vector<std::uint64_t>();
-  x.assign(static_cast<std::size_t>(n_multi) * static_cast<std::size_t>(size), 0.0f);
-  for (std::size_t k = 0; k < n_hits; ++k) {  // as numpy: float64 division, then rounded to float32
-    const std::int64_t p = hit_patch[k], s = slot[k];
-    if (row[p] >= 0 && ((masks[p] >> s) & 1))
-      x[static_cast<std::size_t>(row[p]) * size + s] =
-          static_cast<float>(static_cast<double>(adc[order[k]]) / static_cast<double>(total[p]));
-  }
+  return n_multi;
+}
+
+void patch_fractions_hits(const std::uint64_t* masks, std::size_t n, int size, const std::int64_t* hit_patch,
+                          const std::int64_t* slot, const std::int64_t* order, const std::int64_t* adc,
+                          std::size_t n_hits, const std::int64_t* total, const std::int64_t* nhit, float* x,
+                          int threads) {
+  std::vector<std::int64_t> row(n);  // row of each multi-hit patch in x, -1 for the others
+  std::int64_t n_multi = 0;
+  for (std::size_t i = 0; i < n; ++i) row[i] = nhit[i] >= 2 ? n_multi++ : -1;
+  const std::size_t cells = static_cast<std::size_t>(n_multi) * static_cast<std::size_t>(size);
+  parallel_ranges(cells, threads, 1 << 18, [&](std::size_t a, std::size_t b) {
+    if (b > a) std::memset(x + a, 0, (b - a) * sizeof(float));
+  });
+  // each hit writes its own cell (totals' pass refused two hits at one): the hits split into ranges freely
+  parallel_ranges(n_hits, threads, 1 << 16, [&](std::size_t a, std::size_t b) {
+    for (std::size_t k = a; k < b; ++k) {  // as numpy: float64 division, then rounded to float32
+      const std::int64_t p = hit_patch[k], s = slot[k];
+      if (row[p] >= 0 && ((masks[p] >> s) & 1))
+        x[static_cast<std::size_t>(row[p]) * size + s] =
+            static_cast<float>(static_cast<double>(adc[order[k]]) / static_cast<double>(total[p]));
+    }
+  });
   // a mask pixel without a hit reads 0 in the dense matrix: 0 / total, which is 0 unless the total is 0 (NaN)
   for (std::size_t i = 0; i < n; ++i)
     if (row[i] >= 0 && total[i] == 0)
@@ -443,6 +458,15 @@ void patch_fractions_hits(const std::uint64_t* masks, std::size_t n, int size, c
         if (((masks[i] >> j) & 1) && x[static_cast<std::size_t>(row[i]) * size + j] == 0.0f)
           x[static_cast<std::size_t>(row[i]) * size + j] = static_cast<float>(0.0 / static_cast<double>(total[i]));
 }
+
+void patch_fractions_hits(const std::uint64_t* masks, std::size_t n, int size, const std::int64_t* hit_patch,
+                          const std::int64_t* slot, const std::int64_t* order, const std::int64_t* adc,
+                          std::size_t n_hits, std::int64_t* total, std::int64_t* nhit, std::vector<float>& x) {
+  const std::size_t n_multi = patch_totals_hits(masks, n, size, hit_patch, slot, order, adc, n_hits, total, nhit);
+  x.resize(n_multi * static_cast<std::size_t>(size));
+  patch_fractions_hits(masks, n, size, hit_patch, slot, order, adc, n_hits, total, nhit, x.data(), 1);
+}
+
 void hit_adc(const float* fractions, std::size_t n_multi, int size, const std::uint8_t* multi,
              const std::int64_t* level, std::size_t n_patches, const std::int64_t* hit_patch, const std::int64_t* slot,
              std::size_t n_hits, std::int64_t adc_min, std::int64_t adc_max, std::int64_t* adc) {

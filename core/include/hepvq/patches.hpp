@@ -47,6 +47,15 @@ void patch_fractions(const std::uint64_t* masks, const std::int64_t* adc, std::s
 void patch_fractions_hits(const std::uint64_t* masks, std::size_t n, int size, const std::int64_t* hit_patch,
                           const std::int64_t* slot, const std::int64_t* order, const std::int64_t* adc,
                           std::size_t n_hits, std::int64_t* total, std::int64_t* nhit, std::vector<float>& x);
+// The same in two steps, for a caller that owns the output: totals and hit counts (checks every hit; returns the
+// number of multi-hit patches), then their fractions into x (n_multi x size values, zeroed here) on `threads`.
+std::size_t patch_totals_hits(const std::uint64_t* masks, std::size_t n, int size, const std::int64_t* hit_patch,
+                              const std::int64_t* slot, const std::int64_t* order, const std::int64_t* adc,
+                              std::size_t n_hits, std::int64_t* total, std::int64_t* nhit);
+void patch_fractions_hits(const std::uint64_t* masks, std::size_t n, int size, const std::int64_t* hit_patch,
+                          const std::int64_t* slot, const std::int64_t* order, const std::int64_t* adc,
+                          std::size_t n_hits, const std::int64_t* total, const std::int64_t* nhit, float* x,
+                          int threads);
 
 // The decoded ADC of hits given by (patch hit_patch[k], slot slot[k]) from the fractions of the multi-hit patches
 // (fractions: one row of `size` per patch with multi[p], in patch order) and each patch's charge level:
