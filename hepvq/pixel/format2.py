@@ -149,6 +149,8 @@ class Contexts:
         self.nj = -(-codec.module_cols // codec.pc)
         self.ni = -(-codec.module_rows // codec.pr)
         self.n_shape_b = OWN_SHAPES + NHIT_BUCKETS
+        # the code context's charge bucket of each charge level: one lookup per patch instead of a search
+        self._charge_bucket = np.searchsorted(self.charge_edges, codec.levels.astype(np.float64), side="right")
 
     def layer(self, det):
         if not self.c.ctx_bitfields or not len(self.layers):
@@ -162,7 +164,7 @@ class Contexts:
         return np.where(shape < OWN_SHAPES, shape, OWN_SHAPES + np.minimum(nhit, NHIT_BUCKETS) - 1)
 
     def charge_bucket(self, charge):
-        return np.searchsorted(self.charge_edges, self.c.levels[charge].astype(np.float64), side="right")
+        return self._charge_bucket[charge]
 
     def spec(self) -> dict:
         """{stream: (alphabet, n_contexts, direct)}"""
@@ -494,7 +496,8 @@ class PixelVQFormat2(PixelVQCodec):
 
         shape, mask = self.shape_index(p.mask)
         # from the hits, as format 1: no dense (patches, size) ADC matrix (the biggest array of a chunk)
-        total, nhit, x = hepvq_core.patch_fractions_hits(mask, self.size, hit_patch, slot, order, h.adc)
+        total, nhit, x = hepvq_core.patch_fractions_hits(mask, self.size, hit_patch, slot, order, h.adc,
+                                                          job_threads(self))
         charge = quantise_charge(total, self.levels)
         multi = nhit >= 2
         ctx_m = self.ctx.code(shape[multi], np.asarray(nhit)[multi].astype(np.int64), charge[multi])
