@@ -249,7 +249,8 @@ def test_process_options_built_once_and_checked_when_the_job_is_built(tmp_path, 
         process.options = cms.untracked.PSet(**options)
         process.dvq = cms.EDProducer("HepvqDecoder", src=cms.InputTag("vq"))
         process.dsp = cms.EDProducer("HepvqDecoder", src=cms.InputTag("sp"))
-        process.p = cms.Path(process.dvq + process.dsp)
+        process.enc = cms.EDProducer("PixelDigiVQEncoder", batchSize=cms.int32(100))  # options.batchSize wins
+        process.p = cms.Path(process.dvq + process.dsp + process.enc)
         return EventProcessor(process)
 
     ep = job(providers=cms.untracked.vstring("CPUExecutionProvider"), numberOfThreads=cms.untracked.int32(3),
@@ -263,6 +264,8 @@ def test_process_options_built_once_and_checked_when_the_job_is_built(tmp_path, 
         codecs += [p[1] for p in ep.modules[label].plan]
     assert sorted(c.name for c in codecs) == ["pixel_sparse", "pixel_vq"]
     assert all(c.threads == 3 and getattr(c, "batch_size", 512) == 512 for c in codecs)
+    ep.modules["enc"].beginJob()
+    assert ep.modules["enc"].codec.batch_size == 512
     assert ep.context.providers == ["CPUExecutionProvider"]
     with pytest.raises(ParameterError, match=r"options.providers.*unknown onnxruntime provider 'CUDAExecutionProvidr'"):
         job(providers=cms.untracked.vstring("CUDAExecutionProvidr"))
