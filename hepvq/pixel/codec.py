@@ -349,7 +349,8 @@ class PixelVQCodec(Codec):
         shape, mask = self.shape_index(p.mask)
         # totals, hit counts and the multi-hit patches' fractions over the coded masks, in the core, from the hits
         # (no dense (patches, size) ADC matrix; hepvq_core.patch_fractions on it gives the same)
-        total, nhit, x = hepvq_core.patch_fractions_hits(mask, self.size, hit_patch, slot, order, h.adc)
+        total, nhit, x = hepvq_core.patch_fractions_hits(mask, self.size, hit_patch, slot, order, h.adc,
+                                                          options.threads(self))
         keep = total > 0  # lossy-position mode may leave a patch with no hit (never a multi-hit one): drop it
         all_kept = bool(keep.all())
         if not all_kept:
