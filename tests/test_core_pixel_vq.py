@@ -282,3 +282,25 @@ def test_core_hit_adc_equals_numpy(sample_hits):
         assert got.tobytes() == codec.hit_adc_reference(frac, charge, multi, hp, sl).tobytes()
     with pytest.raises(ValueError, match="outside the patches"):
         hepvq_core.hit_adc(frac, multi, codec.levels[charge], hp + n_p, sl, 1, 255)
+
+
+def test_core_decode_equals_oracle_on_overlapping_and_edge_patches(sample_hits):
+    """Patches that overlap (two hits on one pixel: the canonical order keeps them in patch order) and anchors
+    at rows 250-255 (hits beyond the core's 256-row pixel bitmap): the core's writer falls back to the sort."""
+    codec = PixelVQCodec.from_directory(MODEL)
+    products = dict(codec.encode(sample_hits).products)
+    main = products[""]
+    rows = ak.to_numpy(ak.flatten(main.row)).copy()
+    dcol = ak.to_numpy(ak.flatten(main.dcol))
+    same_col = np.flatnonzero(dcol[1:] == 0) + 1  # same column as the patch before (mostly the same module)
+    rows[same_col[::3]] = rows[same_col[::3] - 1] + 1  # overlaps the patch before by three rows
+    rows[::97] = 250 + np.arange(len(rows[::97])) % 6
+    fields = {f: main[f] for f in ak.fields(main)}
+    fields["row"] = ak.unflatten(rows.astype(np.uint8), ak.num(main))
+    products[""] = ak.zip(fields)
+    got = codec.decode(products)
+    h = P.flatten(got)
+    assert len(h.row) > 1000 and int(h.row.max()) > 255  # beyond the bitmap
+    pix = np.stack([h.event, h.det, h.row, h.col])
+    assert (np.diff(pix, axis=1) == 0).all(axis=0).any()  # some pixel twice
+    assert_same_digis(codec.decode_reference(products), got)
