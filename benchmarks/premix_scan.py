@@ -33,6 +33,8 @@ LABELS = {
     "default": "format 1, shipped model (`pixelVQ.format=1`)", "default50": "format 1, shipped model (`pixelVQ.format=1`)",
     "f2fine": "format 2, operatingPoint=fine", "f2default": "format 2, operatingPoint=default (**the main job's default**)",
     "f2coarse": "format 2, operatingPoint=coarse",
+    "f2fine14": "format 2, operatingPoint=fine since issue 14's scan (0.10 / mu 0.0025 / lambda 0.1 / top 64)",
+    "f2t2": "format 2, scan point t2 (0.16 / mu 0.0135 / lambda 0.1 / top 64; proposed, not shipped)",
     "b-1": "format 1, shipped model (first study)", "b0": "format 1, adcErrorBound=0 (lossless)",
     "lossypos": "format 1, losslessPositions=False",
     "b8": "format 1, adcErrorBound=8", "b4": "format 1, adcErrorBound=4", "b2": "format 1, adcErrorBound=2",
