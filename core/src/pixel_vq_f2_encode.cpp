@@ -117,7 +117,22 @@ PixelVQF2Symbols pixel_vq_f2_symbols(const PixelVQModel& m, const PixelVQF2Conte
     if (a.row != b.row) return a.row < b.row;
     return a.k < b.k;
   };
-  if (!std::is_sorted(keys.begin(), keys.end(), key_less)) std::sort(keys.begin(), keys.end(), key_less);
+  // clusters from the extraction come grouped by (event, detId) in order: then each module's few clusters are
+  // sorted alone (the same order)
+  bool grouped = true;
+  for (std::size_t k = 1; k < nc && grouped; ++k)
+    grouped = keys[k - 1].ev < keys[k].ev || (keys[k - 1].ev == keys[k].ev && keys[k - 1].det <= keys[k].det);
+  if (grouped) {
+    for (std::size_t a = 0; a < nc;) {
+      std::size_t b = a + 1;
+      while (b < nc && keys[b].ev == keys[a].ev && keys[b].det == keys[a].det) ++b;
+      if (!std::is_sorted(keys.begin() + a, keys.begin() + b, key_less))
+        std::sort(keys.begin() + a, keys.begin() + b, key_less);
+      a = b;
+    }
+  } else {
+    std::sort(keys.begin(), keys.end(), key_less);
+  }
   std::vector<I> corder(nc), crank(nc);
   for (std::size_t r = 0; r < nc; ++r) {
     corder[r] = keys[r].k;

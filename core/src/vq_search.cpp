@@ -293,7 +293,7 @@ HEPVQ_MULTIVERSION void VQSearch::search_impl(const float* x, const std::uint64_
 #endif
   const std::uint64_t dmask = d >= 64 ? ~0ULL : ((1ULL << d) - 1);
   MaskGroups groups;
-  std::vector<float> dist32(k);
+  std::vector<float> dist32(k), norm32(k);
   std::vector<double> sd(std::max<std::size_t>(k + 4, 32));  // sd[s]: float64 distance of code screened[s]
   std::vector<std::uint32_t> screened(k + 8);
   std::vector<std::size_t> cand(want);  // positions in screened, nearest first
@@ -321,9 +321,18 @@ HEPVQ_MULTIVERSION void VQSearch::search_impl(const float* x, const std::uint64_
       for (std::uint64_t mb = mask; mb; mb &= mb - 1) on[n_on++] = __builtin_ctzll(mb);
       const double nm = static_cast<double>(n_on);
       std::fill(ready.begin(), ready.end(), 0);
-      // |float32 - float64 distance| per code is below n_on terms of |c| (|c| + 2) (|x| <= 1) times a few
-      // float32 roundings (each ~6e-8 relative) plus the codebook's rounding to float32; 1e-5 leaves a wide
-      // margin
+      {  // the codes' float32 squared norms over the mask
+        float* __restrict nr = norm32.data();
+        for (std::size_t c = 0; c < k; ++c) nr[c] = 0.0f;
+        for (int t = 0; t < n_on; ++t) {
+          const float* __restrict a = codebook_t32.data() + static_cast<std::size_t>(on[t]) * k;
+          for (std::size_t c = 0; c < k; ++c) nr[c] += a[c] * a[c];
+        }
+      }
+      // |float32 - float64 distance| per code: the float32 value |c32|^2 - 2 x.c32 sums 2 n_on terms of total
+      // size S <= n_on |c| (|c| + 2) (|x| <= 1, A = max |c|), in any order: rounding <= (2 n_on + 1) u S
+      // (u = 2^-24 ~ 6e-8); the codebook's rounding to float32 adds <= 3 u S, the float64 sum's own rounding
+      // ~1e-16 S: below (2 n_on + 5) u S <= 133 u S < 8e-6 S for n_on <= 64 -- within 1e-5 (S + 1)
       const double margin = 1e-5 * (nm * max_abs * (max_abs + 2.0) + 1.0);
       for (std::size_t q = 0; q < n_members; ++q) {
         const std::size_t i = b0 + members[q];
@@ -355,24 +364,25 @@ HEPVQ_MULTIVERSION void VQSearch::search_impl(const float* x, const std::uint64_
           xr += xs[t] * pos_r[j];
           xc += xs[t] * pos_c[j];
         }
-        // screening: float32 distances sum over the mask of c (c - 2x), pixels taken two at a time (the order
-        // of this sum is free: the margin bounds any order)
+        // screening: float32 distances |c|^2 - 2 x.c over the mask, |c|^2 the group's (sums in any order: the
+        // margin bounds them)
         {
           float* __restrict dd = dist32.data();
+          const float* __restrict nr = norm32.data();
           int t = 0;
           if (n_on % 2) {
             const float* __restrict a = codebook_t32.data() + static_cast<std::size_t>(on[0]) * k;
             const float ma = -2.0f * xi[on[0]];
-            for (std::size_t c = 0; c < k; ++c) dd[c] = a[c] * (a[c] + ma);
+            for (std::size_t c = 0; c < k; ++c) dd[c] = nr[c] + ma * a[c];
             t = 1;
           } else {
-            for (std::size_t c = 0; c < k; ++c) dd[c] = 0.0f;
+            for (std::size_t c = 0; c < k; ++c) dd[c] = nr[c];
           }
           for (; t < n_on; t += 2) {
             const float* __restrict a = codebook_t32.data() + static_cast<std::size_t>(on[t]) * k;
             const float* __restrict b = codebook_t32.data() + static_cast<std::size_t>(on[t + 1]) * k;
             const float ma = -2.0f * xi[on[t]], mb = -2.0f * xi[on[t + 1]];
-            for (std::size_t c = 0; c < k; ++c) dd[c] += a[c] * (a[c] + ma) + b[c] * (b[c] + mb);
+            for (std::size_t c = 0; c < k; ++c) dd[c] += ma * a[c] + mb * b[c];
           }
         }
         // an upper bound of the want-th smallest float32 distance: the want-th smallest (with repeats) of the
