@@ -336,10 +336,11 @@ HEPVQ_MULTIVERSION void VQSearch::search_impl(const float* x, const std::uint64_
       const double margin = 1e-5 * (nm * max_abs * (max_abs + 2.0) + 1.0);
       for (std::size_t q = 0; q < n_members; ++q) {
         const std::size_t i = b0 + members[q];
-        if (q + 2 < n_members) {  // the block's x is in cache but not in order
-          const std::size_t i2 = b0 + members[q + 2];
+        if (q + 4 < n_members) {  // the group's rows of x are scattered: fetched ahead
+          const std::size_t i2 = b0 + members[q + 4];
           __builtin_prefetch(x + i2 * d);
           __builtin_prefetch(x + i2 * d + d - 1);
+          if (ctx) __builtin_prefetch(ctx + i2);
         }
         const float* xi = x + i * d;
         // the fast path wants x zero outside the mask (always, for fractions of the masked pixels) and |x| <= 1
@@ -462,6 +463,10 @@ HEPVQ_MULTIVERSION void VQSearch::search_impl(const float* x, const std::uint64_
           }
         }
         bool amb = want > kk && (sd[cand[kk]] - sd[cand[kk - 1]]) < tol;
+        // the candidates' bits (a row of the rate table per context: not in cache), fetched ahead
+        const double* bits = ctx ? rate_bits.data() + static_cast<std::size_t>(ctx[i]) * k : nullptr;
+        if (bits)
+          for (std::size_t r = 0; r < kk; ++r) __builtin_prefetch(bits + screened[cand[r]]);
         // objective of each candidate's decoded fractions (x is zero outside the mask: no off-mask terms), the
         // operations of search_exhaustive; fractions and centroid depend on (mask, code) only: once per group
         double best = std::numeric_limits<double>::infinity(), second = best;
@@ -494,7 +499,7 @@ HEPVQ_MULTIVERSION void VQSearch::search_impl(const float* x, const std::uint64_
           }
           const double er = tab_fr[code] - xr, ec = tab_fc[code] - xc;
           double obj = er * er + ec * ec + lam * ff;
-          if (ctx) obj = obj + rate(ctx, i, code);  // as the numpy oracle: objective + mu * bits
+          if (bits) obj = obj + rate_mu * bits[code];  // as the numpy oracle: objective + mu * bits (rate())
           if (obj < best) {
             second = best;
             best = obj;
