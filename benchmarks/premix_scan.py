@@ -35,6 +35,8 @@ LABELS = {
     "f2coarse": "format 2, operatingPoint=coarse",
     "f2fine14": "format 2, operatingPoint=fine since issue 14's scan (0.10 / mu 0.0025 / lambda 0.1 / top 64)",
     "f2t2": "format 2, scan point t2 (0.16 / mu 0.0135 / lambda 0.1 / top 64; not shipped)",
+    "f2fa": "format 2, scan point fa (0.10 / mu 0.003 / lambda 0.3 / top 64; not shipped)",
+    "f2fb": "format 2, scan point fb (0.10 / mu 0.0025 / lambda 0.2 / top 64; not shipped)",
     "f2t2b": "format 2, scan point t2b (0.16 / mu 0.015 / lambda 0.3 / top 16; proposed, not shipped)",
     "b-1": "format 1, shipped model (first study)", "b0": "format 1, adcErrorBound=0 (lossless)",
     "lossypos": "format 1, losslessPositions=False",
