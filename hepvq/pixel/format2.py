@@ -588,8 +588,8 @@ def encode_products(codec: PixelVQFormat2, streams: dict, counts: dict, fardet, 
     out = {"": ak.zip({k: v.astype(np.uint32) for k, v in counts.items()})}
     for name in stream_names(codec.stages):
         sym, ctx, ev = streams[name]
-        order = np.argsort(ev, kind="stable")  # symbols of a stream come grouped by event already
-        if len(ev) > 1 and (np.diff(ev) < 0).any():
+        if len(ev) > 1 and (np.diff(ev) < 0).any():  # symbols of a stream come grouped by event already
+            order = np.argsort(ev, kind="stable")
             sym, ctx, ev = sym[order], ctx[order], ev[order]
         data, nbytes = entropy.encode_events(sym, ctx, np.bincount(ev, minlength=n_events), codec.tab.tables[name],
                                              threads=threads)
