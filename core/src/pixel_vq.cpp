@@ -215,11 +215,10 @@ PixelVQPatches pixel_vq_patches(const PixelVQModel& m, const PixelVQStreams& s) 
 
 namespace {
 
-// Fractions of one multi-hit patch (row r of the codes) into f[0..size): the decoder graph in float32.
-void fractions_one(const PixelVQModel& m, const std::int64_t* codes, std::uint64_t mask, float* f) {
+// The decoder graph's masked, clipped code vector y[0..size) of a multi-hit patch and its sum (float32).
+float patch_sums(const PixelVQModel& m, const std::int64_t* codes, std::uint64_t mask, float* y) {
   const int d = m.size();
   const int stages = m.stages();
-  float y[64];
   // y = sum of the stages' code vectors (float32, stage order), times the mask, clipped at 0
   for (int j = 0; j < d; ++j) y[j] = 0.0f;
   for (int st = 0; st < stages; ++st) {
@@ -240,9 +239,19 @@ void fractions_one(const PixelVQModel& m, const std::int64_t* codes, std::uint64
   for (int l = 0; l < 2; ++l) lane[l] += lane[l + 2];
   float tot = lane[0] + lane[1];
   for (; j < d; ++j) tot += y[j];
-  const float eps = 1e-6f;
-  if (tot > eps) {
-    const float t = std::max(tot, eps);
+  return tot;
+}
+
+constexpr float kEps = 1e-6f;
+
+// Fractions of one multi-hit patch (row r of the codes) into f[0..size): the decoder graph in float32
+// (y / max(sum, eps) when the sum exceeds eps, else uniform over the mask).
+void fractions_one(const PixelVQModel& m, const std::int64_t* codes, std::uint64_t mask, float* f) {
+  const int d = m.size();
+  float y[64];
+  const float tot = patch_sums(m, codes, mask, y);
+  if (tot > kEps) {
+    const float t = std::max(tot, kEps);
     for (int k = 0; k < d; ++k) f[k] = y[k] / t;
   } else {
     const float nm = std::max(static_cast<float>(popcount64(mask)), 1.0f);
@@ -422,22 +431,32 @@ std::size_t CanonicalWriter::end_event() {
 
 void write_patch_hits(const PixelVQModel& m, CanonicalWriter& w, std::int64_t row, std::int64_t col,
                       std::uint64_t mask, std::int64_t q_value, const std::int64_t* codes, const float* fractions) {
-  float own[64];
+  // fractions: given, or those of fractions_one computed only at the mask's slots
+  float y[64];
   const float* f = fractions;
+  float t = 0.0f, uniform = 1.0f;
+  bool divide = false;
   if (codes) {
-    fractions_one(m, codes, mask, own);
-    f = own;
+    const float tot = patch_sums(m, codes, mask, y);
+    f = y;
+    divide = tot > kEps;
+    t = std::max(tot, kEps);
+    uniform = 1.0f / std::max(static_cast<float>(popcount64(mask)), 1.0f);
   }
   const int cols = m.patch_cols;
   const std::uint64_t row_bits = cols >= 64 ? ~0ULL : (1ULL << cols) - 1;
   const double q = static_cast<double>(q_value);
   const double lo = static_cast<double>(m.adc_min), hi = static_cast<double>(m.adc_max);
-  // slots in ascending order, row by row (no division per hit)
+  // slots in ascending order, row by row (no integer division per hit)
   for (int r = 0; mask; ++r, mask >>= cols) {
     const auto hit_row = static_cast<std::uint16_t>(row + r);
     for (std::uint64_t b = mask & row_bits; b; b &= b - 1) {
       const int c = __builtin_ctzll(b);
-      const double frac = f ? static_cast<double>(f[r * cols + c]) : 1.0;
+      double frac = 1.0;
+      if (codes)
+        frac = static_cast<double>(divide ? f[r * cols + c] / t : uniform);
+      else if (f)
+        frac = static_cast<double>(f[r * cols + c]);
       double a = rint_fast(frac * q);  // round half to even, as numpy's rint
       a = std::min(std::max(a, lo), hi);
       w.hit(hit_row, static_cast<std::uint16_t>(col + c), static_cast<std::uint16_t>(static_cast<std::int64_t>(a)));
