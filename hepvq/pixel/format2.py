@@ -60,7 +60,7 @@ TABLES_FILE = "format2_{point}.tables"
 #: named operating points: (relative charge step of the log grid, weight mu of the code's bits in the code choice;
 #: optionally the code choice's rate_lambda and rate_topk, see RATE_KEYS; docs/pixel.md "Operating-point scan")
 OPERATING_POINTS = {
-    "fine": {"charge_step": 0.10, "mu": 0.0025, "rate_lambda": 0.1, "rate_topk": 64,
+    "fine": {"charge_step": 0.10, "mu": 0.0025, "rate_lambda": 0.1, "rate_topk": 32,
              "what": "today's fidelity: <= 2.8 % cluster charge RMS, <= 0.05 px centroid RMS"},
     "default": {"charge_step": 0.14, "mu": 0.01,
                 "what": "~3.8 % charge RMS, ~0.07 px centroid RMS"},
