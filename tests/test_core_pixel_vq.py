@@ -142,8 +142,8 @@ def patch_fractions_reference(masks, adc):
     return total, nhit, (a[multi] / total[multi, None]).astype(np.float32)
 
 
-def patch_fractions_hits_reference(masks, size, hit_patch, slot, order, adc):
-    """numpy version of the core's patch_fractions_hits: the dense ADC matrix, then patch_fractions_reference."""
+def patch_fractions_hits_reference(masks, size, hit_patch, slot, order, adc, threads=1):
+    """numpy version of the core's patch_fractions_hits (threads ignored): the dense ADC matrix, then patch_fractions_reference."""
     dense = np.zeros((len(masks), size), np.int64)
     dense[hit_patch, slot] = adc[order]
     return patch_fractions_reference(masks, dense)
