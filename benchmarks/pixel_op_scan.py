@@ -76,18 +76,9 @@ def measure(codec, hits, streams: bool) -> dict:
     t0 = time.process_time()
     for start in range(0, n, CHUNK):
         chunk = hits[start:min(n, start + CHUNK)]
-        if hasattr(codec, "encode_checked"):  # before encode(..., validate=True)
-            products, m = codec.encode_checked(chunk, start)
-        else:
-            products, report = codec.encode(chunk, start, validate=True)  # report["fidelity"]: the decoder's figures
-            m = report["fidelity"]
+        products, report = codec.encode(chunk, start, validate=True)  # report["fidelity"]: the decoder's figures
         tot["bytes"] += F.products_bytes(products)
-        nh, ncl = int(m["hits_in"]), int(m["clusters"])
-        tot["hits"] += nh
-        tot["clusters"] += ncl
-        tot["recall"] += m["recall"] * nh
-        tot["charge2"] += m["charge_rms_rel"] ** 2 * ncl
-        tot["centroid2"] += m["centroid_rms_px"] ** 2 * ncl
+        add_fidelity(tot, report["fidelity"])
         if streams:
             import awkward as ak
 
@@ -95,12 +86,9 @@ def measure(codec, hits, streams: bool) -> dict:
                 if k.startswith("s_") or k == "fardet":
                     per_stream[k.removeprefix("s_")] = per_stream.get(k.removeprefix("s_"), 0) + \
                         ak.to_numpy(ak.flatten(v, axis=None)).nbytes
-    h, c = max(tot["hits"], 1), max(tot["clusters"], 1)
-    res = {"events": n, "hits": tot["hits"], "bits_per_hit": 8 * tot["bytes"] / h, "recall": tot["recall"] / h,
-           "charge_rms": float(np.sqrt(tot["charge2"] / c)), "centroid_rms_px": float(np.sqrt(tot["centroid2"] / c)),
-           "encode_cpu_s": time.process_time() - t0}
+    res = summary(tot, n, t0)
     if streams:
-        res["streams"] = {k: 8 * v / h for k, v in sorted(per_stream.items(), key=lambda kv: -kv[1])}
+        res["streams"] = {k: 8 * v / max(tot["hits"], 1) for k, v in sorted(per_stream.items(), key=lambda kv: -kv[1])}
     return res
 
 
@@ -122,21 +110,29 @@ def measure_peer(bits: int, hits, out: Path) -> dict:
     t0 = time.process_time()
     for start in range(0, n, CHUNK):
         chunk = hits[start:min(n, start + CHUNK)]
-        products = codec.encode(chunk, start)
-        products = products[0] if isinstance(products, tuple) else products  # EncodeResult or the products
+        products = codec.encode(chunk, start).products
         tot["bytes"] += sum(ak.to_numpy(ak.flatten(v[f] if f else v, axis=None)).nbytes
                             for v in products.values() for f in (ak.fields(v) or [None]))
-        m = M.compare(P.flatten(chunk), P.flatten(codec.decode(products)))
-        nh, ncl = int(m["hits_in"]), int(m["clusters"])
-        tot["hits"] += nh
-        tot["clusters"] += ncl
-        tot["recall"] += m["recall"] * nh
-        tot["charge2"] += m["charge_rms_rel"] ** 2 * ncl
-        tot["centroid2"] += m["centroid_rms_px"] ** 2 * ncl
+        add_fidelity(tot, M.compare(P.flatten(chunk), P.flatten(codec.decode(products))))
+    return summary(tot, n, t0)
+
+
+def add_fidelity(tot: dict, m: dict) -> None:
+    """Accumulate one chunk's fidelity figures: recall weighted by hits, squared RMS by clusters."""
+    nh, ncl = int(m["hits_in"]), int(m["clusters"])
+    tot["hits"] += nh
+    tot["clusters"] += ncl
+    tot["recall"] += m["recall"] * nh
+    tot["charge2"] += m["charge_rms_rel"] ** 2 * ncl
+    tot["centroid2"] += m["centroid_rms_px"] ** 2 * ncl
+
+
+def summary(tot: dict, n_events: int, t0: float) -> dict:
+    """Bits per hit and the whole sample's fidelity from the accumulated chunks."""
     h, c = max(tot["hits"], 1), max(tot["clusters"], 1)
-    return {"events": n, "hits": tot["hits"], "bits_per_hit": 8 * tot["bytes"] / h, "recall": tot["recall"] / h,
-            "charge_rms": float(np.sqrt(tot["charge2"] / c)), "centroid_rms_px": float(np.sqrt(tot["centroid2"] / c)),
-            "encode_cpu_s": time.process_time() - t0}
+    return {"events": n_events, "hits": tot["hits"], "bits_per_hit": 8 * tot["bytes"] / h,
+            "recall": tot["recall"] / h, "charge_rms": float(np.sqrt(tot["charge2"] / c)),
+            "centroid_rms_px": float(np.sqrt(tot["centroid2"] / c)), "encode_cpu_s": time.process_time() - t0}
 
 
 def main(argv=None) -> int:
