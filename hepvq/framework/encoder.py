@@ -11,6 +11,7 @@ scoring and its report lines.  Nothing of one call is kept on the codec: it come
 from __future__ import annotations
 
 import time
+from abc import abstractmethod
 
 from hepvq.framework.module import EDProducer
 
@@ -22,9 +23,9 @@ class CodecEncoder(EDProducer):
     estimate_level = 1
 
     # ---- what a subclass says ---------------------------------------------------------------------------
+    @abstractmethod
     def make_codec(self):
         """The codec of this job (a hepvq.codecs.Codec), built from self.params and self.context."""
-        raise NotImplementedError
 
     def encode_options(self) -> dict:
         """Keyword arguments of codec.encode besides first_entry (e.g. pixel_vq's validate)."""
@@ -43,10 +44,10 @@ class CodecEncoder(EDProducer):
     def score(self, hits, result) -> None:
         """With validate: accumulate fidelity figures of one chunk (the subclass's own sums)."""
 
+    @abstractmethod
     def summary(self, totals: dict) -> dict:
         """End-of-job report lines from totals: the report numbers summed over chunks, plus encode_s (seconds
         in codec.encode) and, with validate, bytes_in / bytes_out (zstd estimates)."""
-        raise NotImplementedError
 
     # ---- the common part ----------------------------------------------------------------------------------
     @property
