@@ -143,6 +143,31 @@ float kth_bound(const float* gm, std::size_t want) {
   return bound;
 }
 
+// cand[0..want) = the want smallest entries of d[0..n) (lowest position first on equal values, as TopK): the
+// first want sorted by insertion, then only entries below the current worst get in (want <= n)
+void nearest_by_insertion(const double* d, std::size_t n, std::size_t want, std::size_t* cand) {
+  for (std::size_t c = 0; c < want; ++c) {
+    std::size_t p = c;
+    while (p > 0 && d[cand[p - 1]] > d[c]) {
+      cand[p] = cand[p - 1];
+      --p;
+    }
+    cand[p] = c;
+  }
+  double worst = d[cand[want - 1]];
+  for (std::size_t c = want; c < n; ++c) {
+    const double v = d[c];
+    if (!(v < worst)) continue;
+    std::size_t p = want - 1;
+    while (p > 0 && d[cand[p - 1]] > v) {
+      cand[p] = cand[p - 1];
+      --p;
+    }
+    cand[p] = c;
+    worst = d[cand[want - 1]];
+  }
+}
+
 // cand[r] = s for the entries of sd[0..ns) ranked r < want by (value, then position); no NaN
 void rank_first(const double* sd, std::size_t ns, std::size_t want, std::size_t* cand) {
   for (std::size_t s = 0; s < ns; ++s) {
@@ -441,26 +466,7 @@ HEPVQ_MULTIVERSION void VQSearch::search_impl(const float* x, const std::uint64_
 #endif
             rank_first(sd.data(), ns, want, cand.data());
         } else {  // a flat neighbourhood: insertion as search_exhaustive
-          for (std::size_t s = 0; s < want; ++s) {
-            std::size_t p = s;
-            while (p > 0 && sd[cand[p - 1]] > sd[s]) {
-              cand[p] = cand[p - 1];
-              --p;
-            }
-            cand[p] = s;
-          }
-          double worst = sd[cand[want - 1]];
-          for (std::size_t s = want; s < ns; ++s) {
-            const double v = sd[s];
-            if (!(v < worst)) continue;
-            std::size_t p = want - 1;
-            while (p > 0 && sd[cand[p - 1]] > v) {
-              cand[p] = cand[p - 1];
-              --p;
-            }
-            cand[p] = s;
-            worst = sd[cand[want - 1]];
-          }
+          nearest_by_insertion(sd.data(), ns, want, cand.data());
         }
         bool amb = want > kk && (sd[cand[kk]] - sd[cand[kk - 1]]) < tol;
         // the candidates' bits (a row of the rate table per context: not in cache), fetched ahead
@@ -552,27 +558,7 @@ void VQSearch::exhaustive_impl(const float* x, const std::uint64_t* masks, const
       }
     // the kk + 1 nearest (lowest index first on equal distances, as TopK)
     const std::size_t want = std::min(kk + 1, k);
-    // first `want` codes sorted by insertion, then only codes below the current worst get in
-    for (std::size_t c = 0; c < want; ++c) {
-      std::size_t p = c;
-      while (p > 0 && dist[cand[p - 1]] > dist[c]) {
-        cand[p] = cand[p - 1];
-        --p;
-      }
-      cand[p] = c;
-    }
-    double worst = dist[cand[want - 1]];
-    for (std::size_t c = want; c < k; ++c) {
-      const double v = dist[c];
-      if (!(v < worst)) continue;
-      std::size_t p = want - 1;
-      while (p > 0 && dist[cand[p - 1]] > v) {
-        cand[p] = cand[p - 1];
-        --p;
-      }
-      cand[p] = c;
-      worst = dist[cand[want - 1]];
-    }
+    nearest_by_insertion(dist.data(), k, want, cand.data());
     bool amb = want > kk && (dist[cand[kk]] - dist[cand[kk - 1]]) < tol;
     // objective of each candidate's decoded fractions
     const double nm = std::max(static_cast<double>(n_on), 1.0);
