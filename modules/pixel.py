@@ -75,14 +75,9 @@ class PixelDigiVQEncoder(CodecEncoder):
 
     def make_codec(self):
         p = self.params
-        if p.format == 2:
-            return PixelVQFormat2.from_directory(p.model, operating_point=p.operatingPoint,
-                                                 lossless_positions=p.losslessPositions,
-                                                 adc_error_bound=p.adcErrorBound, batch_size=p.batchSize,
-                                                 providers=self.context.providers)
-        return PixelVQCodec.from_directory(p.model, lossless_positions=p.losslessPositions,
-                                           adc_error_bound=p.adcErrorBound, batch_size=p.batchSize,
-                                           providers=self.context.providers)
+        cls, point = (PixelVQFormat2, {"operating_point": p.operatingPoint}) if p.format == 2 else (PixelVQCodec, {})
+        return cls.from_directory(p.model, lossless_positions=p.losslessPositions, adc_error_bound=p.adcErrorBound,
+                                  batch_size=p.batchSize, providers=self.context.providers, **point)
 
     def beginJob(self):  # noqa: N802
         super().beginJob()
