@@ -2,11 +2,11 @@
 parameter, and where it helps, the nearest valid names ("did you mean")."""
 from __future__ import annotations
 
-import difflib
-
 
 def did_you_mean(name: str, choices, n: int = 3) -> str:
     """' (did you mean: a, b?)' for the choices closest to name, or '' when none is close."""
+    import difflib  # only on the error path: its import costs more than the rest of hepvq.errors
+
     close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=n, cutoff=0.5)
     return f" (did you mean: {', '.join(close)}?)" if close else ""
 
