@@ -31,6 +31,10 @@ def _symbols(symbols, alphabet: int | None, what: str) -> np.ndarray:
         raise ValueError(f"{what}: symbols must be a 1-D array, got shape {a.shape}")
     if a.size and not np.issubdtype(a.dtype, np.integer):
         raise ValueError(f"{what}: symbols must be integers, got {a.dtype}")
+    if a.dtype.kind == "u" and a.dtype.itemsize <= 4:  # the encoders' own streams: no copy, only the top checked
+        if alphabet is not None and a.size and int(a.max()) >= alphabet:
+            raise ValueError(f"{what}: symbol {int(a.max())} outside the alphabet [0, {alphabet})")
+        return a.astype(np.uint32, copy=False)
     a = a.astype(np.int64, copy=False)
     if a.size:
         lo, hi = int(a.min()), int(a.max())
@@ -53,6 +57,10 @@ def _contexts(contexts, n: int, n_contexts: int, what: str):
         raise ValueError(f"{what}: {c.size} contexts for {n} symbols")
     if c.size and not np.issubdtype(c.dtype, np.integer):
         raise ValueError(f"{what}: contexts must be integers, got {c.dtype}")
+    if c.dtype.kind == "u" and c.dtype.itemsize <= 4:  # no copy, only the top checked
+        if c.size and int(c.max()) >= n_contexts:
+            raise ValueError(f"{what}: context {int(c.max())} outside [0, {n_contexts})")
+        return c.astype(np.uint32, copy=False)
     c = c.astype(np.int64, copy=False)
     if c.size and (int(c.min()) < 0 or int(c.max()) >= n_contexts):
         bad = int(c.min()) if int(c.min()) < 0 else int(c.max())
