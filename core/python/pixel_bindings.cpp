@@ -419,7 +419,7 @@ void bind_patches(py::module_& m) {
       [](const hepvq::PixelVQModel& model, const py::dict& context, std::size_t n_events, carray<std::int64_t> event,
          carray<std::int64_t> det, carray<std::int64_t> row, carray<std::int64_t> col, carray<std::int64_t> cluster,
          carray<std::int64_t> shape, carray<std::uint64_t> mask, carray<std::int64_t> charge,
-         carray<std::uint8_t> multi, carray<std::int64_t> codes) {
+         carray<std::uint8_t> multi, carray<std::int64_t> codes, int threads) {
         const hepvq::PixelVQF2Context c = f2_context(context);
         const auto n = static_cast<std::size_t>(event.size());
         for (auto size : {det.size(), row.size(), col.size(), cluster.size(), shape.size(), mask.size(),
@@ -447,7 +447,7 @@ void bind_patches(py::module_& m) {
         hepvq::PixelVQF2Symbols s;
         {
           py::gil_scoped_release release;
-          s = hepvq::pixel_vq_f2_symbols(model, c, in);
+          s = hepvq::pixel_vq_f2_symbols(model, c, in, threads);
         }
         py::list streams;
         for (std::size_t k = 0; k < s.sym.size(); ++k)
@@ -458,10 +458,11 @@ void bind_patches(py::module_& m) {
                               to_numpy(std::move(s.fardet_ev)));
       },
       "model"_a, "context"_a, "n_events"_a, "event"_a, "det"_a, "row"_a, "col"_a, "cluster"_a, "shape"_a, "mask"_a,
-      "charge"_a, "multi"_a, "codes"_a,
+      "charge"_a, "multi"_a, "codes"_a, "threads"_a = 1,
       "pixel_vq format-2 encode: a chunk's patches -> ([(symbols, contexts, events) per stream in "
       "format2.stream_names order], nmod, ncl, npatch per event, unknown detIds, their events); int64 arrays. "
-      "context as pixel_vq_f2_decode's; codes (multi-hit patches, stages) in patch order.");
+      "context as pixel_vq_f2_decode's; codes (multi-hit patches, stages) in patch order; threads: event ranges "
+      "in parallel, the same output.");
 
   m.def(
       "pixel_vq_f2_rate_bits",

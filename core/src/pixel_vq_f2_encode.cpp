@@ -8,6 +8,7 @@
 #include <numeric>
 #include <stdexcept>
 
+#include "hepvq/parallel.hpp"
 #include "hepvq/stream.hpp"
 
 namespace hepvq {
@@ -40,51 +41,64 @@ std::vector<double> pixel_vq_f2_rate_bits(const rans::Tables& t, std::size_t k) 
   return out;
 }
 
-PixelVQF2Symbols pixel_vq_f2_symbols(const PixelVQModel& m, const PixelVQF2Context& c, const PixelVQF2PatchesIn& in) {
-  using I = std::int64_t;
-  const std::size_t n = in.n, n_ev = in.n_events;
+namespace {
+using I = std::int64_t;
+
+// Patches (of one event range) with the number of their cluster: numbered by sorted cluster id. Ids from the patch
+// extraction are lo..hi, each used: the number is the id - lo, no sort.
+std::vector<I> cluster_numbers(const PixelVQF2PatchesIn& in, std::size_t& nc) {
+  const std::size_t n = in.n;
+  std::vector<I> inv(n);
+  I lo = 0, hi = -1;
+  if (n) lo = hi = in.cluster[0];
+  for (std::size_t i = 0; i < n; ++i) {
+    lo = std::min(lo, in.cluster[i]);
+    hi = std::max(hi, in.cluster[i]);
+  }
+  bool dense = n == 0 || static_cast<std::uint64_t>(hi - lo) < n;
+  if (dense && n) {
+    std::vector<char> used(static_cast<std::size_t>(hi - lo) + 1, 0);
+    for (std::size_t i = 0; i < n; ++i) used[static_cast<std::size_t>(in.cluster[i] - lo)] = 1;
+    for (char u : used) dense &= u != 0;
+  }
+  if (dense) {
+    nc = n ? static_cast<std::size_t>(hi - lo) + 1 : 0;
+    for (std::size_t i = 0; i < n; ++i) inv[i] = in.cluster[i] - lo;
+  } else {
+    std::vector<I> u(in.cluster, in.cluster + n);
+    std::sort(u.begin(), u.end());
+    u.erase(std::unique(u.begin(), u.end()), u.end());
+    nc = u.size();
+    for (std::size_t i = 0; i < n; ++i) inv[i] = std::lower_bound(u.begin(), u.end(), in.cluster[i]) - u.begin();
+  }
+  return inv;
+}
+
+// One event range's clusters in stream order (per-cluster vectors) and its patches in stream order (porder, with
+// cstart: each cluster's first), the tile of each patch (ti, tj) and the length of every stream: all the symbols
+// need, before one is written.
+struct Layout {
+  std::size_t nc = 0;
+  std::vector<I> ti, tj, porder, ntile, cstart;
+  std::vector<I> ev_c, det_c, row0, col0, ni, nj, dctx_c, layer_c, ncl_of_c;
+  std::vector<char> firstc;       // first cluster of its module (event, detId)
+  std::vector<std::size_t> len;   // per stream
+  std::size_t n_multi = 0;
+};
+
+Layout layout(const PixelVQModel& m, const PixelVQF2Context& c, const PixelVQF2PatchesIn& in) {
+  const std::size_t n = in.n;
   const int pr = m.patch_rows, pc = m.patch_cols, stages = m.stages();
-  const I nj_all = (c.module_cols + pc - 1) / pc;
-  const I n_layer = static_cast<I>(c.layers.size()) + 1;
-  const I n_det = static_cast<I>(m.ctx_keys.size()) + 1;
   auto layer = [&](I det) -> I {
     if (m.ctx_bitfields.empty() || c.layers.empty()) return 0;
     const I v = (det >> m.ctx_bitfields[0].first) & m.ctx_bitfields[0].second;
     auto it = std::lower_bound(c.layers.begin(), c.layers.end(), v);
     return (it != c.layers.end() && *it == v) ? (it - c.layers.begin()) + 1 : 0;
   };
-  for (std::size_t i = 0; i < n; ++i)
-    if (in.event[i] < 0 || static_cast<std::size_t>(in.event[i]) >= n_ev)
-      throw std::invalid_argument("pixel_vq_f2_symbols: patch event outside 0..n_events-1");
-
-  // clusters: numbered by sorted cluster id (inv[i]: the number of patch i's cluster). Ids from the patch
-  // extraction are 0..nc-1, each used: the number is the id, no sort.
-  std::vector<I> inv(n);
+  Layout L;
   std::size_t nc = 0;
-  {
-    I lo = 0, hi = -1;
-    if (n) lo = hi = in.cluster[0];
-    for (std::size_t i = 0; i < n; ++i) {
-      lo = std::min(lo, in.cluster[i]);
-      hi = std::max(hi, in.cluster[i]);
-    }
-    bool dense = n == 0 || (lo == 0 && static_cast<std::uint64_t>(hi) < n);
-    if (dense && n) {
-      std::vector<char> used(static_cast<std::size_t>(hi) + 1, 0);
-      for (std::size_t i = 0; i < n; ++i) used[static_cast<std::size_t>(in.cluster[i])] = 1;
-      for (char u : used) dense &= u != 0;
-    }
-    if (dense) {
-      nc = n ? static_cast<std::size_t>(hi) + 1 : 0;
-      std::copy(in.cluster, in.cluster + n, inv.begin());
-    } else {
-      std::vector<I> u(in.cluster, in.cluster + n);
-      std::sort(u.begin(), u.end());
-      u.erase(std::unique(u.begin(), u.end()), u.end());
-      nc = u.size();
-      for (std::size_t i = 0; i < n; ++i) inv[i] = std::lower_bound(u.begin(), u.end(), in.cluster[i]) - u.begin();
-    }
-  }
+  const std::vector<I> inv = cluster_numbers(in, nc);
+  L.nc = nc;
   // anchor = lower corner of the bounding box
   const I big = std::numeric_limits<I>::max();
   std::vector<I> row0(nc, big), col0(nc, big), ni(nc, 0), nj(nc, 0), ev_c(nc, 0), det_c(nc, 0);
@@ -190,7 +204,7 @@ PixelVQF2Symbols pixel_vq_f2_symbols(const PixelVQModel& m, const PixelVQF2Conte
     for (std::size_t j = k; j < e; ++j) ncl_of_c[j] = static_cast<I>(e - k);
     k = e;
   }
-  // every stream's length is known: its arrays are sized once and filled in order
+  // every stream's length is known: the output is sized once and filled in order
   std::size_t n_tiles = 0, n_esc = 0, n_multi = 0;
   for (std::size_t k = 0; k < nc; ++k)
     if (ni[k] > 1 && nj[k] > 1) n_tiles += static_cast<std::size_t>(ni[k] * nj[k]);
@@ -198,37 +212,56 @@ PixelVQF2Symbols pixel_vq_f2_symbols(const PixelVQModel& m, const PixelVQF2Conte
     n_esc += in.shape[i] == m.escape() ? 1 : 0;
     n_multi += in.multi[i] ? 1 : 0;
   }
-  if (n_multi != in.n_multi) throw std::invalid_argument("pixel_vq_f2_symbols: codes rows != multi-hit patches");
-  PixelVQF2Symbols out;
-  const std::size_t n_streams = 9 + static_cast<std::size_t>(stages);
-  std::vector<std::size_t> len(n_streams, 0);
-  len[0] = len[1] = n_mod;
-  len[2] = len[3] = len[4] = nc;
-  len[5] = n_tiles;
-  len[6] = len[8] = n;
-  len[7] = n_esc * static_cast<std::size_t>(pr);
-  for (int s = 0; s < stages; ++s) len[9 + static_cast<std::size_t>(s)] = n_multi;
-  out.sym.resize(n_streams);
-  out.ctx.resize(n_streams);
-  out.ev.resize(n_streams);
-  std::vector<I*> ps(n_streams), pcx(n_streams), pe(n_streams);
-  for (std::size_t s = 0; s < n_streams; ++s) {
-    out.sym[s].resize(len[s]);
-    out.ctx[s].resize(len[s]);
-    out.ev[s].resize(len[s]);
-    ps[s] = out.sym[s].data();
-    pcx[s] = out.ctx[s].data();
-    pe[s] = out.ev[s].data();
-  }
-  out.nmod.assign(n_ev, 0);
-  out.ncl.assign(n_ev, 0);
-  out.npatch.assign(n_ev, 0);
-  std::vector<std::size_t> at(n_streams, 0);
+  L.len.assign(9 + static_cast<std::size_t>(stages), 0);
+  L.len[0] = L.len[1] = n_mod;
+  L.len[2] = L.len[3] = L.len[4] = nc;
+  L.len[5] = n_tiles;
+  L.len[6] = L.len[8] = n;
+  L.len[7] = n_esc * static_cast<std::size_t>(pr);
+  for (int s = 0; s < stages; ++s) L.len[9 + static_cast<std::size_t>(s)] = n_multi;
+  L.n_multi = n_multi;
+  L.ti = std::move(ti);
+  L.tj = std::move(tj);
+  L.porder = std::move(porder);
+  L.ntile = std::move(ntile);
+  L.cstart = std::move(cstart);
+  L.ev_c = std::move(ev_c);
+  L.det_c = std::move(det_c);
+  L.row0 = std::move(row0);
+  L.col0 = std::move(col0);
+  L.ni = std::move(ni);
+  L.nj = std::move(nj);
+  L.dctx_c = std::move(dctx_c);
+  L.layer_c = std::move(layer_c);
+  L.ncl_of_c = std::move(ncl_of_c);
+  L.firstc = std::move(firstc);
+  return L;
+}
+
+// Where one event range's symbols go: per stream, its first symbol, context and event slot in the output.
+struct StreamSlots {
+  std::vector<I*> sym, ctx, ev;
+};
+
+// Writes one event range's symbols (its Layout) at `slots`, counts its events' modules, clusters and patches in
+// `out` (the range's events only: ranges write apart) and appends its unknown detIds to fardet / fardet_ev.
+void emit(const PixelVQModel& m, const PixelVQF2Context& c, const PixelVQF2PatchesIn& in, const Layout& L,
+          const StreamSlots& slots, PixelVQF2Symbols& out, std::vector<I>& fardet, std::vector<I>& fardet_ev) {
+  const std::size_t n = in.n, nc = L.nc;
+  const int pr = m.patch_rows, pc = m.patch_cols, stages = m.stages();
+  const I nj_all = (c.module_cols + pc - 1) / pc;
+  const I n_layer = static_cast<I>(c.layers.size()) + 1;
+  const I n_det = static_cast<I>(m.ctx_keys.size()) + 1;
+  const auto &ev_c = L.ev_c, &det_c = L.det_c, &row0 = L.row0, &col0 = L.col0, &ni = L.ni, &nj = L.nj;
+  const auto &ti = L.ti, &tj = L.tj, &porder = L.porder, &cstart = L.cstart, &ntile = L.ntile;
+  const auto &dctx_c = L.dctx_c, &layer_c = L.layer_c, &ncl_of_c = L.ncl_of_c;
+  const auto& firstc = L.firstc;
+  std::vector<std::size_t> at(L.len.size(), 0);
   auto put = [&](std::size_t s, I sym, I ctx, I ev) {
     const std::size_t q = at[s]++;
-    ps[s][q] = sym;
-    pcx[s][q] = ctx;
-    pe[s][q] = ev;
+    slots.sym[s][q] = sym;
+    slots.ctx[s][q] = ctx;
+    slots.ev[s][q] = ev;
   };
   // modules: detIds as gaps in the known list within the event
   I prev_known = -1, prev_ev = -1;
@@ -245,8 +278,8 @@ PixelVQF2Symbols pixel_vq_f2_symbols(const PixelVQModel& m, const PixelVQF2Conte
       prev_known = kidx;
     } else {
       put(0, 0, 0, ev);
-      out.fardet.push_back(det);
-      out.fardet_ev.push_back(ev);
+      fardet.push_back(det);
+      fardet_ev.push_back(ev);
     }
     put(1, ncl_of_c[k] - 1, dctx_c[k], ev);
     ++out.nmod[static_cast<std::size_t>(ev)];
@@ -277,7 +310,7 @@ PixelVQF2Symbols pixel_vq_f2_symbols(const PixelVQModel& m, const PixelVQF2Conte
       if (start[k] < 0) continue;
       for (I q = cstart[k]; q < cstart[k + 1]; ++q) {
         const std::size_t i = static_cast<std::size_t>(porder[static_cast<std::size_t>(q)]);
-        ps[5][static_cast<std::size_t>(start[k] + ti[i] * nj[k] + tj[i])] = 1;
+        slots.sym[5][static_cast<std::size_t>(start[k] + ti[i] * nj[k] + tj[i])] = 1;
       }
     }
   }
@@ -319,6 +352,95 @@ PixelVQF2Symbols pixel_vq_f2_symbols(const PixelVQModel& m, const PixelVQF2Conte
       }
       ++out.npatch[static_cast<std::size_t>(ev)];
     }
+  }
+}
+
+// Patch index cuts [0, ..., n] into at most `parts` event ranges of about equal patch counts, cut at event
+// boundaries; one range unless the events are in order and every range's cluster ids lie above the previous
+// range's (then the ranges' streams, concatenated, are those of the whole: clusters are sorted by event first).
+std::vector<std::size_t> event_range_cuts(const PixelVQF2PatchesIn& in, std::size_t parts) {
+  const std::size_t n = in.n;
+  const std::vector<std::size_t> whole{0, n};
+  if (parts <= 1 || !std::is_sorted(in.event, in.event + n)) return whole;
+  std::vector<std::size_t> cuts{0};
+  for (std::size_t w = 1; w < parts; ++w) {
+    std::size_t i = std::max(cuts.back() + 1, w * n / parts);
+    while (i < n && in.event[i] == in.event[i - 1]) ++i;
+    if (i < n) cuts.push_back(i);
+  }
+  cuts.push_back(n);
+  I prev_hi = std::numeric_limits<I>::min();
+  for (std::size_t r = 0; r + 1 < cuts.size(); ++r) {
+    const auto [lo, hi] = std::minmax_element(in.cluster + cuts[r], in.cluster + cuts[r + 1]);
+    if (r > 0 && *lo <= prev_hi) return whole;
+    prev_hi = *hi;
+  }
+  return cuts;
+}
+
+constexpr std::size_t kMinPatchesPerThread = 4096;  // below this a thread costs more than it saves
+}  // namespace
+
+PixelVQF2Symbols pixel_vq_f2_symbols(const PixelVQModel& m, const PixelVQF2Context& c, const PixelVQF2PatchesIn& in,
+                                     int threads) {
+  const std::size_t n = in.n, n_ev = in.n_events;
+  for (std::size_t i = 0; i < n; ++i)
+    if (in.event[i] < 0 || static_cast<std::size_t>(in.event[i]) >= n_ev)
+      throw std::invalid_argument("pixel_vq_f2_symbols: patch event outside 0..n_events-1");
+  const std::size_t want = std::min<std::size_t>(std::max(threads, 1), std::max<std::size_t>(1, n / kMinPatchesPerThread));
+  const std::vector<std::size_t> cuts = event_range_cuts(in, want);
+  const std::size_t n_parts = cuts.size() - 1;
+  std::vector<PixelVQF2PatchesIn> part(n_parts, in);
+  for (std::size_t r = 0; r < n_parts; ++r) {
+    const std::size_t a = cuts[r];
+    PixelVQF2PatchesIn& p = part[r];
+    p.n = cuts[r + 1] - a;
+    p.event += a, p.det += a, p.row += a, p.col += a, p.cluster += a;
+    p.shape += a, p.charge += a, p.mask += a, p.multi += a;
+  }
+  std::vector<Layout> lay(n_parts);
+  parallel_ranges(n_parts, threads, 1, [&](std::size_t a, std::size_t b) {
+    for (std::size_t r = a; r < b; ++r) lay[r] = layout(m, c, part[r]);
+  });
+  std::size_t n_multi = 0;
+  for (std::size_t r = 0; r < n_parts; ++r) {
+    part[r].codes = in.codes + n_multi * static_cast<std::size_t>(m.stages());
+    part[r].n_multi = lay[r].n_multi;
+    n_multi += lay[r].n_multi;
+  }
+  if (n_multi != in.n_multi) throw std::invalid_argument("pixel_vq_f2_symbols: codes rows != multi-hit patches");
+  // each range's streams follow the previous range's
+  const std::size_t n_streams = 9 + static_cast<std::size_t>(m.stages());
+  PixelVQF2Symbols out;
+  out.sym.resize(n_streams);
+  out.ctx.resize(n_streams);
+  out.ev.resize(n_streams);
+  std::vector<StreamSlots> slots(n_parts, {std::vector<I*>(n_streams), std::vector<I*>(n_streams),
+                                           std::vector<I*>(n_streams)});
+  for (std::size_t s = 0; s < n_streams; ++s) {
+    std::size_t total = 0;
+    for (const Layout& L : lay) total += L.len[s];
+    out.sym[s].resize(total);
+    out.ctx[s].resize(total);
+    out.ev[s].resize(total);
+    std::size_t at = 0;
+    for (std::size_t r = 0; r < n_parts; ++r) {
+      slots[r].sym[s] = out.sym[s].data() + at;
+      slots[r].ctx[s] = out.ctx[s].data() + at;
+      slots[r].ev[s] = out.ev[s].data() + at;
+      at += lay[r].len[s];
+    }
+  }
+  out.nmod.assign(n_ev, 0);
+  out.ncl.assign(n_ev, 0);
+  out.npatch.assign(n_ev, 0);
+  std::vector<std::vector<I>> fardet(n_parts), fardet_ev(n_parts);
+  parallel_ranges(n_parts, threads, 1, [&](std::size_t a, std::size_t b) {
+    for (std::size_t r = a; r < b; ++r) emit(m, c, part[r], lay[r], slots[r], out, fardet[r], fardet_ev[r]);
+  });
+  for (std::size_t r = 0; r < n_parts; ++r) {
+    out.fardet.insert(out.fardet.end(), fardet[r].begin(), fardet[r].end());
+    out.fardet_ev.insert(out.fardet_ev.end(), fardet_ev[r].begin(), fardet_ev[r].end());
   }
   return out;
 }

@@ -244,7 +244,7 @@ def cluster_streams(codec: PixelVQCodec, ctx: Contexts | None, p: P.Patches, sha
     res = hepvq_core.pixel_vq_f2_symbols(
         codec.core_model, core_context(codec, ctx.header), int(p.n_events), i64(p.event), i64(p.det), i64(p.row),
         i64(p.col), i64(p.cluster), i64(shape), np.ascontiguousarray(mask, dtype=np.uint64), i64(charge),
-        np.ascontiguousarray(multi, dtype=np.uint8), np.ascontiguousarray(codes))
+        np.ascontiguousarray(multi, dtype=np.uint8), np.ascontiguousarray(codes), job_threads(codec))
     streams, nmod, ncl, npatch, fardet, fardet_ev = res
     out = dict(zip(stream_names(codec.stages), (tuple(t) for t in streams)))
     return out, {"nmod": nmod, "ncl": ncl, "npatch": npatch}, {"fardet": (fardet, fardet_ev)}

@@ -41,7 +41,9 @@ std::int64_t pixel_vq_f2_code_context(const PixelVQModel& model, const PixelVQF2
 std::vector<double> pixel_vq_f2_rate_bits(const rans::Tables& t, std::size_t k);
 
 // Throws DataError when a one-row or one-column cluster has an empty tile (patches not from 8-connected clusters).
+// threads > 1: contiguous event ranges (patches in event order, cluster ids ascending between ranges) on that many
+// threads, their streams concatenated in event order; the same output for any thread count.
 PixelVQF2Symbols pixel_vq_f2_symbols(const PixelVQModel& model, const PixelVQF2Context& ctx,
-                                     const PixelVQF2PatchesIn& in);
+                                     const PixelVQF2PatchesIn& in, int threads = 1);
 
 }  // namespace hepvq
