@@ -113,6 +113,20 @@ def test_figures_equal_the_plain_python_oracle(group, spatial, pitch):
         assert merged[k] == pytest.approx(v, rel=1e-12), k
 
 
+def test_aligned_parts_equal_parts_at_the_input_positions():
+    """aligned_parts (lossless positions: the pixel encoder's report) gives exactly the figures of parts()."""
+    from hepvq.metrics.clusters import find_clusters
+
+    rng = np.random.default_rng(5)
+    ref = _random_hits(rng, 600, ("detId",), ("row", "col"), (20, 25))
+    dec = dict(ref, adc=np.clip(ref["adc"] + rng.integers(-20, 21, len(ref["adc"])), 1, 255))
+    module = F._keys(ref, ref, ("detId",), ("row", "col"))[2]
+    cluster = find_clusters(module, ref["row"], ref["col"])
+    want = F.summarise(F.parts(ref, dec, ("detId",), ("row", "col"), (100.0, 150.0)), 255)
+    got = F.summarise(F.aligned_parts(ref, dec["adc"], cluster, ("row", "col"), (100.0, 150.0)), 255)
+    assert got == want and 0 < got["charge_rms_rel"] and got["adc_max_abs_error"] == 20
+
+
 def test_tpc_cluster_with_known_answer():
     """One TPC cluster of two cells along phi, ADC (100, 100) decoded as (150, 50): charge kept, the centroid moves
     by -0.25 bin in phi; a second cluster loses half its charge (one of its two cells missed)."""
