@@ -5,7 +5,7 @@ What every encoder module does is here, once: build the codec in beginJob (``mak
 is decodable; per chunk read ``src``, call ``codec.encode(hits, first_entry=...)`` (an EncodeResult: products
 and the call's report), put the products with their per-event checksum (hepvq.codecs.guard), time the call and
 sum the report's numbers; with ``validate`` add the zstd size estimates of input (compressed in a background
-thread while the chunk encodes: zstandard releases the GIL) and products; at the end put
+thread while the job writes the chunk and reads the next: zstandard releases the GIL) and products; at the end put
 ``summary(totals)`` in the TimeReport.  A subclass declares its parameters (fillDescriptions) and says only
 what differs: how its codec is built, and optionally encode options, extra (debug) products, per-chunk
 scoring and its report lines.  Nothing of one call is kept on the codec: it comes back in the EncodeResult."""
@@ -65,14 +65,16 @@ class CodecEncoder(EDProducer):
             self.context.add_metadata(f"{self.label}/{key}", blob)
         self.context.declare_codec(self.label, self.codec.name, self.codec.collection)
         self.totals: dict = {"encode_s": 0.0, "bytes_in": 0, "bytes_out": 0}
-        # validate: the input's size estimate of a chunk runs beside its encode, joined before the next chunk
+        # validate: a chunk's input size estimate runs while the job writes the chunk and reads the next one
+        # (single-threaded work), joined before the next encode, whose compiled loops want both cores
         self.estimator = ThreadPoolExecutor(1, thread_name_prefix=f"{self.label}-estimate") if self.validating else None
+        self.input_estimate = None  # the pending estimate (a Future)
 
     def produce(self, chunk):
         from hepvq.codecs.guard import with_checksum
 
         hits = chunk.get(self.params.src)
-        bytes_in = self.estimator.submit(self.input_bytes, hits) if self.validating else None
+        self.add_input_estimate()
         t0 = time.perf_counter()
         result = self.codec.encode(hits, first_entry=chunk.entry_start, **self.encode_options())
         self.totals["encode_s"] += time.perf_counter() - t0
@@ -83,9 +85,9 @@ class CodecEncoder(EDProducer):
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 self.totals[key] = self.totals.get(key, 0) + value
         if self.validating:
-            self.totals["bytes_in"] += bytes_in.result()
             self.totals["bytes_out"] += self.products_bytes(result.products)
             self.score(hits, result)
+            self.input_estimate = self.estimator.submit(self.input_bytes, hits)
 
     def input_bytes(self, hits) -> int:
         """Size estimate of one chunk's input collection (validate): zstd as ROOT stores its columns."""
@@ -93,8 +95,15 @@ class CodecEncoder(EDProducer):
 
         return products_zstd_bytes({"": hits}, self.estimate_level)
 
+    def add_input_estimate(self) -> None:
+        """Add the pending input size estimate (the previous chunk's) to the totals."""
+        if self.input_estimate is not None:
+            self.totals["bytes_in"] += self.input_estimate.result()
+            self.input_estimate = None
+
     def endJob(self):  # noqa: N802
         if self.estimator is not None:
+            self.add_input_estimate()
             self.estimator.shutdown()
         self.context.report(self.label, self.summary(self.totals))
 
