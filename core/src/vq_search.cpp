@@ -404,6 +404,15 @@ HEPVQ_MULTIVERSION void VQSearch::search_impl(const float* x, const std::uint64_
           } else {
             for (std::size_t c = 0; c < k; ++c) dd[c] = nr[c];
           }
+          for (; t + 4 <= n_on; t += 4) {  // four pixels a pass: fewer loads and stores of dd
+            const float* __restrict a = codebook_t32.data() + static_cast<std::size_t>(on[t]) * k;
+            const float* __restrict b = codebook_t32.data() + static_cast<std::size_t>(on[t + 1]) * k;
+            const float* __restrict e = codebook_t32.data() + static_cast<std::size_t>(on[t + 2]) * k;
+            const float* __restrict g = codebook_t32.data() + static_cast<std::size_t>(on[t + 3]) * k;
+            const float ma = -2.0f * xi[on[t]], mb = -2.0f * xi[on[t + 1]];
+            const float me = -2.0f * xi[on[t + 2]], mg = -2.0f * xi[on[t + 3]];
+            for (std::size_t c = 0; c < k; ++c) dd[c] += (ma * a[c] + mb * b[c]) + (me * e[c] + mg * g[c]);
+          }
           for (; t < n_on; t += 2) {
             const float* __restrict a = codebook_t32.data() + static_cast<std::size_t>(on[t]) * k;
             const float* __restrict b = codebook_t32.data() + static_cast<std::size_t>(on[t + 1]) * k;
@@ -445,12 +454,33 @@ HEPVQ_MULTIVERSION void VQSearch::search_impl(const float* x, const std::uint64_
         // float64 distances of the screened codes: the same operations in the same order as search_exhaustive
         // (pixels in ascending order, acc += c * (c + (-2 x)))
         double m2x[64];
-        for (int t = 0; t < n_on; ++t) m2x[t] = -2.0 * xs[t];
-        for (std::size_t s = 0; s < ns; ++s) {
+        std::size_t off[64];  // pixel on[t]'s row in codebook_t
+        for (int t = 0; t < n_on; ++t) {
+          m2x[t] = -2.0 * xs[t];
+          off[t] = static_cast<std::size_t>(on[t]) * k;
+        }
+        std::size_t s = 0;
+        for (; s + 4 <= ns; s += 4) {  // four codes' sums side by side (each in its own order): no waiting on one
+          const double *c0 = codebook_t.data() + screened[s], *c1 = codebook_t.data() + screened[s + 1];
+          const double *c2 = codebook_t.data() + screened[s + 2], *c3 = codebook_t.data() + screened[s + 3];
+          double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
+          for (int t = 0; t < n_on; ++t) {
+            const double v0 = c0[off[t]], v1 = c1[off[t]], v2 = c2[off[t]], v3 = c3[off[t]];
+            a0 += v0 * (v0 + m2x[t]);
+            a1 += v1 * (v1 + m2x[t]);
+            a2 += v2 * (v2 + m2x[t]);
+            a3 += v3 * (v3 + m2x[t]);
+          }
+          sd[s] = a0;
+          sd[s + 1] = a1;
+          sd[s + 2] = a2;
+          sd[s + 3] = a3;
+        }
+        for (; s < ns; ++s) {
           const double* cv = codebook_t.data() + screened[s];  // codebook_t[j * k + code]: the group's rows in cache
           double acc = 0.0;
           for (int t = 0; t < n_on; ++t) {
-            const double ct = cv[static_cast<std::size_t>(on[t]) * k];
+            const double ct = cv[off[t]];
             acc += ct * (ct + m2x[t]);
           }
           sd[s] = acc;
