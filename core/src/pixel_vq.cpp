@@ -27,14 +27,6 @@ void check_perm(const std::vector<std::int32_t>& perm, std::size_t contexts, std
                                   std::to_string(v) + " outside 0.." + std::to_string(symbols - 1));
 }
 
-// Bit count without a library call on baseline x86-64 (no POPCNT instruction assumed).
-inline int popcount64(std::uint64_t x) {
-  x = x - ((x >> 1) & 0x5555555555555555ULL);
-  x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
-  x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0FULL;
-  return static_cast<int>((x * 0x0101010101010101ULL) >> 56);
-}
-
 // std::nearbyint (round half to even, as numpy's rint) without the library call for 0 <= v < 2^52: adding and
 // subtracting 2^52 rounds in the default rounding mode, which is to nearest, ties to even.
 inline double rint_fast(double v) {
@@ -365,7 +357,8 @@ void CanonicalWriter::flush() {
         const int r = rw * 64 + __builtin_ctzll(rb);
         std::uint64_t* line = bits_.data() + r * kWords;
         const std::uint16_t* a = adc_.data() + r * kCols;
-        for (int w = 0; w < kWords; ++w) {
+        for (unsigned wb = words_[r]; wb; wb &= wb - 1) {  // the row's words with bits only
+          const int w = __builtin_ctz(wb);
           for (std::uint64_t b = line[w]; b; b &= b - 1) {
             const int c = w * 64 + __builtin_ctzll(b);
             od[t] = det_;
@@ -376,12 +369,16 @@ void CanonicalWriter::flush() {
           }
           line[w] = 0;
         }
+        words_[r] = 0;
       }
       rows_[rw] = 0;
     }
   } else {  // canonical_order's stable sort of a module: keys (row, col, position)
     for (std::size_t t = 0; t < n_; ++t)
-      if (list_[t].row < kRows && list_[t].col < kCols) bits_[list_[t].row * kWords + (list_[t].col >> 6)] = 0;
+      if (list_[t].row < kRows && list_[t].col < kCols) {
+        bits_[list_[t].row * kWords + (list_[t].col >> 6)] = 0;
+        words_[list_[t].row] = 0;
+      }
     for (auto& r : rows_) r = 0;
     keys_.resize(n_);
     for (std::size_t t = 0; t < n_; ++t)
@@ -429,40 +426,77 @@ std::size_t CanonicalWriter::end_event() {
   return k_;
 }
 
+namespace {
+
+// The decoder graph's masked, clipped code vector at the mask's set slots, in ascending order, into y (slots
+// beyond the patch get 0), and its sum (float32) as patch_sums adds it: the slots outside the mask add +0.0f,
+// which changes no partial sum (they start at +0 and every value is >= +0), so only the set slots are added,
+// each lane's in ascending order as before.
+float masked_sums(const PixelVQModel& m, const std::int64_t* codes, std::uint64_t mask, float* y) {
+  const int d = m.size(), stages = m.stages(), body = d & ~7;
+  const float* c0 = m.codebooks[0].data() + codes[0] * d;
+  float lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int k = 0, tail = -1;
+  for (std::uint64_t b = mask; b; b &= b - 1, ++k) {
+    const int j = __builtin_ctzll(b);
+    if (j >= d) {
+      y[k] = 0.0f;
+      continue;
+    }
+    float v = 0.0f + c0[j];
+    for (int st = 1; st < stages; ++st) v = v + m.codebooks[st][codes[st] * d + j];
+    v = v > 0.0f ? v : 0.0f;
+    y[k] = v;
+    if (j < body)
+      lane[j & 7] += v;
+    else if (tail < 0)
+      tail = k;
+  }
+  for (int l = 0; l < 4; ++l) lane[l] += lane[l + 4];
+  for (int l = 0; l < 2; ++l) lane[l] += lane[l + 2];
+  float tot = lane[0] + lane[1];
+  if (tail >= 0)
+    for (int t = tail; t < k; ++t) tot += y[t];
+  return tot;
+}
+
+}  // namespace
+
 void write_patch_hits(const PixelVQModel& m, CanonicalWriter& w, std::int64_t row, std::int64_t col,
                       std::uint64_t mask, std::int64_t q_value, const std::int64_t* codes, const float* fractions) {
-  // fractions: given, or those of fractions_one computed only at the mask's slots
+  // fractions per hit (k-th set slot): those of fractions_one, computed only at the mask's slots
   float y[64];
-  const float* f = fractions;
-  float t = 0.0f, uniform = 1.0f;
-  bool divide = false;
+  float t = 1.0f;
   if (codes) {
-    const float tot = patch_sums(m, codes, mask, y);
-    f = y;
-    divide = tot > kEps;
-    t = std::max(tot, kEps);
-    uniform = 1.0f / std::max(static_cast<float>(popcount64(mask)), 1.0f);
+    const float tot = masked_sums(m, codes, mask, y);
+    if (tot > kEps) {
+      t = std::max(tot, kEps);
+    } else {
+      const float uniform = 1.0f / std::max(static_cast<float>(popcount64(mask)), 1.0f);
+      for (int k = 0; k < 64; ++k) y[k] = uniform;
+    }
   }
   const int cols = m.patch_cols;
   const std::uint64_t row_bits = cols >= 64 ? ~0ULL : (1ULL << cols) - 1;
   const double q = static_cast<double>(q_value);
   const double lo = static_cast<double>(m.adc_min), hi = static_cast<double>(m.adc_max);
-  // slots in ascending order, row by row (no integer division per hit)
-  for (int r = 0; mask; ++r, mask >>= cols) {
-    const auto hit_row = static_cast<std::uint16_t>(row + r);
-    for (std::uint64_t b = mask & row_bits; b; b &= b - 1) {
-      const int c = __builtin_ctzll(b);
+  // ADCs of the set slots in ascending order, row by row (no integer division per hit)
+  std::uint16_t adc[64];
+  int k = 0;
+  for (int r = 0; r * cols < 64 && (mask >> (r * cols)); ++r)
+    for (std::uint64_t b = (mask >> (r * cols)) & row_bits; b; b &= b - 1, ++k) {
       double frac = 1.0;
       if (codes)
-        frac = static_cast<double>(divide ? f[r * cols + c] / t : uniform);
-      else if (f)
-        frac = static_cast<double>(f[r * cols + c]);
+        frac = static_cast<double>(y[k] / t);
+      else if (fractions)
+        frac = static_cast<double>(fractions[r * cols + __builtin_ctzll(b)]);
       double a = rint_fast(frac * q);  // round half to even, as numpy's rint
       a = std::min(std::max(a, lo), hi);
-      w.hit(hit_row, static_cast<std::uint16_t>(col + c), static_cast<std::uint16_t>(static_cast<std::int64_t>(a)));
+      adc[k] = static_cast<std::uint16_t>(static_cast<std::int64_t>(a));
     }
-    if (cols >= 64) break;
-  }
+  k = 0;
+  for (int r = 0; r * cols < 64 && (mask >> (r * cols)); ++r)
+    k += w.hits(row + r, col, (mask >> (r * cols)) & row_bits, adc + k);
 }
 
 PixelHits pixel_vq_hits(const PixelVQModel& m, const PixelVQPatches& p, const float* fractions,

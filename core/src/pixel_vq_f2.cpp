@@ -27,6 +27,8 @@ struct Shared {
   std::vector<rans::StaticDecoder> dec;
   std::vector<std::int64_t> fardet_start;  // per event: index of its first unknown detId
   std::vector<std::int64_t> patch_start;   // per event: its first patch (npatch as stored, checked per event)
+  std::vector<std::int64_t> level_bucket;  // per charge level: its total-charge bucket (code context)
+  std::vector<std::int64_t> shape_hits;    // per shape of the table: its hit count
   int pr, pc, stages;
   std::int64_t nj_all, nbk, nl, n_det;
 
@@ -60,6 +62,10 @@ struct Shared {
     nbk = static_cast<std::int64_t>(c.ncl_edges.size()) + 1;
     nl = static_cast<std::int64_t>(c.layers.size()) + 1;
     n_det = static_cast<std::int64_t>(m.ctx_keys.size()) + 1;
+    for (const std::int64_t v : m.levels)
+      level_bucket.push_back(std::upper_bound(c.charge_edges.begin(), c.charge_edges.end(), static_cast<double>(v)) -
+                             c.charge_edges.begin());
+    for (const std::uint64_t mk : m.shapes) shape_hits.push_back(popcount64(mk));
   }
 
   std::int64_t layer(std::int64_t det) const {
@@ -195,9 +201,11 @@ void EventPatches::decode(const Shared& s, std::size_t e) {
   std::int64_t* cni = room(ni, nc);
   std::int64_t* cnj = room(nj, nc);
   std::int64_t n_tiles = 0;
+  const auto nj_all = static_cast<std::uint32_t>(s.nj_all);  // 32-bit division: symbols are 32-bit
   for (std::size_t i = 0; i < nc; ++i) {
-    cni[i] = sym[i] / s.nj_all + 1;
-    cnj[i] = sym[i] % s.nj_all + 1;
+    const std::uint32_t tile_rows = sym[i] / nj_all;
+    cni[i] = tile_rows + 1;
+    cnj[i] = sym[i] - tile_rows * nj_all + 1;
     if (c0[i] >= c.module_cols || r0[i] >= c.module_rows || r0[i] + (cni[i] - 1) * pr >= c.module_rows ||
         c0[i] + (cnj[i] - 1) * pc >= c.module_cols)
       throw DataError("pixel_vq format 2 decode: a cluster lies outside the module");
@@ -233,19 +241,20 @@ void EventPatches::decode(const Shared& s, std::size_t e) {
       const bool two_d = cni[i] > 1 && cnj[i] > 1;
       const std::int64_t dctx = dctx_c[i] * c.tile_positions;
       nt[i] = 0;
-      for (std::int64_t k = 0; k < cni[i] * cnj[i]; ++k) {
-        if (two_d && !sym[b++]) continue;
-        const std::int64_t a = k / cnj[i], t = k % cnj[i];
-        pd[q] = dc[i];
-        prow[q] = r0[i] + a * pr;
-        pcol[q] = c0[i] + t * pc;
-        pcl_[q] = static_cast<std::int64_t>(i);
-        const std::int64_t pos =
-            (cni[i] == 1 && cnj[i] == 1) ? 0 : 1 + (a > 0) + 2 * (t > 0) + 4 * (t < cnj[i] - 1) + 8 * (a < cni[i] - 1);
-        pcx[q] = static_cast<std::uint32_t>(dctx + pos);
-        ++nt[i];
-        ++q;
-      }
+      for (std::int64_t a = 0; a < cni[i]; ++a)
+        for (std::int64_t t = 0; t < cnj[i]; ++t) {
+          if (two_d && !sym[b++]) continue;
+          pd[q] = dc[i];
+          prow[q] = r0[i] + a * pr;
+          pcol[q] = c0[i] + t * pc;
+          pcl_[q] = static_cast<std::int64_t>(i);
+          const std::int64_t pos = (cni[i] == 1 && cnj[i] == 1)
+                                       ? 0
+                                       : 1 + (a > 0) + 2 * (t > 0) + 4 * (t < cnj[i] - 1) + 8 * (a < cni[i] - 1);
+          pcx[q] = static_cast<std::uint32_t>(dctx + pos);
+          ++nt[i];
+          ++q;
+        }
     }
   }
   s.decode(6, e, n, pcx, shape);
@@ -274,15 +283,15 @@ void EventPatches::decode(const Shared& s, std::size_t e) {
   {
     std::size_t k = 0;
     for (std::size_t q = 0; q < n; ++q) {
-      std::uint64_t mk;
       if (static_cast<int>(shape[q]) == esc) {
-        mk = 0;
+        std::uint64_t mk = 0;
         for (int r = 0; r < pr; ++r) mk |= static_cast<std::uint64_t>(sym[k++]) << (r * pc);
+        pm[q] = mk;
+        nh[q] = popcount64(mk);
       } else {
-        mk = m.shapes[shape[q]];
+        pm[q] = m.shapes[shape[q]];
+        nh[q] = s.shape_hits[shape[q]];
       }
-      pm[q] = mk;
-      nh[q] = __builtin_popcountll(mk);
       if (nh[q] == 0) throw DataError("pixel_vq format 2 decode: an escaped shape has no hit");
       hits += nh[q];
       const auto i = static_cast<std::size_t>(pcl_[q]);
@@ -301,9 +310,8 @@ void EventPatches::decode(const Shared& s, std::size_t e) {
     pq[i] = m.levels[charge[i]];
     if (nh[i] >= 2) {
       mr[i] = static_cast<std::int64_t>(n_multi);
-      const auto bucket = std::upper_bound(c.charge_edges.begin(), c.charge_edges.end(), static_cast<double>(pq[i])) -
-                          c.charge_edges.begin();
-      ecx[n_multi++] = static_cast<std::uint32_t>(s.shape_bucket(shape[i], nh[i]) * (c.charge_buckets + 1) + bucket);
+      ecx[n_multi++] = static_cast<std::uint32_t>(s.shape_bucket(shape[i], nh[i]) * (c.charge_buckets + 1) +
+                                                  s.level_bucket[charge[i]]);
     } else {
       mr[i] = -1;
     }

@@ -15,6 +15,14 @@
 
 namespace hepvq {
 
+// Bit count without a library call on baseline x86-64 (no POPCNT instruction assumed).
+inline int popcount64(std::uint64_t x) {
+  x = x - ((x >> 1) & 0x5555555555555555ULL);
+  x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+  x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0FULL;
+  return static_cast<int>((x * 0x0101010101010101ULL) >> 56);
+}
+
 // Everything decode needs from the codec settings (codec.json / the file's metadata).
 struct PixelVQModel {
   int patch_rows = 4, patch_cols = 8;
@@ -110,20 +118,39 @@ class CanonicalWriter {
     if (n_ && det != det_) flush();
     det_ = det;
   }
-  void hit(std::uint16_t row, std::uint16_t col, std::uint16_t adc) {  // in emission order
-    if (n_ == list_.size()) list_.resize(2 * n_ + 64);
-    list_[n_++] = Hit{det_, row, col, adc};
-    if (!event_sorted_) return;
-    if (row < kRows && col < kCols) {
-      std::uint64_t& w = bits_[row * kWords + (col >> 6)];
-      const std::uint64_t b = 1ull << (col & 63);
-      dup_ |= (w & b) != 0;
-      w |= b;
-      adc_[row * kCols + col] = adc;
-      rows_[row >> 6] |= 1ull << (row & 63);
-    } else {
-      beyond_ = true;
+  // The hits of one patch row, in emission order: pixels (row, col + c) for the set bits c of `bits` (c < 64),
+  // ADCs adc[0..); returns their count.
+  int hits(std::int64_t row, std::int64_t col, std::uint64_t bits, const std::uint16_t* adc) {
+    if (n_ + 64 > list_.size()) list_.resize(2 * n_ + 128);
+    Hit* out = list_.data() + n_;
+    int k = 0;
+    for (std::uint64_t b = bits; b; b &= b - 1, ++k)
+      out[k] = Hit{det_, static_cast<std::uint16_t>(row), static_cast<std::uint16_t>(col + __builtin_ctzll(b)), adc[k]};
+    n_ += k;
+    if (!event_sorted_ || !bits) return k;
+    if (row < 0 || row >= kRows || col < 0 || col + (63 - __builtin_clzll(bits)) >= kCols) {
+      beyond_ = true;  // a pixel beyond the bitmap (the module is sorted from list_)
+      return k;
     }
+    // the row's bits land in one word of the bitmap or straddle two
+    const int r = static_cast<int>(row), c0 = static_cast<int>(col), word = c0 >> 6, shift = c0 & 63;
+    std::uint64_t* line = bits_.data() + r * kWords;
+    const std::uint64_t low = bits << shift;
+    dup_ |= (line[word] & low) != 0;
+    line[word] |= low;
+    unsigned touched = 1u << word;
+    if (shift && (bits >> (64 - shift))) {
+      const std::uint64_t high = bits >> (64 - shift);
+      dup_ |= (line[word + 1] & high) != 0;
+      line[word + 1] |= high;
+      touched |= 2u << word;
+    }
+    std::uint16_t* image = adc_.data() + r * kCols + c0;
+    k = 0;
+    for (std::uint64_t b = bits; b; b &= b - 1, ++k) image[__builtin_ctzll(b)] = adc[k];
+    words_[r] |= static_cast<std::uint8_t>(touched);
+    rows_[r >> 6] |= 1ull << (r & 63);
+    return k;
   }
   std::size_t end_event();  // writes what is left; returns the index after the event's last hit
 
@@ -136,6 +163,7 @@ class CanonicalWriter {
   void flush();
   std::vector<std::uint64_t> bits_;  // kRows x kWords
   std::vector<std::uint16_t> adc_;   // kRows x kCols (valid where the bit is set)
+  std::uint8_t words_[kRows] = {};   // per row: its words of bits_ with a bit set
   std::uint64_t rows_[kRows / 64] = {0, 0, 0, 0};
   std::vector<Hit> list_;            // the module's (or the unsorted event's) hits in emission order
   std::vector<std::uint64_t> keys_;
