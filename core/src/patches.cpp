@@ -146,9 +146,12 @@ void group_patches(const SortedHits& s, std::size_t g, int pr, int pc, Scratch& 
   const std::int64_t *r = s.r + a, *c = s.c + a;
   // runs: hits of one row at consecutive cols; clusters are unions of runs that touch in consecutive rows
   std::uint32_t* run_start = Scratch::at_least(w.run_start, m + 1);
-  std::uint32_t nr = 0;
-  for (std::uint32_t k = 0; k < m; ++k)
-    if (k == 0 || r[k] != r[k - 1] || c[k] != c[k - 1] + 1) run_start[nr++] = k;
+  std::uint32_t nr = m ? 1 : 0;  // a group has hits; written without branches (runs are short: unpredictable)
+  run_start[0] = 0;
+  for (std::uint32_t k = 1; k < m; ++k) {
+    run_start[nr] = k;
+    nr += (r[k] != r[k - 1]) | (c[k] != c[k - 1] + 1);
+  }
   run_start[nr] = static_cast<std::uint32_t>(m);
   auto row_of = [&](std::uint32_t j) { return r[run_start[j]]; };
   auto lo_of = [&](std::uint32_t j) { return c[run_start[j]]; };
