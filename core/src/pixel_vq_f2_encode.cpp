@@ -417,12 +417,19 @@ PixelVQF2Symbols pixel_vq_f2_symbols(const PixelVQModel& m, const PixelVQF2Conte
   out.ev.resize(n_streams);
   std::vector<StreamSlots> slots(n_parts, {std::vector<I*>(n_streams), std::vector<I*>(n_streams),
                                            std::vector<I*>(n_streams)});
+  // the arrays sized (and zero-filled) on the threads, thread w taking every t-th of (stream, array) from w:
+  // neighbouring streams differ much in length
+  const std::size_t t = std::max<std::size_t>(1, std::min<std::size_t>(std::max(threads, 1), n_parts));
+  parallel_ranges(t, static_cast<int>(t), 1, [&](std::size_t a, std::size_t b) {
+    for (std::size_t w = a; w < b; ++w)
+      for (std::size_t u = w; u < 3 * n_streams; u += t) {
+        const std::size_t s = u / 3;
+        std::size_t total = 0;
+        for (const Layout& L : lay) total += L.len[s];
+        (u % 3 == 0 ? out.sym : u % 3 == 1 ? out.ctx : out.ev)[s].resize(total);
+      }
+  });
   for (std::size_t s = 0; s < n_streams; ++s) {
-    std::size_t total = 0;
-    for (const Layout& L : lay) total += L.len[s];
-    out.sym[s].resize(total);
-    out.ctx[s].resize(total);
-    out.ev[s].resize(total);
     std::size_t at = 0;
     for (std::size_t r = 0; r < n_parts; ++r) {
       slots[r].sym[s] = out.sym[s].data() + at;
