@@ -312,7 +312,7 @@ class PixelVQCodec(Codec):
                 # every input hit is decoded at its own position: the decoder's output in canonical order is
                 # the input's canonical order with the decoded ADC of each hit's (patch, slot) -- no scatter/sort
                 order, hit_patch, slot = sym.order, sym.hit_patch, sym.slot
-                ref = h if np.array_equal(order, np.arange(len(order))) else h.take(order)  # sorted input: as is
+                ref = h.ordered(order)
                 dec = P.Hits(n_ev, ref.event, ref.det, ref.row, ref.col,
                              self._decode_hit_adc(mask, charge, codes, multi, hit_patch, slot))
             else:

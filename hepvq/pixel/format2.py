@@ -516,7 +516,7 @@ class PixelVQFormat2(PixelVQCodec):
         if want_reconstruction or self.adc_error_bound >= 0:
             if self.lossless_positions:  # every hit decodes at its own place: no scatter (as format 1)
                 order, hit_patch, slot = sym.order, sym.hit_patch, sym.slot
-                ref = h.take(order)
+                ref = h.ordered(order)
                 dec = P.Hits(h.n_events, ref.event, ref.det, ref.row, ref.col,
                              self._decode_hit_adc(mask, charge, codes, multi, hit_patch, slot))
             else:
