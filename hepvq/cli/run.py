@@ -220,6 +220,9 @@ def run(argv=None) -> dict | None:
 def main(argv=None) -> int:
     verbose = "-v" in (argv if argv is not None else sys.argv[1:]) or "--verbose" in (argv or sys.argv[1:])
     from hepvq.framework.signals import Terminated, terminate_on_signals
+    from hepvq.runtime.memory import keep_freed_pages
+
+    keep_freed_pages()  # this process is the job's: chunk-sized arrays reuse heap pages (hepvq/runtime/memory.py)
 
     try:
         with terminate_on_signals():  # SIGTERM / SIGHUP: outputs removed like on Ctrl-C
