@@ -131,6 +131,15 @@ std::size_t compact_le(const float* dd, std::size_t k, float thr, std::uint32_t*
   return ns;
 }
 
+// gm[g] = the minimum of dd over the codes g, g + kGroups, g + 2 kGroups, ... (k >= kGroups), taken in code order
+void group_minima(const float* __restrict dd, std::size_t k, float* __restrict gm) {
+  for (std::size_t g = 0; g < kGroups; ++g) gm[g] = dd[g];
+  const std::size_t full = k / kGroups * kGroups;
+  for (std::size_t r = kGroups; r < full; r += kGroups)
+    for (std::size_t g = 0; g < kGroups; ++g) gm[g] = dd[r + g] < gm[g] ? dd[r + g] : gm[g];
+  for (std::size_t c = full; c < k; ++c) gm[c - full] = dd[c] < gm[c - full] ? dd[c] : gm[c - full];
+}
+
 // the smallest gm[g] with at least want values of gm[0..kGroups) at or below it (the want-th smallest, repeats
 // counted); no NaN
 float kth_bound(const float* gm, std::size_t want) {
@@ -229,6 +238,25 @@ __attribute__((target("avx2"))) std::size_t compact_le_avx2(const float* dd, std
     ns += dd[c] <= thr ? 1 : 0;
   }
   return ns;
+}
+
+// group_minima with the 32 minima in registers (min_ps(a, b) is a < b ? a : b: the same selects, same order)
+__attribute__((target("avx2"))) void group_minima_avx2(const float* dd, std::size_t k, float* gm) {
+  static_assert(kGroups == 32, "four vectors of eight minima");
+  __m256 m0 = _mm256_loadu_ps(dd), m1 = _mm256_loadu_ps(dd + 8), m2 = _mm256_loadu_ps(dd + 16),
+         m3 = _mm256_loadu_ps(dd + 24);
+  const std::size_t full = k / kGroups * kGroups;
+  for (std::size_t r = kGroups; r < full; r += kGroups) {
+    m0 = _mm256_min_ps(_mm256_loadu_ps(dd + r), m0);
+    m1 = _mm256_min_ps(_mm256_loadu_ps(dd + r + 8), m1);
+    m2 = _mm256_min_ps(_mm256_loadu_ps(dd + r + 16), m2);
+    m3 = _mm256_min_ps(_mm256_loadu_ps(dd + r + 24), m3);
+  }
+  _mm256_storeu_ps(gm, m0);
+  _mm256_storeu_ps(gm + 8, m1);
+  _mm256_storeu_ps(gm + 16, m2);
+  _mm256_storeu_ps(gm + 24, m3);
+  for (std::size_t c = full; c < k; ++c) gm[c - full] = dd[c] < gm[c - full] ? dd[c] : gm[c - full];
 }
 
 __attribute__((target("avx2"))) float kth_bound_avx2(const float* gm, std::size_t want) {
@@ -424,15 +452,11 @@ HEPVQ_MULTIVERSION void VQSearch::search_impl(const float* x, const std::uint64_
         // minima of G groups (codes c, c + G, c + 2G, ...), i.e. the smallest minimum with at least want
         // minima at or below it: want groups have a code at or below it (no NaN: x and codebook finite)
         float gmin[kGroups];
-        {
-          const float* __restrict dd = dist32.data();
-          float* __restrict gm = gmin;
-          for (std::size_t g = 0; g < kGroups; ++g) gm[g] = dd[g];
-          const std::size_t full = k / kGroups * kGroups;
-          for (std::size_t r = kGroups; r < full; r += kGroups)
-            for (std::size_t g = 0; g < kGroups; ++g) gm[g] = dd[r + g] < gm[g] ? dd[r + g] : gm[g];
-          for (std::size_t c = full; c < k; ++c) gm[c - full] = dd[c] < gm[c - full] ? dd[c] : gm[c - full];
-        }
+#ifdef HEPVQ_X86_KERNELS
+        if (avx2) group_minima_avx2(dist32.data(), k, gmin);
+        else
+#endif
+          group_minima(dist32.data(), k, gmin);
         float bound32;
 #ifdef HEPVQ_X86_KERNELS
         if (avx2) bound32 = kth_bound_avx2(gmin, want);
