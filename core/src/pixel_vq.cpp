@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
+#include <cstring>
 #include <numeric>
 #include <stdexcept>
 #include <string>
@@ -207,30 +208,63 @@ PixelVQPatches pixel_vq_patches(const PixelVQModel& m, const PixelVQStreams& s) 
 
 namespace {
 
-// The decoder graph's masked, clipped code vector y[0..size) of a multi-hit patch and its sum (float32).
-float patch_sums(const PixelVQModel& m, const std::int64_t* codes, std::uint64_t mask, float* y) {
-  const int d = m.size();
-  const int stages = m.stages();
-  // y = sum of the stages' code vectors (float32, stage order), times the mask, clipped at 0
-  for (int j = 0; j < d; ++j) y[j] = 0.0f;
-  for (int st = 0; st < stages; ++st) {
-    const float* c = m.codebooks[st].data() + codes[st] * d;
-    for (int j = 0; j < d; ++j) y[j] = y[j] + c[j];
+// Four float32 / int32 values of one SSE register (GCC vector extension: element-wise IEEE arithmetic).
+using F4 = float __attribute__((vector_size(16)));
+using I4 = std::int32_t __attribute__((vector_size(16)));
+
+F4 load4(const float* p) {
+  F4 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+// y[8g..8g+8) of the 8 slots of group g (mask bits `bits` of the group) and lanes (4 + 4) += them: the stages'
+// code vectors summed in stage order from 0, masked, clipped at 0 (x > 0 ? x : +0, NaN to +0, element-wise).
+void group_sums(const PixelVQModel& m, const std::int64_t* codes, int g, unsigned bits, float* y, F4& lane_lo,
+                F4& lane_hi) {
+  const int d = m.size(), j = 8 * g;
+  F4 lo = {0, 0, 0, 0}, hi = {0, 0, 0, 0};
+  for (int st = 0; st < m.stages(); ++st) {
+    const float* c = m.codebooks[st].data() + codes[st] * d + j;
+    lo = lo + load4(c);
+    hi = hi + load4(c + 4);
   }
-  for (int j = 0; j < d; ++j) {
-    const float v = ((mask >> j) & 1) ? y[j] : 0.0f;
+  const I4 b = {static_cast<std::int32_t>(bits), static_cast<std::int32_t>(bits), static_cast<std::int32_t>(bits),
+                static_cast<std::int32_t>(bits)};
+  const I4 bit_lo = {1, 2, 4, 8}, bit_hi = {16, 32, 64, 128};
+  lo = reinterpret_cast<F4>(reinterpret_cast<I4>(lo) & ((b & bit_lo) != 0) & (lo > 0.0f));
+  hi = reinterpret_cast<F4>(reinterpret_cast<I4>(hi) & ((b & bit_hi) != 0) & (hi > 0.0f));
+  lane_lo += lo;
+  lane_hi += hi;
+  std::memcpy(y + j, &lo, sizeof lo);
+  std::memcpy(y + j + 4, &hi, sizeof hi);
+}
+
+// The decoder graph's masked, clipped code vector y[0..size) of a multi-hit patch (y has 64 slots) and its sum
+// (float32). The sum as onnxruntime's CPU kernel ReduceSum adds a row: 8 lanes, then halving (bit-identical on that kernel;
+// hepvq.pixel.core checks this against onnxruntime on random patches before using it). A group of 8 slots
+// outside the mask adds +0.0f to lanes that are >= +0, which changes nothing: it is skipped.
+float patch_sums(const PixelVQModel& m, const std::int64_t* codes, std::uint64_t mask, float* y) {
+  const int d = m.size(), groups = d / 8;
+  F4 lane_lo = {0, 0, 0, 0}, lane_hi = {0, 0, 0, 0};
+  for (int g = 0; g < groups; ++g) {
+    const unsigned bits = static_cast<unsigned>(mask >> (8 * g)) & 0xFFu;
+    if (bits) {
+      group_sums(m, codes, g, bits, y, lane_lo, lane_hi);
+    } else {
+      std::memset(y + 8 * g, 0, 8 * sizeof(float));
+    }
+  }
+  for (int j = 8 * groups; j < d; ++j) {
+    float v = 0.0f;
+    for (int st = 0; st < m.stages(); ++st) v = v + m.codebooks[st][codes[st] * d + j];
+    v = ((mask >> j) & 1) ? v : 0.0f;
     y[j] = v > 0.0f ? v : 0.0f;
   }
-  // ReduceSum as onnxruntime's CPU kernel adds a row: 8 lanes, then halving (bit-identical on that kernel;
-  // hepvq.pixel.core checks this against onnxruntime on random patches before using it)
-  float lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int j = 0;
-  for (; j + 8 <= d; j += 8)
-    for (int l = 0; l < 8; ++l) lane[l] += y[j + l];
-  for (int l = 0; l < 4; ++l) lane[l] += lane[l + 4];
-  for (int l = 0; l < 2; ++l) lane[l] += lane[l + 2];
-  float tot = lane[0] + lane[1];
-  for (; j < d; ++j) tot += y[j];
+  if (d < 64 && (mask >> d)) std::memset(y + d, 0, (64 - d) * sizeof(float));  // slots beyond the patch: 0
+  const F4 half = lane_lo + lane_hi;  // lane[l] += lane[l + 4]
+  float tot = (half[0] + half[2]) + (half[1] + half[3]);
+  for (int j = 8 * groups; j < d; ++j) tot += y[j];
   return tot;
 }
 
@@ -333,7 +367,7 @@ void canonical_order(PixelHits& h, const std::vector<std::int64_t>& event_start,
   }
 }
 
-CanonicalWriter::CanonicalWriter() : bits_(kRows * kWords, 0), adc_(kRows * kCols, 0), list_(256) {}
+CanonicalWriter::CanonicalWriter() : list_(256) {}
 
 void CanonicalWriter::begin_event(std::uint32_t* det, std::uint16_t* row, std::uint16_t* col, std::uint16_t* adc,
                                   std::size_t k, bool det_ascending) {
@@ -346,40 +380,37 @@ void CanonicalWriter::begin_event(std::uint32_t* det, std::uint16_t* row, std::u
   event_sorted_ = det_ascending;
 }
 
+bool CanonicalWriter::by_row() {
+  // counts -> first place of each row, then the hits in emission order to their row's next place
+  std::uint32_t t = 0;
+  for (int rw = 0; rw < kRows / 64; ++rw)
+    for (std::uint64_t rb = rows_[rw]; rb; rb &= rb - 1) {
+      const int r = rw * 64 + __builtin_ctzll(rb);
+      const std::uint32_t c = count_[r];
+      count_[r] = t;
+      t += c;
+    }
+  if (sorted_.size() < n_) sorted_.resize(2 * n_);
+  for (std::size_t i = 0; i < n_; ++i) sorted_[count_[list_[i].row]++] = list_[i];
+  bool ascending = true;
+  for (std::size_t i = 1; i < n_; ++i)
+    ascending &= (static_cast<std::uint32_t>(sorted_[i - 1].row) << 16 | sorted_[i - 1].col) <=
+                 (static_cast<std::uint32_t>(sorted_[i].row) << 16 | sorted_[i].col);
+  return ascending;
+}
+
 void CanonicalWriter::flush() {
   if (!event_sorted_ || !n_) return;
   std::uint32_t* const od = det_out_ + k_;
   std::uint16_t *const orow = row_out_ + k_, *const ocol = col_out_ + k_, *const oadc = adc_out_ + k_;
-  if (!dup_ && !beyond_) {  // every pixel once, in the bitmap: read it out by row, then column
-    std::size_t t = 0;
-    for (int rw = 0; rw < kRows / 64; ++rw) {
-      for (std::uint64_t rb = rows_[rw]; rb; rb &= rb - 1) {
-        const int r = rw * 64 + __builtin_ctzll(rb);
-        std::uint64_t* line = bits_.data() + r * kWords;
-        const std::uint16_t* a = adc_.data() + r * kCols;
-        for (unsigned wb = words_[r]; wb; wb &= wb - 1) {  // the row's words with bits only
-          const int w = __builtin_ctz(wb);
-          for (std::uint64_t b = line[w]; b; b &= b - 1) {
-            const int c = w * 64 + __builtin_ctzll(b);
-            od[t] = det_;
-            orow[t] = static_cast<std::uint16_t>(r);
-            ocol[t] = static_cast<std::uint16_t>(c);
-            oadc[t] = a[c];
-            ++t;
-          }
-          line[w] = 0;
-        }
-        words_[r] = 0;
-      }
-      rows_[rw] = 0;
+  if (!beyond_ && by_row()) {
+    for (std::size_t t = 0; t < n_; ++t) {
+      od[t] = det_;
+      orow[t] = sorted_[t].row;
+      ocol[t] = sorted_[t].col;
+      oadc[t] = sorted_[t].adc;
     }
   } else {  // canonical_order's stable sort of a module: keys (row, col, position)
-    for (std::size_t t = 0; t < n_; ++t)
-      if (list_[t].row < kRows && list_[t].col < kCols) {
-        bits_[list_[t].row * kWords + (list_[t].col >> 6)] = 0;
-        words_[list_[t].row] = 0;
-      }
-    for (auto& r : rows_) r = 0;
     keys_.resize(n_);
     for (std::size_t t = 0; t < n_; ++t)
       keys_[t] = (static_cast<std::uint64_t>(list_[t].row) << 48) | (static_cast<std::uint64_t>(list_[t].col) << 32) |
@@ -392,7 +423,11 @@ void CanonicalWriter::flush() {
       ocol[t] = h.col;
       oadc[t] = h.adc;
     }
-    dup_ = beyond_ = false;
+    beyond_ = false;
+  }
+  for (int rw = 0; rw < kRows / 64; ++rw) {
+    for (std::uint64_t rb = rows_[rw]; rb; rb &= rb - 1) count_[rw * 64 + __builtin_ctzll(rb)] = 0;
+    rows_[rw] = 0;
   }
   k_ += n_;
   n_ = 0;
@@ -426,77 +461,42 @@ std::size_t CanonicalWriter::end_event() {
   return k_;
 }
 
-namespace {
-
-// The decoder graph's masked, clipped code vector at the mask's set slots, in ascending order, into y (slots
-// beyond the patch get 0), and its sum (float32) as patch_sums adds it: the slots outside the mask add +0.0f,
-// which changes no partial sum (they start at +0 and every value is >= +0), so only the set slots are added,
-// each lane's in ascending order as before.
-float masked_sums(const PixelVQModel& m, const std::int64_t* codes, std::uint64_t mask, float* y) {
-  const int d = m.size(), stages = m.stages(), body = d & ~7;
-  const float* c0 = m.codebooks[0].data() + codes[0] * d;
-  float lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int k = 0, tail = -1;
-  for (std::uint64_t b = mask; b; b &= b - 1, ++k) {
-    const int j = __builtin_ctzll(b);
-    if (j >= d) {
-      y[k] = 0.0f;
-      continue;
-    }
-    float v = 0.0f + c0[j];
-    for (int st = 1; st < stages; ++st) v = v + m.codebooks[st][codes[st] * d + j];
-    v = v > 0.0f ? v : 0.0f;
-    y[k] = v;
-    if (j < body)
-      lane[j & 7] += v;
-    else if (tail < 0)
-      tail = k;
-  }
-  for (int l = 0; l < 4; ++l) lane[l] += lane[l + 4];
-  for (int l = 0; l < 2; ++l) lane[l] += lane[l + 2];
-  float tot = lane[0] + lane[1];
-  if (tail >= 0)
-    for (int t = tail; t < k; ++t) tot += y[t];
-  return tot;
-}
-
-}  // namespace
-
 void write_patch_hits(const PixelVQModel& m, CanonicalWriter& w, std::int64_t row, std::int64_t col,
                       std::uint64_t mask, std::int64_t q_value, const std::int64_t* codes, const float* fractions) {
-  // fractions per hit (k-th set slot): those of fractions_one, computed only at the mask's slots
+  // fractions: given, or those of fractions_one (y / t), computed once for the patch
   float y[64];
   float t = 1.0f;
   if (codes) {
-    const float tot = masked_sums(m, codes, mask, y);
+    const float tot = patch_sums(m, codes, mask, y);
     if (tot > kEps) {
       t = std::max(tot, kEps);
     } else {
       const float uniform = 1.0f / std::max(static_cast<float>(popcount64(mask)), 1.0f);
-      for (int k = 0; k < 64; ++k) y[k] = uniform;
+      for (int j = 0; j < 64; ++j) y[j] = uniform;
     }
   }
   const int cols = m.patch_cols;
-  const std::uint64_t row_bits = cols >= 64 ? ~0ULL : (1ULL << cols) - 1;
+  const int col_bits = (cols & (cols - 1)) == 0 ? __builtin_ctz(static_cast<unsigned>(cols)) : -1;
   const double q = static_cast<double>(q_value);
   const double lo = static_cast<double>(m.adc_min), hi = static_cast<double>(m.adc_max);
-  // ADCs of the set slots in ascending order, row by row (no integer division per hit)
-  std::uint16_t adc[64];
-  int k = 0;
-  for (int r = 0; r * cols < 64 && (mask >> (r * cols)); ++r)
-    for (std::uint64_t b = (mask >> (r * cols)) & row_bits; b; b &= b - 1, ++k) {
-      double frac = 1.0;
-      if (codes)
-        frac = static_cast<double>(y[k] / t);
-      else if (fractions)
-        frac = static_cast<double>(fractions[r * cols + __builtin_ctzll(b)]);
-      double a = rint_fast(frac * q);  // round half to even, as numpy's rint
-      a = std::min(std::max(a, lo), hi);
-      adc[k] = static_cast<std::uint16_t>(static_cast<std::int64_t>(a));
-    }
-  k = 0;
-  for (int r = 0; r * cols < 64 && (mask >> (r * cols)); ++r)
-    k += w.hits(row + r, col, (mask >> (r * cols)) & row_bits, adc + k);
+  // the hits (set slots in ascending order: row, then column)
+  std::uint16_t hit_row[64], hit_col[64], adc[64];
+  int n = 0;
+  for (std::uint64_t b = mask; b; b &= b - 1, ++n) {
+    const int j = __builtin_ctzll(b);
+    const int r = col_bits >= 0 ? j >> col_bits : j / cols;
+    hit_row[n] = static_cast<std::uint16_t>(row + r);
+    hit_col[n] = static_cast<std::uint16_t>(col + (j - r * cols));
+    double frac = 1.0;
+    if (codes)
+      frac = static_cast<double>(y[j] / t);
+    else if (fractions)
+      frac = static_cast<double>(fractions[j]);
+    double a = rint_fast(frac * q);  // round half to even, as numpy's rint
+    a = std::min(std::max(a, lo), hi);
+    adc[n] = static_cast<std::uint16_t>(static_cast<std::int64_t>(a));
+  }
+  w.patch(hit_row, hit_col, adc, n);
 }
 
 PixelHits pixel_vq_hits(const PixelVQModel& m, const PixelVQPatches& p, const float* fractions,

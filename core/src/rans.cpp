@@ -65,13 +65,16 @@ class Model {
   std::vector<std::uint64_t> seen_;
 };
 
+[[noreturn]] __attribute__((noinline, cold)) void bad_context(std::uint32_t c, std::size_t i, const Tables& t,
+                                                                const char* who) {
+  throw std::invalid_argument(std::string(who) + ": context " + std::to_string(c) + " at index " + std::to_string(i) +
+                              " beyond the tables' " + std::to_string(t.n_contexts) + " contexts");
+}
+
 inline std::uint32_t context_of(const std::uint32_t* ctx, std::size_t i, const Tables& t, const char* who) {
   if (!ctx) return 0;
   const std::uint32_t c = ctx[i];
-  if (c >= t.n_contexts)
-    throw std::invalid_argument(std::string(who) + ": context " + std::to_string(c) + " at index " +
-                                std::to_string(i) + " beyond the tables' " + std::to_string(t.n_contexts) +
-                                " contexts");
+  if (__builtin_expect(c >= t.n_contexts, 0)) bad_context(c, i, t, who);
   return c;
 }
 

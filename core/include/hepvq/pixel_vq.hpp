@@ -102,11 +102,11 @@ std::vector<float> pixel_vq_fractions(const PixelVQModel& model, const PixelVQPa
 PixelHits pixel_vq_hits(const PixelVQModel& model, const PixelVQPatches& p, const float* fractions,
                         const PixelVQStreams& s, int threads = 1);
 
-// Hits of patches written in canonical order, event by event, without a sort in the common case: the hits of a
-// module (a run of one detId) go into a pixel bitmap (rows < 256, cols < 512) and come out by (row, col); a module
-// with two hits on one pixel or a pixel beyond the bitmap takes the stable sort of canonical_order, and an event
-// whose detIds are not ascending is buffered and given to canonical_order. Same order as canonical_order.
-// Per-thread scratch (about 300 kB); nothing is allocated per patch.
+// Hits of patches written in canonical order, event by event, without a comparison sort in the common case: the
+// hits of a module (a run of one detId) are counted per row (rows < 256), put in row order (stable), and written
+// out when every row's columns then ascend; otherwise (or with a row beyond 256) the module takes the stable sort
+// of canonical_order, and an event whose detIds are not ascending is buffered and given to canonical_order. Same
+// order as canonical_order. Per-thread scratch (a few kB); nothing is allocated per patch.
 class CanonicalWriter {
  public:
   CanonicalWriter();
@@ -118,58 +118,41 @@ class CanonicalWriter {
     if (n_ && det != det_) flush();
     det_ = det;
   }
-  // The hits of one patch row, in emission order: pixels (row, col + c) for the set bits c of `bits` (c < 64),
-  // ADCs adc[0..); returns their count.
-  int hits(std::int64_t row, std::int64_t col, std::uint64_t bits, const std::uint16_t* adc) {
+  void patch(const std::uint16_t* row, const std::uint16_t* col, const std::uint16_t* adc, int n) {
+    // the hits of one patch (n <= 64), in emission order
     if (n_ + 64 > list_.size()) list_.resize(2 * n_ + 128);
     Hit* out = list_.data() + n_;
-    int k = 0;
-    for (std::uint64_t b = bits; b; b &= b - 1, ++k)
-      out[k] = Hit{det_, static_cast<std::uint16_t>(row), static_cast<std::uint16_t>(col + __builtin_ctzll(b)), adc[k]};
-    n_ += k;
-    if (!event_sorted_ || !bits) return k;
-    if (row < 0 || row >= kRows || col < 0 || col + (63 - __builtin_clzll(bits)) >= kCols) {
-      beyond_ = true;  // a pixel beyond the bitmap (the module is sorted from list_)
-      return k;
+    for (int k = 0; k < n; ++k) out[k] = Hit{det_, row[k], col[k], adc[k]};
+    n_ += static_cast<std::size_t>(n);
+    if (!event_sorted_) return;
+    for (int k = 0; k < n; ++k) {
+      const int r = row[k];
+      if (r < kRows) {
+        ++count_[r];
+        rows_[r >> 6] |= 1ull << (r & 63);
+      } else {
+        beyond_ = true;
+      }
     }
-    // the row's bits land in one word of the bitmap or straddle two
-    const int r = static_cast<int>(row), c0 = static_cast<int>(col), word = c0 >> 6, shift = c0 & 63;
-    std::uint64_t* line = bits_.data() + r * kWords;
-    const std::uint64_t low = bits << shift;
-    dup_ |= (line[word] & low) != 0;
-    line[word] |= low;
-    unsigned touched = 1u << word;
-    if (shift && (bits >> (64 - shift))) {
-      const std::uint64_t high = bits >> (64 - shift);
-      dup_ |= (line[word + 1] & high) != 0;
-      line[word + 1] |= high;
-      touched |= 2u << word;
-    }
-    std::uint16_t* image = adc_.data() + r * kCols + c0;
-    k = 0;
-    for (std::uint64_t b = bits; b; b &= b - 1, ++k) image[__builtin_ctzll(b)] = adc[k];
-    words_[r] |= static_cast<std::uint8_t>(touched);
-    rows_[r >> 6] |= 1ull << (r & 63);
-    return k;
   }
   std::size_t end_event();  // writes what is left; returns the index after the event's last hit
 
  private:
-  static constexpr int kRows = 256, kCols = 512, kWords = kCols / 64;
+  static constexpr int kRows = 256;
   struct Hit {
     std::uint32_t det;
     std::uint16_t row, col, adc;
   };
   void flush();
-  std::vector<std::uint64_t> bits_;  // kRows x kWords
-  std::vector<std::uint16_t> adc_;   // kRows x kCols (valid where the bit is set)
-  std::uint8_t words_[kRows] = {};   // per row: its words of bits_ with a bit set
-  std::uint64_t rows_[kRows / 64] = {0, 0, 0, 0};
+  bool by_row();  // list_ -> sorted_ in row order; whether every row's columns ascend
+  std::uint32_t count_[kRows] = {};                  // hits per row of the module (then their places in sorted_)
+  std::uint64_t rows_[kRows / 64] = {0, 0, 0, 0};    // rows with hits
   std::vector<Hit> list_;            // the module's (or the unsorted event's) hits in emission order
+  std::vector<Hit> sorted_;          // the module's hits in canonical order
   std::vector<std::uint64_t> keys_;
   std::size_t n_ = 0, k_ = 0;
   std::uint32_t det_ = 0;
-  bool dup_ = false, beyond_ = false, event_sorted_ = true;
+  bool beyond_ = false, event_sorted_ = true;
   std::uint32_t* det_out_ = nullptr;
   std::uint16_t *row_out_ = nullptr, *col_out_ = nullptr, *adc_out_ = nullptr;
 };
