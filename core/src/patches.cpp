@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <numeric>
 #include <stdexcept>
 #include <string>
@@ -72,6 +73,16 @@ bool sorted_groups(const PixelHitsIn& h, int threads, std::vector<std::size_t>& 
   for (auto& s : starts) gstart.insert(gstart.end(), s.begin(), s.end());
   gstart.push_back(n);
   return true;
+}
+
+// Runs the jobs on `threads` threads, thread w every threads-th job from w. For sizing big outputs: their
+// zero-filling and first-touch page faults spread over the threads instead of one after the other.
+void run_spread(const std::vector<std::function<void()>>& jobs, std::size_t threads) {
+  const std::size_t t = std::max<std::size_t>(1, std::min(threads, jobs.size()));
+  parallel_ranges(t, static_cast<int>(t), 1, [&](std::size_t a, std::size_t b) {
+    for (std::size_t w = a; w < b; ++w)
+      for (std::size_t u = w; u < jobs.size(); u += t) jobs[u]();
+  });
 }
 
 void sort_hits(const PixelHitsIn& h, int threads, std::vector<std::int64_t>& order, SortedHits& s) {
@@ -324,13 +335,15 @@ PatchSet extract_patches(const PixelHitsIn& h, int pr, int pc, int module_rows, 
   PatchSet out;
   const std::size_t n = h.n;
   if (n >= (1ULL << 32)) throw std::invalid_argument("extract_patches: more than 2^32 hits in one call");
+  const std::size_t workers =
+      std::max<std::size_t>(1, std::min<std::size_t>(static_cast<std::size_t>(std::max(threads, 1)), n / 65536));
+  run_spread({[&] { out.order.resize(n); }, [&] { out.hit_patch.resize(n); }, [&] { out.slot.resize(n); }},
+             workers);
   SortedHits s;
   sort_hits(h, threads, out.order, s);
   // the groups split into ranges of about equal hits, one per thread (groups share no hit, cluster or patch; each
   // range's patches follow the previous range's, so the output does not depend on the number of threads)
   const std::size_t n_groups = s.gstart.size() - 1;
-  const std::size_t workers =
-      std::max<std::size_t>(1, std::min<std::size_t>(static_cast<std::size_t>(std::max(threads, 1)), n / 65536));
   std::vector<std::size_t> gcut(workers + 1, n_groups);
   gcut[0] = 0;
   for (std::size_t w = 1; w < workers; ++w)
@@ -342,8 +355,6 @@ PatchSet extract_patches(const PixelHitsIn& h, int pr, int pc, int module_rows, 
       for (std::size_t w = u; w < v; ++w) fn(w);
     });
   };
-  out.hit_patch.resize(n);
-  out.slot.resize(n);
   std::vector<RangePatches> rp(workers);
   on_ranges([&](std::size_t w) {
     Scratch scratch;
@@ -362,13 +373,11 @@ PatchSet extract_patches(const PixelHitsIn& h, int pr, int pc, int module_rows, 
   }
   const std::size_t n_patches = first_patch[workers];
   const int size = pr * pc;
-  out.event.resize(n_patches);
-  out.det.resize(n_patches);
-  out.row.resize(n_patches);
-  out.col.resize(n_patches);
-  out.mask.resize(n_patches);
-  out.cluster.resize(n_patches);
-  if (dense_adc) out.adc.assign(n_patches * size, 0);
+  run_spread({[&] { out.event.resize(n_patches); }, [&] { out.det.resize(n_patches); },
+              [&] { out.row.resize(n_patches); }, [&] { out.col.resize(n_patches); },
+              [&] { out.mask.resize(n_patches); }, [&] { out.cluster.resize(n_patches); },
+              [&] { if (dense_adc) out.adc.assign(n_patches * size, 0); }},
+             workers);
   on_ranges([&](std::size_t w) {
     const RangePatches& q = rp[w];
     const std::size_t p0 = first_patch[w];
