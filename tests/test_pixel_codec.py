@@ -109,6 +109,28 @@ def test_charge_levels_relative_error():
     assert rel.max() <= 0.06
 
 
+def test_charge_table_lookup_equals_the_binary_search():
+    """quantise_charge's lookup table (integer charges) gives searchsorted's index for every charge, at and
+    beyond the last boundary; float charges take the search itself."""
+    levels = charge_levels(0.14, 8000)
+    bounds = np.sqrt(levels[:-1].astype(np.float64) * levels[1:])
+    q = np.concatenate([np.arange(0, 9000), [10**6, 2**40]]).astype(np.int64)
+    assert np.array_equal(quantise_charge(q, levels), np.searchsorted(bounds, q.astype(np.float64)))
+    assert np.array_equal(quantise_charge(q.astype(np.float64) + 0.5, levels), np.searchsorted(bounds, q + 0.5))
+
+
+def test_shape_hash_finds_table_shapes_and_only_them(model_dir):
+    """shape_index by the collision-free hash == the sorted-table search: every table shape found at its index,
+    any other mask (random 32-bit patterns) escaped."""
+    codec = PixelVQCodec.from_directory(model_dir)
+    rng = np.random.default_rng(3)
+    masks = np.concatenate([codec.shapes, rng.integers(1, 2**32, 5000).astype(np.uint64)])
+    pos = np.minimum(np.searchsorted(codec._shape_sorted, masks), len(codec.shapes) - 1)
+    expect = np.where(codec._shape_sorted[pos] == masks, codec._shape_order[pos], codec.escape)
+    code, _coded = codec.shape_index(masks)
+    assert np.array_equal(code, expect) and np.array_equal(code[:len(codec.shapes)], np.arange(len(codec.shapes)))
+
+
 def test_context_rank_tables_are_checked(model_dir, tmp_path):
     import json
     import shutil

@@ -62,7 +62,49 @@ def charge_levels(step: float, q_max: int) -> np.ndarray:
 def quantise_charge(q: np.ndarray, levels: np.ndarray) -> np.ndarray:
     """Index of the nearest level in log space (boundaries at geometric means)."""
     bounds = np.sqrt(levels[:-1].astype(np.float64) * levels[1:])
+    q = np.asarray(q)
+    top = int(np.ceil(bounds[-1])) + 1 if len(bounds) else 0  # every charge >= top falls above the last bound
+    if q.dtype.kind in "iu" and len(q) and top <= 4 * len(q) and int(q.min()) >= 0:
+        # integer charges (ADC sums): the same searchsorted once per value up to top, then a table lookup
+        # instead of a binary search per patch (~40 ns each, unpredictable branches)
+        index_of = np.searchsorted(bounds, np.arange(top + 1, dtype=np.float64)).astype(np.int64)
+        return index_of[np.minimum(q, top)]
     return np.searchsorted(bounds, q.astype(np.float64)).astype(np.int64)
+
+
+class ShapeHash:
+    """Multiplicative hash of a sorted shape table without collisions: candidate(masks) gives, per mask, the
+    table position that holds it if any holds it (the caller compares). One multiply, shift and gather per
+    mask instead of a binary search (np.searchsorted: ~40 ns per patch of unpredictable branches). A table
+    of 2n^2 slots makes a random odd factor collision-free with probability ~0.8; tables too large for that
+    (or unlucky) keep the binary search."""
+
+    MAX_BITS = 20  # 4 MB of int32 positions at most
+
+    def __init__(self, shapes_sorted: np.ndarray):
+        self.shapes_sorted = np.asarray(shapes_sorted, np.uint64)
+        n = len(self.shapes_sorted)
+        self.bits = 2 * max(int(n - 1).bit_length(), 1) + 1
+        self.table = None
+        if self.bits > self.MAX_BITS:
+            return
+        rng = np.random.default_rng(0x9E3779B97F4A7C15)  # fixed: the same table in every process
+        for _try in range(32):
+            self.factor = rng.integers(1 << 62, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+            slot = self._slot(self.shapes_sorted)
+            if len(np.unique(slot)) == n:
+                self.table = np.zeros(1 << self.bits, np.int32)  # empty slots: position 0, rejected by the compare
+                self.table[slot] = np.arange(n, dtype=np.int32)
+                return
+
+    def _slot(self, masks: np.ndarray) -> np.ndarray:
+        return (masks * self.factor) >> np.uint64(64 - self.bits)  # uint64 products wrap: mod 2^64
+
+    def candidate(self, masks: np.ndarray) -> np.ndarray:
+        masks = np.asarray(masks, np.uint64)
+        if self.table is None:
+            return np.minimum(np.searchsorted(self.shapes_sorted, masks), max(len(self.shapes_sorted) - 1, 0))
+        return self.table[self._slot(masks)]
 
 
 def _uint_dtype(max_value: int):
@@ -113,6 +155,7 @@ class PixelVQCodec(Codec):
         self.escape = len(self.shapes)
         order = np.argsort(self.shapes)
         self._shape_sorted, self._shape_order = self.shapes[order], order
+        self._shape_hash = ShapeHash(self._shape_sorted)
         self.stages = int(settings["model"]["stages"])
         self.codebook_size = int(settings["model"]["codebook_size"])
         self.codebook_sizes = [int(k) for k in settings["model"].get("codebook_sizes",
@@ -226,8 +269,7 @@ class PixelVQCodec(Codec):
         """(shape code, mask actually coded): table index or escape; without lossless positions a rare mask is
         replaced by the largest table shape inside it (drops hits, never adds one: P.largest_subset_shape),
         and escaped only when no table shape fits inside it."""
-        pos = np.searchsorted(self._shape_sorted, mask)
-        pos = np.minimum(pos, len(self._shape_sorted) - 1)
+        pos = self._shape_hash.candidate(mask)
         found = self._shape_sorted[pos] == mask
         code = np.where(found, self._shape_order[pos], self.escape).astype(np.int64)
         coded = mask.copy()
