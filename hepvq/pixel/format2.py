@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import struct
 from pathlib import Path
 
@@ -570,7 +571,10 @@ def _bits_table(t, k: int) -> np.ndarray:
 
 def _bits_table_reference(t, k: int) -> np.ndarray:
     f = np.asarray(t.freqs, dtype=np.float64)
-    bits = t.scale_bits - np.log2(f)
+    # the C library's log2 (math.log2), as the core's std::log2: numpy's SIMD log2 may differ in the last bit
+    values, where = np.unique(f, return_inverse=True)
+    log2 = np.array([math.log2(v) if v > 0 else -math.inf for v in values], dtype=np.float64)
+    bits = t.scale_bits - log2[where].reshape(f.shape)
     if k > t.direct:  # escaped codes: the escape entry plus raw bits
         esc = bits[:, t.direct:t.direct + 1] + t.escape_bits
         bits = np.concatenate([bits[:, :t.direct], np.repeat(esc, k - t.direct, 1)], 1)
