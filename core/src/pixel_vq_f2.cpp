@@ -97,6 +97,30 @@ struct Shared {
   }
 };
 
+// Streams a and b of event e, each n symbols (contexts ctx_a, ctx_b) decoded together (their state chains
+// interleaved). False when either blob is damaged: then stream a alone is decoded (throwing its error as decode
+// does) and b is left for a later decode() at its place in the stream order, so that errors stay those of one
+// stream after another.
+bool decode_pair(const Shared& s, std::size_t a, std::size_t b, std::size_t e, std::size_t n,
+                 const std::uint32_t* ctx_a, std::vector<std::uint32_t>& out_a, const std::uint32_t* ctx_b,
+                 std::vector<std::uint32_t>& out_b) {
+  for (auto* out : {&out_a, &out_b})
+    if (out->size() < n) out->resize(std::max(n, 2 * out->size()));
+  const PixelVQF2Stream &sa = s.in.streams[a], &sb = s.in.streams[b];
+  const auto blob = [&](const PixelVQF2Stream& st, const std::uint32_t* ctx, std::vector<std::uint32_t>& out) {
+    return rans::StaticDecoder::Blob{st.data + st.byte_offsets[e],
+                                     static_cast<std::size_t>(st.byte_offsets[e + 1] - st.byte_offsets[e]), n, ctx,
+                                     out.data()};
+  };
+  try {
+    s.dec[a].decode_pair(blob(sa, ctx_a, out_a), s.dec[b], blob(sb, ctx_b, out_b));
+    return true;
+  } catch (const std::exception&) {
+    s.decode(a, e, n, ctx_a, out_a);
+    return false;
+  }
+}
+
 template <class T>
 T* room(std::vector<T>& v, std::size_t n) {
   if (v.size() < n) v.resize(std::max(n, 2 * v.size()));
@@ -112,7 +136,7 @@ struct EventPatches {
   std::vector<std::uint64_t> mask;
   std::vector<std::int64_t> codes;  // (n_multi, stages)
   // scratch: symbols, contexts, modules, clusters
-  std::vector<std::uint32_t> sym, ctx, ncl_sym, shape, charge;
+  std::vector<std::uint32_t> sym, ctx, ncl_sym, shape, charge, layout_sym, layout_ctx;
   std::vector<std::int64_t> mod_det, mod_ctx, det_c, layer_c, det_ctx_c, col0, row0, ni, nj, ntile, pcl, ti, tj, nhit;
   std::vector<char> firstc, rel;
 
@@ -167,6 +191,7 @@ void EventPatches::decode(const Shared& s, std::size_t e) {
   std::int64_t* dctx_c = room(det_ctx_c, nc);
   char* fc = room(firstc, nc);
   cx = room(ctx, nc);
+  std::uint32_t* lcx = room(layout_ctx, nc);
   {
     std::size_t i = 0;
     for (std::size_t j = 0; j < n_mod; ++j) {
@@ -180,10 +205,12 @@ void EventPatches::decode(const Shared& s, std::size_t e) {
         dctx_c[i] = mctx[j];
         fc[i] = t == 0;
         cx[i] = static_cast<std::uint32_t>(lay * s.nbk + bucket);
+        lcx[i] = static_cast<std::uint32_t>(mctx[j]);
       }
     }
   }
-  s.decode(2, e, nc, cx, sym);
+  // the layouts' contexts (module contexts) do not depend on the columns and rows: decoded with the columns
+  const bool layouts = decode_pair(s, 2, 4, e, nc, cx, sym, lcx, layout_sym);
   std::int64_t* c0 = room(col0, nc);
   char* rl = room(rel, nc);
   for (std::size_t i = 0; i < nc; ++i) {
@@ -195,17 +222,17 @@ void EventPatches::decode(const Shared& s, std::size_t e) {
   std::int64_t* r0 = room(row0, nc);
   for (std::size_t i = 0; i < nc; ++i) {
     r0[i] = rl[i] ? r0[i - 1] + sym[i] : sym[i];
-    cx[i] = static_cast<std::uint32_t>(dctx_c[i]);
   }
-  s.decode(4, e, nc, cx, sym);
+  if (!layouts) s.decode(4, e, nc, lcx, layout_sym);
+  const std::uint32_t* lay_sym = layout_sym.data();
   std::int64_t* cni = room(ni, nc);
   std::int64_t* cnj = room(nj, nc);
   std::int64_t n_tiles = 0;
   const auto nj_all = static_cast<std::uint32_t>(s.nj_all);  // 32-bit division: symbols are 32-bit
   for (std::size_t i = 0; i < nc; ++i) {
-    const std::uint32_t tile_rows = sym[i] / nj_all;
+    const std::uint32_t tile_rows = lay_sym[i] / nj_all;
     cni[i] = tile_rows + 1;
-    cnj[i] = sym[i] - tile_rows * nj_all + 1;
+    cnj[i] = lay_sym[i] - tile_rows * nj_all + 1;
     if (c0[i] >= c.module_cols || r0[i] >= c.module_rows || r0[i] + (cni[i] - 1) * pr >= c.module_rows ||
         c0[i] + (cnj[i] - 1) * pc >= c.module_cols)
       throw DataError("pixel_vq format 2 decode: a cluster lies outside the module");

@@ -303,23 +303,29 @@ std::vector<std::uint8_t> encode(const std::uint32_t* sym, const std::uint32_t* 
 
 namespace {
 
-// The decode loop of decode() and StaticDecoder: `find(c, slot, start, freq)` gives the entry whose slot range
-// [start, start + freq) of context c holds slot; `update(c, e)` adapts the model (no-op for static tables).
-template <class Find, class Update>
-void decode_loop(const std::uint8_t* data, std::size_t len, std::size_t n, const std::uint32_t* ctx, const Tables& t,
-                 std::uint32_t* out, Find&& find, Update&& update) {
-  if (n == 0) {
-    if (len) throw DataError("rans decode: " + std::to_string(len) + " bytes for an empty stream");
-    return;
-  }
-  if (len < 8) throw DataError("rans decode: truncated stream (" + std::to_string(len) + " bytes, no state)");
-  if ((len - 8) % 4)
-    throw DataError("rans decode: corrupt stream (" + std::to_string(len) + " bytes is not 8 + 4k)");
+// One blob being decoded: decode_loop's state between symbols.
+struct Lane {
+  const std::uint8_t* data;
+  std::size_t len, n;
+  const std::uint32_t* ctx;
+  std::uint32_t* out;
+  std::size_t pos = 8, i = 0;
   std::uint64_t x = 0;
-  for (int i = 0; i < 8; ++i) x |= static_cast<std::uint64_t>(data[i]) << (8 * i);
-  if (x < kL || x >= (1ull << 63)) throw DataError("rans decode: corrupt stream (initial state out of range)");
-  std::size_t pos = 8;
-  auto renorm = [&](std::size_t i) {
+
+  // Checks the blob's length and reads the initial state; false for an empty stream (nothing to decode).
+  bool start() {
+    if (n == 0) {
+      if (len) throw DataError("rans decode: " + std::to_string(len) + " bytes for an empty stream");
+      return false;
+    }
+    if (len < 8) throw DataError("rans decode: truncated stream (" + std::to_string(len) + " bytes, no state)");
+    if ((len - 8) % 4)
+      throw DataError("rans decode: corrupt stream (" + std::to_string(len) + " bytes is not 8 + 4k)");
+    for (int b = 0; b < 8; ++b) x |= static_cast<std::uint64_t>(data[b]) << (8 * b);
+    if (x < kL || x >= (1ull << 63)) throw DataError("rans decode: corrupt stream (initial state out of range)");
+    return true;
+  }
+  __attribute__((always_inline)) void renorm() {
     if (x < kL) {
       if (pos + 4 > len)
         throw DataError("rans decode: truncated stream (ends at symbol " + std::to_string(i) + " of " +
@@ -330,26 +336,26 @@ void decode_loop(const std::uint8_t* data, std::size_t len, std::size_t n, const
       pos += 4;
       x = (x << 32) | w;
     }
-  };
-  const std::uint32_t ebits = t.escape_bits();
-  const std::uint32_t scale = t.scale_bits;
-  const std::uint64_t mask = (1ull << scale) - 1;
-  for (std::size_t i = 0; i < n; ++i) {
+  }
+  // Symbol i: `find(c, slot, start, freq)` gives the entry whose slot range [start, start + freq) of context c
+  // holds slot; `update(c, e)` adapts the model (no-op for static tables).
+  template <class Find, class Update>
+  __attribute__((always_inline)) void step(const Tables& t, Find& find, Update& update) {
     const std::uint32_t c = context_of(ctx, i, t, "rans decode");
-    const std::uint32_t slot = static_cast<std::uint32_t>(x & mask);
-    std::uint32_t start, freq;
-    const std::uint32_t e = find(c, slot, start, freq);
-    x = static_cast<std::uint64_t>(freq) * (x >> scale) + slot - start;
-    renorm(i);
+    const std::uint32_t slot = static_cast<std::uint32_t>(x & ((1ull << t.scale_bits) - 1));
+    std::uint32_t begin, freq;
+    const std::uint32_t e = find(c, slot, begin, freq);
+    x = static_cast<std::uint64_t>(freq) * (x >> t.scale_bits) + slot - begin;
+    renorm();
     std::uint32_t s = e;
     if (e == t.direct) {
       std::uint64_t v = 0;
       std::uint32_t shift = 0;
-      for (std::uint32_t left = ebits; left;) {
+      for (std::uint32_t left = t.escape_bits(); left;) {
         const std::uint32_t b = std::min(left, kRawChunk);
         v |= (x & ((1ull << b) - 1)) << shift;
         x >>= b;
-        renorm(i);
+        renorm();
         shift += b;
         left -= b;
       }
@@ -358,13 +364,26 @@ void decode_loop(const std::uint8_t* data, std::size_t len, std::size_t n, const
                         std::to_string(i) + ")");
       s = t.direct + static_cast<std::uint32_t>(v);
     }
-    out[i] = s;
+    out[i++] = s;
     update(c, e);
   }
-  if (pos != len)
-    throw DataError("rans decode: corrupt stream (" + std::to_string(len - pos) + " bytes left after " +
-                    std::to_string(n) + " symbols)");
-  if (x != kL) throw DataError("rans decode: corrupt stream (final state check failed)");
+  // After the n symbols: every byte used, the encoder's initial state reached.
+  void finish() const {
+    if (pos != len)
+      throw DataError("rans decode: corrupt stream (" + std::to_string(len - pos) + " bytes left after " +
+                      std::to_string(n) + " symbols)");
+    if (x != kL) throw DataError("rans decode: corrupt stream (final state check failed)");
+  }
+};
+
+// The decode loop of decode() and StaticDecoder (see Lane::step).
+template <class Find, class Update>
+void decode_loop(const std::uint8_t* data, std::size_t len, std::size_t n, const std::uint32_t* ctx, const Tables& t,
+                 std::uint32_t* out, Find&& find, Update&& update) {
+  Lane lane{data, len, n, ctx, out};
+  if (!lane.start()) return;
+  while (lane.i < n) lane.step(t, find, update);
+  lane.finish();
 }
 
 }  // namespace
@@ -407,29 +426,67 @@ StaticDecoder::StaticDecoder(const Tables& t) : t_(t), k_(t.entries()) {
   }
 }
 
+namespace {
+
+// StaticDecoder's entry lookup: the bucket of the slot narrows the search of the cumulative table.
+struct LutFind {
+  const std::uint32_t* cum;
+  const std::uint16_t* lut;
+  std::uint32_t nb, shift, k;
+
+  LutFind(const Tables& t, const std::vector<std::uint16_t>& l, std::uint32_t bits, std::uint32_t entries)
+      : cum(t.cum.data()), lut(l.data()), nb(1u << bits), shift(t.scale_bits - bits), k(entries) {}
+  std::uint32_t operator()(std::uint32_t c, std::uint32_t slot, std::uint32_t& start, std::uint32_t& freq) const {
+    const std::uint32_t* cu = cum + static_cast<std::size_t>(c) * (k + 1);
+    const std::uint16_t* l = lut + static_cast<std::size_t>(c) * (nb + 1) + (slot >> shift);
+    std::uint32_t e = l[0];
+    const std::uint32_t hi = l[1];
+    if (hi - e > 8) {
+      e = static_cast<std::uint32_t>(std::upper_bound(cu + e + 1, cu + hi + 1, slot) - cu - 1);
+    } else {
+      while (cu[e + 1] <= slot) ++e;
+    }
+    start = cu[e];
+    freq = cu[e + 1] - start;  // cum is the running sum of the frequencies (finalize)
+    return e;
+  }
+};
+
+struct StaticUpdate {  // static tables: nothing to adapt
+  void operator()(std::uint32_t, std::uint32_t) const {}
+};
+
+}  // namespace
+
 void StaticDecoder::decode(const std::uint8_t* data, std::size_t len, std::size_t n, const std::uint32_t* ctx,
                            std::uint32_t* out) const {
   if (lut_.empty()) return rans::decode(data, len, n, ctx, t_, out);
-  const std::uint32_t nb = 1u << bits_, shift = t_.scale_bits - bits_, k = k_;
-  const std::uint32_t* cum = t_.cum.data();
-  const std::uint16_t* lut = lut_.data();
-  decode_loop(
-      data, len, n, ctx, t_, out,
-      [&](std::uint32_t c, std::uint32_t slot, std::uint32_t& start, std::uint32_t& freq) {
-        const std::uint32_t* cu = cum + static_cast<std::size_t>(c) * (k + 1);
-        const std::uint16_t* l = lut + static_cast<std::size_t>(c) * (nb + 1) + (slot >> shift);
-        std::uint32_t e = l[0];
-        const std::uint32_t hi = l[1];
-        if (hi - e > 8) {
-          e = static_cast<std::uint32_t>(std::upper_bound(cu + e + 1, cu + hi + 1, slot) - cu - 1);
-        } else {
-          while (cu[e + 1] <= slot) ++e;
-        }
-        start = cu[e];
-        freq = cu[e + 1] - start;  // cum is the running sum of the frequencies (finalize)
-        return e;
-      },
-      [](std::uint32_t, std::uint32_t) {});
+  decode_loop(data, len, n, ctx, t_, out, LutFind(t_, lut_, bits_, k_), StaticUpdate());
+}
+
+void StaticDecoder::decode_pair(const Blob& a, const StaticDecoder& other, const Blob& b) const {
+  if (lut_.empty() || other.lut_.empty()) {
+    decode(a.data, a.len, a.n, a.ctx, a.out);
+    other.decode(b.data, b.len, b.n, b.ctx, b.out);
+    return;
+  }
+  LutFind find_a(t_, lut_, bits_, k_), find_b(other.t_, other.lut_, other.bits_, other.k_);
+  StaticUpdate update;
+  Lane la{a.data, a.len, a.n, a.ctx, a.out}, lb{b.data, b.len, b.n, b.ctx, b.out};
+  const bool run_a = la.start(), run_b = lb.start();
+  if (run_a && run_b)
+    for (const std::size_t both = std::min(a.n, b.n); la.i < both;) {
+      la.step(t_, find_a, update);
+      lb.step(other.t_, find_b, update);
+    }
+  if (run_a) {
+    while (la.i < la.n) la.step(t_, find_a, update);
+    la.finish();
+  }
+  if (run_b) {
+    while (lb.i < lb.n) lb.step(other.t_, find_b, update);
+    lb.finish();
+  }
 }
 
 namespace {

@@ -67,9 +67,20 @@ void decode(const std::uint8_t* data, std::size_t len, std::size_t n, const std:
 // decode(); adaptive tables and tables of more than 65536 entries fall back to decode(). `t` must outlive it.
 class StaticDecoder {
  public:
+  // One blob to decode: n symbols with contexts ctx (null: context 0) into out.
+  struct Blob {
+    const std::uint8_t* data;
+    std::size_t len, n;
+    const std::uint32_t* ctx;
+    std::uint32_t* out;
+  };
   explicit StaticDecoder(const Tables& t);
   void decode(const std::uint8_t* data, std::size_t len, std::size_t n, const std::uint32_t* ctx,
               std::uint32_t* out) const;
+  // Blob a with these tables and blob b with other's at once, their symbols alternating (two independent state
+  // chains in flight). Same symbols as decode() of each; a damaged blob throws, though not necessarily decode()'s
+  // error for it (decode them one by one for that).
+  void decode_pair(const Blob& a, const StaticDecoder& other, const Blob& b) const;
 
  private:
   const Tables& t_;
