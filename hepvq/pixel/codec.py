@@ -88,14 +88,22 @@ class ShapeHash:
         self.table = None
         if self.bits > self.MAX_BITS:
             return
-        rng = np.random.default_rng(0x9E3779B97F4A7C15)  # fixed: the same table in every process
-        for _try in range(32):
-            self.factor = rng.integers(1 << 62, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+        for self.factor in self._odd_factors(32):
             slot = self._slot(self.shapes_sorted)
             if len(np.unique(slot)) == n:
                 self.table = np.zeros(1 << self.bits, np.int32)  # empty slots: position 0, rejected by the compare
                 self.table[slot] = np.arange(n, dtype=np.int32)
                 return
+
+    @staticmethod
+    def _odd_factors(n: int):
+        """n odd 64-bit factors, the same in every process (splitmix64; no numpy.random import on the read path)"""
+        x = 0
+        for _ in range(n):
+            x = (x + 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
+            z = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
+            z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
+            yield np.uint64((z ^ (z >> 31)) | 1)
 
     def _slot(self, masks: np.ndarray) -> np.ndarray:
         return (masks * self.factor) >> np.uint64(64 - self.bits)  # uint64 products wrap: mod 2^64
@@ -155,7 +163,7 @@ class PixelVQCodec(Codec):
         self.escape = len(self.shapes)
         order = np.argsort(self.shapes)
         self._shape_sorted, self._shape_order = self.shapes[order], order
-        self._shape_hash = ShapeHash(self._shape_sorted)
+        self._shape_hash = None  # built by the first shape_index (encoders only)
         self.stages = int(settings["model"]["stages"])
         self.codebook_size = int(settings["model"]["codebook_size"])
         self.codebook_sizes = [int(k) for k in settings["model"].get("codebook_sizes",
@@ -269,6 +277,8 @@ class PixelVQCodec(Codec):
         """(shape code, mask actually coded): table index or escape; without lossless positions a rare mask is
         replaced by the largest table shape inside it (drops hits, never adds one: P.largest_subset_shape),
         and escaped only when no table shape fits inside it."""
+        if self._shape_hash is None:
+            self._shape_hash = ShapeHash(self._shape_sorted)
         pos = self._shape_hash.candidate(mask)
         found = self._shape_sorted[pos] == mask
         code = np.where(found, self._shape_order[pos], self.escape).astype(np.int64)
