@@ -218,11 +218,17 @@ def plot(result: dict, png: Path) -> None:
     plt.close(fig)
 
 
+#: docs/speed.md below this line is written by hand (format 1, history, what is left) and kept by --update-docs
+HAND_WRITTEN = "<!-- bench_speed.py --update-docs replaces only what is above this line -->"
+
+
 def write_docs(result: dict, md: str) -> None:
     docs = REPO / "docs"
+    old = (docs / "speed.md").read_text() if (docs / "speed.md").exists() else ""
+    kept = old[old.index(HAND_WRITTEN):] if HAND_WRITTEN in old else HAND_WRITTEN + "\n"
     (docs / "speed.md").write_text("# Speed and memory of hepvq vs plain uproot\n\n"
                                    "Made by `benchmarks/bench_speed.py` (its docstring says what each job does).\n\n"
-                                   + md + "\n![ratios](speed.png)\n")
+                                   + md + "\n![ratios](speed.png)\n\n" + kept)
     plot(result, docs / "speed.png")
 
 

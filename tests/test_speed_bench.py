@@ -41,3 +41,14 @@ def test_summary_ratios_and_report(bench):
     assert "| compress / uproot read+write (peak memory) | <= 2.0 | 1.90 | yes |  |" in md
     assert "on 2 thread(s)" in md and "load average 0.2 before / 0.4 after" in md
     assert "pixel_vq encode 0.25x zstd-5 compress's speed, decode 0.25x" in md
+
+
+def test_update_docs_keeps_the_hand_written_part(bench, tmp_path, monkeypatch):
+    """--update-docs rewrites the measured part of docs/speed.md and keeps what follows the marker."""
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "speed.md").write_text("old tables\n" + bench.HAND_WRITTEN + "\n## History\nkept\n")
+    monkeypatch.setattr(bench, "REPO", tmp_path)
+    monkeypatch.setattr(bench, "plot", lambda result, png: None)
+    bench.write_docs({}, "new tables\n")
+    text = (tmp_path / "docs" / "speed.md").read_text()
+    assert "new tables" in text and "old tables" not in text and text.endswith(bench.HAND_WRITTEN + "\n## History\nkept\n")
