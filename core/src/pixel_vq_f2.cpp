@@ -1,8 +1,9 @@
 // pixel_vq format 2 decode (see hepvq/pixel_vq_f2.hpp and hepvq/pixel/format2.py).
 //
 // Every context of an event's streams is computed from symbols of the same event decoded before, so events are
-// independent: one thread decodes an event's streams one after another (the order of format2.stream_names) into
-// per-thread scratch arrays reused from event to event, and turns the patches into hits right away.
+// independent: one thread decodes two events at a time, stream by stream (the order of format2.stream_names), the
+// same stream of both at once (two rANS state chains in flight), into per-thread scratch arrays reused from event
+// to event, and turns the patches into hits right away.
 #include "hepvq/pixel_vq_f2.hpp"
 
 #include <algorithm>
@@ -19,6 +20,13 @@ std::string str(std::int64_t v) { return std::to_string(v); }
 
 const char* const kNames[] = {"mod", "ncl", "dcol", "row", "layout", "tiles", "shape", "esc", "charge"};
 
+// One stream of one event to decode: n symbols with contexts ctx (null: context 0) into out.
+struct StreamRequest {
+  std::size_t n = 0;
+  const std::uint32_t* ctx = nullptr;
+  std::vector<std::uint32_t>* out = nullptr;
+};
+
 // What every event needs, built once per call: the model, contexts, one table decoder per stream.
 struct Shared {
   const PixelVQModel& m;
@@ -30,12 +38,14 @@ struct Shared {
   std::vector<std::int64_t> level_bucket;  // per charge level: its total-charge bucket (code context)
   std::vector<std::int64_t> shape_hits;    // per shape of the table: its hit count
   int pr, pc, stages;
+  std::size_t n_streams;
   std::int64_t nj_all, nbk, nl, n_det;
 
   Shared(const PixelVQModel& model, const PixelVQF2Context& ctx, const std::vector<rans::Tables>& tables,
          const PixelVQF2Input& input)
-      : m(model), c(ctx), in(input), pr(model.patch_rows), pc(model.patch_cols), stages(model.stages()) {
-    const std::size_t n_ev = in.n_events, n_streams = 9 + static_cast<std::size_t>(stages);
+      : m(model), c(ctx), in(input), pr(model.patch_rows), pc(model.patch_cols), stages(model.stages()),
+        n_streams(9 + static_cast<std::size_t>(stages)) {
+    const std::size_t n_ev = in.n_events;
     if (in.streams.size() != n_streams || tables.size() != n_streams)
       throw std::invalid_argument("pixel_vq format 2 decode: expected " + str(static_cast<std::int64_t>(n_streams)) +
                                   " streams and tables");
@@ -95,31 +105,19 @@ struct Shared {
       throw std::invalid_argument("event " + std::to_string(e) + ": " + err.what());
     }
   }
-};
-
-// Streams a and b of event e, each n symbols (contexts ctx_a, ctx_b) decoded together (their state chains
-// interleaved). False when either blob is damaged: then stream a alone is decoded (throwing its error as decode
-// does) and b is left for a later decode() at its place in the stream order, so that errors stay those of one
-// stream after another.
-bool decode_pair(const Shared& s, std::size_t a, std::size_t b, std::size_t e, std::size_t n,
-                 const std::uint32_t* ctx_a, std::vector<std::uint32_t>& out_a, const std::uint32_t* ctx_b,
-                 std::vector<std::uint32_t>& out_b) {
-  for (auto* out : {&out_a, &out_b})
-    if (out->size() < n) out->resize(std::max(n, 2 * out->size()));
-  const PixelVQF2Stream &sa = s.in.streams[a], &sb = s.in.streams[b];
-  const auto blob = [&](const PixelVQF2Stream& st, const std::uint32_t* ctx, std::vector<std::uint32_t>& out) {
-    return rans::StaticDecoder::Blob{st.data + st.byte_offsets[e],
-                                     static_cast<std::size_t>(st.byte_offsets[e + 1] - st.byte_offsets[e]), n, ctx,
-                                     out.data()};
-  };
-  try {
-    s.dec[a].decode_pair(blob(sa, ctx_a, out_a), s.dec[b], blob(sb, ctx_b, out_b));
-    return true;
-  } catch (const std::exception&) {
-    s.decode(a, e, n, ctx_a, out_a);
-    return false;
+  // stream k of events e (request a) and e + 1 (request b) at once; a damaged blob throws, though not necessarily
+  // decode()'s error (see decode_two)
+  void decode_pair(std::size_t k, std::size_t e, const StreamRequest& a, const StreamRequest& b) const {
+    const PixelVQF2Stream& st = in.streams[k];
+    const auto blob = [&](std::size_t ev, const StreamRequest& r) {
+      if (r.out->size() < r.n) r.out->resize(std::max(r.n, 2 * r.out->size()));
+      return rans::StaticDecoder::Blob{st.data + st.byte_offsets[ev],
+                                       static_cast<std::size_t>(st.byte_offsets[ev + 1] - st.byte_offsets[ev]), r.n,
+                                       r.ctx, r.out->data()};
+    };
+    dec[k].decode_pair(blob(e, a), dec[k], blob(e + 1, b));
   }
-}
+};
 
 template <class T>
 T* room(std::vector<T>& v, std::size_t n) {
@@ -127,7 +125,9 @@ T* room(std::vector<T>& v, std::size_t n) {
   return v.data();
 }
 
-// The patches of one event (per-thread scratch, reused from event to event).
+// The patches of one event (per-thread scratch, reused from event to event), decoded one stream at a time:
+// next(k) turns the symbols of the streams before k into what stream k's contexts need and asks for stream k,
+// so that two events can be decoded in step (decode_two).
 struct EventPatches {
   std::size_t n = 0, n_multi = 0;
   std::int64_t hits = 0;
@@ -139,91 +139,146 @@ struct EventPatches {
   std::vector<std::uint32_t> sym, ctx, ncl_sym, shape, charge, layout_sym, layout_ctx;
   std::vector<std::int64_t> mod_det, mod_ctx, det_c, layer_c, det_ctx_c, col0, row0, ni, nj, ntile, pcl, ti, tj, nhit;
   std::vector<char> firstc, rel;
+  std::size_t n_mod = 0, nc = 0, n_esc = 0;
 
+  // after streams 0 .. k - 1 of event e: stream k's request (k == s.n_streams: the event is complete)
+  StreamRequest next(const Shared& s, std::size_t e, std::size_t k);
+  // every stream one after another (errors name the first damaged stream)
   void decode(const Shared& s, std::size_t e);
+
+ private:
+  StreamRequest modules(const Shared& s, std::size_t e);
+  StreamRequest clusters(const Shared& s, std::size_t e);
+  StreamRequest columns(const Shared& s);
+  StreamRequest rows();
+  StreamRequest tiles(const Shared& s);
+  StreamRequest patches(const Shared& s, std::size_t e);
+  StreamRequest escapes(const Shared& s);
+  StreamRequest charges(const Shared& s);
+  StreamRequest levels(const Shared& s);
 };
 
+StreamRequest EventPatches::next(const Shared& s, std::size_t e, std::size_t k) {
+  switch (k) {
+    case 0:
+      n_mod = static_cast<std::size_t>(s.in.nmod[e]);
+      return {n_mod, nullptr, &sym};
+    case 1: return modules(s, e);
+    case 2: return clusters(s, e);
+    case 3: return columns(s);
+    case 4: return rows();
+    case 5: return tiles(s);
+    case 6: return patches(s, e);
+    case 7: return escapes(s);
+    case 8: return charges(s);
+    case 9: return levels(s);
+  }
+  // code stage k - 10 is in sym: its column of codes
+  const auto stages = static_cast<std::size_t>(s.stages), st = k - 10;
+  for (std::size_t r = 0; r < n_multi; ++r) codes[r * stages + st] = sym[r];
+  return {n_multi, ctx.data(), &sym};
+}
+
 void EventPatches::decode(const Shared& s, std::size_t e) {
-  const PixelVQModel& m = s.m;
+  for (std::size_t k = 0;; ++k) {
+    const StreamRequest r = next(s, e, k);
+    if (k == s.n_streams) return;
+    s.decode(k, e, r.n, r.ctx, *r.out);
+  }
+}
+
+// modules: known detIds by index delta, unknown ones (symbol 0) from 'fardet' in order
+StreamRequest EventPatches::modules(const Shared& s, std::size_t e) {
   const PixelVQF2Context& c = s.c;
   const PixelVQF2Input& in = s.in;
-  const int pr = s.pr, pc = s.pc;
-
-  // modules: known detIds by index delta, unknown ones (symbol 0) from 'fardet' in order
-  const auto n_mod = static_cast<std::size_t>(in.nmod[e]);
-  s.decode(0, e, n_mod, nullptr, sym);
   std::int64_t* md = room(mod_det, n_mod);
-  {
-    std::int64_t kk = -1, unknown = 0, f = s.fardet_start[e];
-    for (std::size_t j = 0; j < n_mod; ++j) {
-      if (sym[j] == 0) {
-        if (f < 0 || f >= static_cast<std::int64_t>(in.n_fardet))
-          throw DataError("pixel_vq format 2 decode: the unknown-module count does not match 'fardet'");
-        md[j] = in.fardet[f++];
-        ++unknown;
-      } else {
-        kk += sym[j];
-        if (kk >= static_cast<std::int64_t>(c.known_dets.size()))
-          throw DataError("pixel_vq format 2 decode: module index " + str(kk) + " beyond the " +
-                          str(static_cast<std::int64_t>(c.known_dets.size())) + " known");
-        md[j] = c.known_dets[static_cast<std::size_t>(kk)];
-      }
+  std::int64_t kk = -1, unknown = 0, f = s.fardet_start[e];
+  for (std::size_t j = 0; j < n_mod; ++j) {
+    if (sym[j] == 0) {
+      if (f < 0 || f >= static_cast<std::int64_t>(in.n_fardet))
+        throw DataError("pixel_vq format 2 decode: the unknown-module count does not match 'fardet'");
+      md[j] = in.fardet[f++];
+      ++unknown;
+    } else {
+      kk += sym[j];
+      if (kk >= static_cast<std::int64_t>(c.known_dets.size()))
+        throw DataError("pixel_vq format 2 decode: module index " + str(kk) + " beyond the " +
+                        str(static_cast<std::int64_t>(c.known_dets.size())) + " known");
+      md[j] = c.known_dets[static_cast<std::size_t>(kk)];
     }
-    if (unknown != in.fardet_counts[e])
-      throw DataError("pixel_vq format 2 decode: the unknown-module count does not match 'fardet'");
   }
+  if (unknown != in.fardet_counts[e])
+    throw DataError("pixel_vq format 2 decode: the unknown-module count does not match 'fardet'");
   std::uint32_t* cx = room(ctx, n_mod);
   std::int64_t* mctx = room(mod_ctx, n_mod);
   for (std::size_t j = 0; j < n_mod; ++j) {
-    mctx[j] = m.det_context(md[j]);
+    mctx[j] = s.m.det_context(md[j]);
     cx[j] = static_cast<std::uint32_t>(mctx[j]);
   }
-  s.decode(1, e, n_mod, cx, ncl_sym);
+  return {n_mod, cx, &ncl_sym};
+}
+
+// clusters: per module its count; then the contexts of the first columns and of the layouts
+StreamRequest EventPatches::clusters(const Shared& s, std::size_t e) {
+  const PixelVQF2Context& c = s.c;
   std::int64_t nc_sum = 0;
   for (std::size_t j = 0; j < n_mod; ++j) nc_sum += static_cast<std::int64_t>(ncl_sym[j]) + 1;
-  if (nc_sum != in.ncl[e])
+  if (nc_sum != s.in.ncl[e])
     throw DataError("pixel_vq format 2 decode: clusters per module do not add up to the event's cluster count");
-
-  // clusters: column of the first from the module's start, then gaps; rows relative when the column repeats
-  const auto nc = static_cast<std::size_t>(nc_sum);
+  nc = static_cast<std::size_t>(nc_sum);
+  const std::int64_t* md = mod_det.data();
+  const std::int64_t* mctx = mod_ctx.data();
   std::int64_t* dc = room(det_c, nc);
   std::int64_t* lay_c = room(layer_c, nc);
   std::int64_t* dctx_c = room(det_ctx_c, nc);
   char* fc = room(firstc, nc);
-  cx = room(ctx, nc);
+  std::uint32_t* cx = room(ctx, nc);
   std::uint32_t* lcx = room(layout_ctx, nc);
-  {
-    std::size_t i = 0;
-    for (std::size_t j = 0; j < n_mod; ++j) {
-      const std::int64_t ncl_j = static_cast<std::int64_t>(ncl_sym[j]) + 1;
-      const std::int64_t lay = s.layer(md[j]);
-      const auto bucket = static_cast<std::int64_t>(std::upper_bound(c.ncl_edges.begin(), c.ncl_edges.end(), ncl_j) -
-                                                    c.ncl_edges.begin());
-      for (std::int64_t t = 0; t < ncl_j; ++t, ++i) {
-        dc[i] = md[j];
-        lay_c[i] = lay;
-        dctx_c[i] = mctx[j];
-        fc[i] = t == 0;
-        cx[i] = static_cast<std::uint32_t>(lay * s.nbk + bucket);
-        lcx[i] = static_cast<std::uint32_t>(mctx[j]);
-      }
+  std::size_t i = 0;
+  for (std::size_t j = 0; j < n_mod; ++j) {
+    const std::int64_t ncl_j = static_cast<std::int64_t>(ncl_sym[j]) + 1;
+    const std::int64_t lay = s.layer(md[j]);
+    const auto bucket = static_cast<std::int64_t>(std::upper_bound(c.ncl_edges.begin(), c.ncl_edges.end(), ncl_j) -
+                                                  c.ncl_edges.begin());
+    for (std::int64_t t = 0; t < ncl_j; ++t, ++i) {
+      dc[i] = md[j];
+      lay_c[i] = lay;
+      dctx_c[i] = mctx[j];
+      fc[i] = t == 0;
+      cx[i] = static_cast<std::uint32_t>(lay * s.nbk + bucket);
+      lcx[i] = static_cast<std::uint32_t>(mctx[j]);
     }
   }
-  // the layouts' contexts (module contexts) do not depend on the columns and rows: decoded with the columns
-  const bool layouts = decode_pair(s, 2, 4, e, nc, cx, sym, lcx, layout_sym);
+  return {nc, cx, &sym};
+}
+
+// columns: of the first cluster from the module's start, then gaps; rows relative when the column repeats
+StreamRequest EventPatches::columns(const Shared& s) {
+  const char* fc = firstc.data();
+  const std::int64_t* lay_c = layer_c.data();
   std::int64_t* c0 = room(col0, nc);
   char* rl = room(rel, nc);
+  std::uint32_t* cx = ctx.data();
   for (std::size_t i = 0; i < nc; ++i) {
     c0[i] = fc[i] ? sym[i] : c0[i - 1] + sym[i];
     rl[i] = !fc[i] && sym[i] == 0;
     cx[i] = static_cast<std::uint32_t>(lay_c[i] + s.nl * rl[i]);
   }
-  s.decode(3, e, nc, cx, sym);
+  return {nc, cx, &sym};
+}
+
+StreamRequest EventPatches::rows() {
+  const char* rl = rel.data();
   std::int64_t* r0 = room(row0, nc);
-  for (std::size_t i = 0; i < nc; ++i) {
-    r0[i] = rl[i] ? r0[i - 1] + sym[i] : sym[i];
-  }
-  if (!layouts) s.decode(4, e, nc, lcx, layout_sym);
+  for (std::size_t i = 0; i < nc; ++i) r0[i] = rl[i] ? r0[i - 1] + sym[i] : sym[i];
+  return {nc, layout_ctx.data(), &layout_sym};  // contexts from clusters()
+}
+
+// layouts: tile rows and columns of each cluster; 2-d ones have a tile symbol per cell
+StreamRequest EventPatches::tiles(const Shared& s) {
+  const PixelVQF2Context& c = s.c;
+  const std::int64_t* c0 = col0.data();
+  const std::int64_t* r0 = row0.data();
   const std::uint32_t* lay_sym = layout_sym.data();
   std::int64_t* cni = room(ni, nc);
   std::int64_t* cnj = room(nj, nc);
@@ -233,14 +288,18 @@ void EventPatches::decode(const Shared& s, std::size_t e) {
     const std::uint32_t tile_rows = lay_sym[i] / nj_all;
     cni[i] = tile_rows + 1;
     cnj[i] = lay_sym[i] - tile_rows * nj_all + 1;
-    if (c0[i] >= c.module_cols || r0[i] >= c.module_rows || r0[i] + (cni[i] - 1) * pr >= c.module_rows ||
-        c0[i] + (cnj[i] - 1) * pc >= c.module_cols)
+    if (c0[i] >= c.module_cols || r0[i] >= c.module_rows || r0[i] + (cni[i] - 1) * s.pr >= c.module_rows ||
+        c0[i] + (cnj[i] - 1) * s.pc >= c.module_cols)
       throw DataError("pixel_vq format 2 decode: a cluster lies outside the module");
     if (cni[i] > 1 && cnj[i] > 1) n_tiles += cni[i] * cnj[i];
   }
-  s.decode(5, e, static_cast<std::size_t>(n_tiles), nullptr, sym);
+  return {static_cast<std::size_t>(n_tiles), nullptr, &sym};
+}
 
-  // tiles -> patches (cluster order, raster order within the cluster)
+// tiles -> patches (cluster order, raster order within the cluster)
+StreamRequest EventPatches::patches(const Shared& s, std::size_t e) {
+  const std::int64_t* cni = ni.data();
+  const std::int64_t* cnj = nj.data();
   std::int64_t np_ev = 0;
   {
     std::size_t b = 0;
@@ -253,79 +312,97 @@ void EventPatches::decode(const Shared& s, std::size_t e) {
       }
     }
   }
-  if (np_ev != in.npatch[e])
+  if (np_ev != s.in.npatch[e])
     throw DataError("pixel_vq format 2 decode: the tile layouts do not add up to the event's patch count");
   n = static_cast<std::size_t>(np_ev);
+  const std::int64_t* dc = det_c.data();
+  const std::int64_t* dctx_c = det_ctx_c.data();
+  const std::int64_t* c0 = col0.data();
+  const std::int64_t* r0 = row0.data();
   std::int64_t* pd = room(det, n);
   std::int64_t* prow = room(row, n);
   std::int64_t* pcol = room(col, n);
   std::int64_t* pcl_ = room(pcl, n);
   std::int64_t* nt = room(ntile, nc);
   std::uint32_t* pcx = room(ctx, std::max(n, nc));  // may move: contexts of the clusters are no longer needed
-  {
-    std::size_t b = 0, q = 0;
-    for (std::size_t i = 0; i < nc; ++i) {
-      const bool two_d = cni[i] > 1 && cnj[i] > 1;
-      const std::int64_t dctx = dctx_c[i] * c.tile_positions;
-      nt[i] = 0;
-      for (std::int64_t a = 0; a < cni[i]; ++a)
-        for (std::int64_t t = 0; t < cnj[i]; ++t) {
-          if (two_d && !sym[b++]) continue;
-          pd[q] = dc[i];
-          prow[q] = r0[i] + a * pr;
-          pcol[q] = c0[i] + t * pc;
-          pcl_[q] = static_cast<std::int64_t>(i);
-          const std::int64_t pos = (cni[i] == 1 && cnj[i] == 1)
-                                       ? 0
-                                       : 1 + (a > 0) + 2 * (t > 0) + 4 * (t < cnj[i] - 1) + 8 * (a < cni[i] - 1);
-          pcx[q] = static_cast<std::uint32_t>(dctx + pos);
-          ++nt[i];
-          ++q;
-        }
-    }
+  std::size_t b = 0, q = 0;
+  for (std::size_t i = 0; i < nc; ++i) {
+    const bool two_d = cni[i] > 1 && cnj[i] > 1;
+    const std::int64_t dctx = dctx_c[i] * s.c.tile_positions;
+    nt[i] = 0;
+    for (std::int64_t a = 0; a < cni[i]; ++a)
+      for (std::int64_t t = 0; t < cnj[i]; ++t) {
+        if (two_d && !sym[b++]) continue;
+        pd[q] = dc[i];
+        prow[q] = r0[i] + a * s.pr;
+        pcol[q] = c0[i] + t * s.pc;
+        pcl_[q] = static_cast<std::int64_t>(i);
+        const std::int64_t pos = (cni[i] == 1 && cnj[i] == 1)
+                                     ? 0
+                                     : 1 + (a > 0) + 2 * (t > 0) + 4 * (t < cnj[i] - 1) + 8 * (a < cni[i] - 1);
+        pcx[q] = static_cast<std::uint32_t>(dctx + pos);
+        ++nt[i];
+        ++q;
+      }
   }
-  s.decode(6, e, n, pcx, shape);
-  const int esc = m.escape();
-  std::size_t n_esc = 0;
+  return {n, pcx, &shape};
+}
+
+// escaped shapes: one row symbol per patch row, context (row, module context)
+StreamRequest EventPatches::escapes(const Shared& s) {
+  const int esc = s.m.escape();
+  n_esc = 0;
   for (std::size_t q = 0; q < n; ++q) {
     if (static_cast<int>(shape[q]) > esc)
       throw DataError("pixel_vq format 2 decode: shape symbol " + str(shape[q]) + " beyond the table (" + str(esc) +
                       " shapes + escape)");
     n_esc += static_cast<int>(shape[q]) == esc;
   }
-  // escaped shapes: one row symbol per patch row, context (row, module context)
+  const auto pr = static_cast<std::size_t>(s.pr);
   std::uint32_t* ecx = room(ctx, std::max(n, n_esc * pr));
-  {
-    std::size_t k = 0;
-    for (std::size_t q = 0; q < n; ++q)
-      if (static_cast<int>(shape[q]) == esc) {
-        const std::int64_t dctx = dctx_c[pcl_[q]];
-        for (int r = 0; r < pr; ++r) ecx[k++] = static_cast<std::uint32_t>(r * s.n_det + dctx);
-      }
-  }
-  s.decode(7, e, n_esc * pr, ecx, sym);
+  const std::int64_t* dctx_c = det_ctx_c.data();
+  std::size_t k = 0;
+  for (std::size_t q = 0; q < n; ++q)
+    if (static_cast<int>(shape[q]) == esc) {
+      const std::int64_t dctx = dctx_c[pcl[q]];
+      for (int r = 0; r < s.pr; ++r) ecx[k++] = static_cast<std::uint32_t>(r * s.n_det + dctx);
+    }
+  return {n_esc * pr, ecx, &sym};
+}
+
+// masks and hit counts of the patches; the charges' contexts
+StreamRequest EventPatches::charges(const Shared& s) {
+  const int esc = s.m.escape();
   std::uint64_t* pm = room(mask, n);
   std::int64_t* nh = room(nhit, n);
+  std::uint32_t* ecx = ctx.data();
+  const std::int64_t* lay_c = layer_c.data();
+  const std::int64_t* nt = ntile.data();
   hits = 0;
-  {
-    std::size_t k = 0;
-    for (std::size_t q = 0; q < n; ++q) {
-      if (static_cast<int>(shape[q]) == esc) {
-        std::uint64_t mk = 0;
-        for (int r = 0; r < pr; ++r) mk |= static_cast<std::uint64_t>(sym[k++]) << (r * pc);
-        pm[q] = mk;
-        nh[q] = popcount64(mk);
-      } else {
-        pm[q] = m.shapes[shape[q]];
-        nh[q] = s.shape_hits[shape[q]];
-      }
-      if (nh[q] == 0) throw DataError("pixel_vq format 2 decode: an escaped shape has no hit");
-      hits += nh[q];
-      const auto i = static_cast<std::size_t>(pcl_[q]);
-      ecx[q] = static_cast<std::uint32_t>((s.shape_bucket(shape[q], nh[q]) * s.nl + lay_c[i]) * 2 + (nt[i] > 1));
+  std::size_t k = 0;
+  for (std::size_t q = 0; q < n; ++q) {
+    if (static_cast<int>(shape[q]) == esc) {
+      std::uint64_t mk = 0;
+      for (int r = 0; r < s.pr; ++r) mk |= static_cast<std::uint64_t>(sym[k++]) << (r * s.pc);
+      pm[q] = mk;
+      nh[q] = popcount64(mk);
+    } else {
+      pm[q] = s.m.shapes[shape[q]];
+      nh[q] = s.shape_hits[shape[q]];
     }
+    if (nh[q] == 0) throw DataError("pixel_vq format 2 decode: an escaped shape has no hit");
+    hits += nh[q];
+    const auto i = static_cast<std::size_t>(pcl[q]);
+    ecx[q] = static_cast<std::uint32_t>((s.shape_bucket(shape[q], nh[q]) * s.nl + lay_c[i]) * 2 + (nt[i] > 1));
   }
-  s.decode(8, e, n, ecx, charge);
+  return {n, ecx, &charge};
+}
+
+// charge levels; the codes' contexts (patches of two hits or more)
+StreamRequest EventPatches::levels(const Shared& s) {
+  const PixelVQModel& m = s.m;
+  const std::int64_t* nh = nhit.data();
+  std::uint32_t* ecx = ctx.data();
   std::int64_t* pq = room(q, n);
   std::int64_t* mr = room(multi_row, n);
   n_multi = 0;
@@ -337,17 +414,44 @@ void EventPatches::decode(const Shared& s, std::size_t e) {
     pq[i] = m.levels[charge[i]];
     if (nh[i] >= 2) {
       mr[i] = static_cast<std::int64_t>(n_multi);
-      ecx[n_multi++] = static_cast<std::uint32_t>(s.shape_bucket(shape[i], nh[i]) * (c.charge_buckets + 1) +
+      ecx[n_multi++] = static_cast<std::uint32_t>(s.shape_bucket(shape[i], nh[i]) * (s.c.charge_buckets + 1) +
                                                   s.level_bucket[charge[i]]);
     } else {
       mr[i] = -1;
     }
   }
-  const auto stages = static_cast<std::size_t>(s.stages);
-  std::int64_t* cd = room(codes, n_multi * stages);
-  for (std::size_t st = 0; st < stages; ++st) {
-    s.decode(9 + st, e, n_multi, ecx, sym);
-    for (std::size_t r = 0; r < n_multi; ++r) cd[r * stages + st] = sym[r];
+  room(codes, n_multi * static_cast<std::size_t>(s.stages));
+  return {n_multi, ecx, &sym};
+}
+
+// Events e and e + 1 with stream k of both decoded at once (two independent rANS state chains in flight). On any
+// error both are decoded again one after the other, so that errors stay those of the event and stream order.
+void decode_two(const Shared& s, std::size_t e, EventPatches& a, EventPatches& b) {
+  try {
+    for (std::size_t k = 0;; ++k) {
+      const StreamRequest ra = a.next(s, e, k), rb = b.next(s, e + 1, k);
+      if (k == s.n_streams) return;
+      s.decode_pair(k, e, ra, rb);
+    }
+  } catch (const std::exception&) {
+    a.decode(s, e);
+    b.decode(s, e + 1);
+  }
+}
+
+// Events [e0, e1) in order, two at a time; fn(ev, e) with each event decoded.
+template <class Fn>
+void for_each_event(const Shared& s, std::size_t e0, std::size_t e1, Fn&& fn) {
+  EventPatches ev[2];
+  std::size_t e = e0;
+  for (; e + 1 < e1; e += 2) {
+    decode_two(s, e, ev[0], ev[1]);
+    fn(ev[0], e);
+    fn(ev[1], e + 1);
+  }
+  if (e < e1) {
+    ev[0].decode(s, e);
+    fn(ev[0], e);
   }
 }
 
@@ -376,9 +480,8 @@ PixelVQPatches pixel_vq_f2_patches(const PixelVQModel& m, const PixelVQF2Context
   std::vector<std::vector<std::int64_t>> codes(n_ev);
   std::vector<std::int64_t> multi_start(n_ev + 1, 0);
   parallel_ranges(n_ev, threads, 1, [&](std::size_t e0, std::size_t e1) {
-    EventPatches ev;
-    for (std::size_t e = e0; e < e1; ++e) {
-      ev.decode(s, e);  // checks that the event has npatch[e] patches
+    // decoding checks that the event has npatch[e] patches
+    for_each_event(s, e0, e1, [&](const EventPatches& ev, std::size_t e) {
       const auto o = static_cast<std::size_t>(p.event_patch_start[e]);
       std::copy_n(ev.det.data(), ev.n, p.det.data() + o);
       std::copy_n(ev.row.data(), ev.n, p.row.data() + o);
@@ -388,7 +491,7 @@ PixelVQPatches pixel_vq_f2_patches(const PixelVQModel& m, const PixelVQF2Context
       std::copy_n(ev.multi_row.data(), ev.n, p.multi_row.data() + o);
       codes[e].assign(ev.codes.data(), ev.codes.data() + ev.n_multi * static_cast<std::size_t>(s.stages));
       multi_start[e + 1] = static_cast<std::int64_t>(ev.n_multi);
-    }
+    });
   });
   if (s.fardet_start[n_ev] != static_cast<std::int64_t>(in.n_fardet))
     throw DataError("pixel_vq format 2 decode: the unknown-module count does not match 'fardet'");
@@ -419,7 +522,6 @@ PixelHits pixel_vq_f2_hits(const PixelVQModel& m, const PixelVQF2Context& c, con
   const std::size_t n_parts = static_cast<std::size_t>(std::max(1, std::min<int>(threads, static_cast<int>(n_ev))));
   std::vector<Part> parts(n_parts);
   parallel_ranges(n_parts, static_cast<int>(n_parts), 1, [&](std::size_t w0, std::size_t w1) {
-    EventPatches ev;
     CanonicalWriter w;
     for (std::size_t part = w0; part < w1; ++part) {
       Part& out = parts[part];
@@ -434,8 +536,7 @@ PixelHits pixel_vq_f2_hits(const PixelVQModel& m, const PixelVQF2Context& c, con
       out.col.reserve(guess);
       out.adc.reserve(guess);
       std::size_t k = 0;
-      for (std::size_t e = out.e0; e < out.e1; ++e) {
-        ev.decode(s, e);
+      for_each_event(s, out.e0, out.e1, [&](const EventPatches& ev, std::size_t e) {
         const std::size_t need = k + static_cast<std::size_t>(ev.hits);
         out.det.resize(need);
         out.row.resize(need);
@@ -453,7 +554,7 @@ PixelHits pixel_vq_f2_hits(const PixelVQModel& m, const PixelVQF2Context& c, con
         }
         k = w.end_event();
         h.counts[e] = ev.hits;
-      }
+      });
     }
   });
   if (s.fardet_start[n_ev] != static_cast<std::int64_t>(in.n_fardet))
