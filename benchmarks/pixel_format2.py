@@ -190,7 +190,7 @@ def main(argv=None) -> int:
         results[name] = run_method(name, test, n)
         path.write_text(json.dumps(results, indent=1))
     results = {k: results[k] for k in METHODS if k in results}
-    load = f"{os.cpu_count()} cores shared with other jobs"
+    load = f"{os.cpu_count()} cores"
     text = table(results, load)
     (OUT / "table.md").write_text(text + "\n")
     print(text)
