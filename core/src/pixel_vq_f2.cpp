@@ -115,7 +115,7 @@ struct Shared {
                                        static_cast<std::size_t>(st.byte_offsets[ev + 1] - st.byte_offsets[ev]), r.n,
                                        r.ctx, r.out->data()};
     };
-    dec[k].decode_pair(blob(e, a), dec[k], blob(e + 1, b));
+    dec[k].decode_pair(blob(e, a), blob(e + 1, b));
   }
 };
 

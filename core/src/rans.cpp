@@ -464,29 +464,28 @@ void StaticDecoder::decode(const std::uint8_t* data, std::size_t len, std::size_
   decode_loop(data, len, n, ctx, t_, out, LutFind(t_, lut_, bits_, k_), StaticUpdate());
 }
 
-void StaticDecoder::decode_pair(const Blob& a, const StaticDecoder& other, const Blob& b) const {
-  if (lut_.empty() || other.lut_.empty()) {
+void StaticDecoder::decode_pair(const Blob& a, const Blob& b) const {
+  if (lut_.empty()) {
     decode(a.data, a.len, a.n, a.ctx, a.out);
-    other.decode(b.data, b.len, b.n, b.ctx, b.out);
+    decode(b.data, b.len, b.n, b.ctx, b.out);
     return;
   }
-  LutFind find_a(t_, lut_, bits_, k_), find_b(other.t_, other.lut_, other.bits_, other.k_);
+  LutFind find(t_, lut_, bits_, k_);
   StaticUpdate update;
   Lane la{a.data, a.len, a.n, a.ctx, a.out}, lb{b.data, b.len, b.n, b.ctx, b.out};
   const bool run_a = la.start(), run_b = lb.start();
   if (run_a && run_b)
     for (const std::size_t both = std::min(a.n, b.n); la.i < both;) {
-      la.step(t_, find_a, update);
-      lb.step(other.t_, find_b, update);
+      la.step(t_, find, update);
+      lb.step(t_, find, update);
     }
-  if (run_a) {
-    while (la.i < la.n) la.step(t_, find_a, update);
-    la.finish();
-  }
-  if (run_b) {
-    while (lb.i < lb.n) lb.step(other.t_, find_b, update);
-    lb.finish();
-  }
+  const auto rest = [&](Lane& lane, bool run) {  // the longer blob's remaining symbols, then both end checks
+    if (!run) return;
+    while (lane.i < lane.n) lane.step(t_, find, update);
+    lane.finish();
+  };
+  rest(la, run_a);
+  rest(lb, run_b);
 }
 
 namespace {

@@ -25,16 +25,26 @@ __all__ = ["Tables", "fit_tables", "encode", "decode", "encode_events", "decode_
            "ideal_bits"]
 
 
+def _narrow_unsigned(a: np.ndarray) -> bool:
+    """uint8-32 (the encoders' own streams): never negative and already uint32-sized, so no int64 copy is needed"""
+    return a.dtype.kind == "u" and a.dtype.itemsize <= 4
+
+
+def _below(a: np.ndarray, limit: int | None, message) -> np.ndarray:
+    """a narrow unsigned array as uint32 (no copy when it is one), after checking its maximum against limit"""
+    if limit is not None and a.size and int(a.max()) >= limit:
+        raise ValueError(message(int(a.max())))
+    return a.astype(np.uint32, copy=False)
+
+
 def _symbols(symbols, alphabet: int | None, what: str) -> np.ndarray:
     a = np.asarray(symbols)
     if a.ndim != 1:
         raise ValueError(f"{what}: symbols must be a 1-D array, got shape {a.shape}")
     if a.size and not np.issubdtype(a.dtype, np.integer):
         raise ValueError(f"{what}: symbols must be integers, got {a.dtype}")
-    if a.dtype.kind == "u" and a.dtype.itemsize <= 4:  # the encoders' own streams: no copy, only the top checked
-        if alphabet is not None and a.size and int(a.max()) >= alphabet:
-            raise ValueError(f"{what}: symbol {int(a.max())} outside the alphabet [0, {alphabet})")
-        return a.astype(np.uint32, copy=False)
+    if _narrow_unsigned(a):
+        return _below(a, alphabet, lambda top: f"{what}: symbol {top} outside the alphabet [0, {alphabet})")
     a = a.astype(np.int64, copy=False)
     if a.size:
         lo, hi = int(a.min()), int(a.max())
@@ -57,10 +67,8 @@ def _contexts(contexts, n: int, n_contexts: int, what: str):
         raise ValueError(f"{what}: {c.size} contexts for {n} symbols")
     if c.size and not np.issubdtype(c.dtype, np.integer):
         raise ValueError(f"{what}: contexts must be integers, got {c.dtype}")
-    if c.dtype.kind == "u" and c.dtype.itemsize <= 4:  # no copy, only the top checked
-        if c.size and int(c.max()) >= n_contexts:
-            raise ValueError(f"{what}: context {int(c.max())} outside [0, {n_contexts})")
-        return c.astype(np.uint32, copy=False)
+    if _narrow_unsigned(c):
+        return _below(c, n_contexts, lambda top: f"{what}: context {top} outside [0, {n_contexts})")
     c = c.astype(np.int64, copy=False)
     if c.size and (int(c.min()) < 0 or int(c.max()) >= n_contexts):
         bad = int(c.min()) if int(c.min()) < 0 else int(c.max())

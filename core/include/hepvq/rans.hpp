@@ -77,10 +77,10 @@ class StaticDecoder {
   explicit StaticDecoder(const Tables& t);
   void decode(const std::uint8_t* data, std::size_t len, std::size_t n, const std::uint32_t* ctx,
               std::uint32_t* out) const;
-  // Blob a with these tables and blob b with other's at once, their symbols alternating (two independent state
-  // chains in flight). Same symbols as decode() of each; a damaged blob throws, though not necessarily decode()'s
-  // error for it (decode them one by one for that).
-  void decode_pair(const Blob& a, const StaticDecoder& other, const Blob& b) const;
+  // Blobs a and b of these tables at once, their symbols alternating (two independent state chains in flight).
+  // Same symbols as decode() of each; a damaged blob throws, though not necessarily decode()'s error for it
+  // (decode them one by one for that).
+  void decode_pair(const Blob& a, const Blob& b) const;
 
  private:
   const Tables& t_;
