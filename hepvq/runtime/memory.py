@@ -8,7 +8,6 @@ reason). Peak memory is unchanged within ~1 %. Other C libraries: nothing is cha
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import platform
 
@@ -25,7 +24,8 @@ def keep_freed_pages() -> bool:
     if os.environ.get(DISABLE_ENV) == "1" or platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return False
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        # glibc's soname on the usual Linux ABIs; ctypes.util.find_library would run ldconfig in a child (~60 ms CPU)
+        libc = ctypes.CDLL("libc.so.6")
         return bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)) and \
             bool(libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES))
     except (OSError, AttributeError):
