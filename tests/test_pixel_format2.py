@@ -113,8 +113,14 @@ def test_format1_and_format2_both_decode_and_indices(files):
         for f in P.FIELDS:
             assert ak.to_list(back[f]) == ak.to_list(got[f])
     i1, i2 = hepvq.open(files["f1"]).indices(), hepvq.open(files["f2"]).indices()
-    for f in ("detId", "row", "col", "shape", "mask", "charge"):  # 'fine' keeps the model's charge grid
+    for f in ("detId", "row", "col", "mask", "charge"):  # 'fine' keeps the model's charge grid
         assert ak.to_list(i1[f]) == ak.to_list(i2[f])
+    # format 2's tables extend the model's 255 shapes (format2.EXTRA_SHAPES): format 1's escapes (255) are extra
+    # shapes or format 2's escape there, every table shape the same
+    s1, s2 = ak.to_numpy(ak.flatten(i1.shape)), ak.to_numpy(ak.flatten(i2.shape))
+    esc1 = s1 == 255
+    assert np.array_equal(s1[~esc1], s2[~esc1]) and (s2[esc1] >= 255).all()
+    assert 0 < (s2[esc1] < s2.max(initial=0)).sum() and (s2[esc1] > 255).any()
     assert ak.to_list(i1.code >= 0) == ak.to_list(i2.code >= 0)
     same = ak.mean(i1.code[i1.code >= 0] == i2.code[i2.code >= 0])
     # the rate-aware choice changes codes (at 'fine', lambda 0.1 and top 32 since issue 14's scan: about half),
@@ -290,6 +296,35 @@ def test_fit_tables_command(tmp_path):
     assert isinstance(PixelVQCodec.from_metadata(codec.metadata()), F.PixelVQFormat2)
 
 
+def test_extra_shapes_leave_the_hits_and_cut_the_escapes(tmp_path):
+    """The tables' extra shapes (the format2.EXTRA_SHAPES most frequent escapes of the fitting events) change only how
+    shapes are coded: the same decoded hits as tables fitted without them, fewer bytes, and the settings a file
+    carries hold the whole shape table, so a reader needs nothing else."""
+    from hepvq.pixel.train import main_tables
+
+    model = tmp_path / "m"
+    model.mkdir()
+    for n in ("codec.json", "encoder.onnx", "decoder.onnx"):
+        shutil.copy(Path(MODEL, n), model / n)
+    assert main_tables(["--model", str(model), "--input", SAMPLE, "--points", "default", "--extra-shapes", "0",
+                        "-q"]) == 0
+    plain = F.PixelVQFormat2.from_directory(model, operating_point="default")
+    extended = F.PixelVQFormat2.from_directory(MODEL, operating_point="default")
+    extra = extended.tab.header["extra_shapes"]
+    assert "extra_shapes" not in plain.tab.header and len(extra) == F.EXTRA_SHAPES
+    assert len(extended.shapes) == len(plain.shapes) + len(extra) == extended.tab.header["n_shapes"]
+    assert not set(extra) & set(int(v) for v in plain.shapes)
+    src = uproot.open(SAMPLE)["Events"].arrays(entry_start=3, entry_stop=6)
+    hits = ak.zip({k: src[f"PixelDigi_{k}"] for k in P.FIELDS})
+    p_plain, p_ext = plain.encode(hits).products, extended.encode(hits).products
+    assert F.products_bytes(p_ext) < 0.99 * F.products_bytes(p_plain)
+    dec = extended.decode(p_ext)
+    assert ak.to_list(dec) == ak.to_list(plain.decode(p_plain))
+    back = PixelVQCodec.from_metadata(extended.metadata())
+    assert len(back.shapes) == len(extended.shapes)
+    assert ak.to_list(back.decode(p_ext)) == ak.to_list(dec)
+
+
 def test_core_decode_equals_python_decode_on_the_same_bytes():
     """C++ (core/src/pixel_vq_f2.cpp) and Python (decode_symbols + _reconstruct) decode the same bytes to the same
     hits: sample events and the edge events (empty, one hit, all escapes, unknown module)."""
@@ -388,8 +423,9 @@ def test_core_rate_search_equals_numpy_oracle():
 
 
 def test_lossy_positions_decode_the_hits_format_1_keeps():
-    """losslessPositions=False in format 2: rare shapes snap to table shapes before the streams, so the decoded
-    hits sit where format 1's lossy mode puts them (hits dropped, never added); core and numpy agree."""
+    """losslessPositions=False in format 2: rare shapes snap to table shapes before the streams (hits dropped, never
+    added); its table (the model's + the tables' extra shapes) snaps fewer patches, and to larger shapes, so it keeps
+    more hits than format 1's lossy mode; core and numpy agree."""
     src = uproot.open(SAMPLE)["Events"].arrays(entry_start=6, entry_stop=7)
     hits = ak.zip({k: src[f"PixelDigi_{k}"] for k in P.FIELDS})
     c1 = PixelVQCodec.from_directory(MODEL, lossless_positions=False)
@@ -398,8 +434,12 @@ def test_lossy_positions_decode_the_hits_format_1_keeps():
     m = report["fidelity"]
     assert m["precision"] == 1 and 0.8 < m["recall"] < 1
     d1, d2 = c1.decode(c1.encode(hits).products), c2.decode(products)
-    for f in ("detId", "row", "col"):
-        assert ak.to_list(d2[f]) == ak.to_list(d1[f])
+
+    def places(d):
+        return set(zip(*(ak.to_list(ak.flatten(d[f])) for f in ("detId", "row", "col"))))
+
+    kept1, kept2 = places(d1), places(d2)
+    assert len(kept1) < len(kept2) and kept2 <= places(hits)
     back = F.PixelVQFormat2.from_metadata(c2.metadata())
     assert not back.lossless_positions
     assert ak.to_list(back.decode_reference(products)) == ak.to_list(d2)

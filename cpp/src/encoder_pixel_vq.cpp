@@ -176,6 +176,9 @@ struct PixelVQEncoder::Impl {
       throw ReadError(where + ": " + file + " was fitted for operating point '" +
                       head.value("operating_point", std::string("?")) + "', not '" + op + "'");
     settings.erase("ranks");
+    // the tables' extra shapes extend the model's shape table (PixelVQFormat2.__init__, format2.EXTRA_SHAPES)
+    if (head.contains("extra_shapes"))
+      for (const auto& v : head.at("extra_shapes")) settings["shapes"].push_back(v);
     settings["charge_step"] = head.at("charge_step");
     settings["charge_levels"] = head.at("charge_levels");
     settings["format2"] = {{"operating_point", op}, {"charge_step", head.at("charge_step")}, {"mu", head.at("mu")},

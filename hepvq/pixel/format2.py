@@ -74,6 +74,10 @@ CHARGE_BUCKETS = 4   # code context: total charge quantiles of the training mult
 NCL_EDGES = (2, 4, 8, 16, 32)
 TILE_POSITIONS = 17  # shape context: single tile + 16 (row > 0, col > 0, tile to the right, tile below)  # module cluster-count buckets for the column gap
 RATE_TOPK = 16
+#: shapes the tables add to the model's table: the most frequent escaped masks of the fitting events (coded by the
+#: shape stream like table shapes; 768 minimised the held-out bits of docs/pixel.md's study: escapes 0.32 -> 0.10
+#: bits/hit, shapes +0.16, on 10 fitting events)
+EXTRA_SHAPES = 768
 STREAMS_BASE = ("mod", "ncl", "dcol", "row", "layout", "tiles", "shape", "esc", "charge")
 
 
@@ -390,6 +394,8 @@ class PixelVQFormat2(PixelVQCodec):
                                      "--input data/pixel_pu200_sample.root")
                 tables = path.read_bytes()
             head = Tables.from_bytes(tables, f"{source}: {TABLES_FILE.format(point=name)}").header
+            # the tables' extra shapes extend the model's table; the settings blob of a file carries the whole table
+            settings["shapes"] = list(settings["shapes"]) + list(head.get("extra_shapes", []))
             if ((head.get("operating_point"), head.get("mu"), head.get("charge_step")) != (name, op["mu"],
                                                                                          op["charge_step"])
                     or any(head.get(k) != op.get(k) for k in RATE_KEYS)):
@@ -767,10 +773,22 @@ def indices_array(codec: PixelVQCodec, d: dict) -> ak.Array:
 
 
 # ---- fitting (hepvq-train pixel-vq-tables) ---------------------------------------------------------------
+def frequent_escapes(codec: PixelVQCodec, hits: ak.Array, n: int) -> list[int]:
+    """The n most frequent masks of `hits`' patches that the codec's shape table escapes (ties: smaller mask
+    first), as ints: the tables' extra shapes."""
+    if n <= 0:
+        return []
+    _h, p, *_ = codec._extract(hits, 0, dense_adc=False)
+    code, _ = codec.shape_index(p.mask)
+    masks, counts = np.unique(np.asarray(p.mask, dtype=np.uint64)[code == codec.escape], return_counts=True)
+    return [int(v) for v in masks[np.lexsort((masks, -counts))[:n]]]
+
+
 def fit_tables(model_dir, hits: ak.Array, point: str, *, iterations: int = 2, adapt_period: int = 0,
-               adapt_strength: int = 0, source: str = "", quiet: bool = True) -> bytes:
-    """The format-2 tables of one operating point fitted on `hits` with the model of `model_dir`: contexts and
-    tables from the plain (centroid-aware) codes, then `iterations` rounds of rate-aware codes and refits."""
+               adapt_strength: int = 0, extra_shapes: int = EXTRA_SHAPES, source: str = "", quiet: bool = True) -> bytes:
+    """The format-2 tables of one operating point fitted on `hits` with the model of `model_dir`: the extra shapes
+    (frequent_escapes), contexts and tables from the plain (centroid-aware) codes, then `iterations` rounds of
+    rate-aware codes and refits."""
     from hepvq.codecs import entropy
     from hepvq.pixel.codec import DECODER_FILE, ENCODER_FILE, SETTINGS_FILE
     from hepvq.progress import bar as progress_bar
@@ -783,6 +801,11 @@ def fit_tables(model_dir, hits: ak.Array, point: str, *, iterations: int = 2, ad
     q_max = int(settings["charge_levels"][-1])
     settings["charge_levels"] = charge_levels(op["charge_step"], q_max).tolist()
     plain = PixelVQCodec(settings, (d / DECODER_FILE).read_bytes(), (d / ENCODER_FILE).read_bytes(), source=str(d))
+    model_settings = dict(settings)  # what PixelVQFormat2 extends by the tables' extra shapes
+    extra = frequent_escapes(plain, hits, extra_shapes)
+    if extra:
+        settings["shapes"] = list(settings["shapes"]) + extra
+        plain = PixelVQCodec(settings, plain.decoder_bytes, plain.encoder_bytes, source=str(d))
     bar = progress_bar(total=iterations + 1, desc=f"format-2 tables '{point}'", unit="pass", quiet=quiet)
     h, p, shape, mask, charge, codes, multi = plain._symbols(hits)[:7]
     layers = []
@@ -795,6 +818,7 @@ def fit_tables(model_dir, hits: ak.Array, point: str, *, iterations: int = 2, ad
               "charge_step": op["charge_step"], "mu": op["mu"], **{k: op[k] for k in RATE_KEYS if k in op},
               "charge_levels": [int(v) for v in plain.levels],
               "model_sha256": settings["model"].get("weights_sha256"), "n_shapes": len(plain.shapes),
+              **({"extra_shapes": extra} if extra else {}),
               "known_dets": [int(v) for v in np.unique(p.det)], "layers": layers,
               "charge_edges": [float(v) for v in edges], "adapt_period": int(adapt_period),
               "trained_on": {"source": str(source), "events": int(h.n_events), "hits": int(len(h))}}
@@ -813,7 +837,7 @@ def fit_tables(model_dir, hits: ak.Array, point: str, *, iterations: int = 2, ad
     blob = fit(cluster_streams(plain, ctx, p, shape, mask, charge, codes, multi)[0])
     bar.update(1)
     for _ in range(iterations if op["mu"] > 0 else 0):
-        codec = PixelVQFormat2(plain.settings, plain.decoder_bytes, plain.encoder_bytes, operating_point=point,
+        codec = PixelVQFormat2(model_settings, plain.decoder_bytes, plain.encoder_bytes, operating_point=point,
                                tables=blob, source=str(d))
         _h, p2, shape2, mask2, charge2, codes2, multi2 = codec._symbols(hits)[:7]
         blob = fit(cluster_streams(codec, codec.ctx, p2, shape2, mask2, charge2, codes2, multi2)[0])

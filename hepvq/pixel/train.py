@@ -397,6 +397,8 @@ def main_tables(argv=None):
                     help="rate-aware re-encodings of the training events after the first fit")
     ap.add_argument("--adapt-period", type=_common.non_negative_int, default=0,
                     help="rANS adaptation within an event every N symbols of a context (0: static tables)")
+    ap.add_argument("--extra-shapes", type=_common.non_negative_int, default=F.EXTRA_SHAPES,
+                    help="most frequent escaped shapes of the input added to the model's shape table (0: none)")
     ap.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     args = ap.parse_args(argv)
     points = [x.strip() for x in args.points.split(",") if x.strip()]
@@ -412,7 +414,7 @@ def main_tables(argv=None):
     source = " ".join(args.input) if args.input else f"simulate {args.simulate} (seed {args.seed})"
     for point in points:
         blob = F.fit_tables(args.model, hits, point, iterations=args.iterations, adapt_period=args.adapt_period,
-                            source=source, quiet=args.quiet)
+                            extra_shapes=args.extra_shapes, source=source, quiet=args.quiet)
         path = F.tables_path(args.model, point)
         path.write_bytes(blob)
         print(f"wrote {path} ({len(blob)} bytes; operating point {point}: {F.OPERATING_POINTS[point]['what']})")
