@@ -407,8 +407,9 @@ void decode(const std::uint8_t* data, std::size_t len, std::size_t n, const std:
 
 StaticDecoder::StaticDecoder(const Tables& t) : t_(t), k_(t.entries()) {
   if (t.adapt_period > 0 || k_ > 65536 || t.cum.size() != static_cast<std::size_t>(t.n_contexts) * (k_ + 1)) return;
-  // 2^bits buckets per context, about two per entry, at most 2^19 index entries in all
-  std::uint32_t bits = std::min<std::uint32_t>(t.scale_bits, std::max(6u, std::min(12u, ceil_log2(k_) + 1)));
+  // 2^bits buckets per context, about one per entry (a smaller index misses the cache less: -4 % decode time
+  // of format 2 than two per entry), at most 2^19 index entries in all
+  std::uint32_t bits = std::min<std::uint32_t>(t.scale_bits, std::max(6u, std::min(12u, ceil_log2(k_))));
   while (bits > 6 && (static_cast<std::uint64_t>(t.n_contexts) << bits) > (1ull << 19)) --bits;
   bits_ = bits;
   const std::uint32_t nb = 1u << bits, shift = t.scale_bits - bits;
