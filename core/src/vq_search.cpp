@@ -72,11 +72,12 @@ namespace {
 constexpr std::size_t kBlock = 65536;  // patches grouped by mask within blocks of this many
 
 // The patches of a block grouped by mask (bits below d), so that the per-(mask, code) part of the objective is
-// computed once per group. order: patch indices, group after group (patch order within a group); start: each
-// group's first position in order, plus n at the end. Buffers are kept between blocks.
+// computed once per group. order: patch indices, group after group (patch order within a group); pos: each
+// patch's position in order; start: each group's first position in order, plus n at the end. Buffers are kept
+// between blocks.
 struct MaskGroups {
   std::vector<std::uint64_t> key;
-  std::vector<std::size_t> start, order, count;
+  std::vector<std::size_t> start, order, pos, count;
   std::vector<std::uint32_t> slot, gid;
 
   void build(const std::uint64_t* masks, std::size_t n, std::uint64_t dmask) {
@@ -107,7 +108,11 @@ struct MaskGroups {
     }
     start[key.size()] = s;
     order.resize(n);
-    for (std::size_t i = 0; i < n; ++i) order[count[gid[i]]++] = i;
+    pos.resize(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      pos[i] = count[gid[i]]++;
+      order[pos[i]] = i;
+    }
   }
 };
 
@@ -285,35 +290,52 @@ __attribute__((target("avx2"))) float kth_bound_avx2(const float* gm, std::size_
   return bound;
 }
 
-// sd padded with +inf to a multiple of 4 (to 32 when ns <= 32). Ranks by value alone first (one comparison per
-// pair); only when two values are equal (ranks repeat) the position breaks the tie, by rank_first.
+// counts[s] = how many of sd[0..ns) are below sd[s], for s < 4 NV (sd padded with +inf to 4 NV): the values and
+// their counts in NV registers
+template <int NV>
+__attribute__((target("avx2"))) inline void counts_below_avx2(const double* sd, std::size_t ns, long long* counts) {
+  __m256d v[NV];
+  __m256i acc[NV];
+#pragma GCC unroll 8
+  for (int u = 0; u < NV; ++u) {
+    v[u] = _mm256_loadu_pd(sd + 4 * u);
+    acc[u] = _mm256_setzero_si256();
+  }
+  for (std::size_t p = 0; p < ns; ++p) {
+    const __m256d b = _mm256_broadcast_sd(sd + p);
+#pragma GCC unroll 8
+    for (int u = 0; u < NV; ++u)
+      acc[u] = _mm256_sub_epi64(acc[u], _mm256_castpd_si256(_mm256_cmp_pd(b, v[u], _CMP_LT_OQ)));
+  }
+#pragma GCC unroll 8
+  for (int u = 0; u < NV; ++u) _mm256_store_si256(reinterpret_cast<__m256i*>(counts + 4 * u), acc[u]);
+}
+
+// sd padded with +inf to a multiple of 4. Ranks by value alone first (one comparison per pair, in as many
+// registers as ns needs up to 32 values); only when two values are equal (ranks repeat) the position breaks the
+// tie, by rank_first.
 __attribute__((target("avx2"))) void rank_first_avx2(const double* sd, std::size_t ns, std::size_t want,
                                                       std::size_t* cand) {
   alignas(32) long long lanes[64];
-  if (ns <= 32) {  // the 32 values and their counts in registers
-    __m256d v[8];
-    __m256i acc[8];
-#pragma GCC unroll 8
-    for (int u = 0; u < 8; ++u) {
-      v[u] = _mm256_loadu_pd(sd + 4 * u);
-      acc[u] = _mm256_setzero_si256();
-    }
-    for (std::size_t p = 0; p < ns; ++p) {
-      const __m256d b = _mm256_broadcast_sd(sd + p);
-#pragma GCC unroll 8
-      for (int u = 0; u < 8; ++u) acc[u] = _mm256_sub_epi64(acc[u], _mm256_castpd_si256(_mm256_cmp_pd(b, v[u], _CMP_LT_OQ)));
-    }
-#pragma GCC unroll 8
-    for (int u = 0; u < 8; ++u) _mm256_store_si256(reinterpret_cast<__m256i*>(lanes + 4 * u), acc[u]);
-  } else {
-    const std::size_t np = (ns + 3) & ~std::size_t{3};
-    for (std::size_t s = 0; s < ns; ++s) {
-      const __m256d v = _mm256_broadcast_sd(sd + s);
-      __m256i acc = _mm256_setzero_si256();
-      for (std::size_t p = 0; p < np; p += 4)
-        acc = _mm256_sub_epi64(acc, _mm256_castpd_si256(_mm256_cmp_pd(_mm256_loadu_pd(sd + p), v, _CMP_LT_OQ)));
-      const __m128i h = _mm_add_epi64(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
-      lanes[s] = _mm_cvtsi128_si64(h) + _mm_extract_epi64(h, 1);
+  switch ((ns + 3) / 4) {
+    case 1: counts_below_avx2<1>(sd, ns, lanes); break;
+    case 2: counts_below_avx2<2>(sd, ns, lanes); break;
+    case 3: counts_below_avx2<3>(sd, ns, lanes); break;
+    case 4: counts_below_avx2<4>(sd, ns, lanes); break;
+    case 5: counts_below_avx2<5>(sd, ns, lanes); break;
+    case 6: counts_below_avx2<6>(sd, ns, lanes); break;
+    case 7: counts_below_avx2<7>(sd, ns, lanes); break;
+    case 8: counts_below_avx2<8>(sd, ns, lanes); break;
+    default: {
+      const std::size_t np = (ns + 3) & ~std::size_t{3};
+      for (std::size_t s = 0; s < ns; ++s) {
+        const __m256d v = _mm256_broadcast_sd(sd + s);
+        __m256i acc = _mm256_setzero_si256();
+        for (std::size_t p = 0; p < np; p += 4)
+          acc = _mm256_sub_epi64(acc, _mm256_castpd_si256(_mm256_cmp_pd(_mm256_loadu_pd(sd + p), v, _CMP_LT_OQ)));
+        const __m128i h = _mm_add_epi64(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+        lanes[s] = _mm_cvtsi128_si64(h) + _mm_extract_epi64(h, 1);
+      }
     }
   }
   std::uint64_t seen = 0;
@@ -325,6 +347,54 @@ __attribute__((target("avx2"))) void rank_first_avx2(const double* sd, std::size
   if (static_cast<std::size_t>(__builtin_popcountll(seen)) != ns) rank_first(sd, ns, want, cand);
 }
 #endif
+
+// A block's per-patch inputs and results in group order (position p = groups.pos[i] of patch i): x at the mask's
+// pixels (n_on values a patch, group gi's rows from base[gi] on), fast[p] (x zero outside the mask, |x| <= 1, no
+// NaN or infinity: the fast path's domain), ctx; idx and amb as found. pack and unpack go through the patches in
+// their order, so the search reads and writes in group order without jumping between rows of the inputs.
+struct PackedBlock {
+  std::vector<float> x;
+  std::vector<std::size_t> base;
+  std::vector<std::uint8_t> fast, amb;
+  std::vector<std::int64_t> ctx, idx;
+
+  void pack(const float* x_in, const std::int64_t* ctx_in, std::size_t d, const MaskGroups& g, bool avx2) {
+    const std::size_t nb = g.order.size(), n_groups = g.key.size();
+    base.resize(n_groups);
+    std::size_t total = 0;
+    for (std::size_t gi = 0; gi < n_groups; ++gi) {
+      base[gi] = total;
+      total += (g.start[gi + 1] - g.start[gi]) * static_cast<std::size_t>(__builtin_popcountll(g.key[gi]));
+    }
+    x.resize(total);
+    fast.resize(nb);
+    idx.resize(nb);
+    amb.resize(nb);
+    ctx.resize(ctx_in ? nb : 0);
+    for (std::size_t i = 0; i < nb; ++i) {
+      const float* xi = x_in + i * d;
+      const std::size_t gi = g.gid[i], p = g.pos[i];
+      const std::uint64_t mask = g.key[gi];
+      std::uint64_t nonzero, outside;
+#ifdef HEPVQ_X86_KERNELS
+      if (avx2) pixel_bits_avx2(xi, d, nonzero, outside);
+      else
+#endif
+        pixel_bits(xi, d, nonzero, outside);
+      fast[p] = !(outside || (nonzero & ~mask));
+      float* row = x.data() + base[gi] + (p - g.start[gi]) * static_cast<std::size_t>(__builtin_popcountll(mask));
+      for (std::uint64_t mb = mask; mb; mb &= mb - 1) *row++ = xi[__builtin_ctzll(mb)];
+      if (ctx_in) ctx[p] = ctx_in[i];
+    }
+  }
+
+  void unpack(const MaskGroups& g, std::int64_t* idx_out, std::uint8_t* amb_out) const {
+    for (std::size_t i = 0; i < g.order.size(); ++i) {
+      idx_out[i] = idx[g.pos[i]];
+      amb_out[i] = amb[g.pos[i]];
+    }
+  }
+};
 }  // namespace
 
 // Per patch (bit-identical to search_exhaustive, tests/test_core_search.py): float32 distances to every code
@@ -346,6 +416,7 @@ HEPVQ_MULTIVERSION void VQSearch::search_impl(const float* x, const std::uint64_
 #endif
   const std::uint64_t dmask = d >= 64 ? ~0ULL : ((1ULL << d) - 1);
   MaskGroups groups;
+  PackedBlock packed;
   std::vector<float> dist32(k), norm32(k);
   std::vector<double> sd(std::max<std::size_t>(k + 4, 32));  // sd[s]: float64 distance of code screened[s]
   std::vector<std::uint32_t> screened(k + 8);
@@ -359,14 +430,19 @@ HEPVQ_MULTIVERSION void VQSearch::search_impl(const float* x, const std::uint64_
   for (std::size_t b0 = 0; b0 < n; b0 += kBlock) {
     const std::size_t nb = std::min(kBlock, n - b0);
     groups.build(masks + b0, nb, dmask);
+#ifdef HEPVQ_X86_KERNELS
+    packed.pack(x + b0 * d, ctx ? ctx + b0 : nullptr, d, groups, avx2);
+#else
+    packed.pack(x + b0 * d, ctx ? ctx + b0 : nullptr, d, groups, false);
+#endif
     for (std::size_t gi = 0; gi + 1 < groups.start.size(); ++gi) {
       const std::uint64_t mask = groups.key[gi];
       const std::size_t* members = groups.order.data() + groups.start[gi];
       const std::size_t n_members = groups.start[gi + 1] - groups.start[gi];
       if (mask == 0) {  // no pixel: the general case
         for (std::size_t q = 0; q < n_members; ++q) {
-          const std::size_t i = b0 + members[q];
-          exhaustive_impl(x + i * d, masks + i, ctx ? ctx + i : nullptr, 1, idx + i, ambiguous + i);
+          const std::size_t i = b0 + members[q], p = groups.start[gi] + q;
+          exhaustive_impl(x + i * d, masks + i, ctx ? ctx + i : nullptr, 1, &packed.idx[p], &packed.amb[p]);
         }
         continue;
       }
@@ -389,32 +465,19 @@ HEPVQ_MULTIVERSION void VQSearch::search_impl(const float* x, const std::uint64_
       const double margin = 1e-5 * (nm * max_abs * (max_abs + 2.0) + 1.0);
       for (std::size_t q = 0; q < n_members; ++q) {
         const std::size_t i = b0 + members[q];
-        if (q + 4 < n_members) {  // the group's rows of x are scattered: fetched ahead
-          const std::size_t i2 = b0 + members[q + 4];
-          __builtin_prefetch(x + i2 * d);
-          __builtin_prefetch(x + i2 * d + d - 1);
-          if (ctx) __builtin_prefetch(ctx + i2);
-        }
-        const float* xi = x + i * d;
-        // the fast path wants x zero outside the mask (always, for fractions of the masked pixels) and |x| <= 1
-        // (fractions; the margin assumes it); no NaN, no infinity
-        std::uint64_t nonzero, outside;
-#ifdef HEPVQ_X86_KERNELS
-        if (avx2) pixel_bits_avx2(xi, d, nonzero, outside);
-        else
-#endif
-          pixel_bits(xi, d, nonzero, outside);
-        if (outside || (nonzero & ~mask)) {
-          exhaustive_impl(xi, masks + i, ctx ? ctx + i : nullptr, 1, idx + i, ambiguous + i);
+        const std::size_t p = groups.start[gi] + q;
+        if (!packed.fast[p]) {
+          exhaustive_impl(x + i * d, masks + i, ctx ? ctx + i : nullptr, 1, &packed.idx[p], &packed.amb[p]);
           continue;
         }
+        const float* xi = packed.x.data() + packed.base[gi] + q * static_cast<std::size_t>(n_on);  // at on[0..n_on)
         // centroid of x: search_exhaustive sums over every pixel in pixel order; the terms skipped here
         // (outside the mask) are exact zeros, which can change only the sign of a zero sum, and xr, xc enter
         // the objective squared (er * er): the objective is the same bit for bit
         double xr = 0, xc = 0;
         for (int t = 0; t < n_on; ++t) {
           const int j = on[t];
-          xs[t] = static_cast<double>(xi[j]);
+          xs[t] = static_cast<double>(xi[t]);
           xr += xs[t] * pos_r[j];
           xc += xs[t] * pos_c[j];
         }
@@ -426,7 +489,7 @@ HEPVQ_MULTIVERSION void VQSearch::search_impl(const float* x, const std::uint64_
           int t = 0;
           if (n_on % 2) {
             const float* __restrict a = codebook_t32.data() + static_cast<std::size_t>(on[0]) * k;
-            const float ma = -2.0f * xi[on[0]];
+            const float ma = -2.0f * xi[0];
             for (std::size_t c = 0; c < k; ++c) dd[c] = nr[c] + ma * a[c];
             t = 1;
           } else {
@@ -437,14 +500,14 @@ HEPVQ_MULTIVERSION void VQSearch::search_impl(const float* x, const std::uint64_
             const float* __restrict b = codebook_t32.data() + static_cast<std::size_t>(on[t + 1]) * k;
             const float* __restrict e = codebook_t32.data() + static_cast<std::size_t>(on[t + 2]) * k;
             const float* __restrict g = codebook_t32.data() + static_cast<std::size_t>(on[t + 3]) * k;
-            const float ma = -2.0f * xi[on[t]], mb = -2.0f * xi[on[t + 1]];
-            const float me = -2.0f * xi[on[t + 2]], mg = -2.0f * xi[on[t + 3]];
+            const float ma = -2.0f * xi[t], mb = -2.0f * xi[t + 1];
+            const float me = -2.0f * xi[t + 2], mg = -2.0f * xi[t + 3];
             for (std::size_t c = 0; c < k; ++c) dd[c] += (ma * a[c] + mb * b[c]) + (me * e[c] + mg * g[c]);
           }
           for (; t < n_on; t += 2) {
             const float* __restrict a = codebook_t32.data() + static_cast<std::size_t>(on[t]) * k;
             const float* __restrict b = codebook_t32.data() + static_cast<std::size_t>(on[t + 1]) * k;
-            const float ma = -2.0f * xi[on[t]], mb = -2.0f * xi[on[t + 1]];
+            const float ma = -2.0f * xi[t], mb = -2.0f * xi[t + 1];
             for (std::size_t c = 0; c < k; ++c) dd[c] += ma * a[c] + mb * b[c];
           }
         }
@@ -512,7 +575,7 @@ HEPVQ_MULTIVERSION void VQSearch::search_impl(const float* x, const std::uint64_
         // the want nearest among them in search_exhaustive's order (distance, then lowest code first): the rank
         // of screened[s] counts the codes before it in that order (screened is in code order), without branches
         if (ns <= 64) {
-          const std::size_t padded = ns <= 32 ? 32 : (ns + 3) & ~std::size_t{3};
+          const std::size_t padded = (ns + 3) & ~std::size_t{3};
           for (std::size_t p = ns; p < padded; ++p) sd[p] = std::numeric_limits<double>::infinity();
 #ifdef HEPVQ_X86_KERNELS
           if (avx2) rank_first_avx2(sd.data(), ns, want, cand.data());
@@ -524,7 +587,7 @@ HEPVQ_MULTIVERSION void VQSearch::search_impl(const float* x, const std::uint64_
         }
         bool amb = want > kk && (sd[cand[kk]] - sd[cand[kk - 1]]) < tol;
         // the candidates' bits (a row of the rate table per context: not in cache), fetched ahead
-        const double* bits = ctx ? rate_bits.data() + static_cast<std::size_t>(ctx[i]) * k : nullptr;
+        const double* bits = ctx ? rate_bits.data() + static_cast<std::size_t>(packed.ctx[p]) * k : nullptr;
         if (bits)
           for (std::size_t r = 0; r < kk; ++r) __builtin_prefetch(bits + screened[cand[r]]);
         // objective of each candidate's decoded fractions (x is zero outside the mask: no off-mask terms), the
@@ -569,10 +632,11 @@ HEPVQ_MULTIVERSION void VQSearch::search_impl(const float* x, const std::uint64_
           }
         }
         if (kk > 1 && (second - best) < tol) amb = true;
-        idx[i] = static_cast<std::int64_t>(best_c);
-        ambiguous[i] = amb ? 1 : 0;
+        packed.idx[p] = static_cast<std::int64_t>(best_c);
+        packed.amb[p] = amb ? 1 : 0;
       }
     }
+    packed.unpack(groups, idx + b0, ambiguous + b0);
   }
 }
 
