@@ -79,20 +79,21 @@ class ShapeHash:
     of 2n^2 slots makes a random odd factor collision-free with probability ~0.8; tables too large for that
     (or unlucky) keep the binary search."""
 
-    MAX_BITS = 20  # 4 MB of int32 positions at most
+    MAX_BYTES = 4 << 20  # of positions: int16 up to 2^15 shapes (the 1023 of format 2's tables: 2^21 slots)
 
     def __init__(self, shapes_sorted: np.ndarray):
         self.shapes_sorted = np.asarray(shapes_sorted, np.uint64)
         n = len(self.shapes_sorted)
         self.bits = 2 * max(int(n - 1).bit_length(), 1) + 1
         self.table = None
-        if self.bits > self.MAX_BITS:
+        dtype = np.int16 if n <= np.iinfo(np.int16).max else np.int32
+        if (1 << self.bits) * np.dtype(dtype).itemsize > self.MAX_BYTES:
             return
         for self.factor in self._odd_factors(32):
             slot = self._slot(self.shapes_sorted)
             if len(np.unique(slot)) == n:
-                self.table = np.zeros(1 << self.bits, np.int32)  # empty slots: position 0, rejected by the compare
-                self.table[slot] = np.arange(n, dtype=np.int32)
+                self.table = np.zeros(1 << self.bits, dtype)  # empty slots: position 0, rejected by the compare
+                self.table[slot] = np.arange(n, dtype=dtype)
                 return
 
     @staticmethod
