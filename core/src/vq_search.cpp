@@ -339,12 +339,14 @@ __attribute__((target("avx2"))) void rank_first_avx2(const double* sd, std::size
     }
   }
   std::uint64_t seen = 0;
+  std::size_t by_rank[64];  // every rank written, the first want kept: no branch on the rank (unpredictable)
   for (std::size_t s = 0; s < ns; ++s) {
     const std::size_t r = static_cast<std::size_t>(lanes[s]);
     seen |= std::uint64_t{1} << r;  // r < ns <= 64
-    if (r < want) cand[r] = s;
+    by_rank[r] = s;
   }
   if (static_cast<std::size_t>(__builtin_popcountll(seen)) != ns) rank_first(sd, ns, want, cand);
+  else std::copy(by_rank, by_rank + want, cand);
 }
 #endif
 
