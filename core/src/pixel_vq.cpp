@@ -380,7 +380,7 @@ void CanonicalWriter::begin_event(std::uint32_t* det, std::uint16_t* row, std::u
   event_sorted_ = det_ascending;
 }
 
-bool CanonicalWriter::by_row() {
+bool CanonicalWriter::by_row(std::uint16_t* row, std::uint16_t* col, std::uint16_t* adc) {
   // counts -> first place of each row, then the hits in emission order to their row's next place
   std::uint32_t t = 0;
   for (int rw = 0; rw < kRows / 64; ++rw)
@@ -390,12 +390,17 @@ bool CanonicalWriter::by_row() {
       count_[r] = t;
       t += c;
     }
-  if (sorted_.size() < n_) sorted_.resize(2 * n_);
-  for (std::size_t i = 0; i < n_; ++i) sorted_[count_[list_[i].row]++] = list_[i];
+  for (std::size_t i = 0; i < n_; ++i) {
+    const Hit& h = list_[i];
+    const std::uint32_t place = count_[h.row]++;
+    row[place] = h.row;
+    col[place] = h.col;
+    adc[place] = h.adc;
+  }
   bool ascending = true;
   for (std::size_t i = 1; i < n_; ++i)
-    ascending &= (static_cast<std::uint32_t>(sorted_[i - 1].row) << 16 | sorted_[i - 1].col) <=
-                 (static_cast<std::uint32_t>(sorted_[i].row) << 16 | sorted_[i].col);
+    ascending &= (static_cast<std::uint32_t>(row[i - 1]) << 16 | col[i - 1]) <=
+                 (static_cast<std::uint32_t>(row[i]) << 16 | col[i]);
   return ascending;
 }
 
@@ -403,14 +408,8 @@ void CanonicalWriter::flush() {
   if (!event_sorted_ || !n_) return;
   std::uint32_t* const od = det_out_ + k_;
   std::uint16_t *const orow = row_out_ + k_, *const ocol = col_out_ + k_, *const oadc = adc_out_ + k_;
-  if (!beyond_ && by_row()) {
-    for (std::size_t t = 0; t < n_; ++t) {
-      od[t] = det_;
-      orow[t] = sorted_[t].row;
-      ocol[t] = sorted_[t].col;
-      oadc[t] = sorted_[t].adc;
-    }
-  } else {  // canonical_order's stable sort of a module: keys (row, col, position)
+  std::fill_n(od, n_, det_);
+  if (beyond_ || !by_row(orow, ocol, oadc)) {  // canonical_order's stable sort of a module: keys (row, col, position)
     keys_.resize(n_);
     for (std::size_t t = 0; t < n_; ++t)
       keys_[t] = (static_cast<std::uint64_t>(list_[t].row) << 48) | (static_cast<std::uint64_t>(list_[t].col) << 32) |
@@ -418,7 +417,6 @@ void CanonicalWriter::flush() {
     std::sort(keys_.begin(), keys_.end());
     for (std::size_t t = 0; t < n_; ++t) {
       const Hit& h = list_[keys_[t] & 0xFFFFFFFFu];
-      od[t] = det_;
       orow[t] = h.row;
       ocol[t] = h.col;
       oadc[t] = h.adc;

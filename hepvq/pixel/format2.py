@@ -727,6 +727,8 @@ def decode_symbols(codec: PixelVQFormat2, products: dict[str, ak.Array]) -> dict
 def decode_core(codec: PixelVQFormat2, products: dict[str, ak.Array]) -> ak.Array:
     """decode() in the compiled core: the same checks and hits as decode_symbols + _reconstruct."""
     import hepvq_core
+
+    from hepvq.codecs.guard import jagged_offsets
     from hepvq.pixel import core
 
     names = _check_instances(codec, products)
@@ -734,9 +736,8 @@ def decode_core(codec: PixelVQFormat2, products: dict[str, ak.Array]) -> ak.Arra
     context = core_context(codec, codec.tab.header)
     streams = []
     for n in names:
-        arr = products[f"s_{n}"]
-        data = ak.to_numpy(ak.flatten(arr, axis=None)).astype(np.uint8)
-        streams.append((data, np.concatenate([[0], np.cumsum(_counts(arr))]).astype(np.int64)))
+        offsets, data = jagged_offsets(products[f"s_{n}"])
+        streams.append((data.astype(np.uint8, copy=False), offsets))
 
     def col(name):
         return ak.to_numpy(main[name]).astype(np.int64)

@@ -144,11 +144,11 @@ class CanonicalWriter {
     std::uint16_t row, col, adc;
   };
   void flush();
-  bool by_row();  // list_ -> sorted_ in row order; whether every row's columns ascend
+  // list_ -> row, col, adc in row order (the module's place in the output); whether every row's columns ascend
+  bool by_row(std::uint16_t* row, std::uint16_t* col, std::uint16_t* adc);
   std::uint32_t count_[kRows] = {};                  // hits per row of the module (then their places in sorted_)
   std::uint64_t rows_[kRows / 64] = {0, 0, 0, 0};    // rows with hits
   std::vector<Hit> list_;            // the module's (or the unsorted event's) hits in emission order
-  std::vector<Hit> sorted_;          // the module's hits in canonical order
   std::vector<std::uint64_t> keys_;
   std::size_t n_ = 0, k_ = 0;
   std::uint32_t det_ = 0;
