@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import traceback
 
@@ -223,6 +224,10 @@ def main(argv=None) -> int:
     from hepvq.runtime.memory import keep_freed_pages
 
     keep_freed_pages()  # this process is the job's: chunk-sized arrays reuse heap pages (hepvq/runtime/memory.py)
+    # before numpy's import: its OpenBLAS starts a thread per core that spins ~50 ms of CPU right after, for a job
+    # whose numpy work is element-wise (the heavy loops are the compiled core's, threaded by -j); a value the user
+    # set is kept
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
     try:
         with terminate_on_signals():  # SIGTERM / SIGHUP: outputs removed like on Ctrl-C
