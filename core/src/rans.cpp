@@ -303,7 +303,20 @@ std::vector<std::uint8_t> encode(const std::uint32_t* sym, const std::uint32_t* 
 
 namespace {
 
-// One blob being decoded: decode_loop's state between symbols.
+// The fields of the tables that every step reads, copied once per blob: read through the Tables, each would be
+// loaded again after every symbol stored (a uint32_t store may alias them).
+struct StepFields {
+  const Tables& t;  // for error messages
+  std::uint32_t scale, direct, alphabet, n_contexts, escape_bits;
+  std::uint64_t slot_mask;
+  explicit StepFields(const Tables& tables)
+      : t(tables), scale(tables.scale_bits), direct(tables.direct), alphabet(tables.alphabet),
+        n_contexts(tables.n_contexts), escape_bits(tables.escape_bits()), slot_mask((1ull << tables.scale_bits) - 1) {}
+};
+
+// One blob being decoded: decode_loop's state between symbols. The loops step a copy that never leaves the
+// function (start and finish are out of line): a lane whose address escapes keeps x, pos and i in memory, and
+// every step then waits on a store and a reload of its state.
 struct Lane {
   const std::uint8_t* data;
   std::size_t len, n;
@@ -340,18 +353,22 @@ struct Lane {
   // Symbol i: `find(c, slot, start, freq)` gives the entry whose slot range [start, start + freq) of context c
   // holds slot; `update(c, e)` adapts the model (no-op for static tables).
   template <class Find, class Update>
-  __attribute__((always_inline)) void step(const Tables& t, Find& find, Update& update) {
-    const std::uint32_t c = context_of(ctx, i, t, "rans decode");
-    const std::uint32_t slot = static_cast<std::uint32_t>(x & ((1ull << t.scale_bits) - 1));
+  __attribute__((always_inline)) void step(const StepFields& t, Find& find, Update& update) {
+    std::uint32_t c = 0;
+    if (ctx) {
+      c = ctx[i];
+      if (__builtin_expect(c >= t.n_contexts, 0)) bad_context(c, i, t.t, "rans decode");
+    }
+    const std::uint32_t slot = static_cast<std::uint32_t>(x & t.slot_mask);
     std::uint32_t begin, freq;
     const std::uint32_t e = find(c, slot, begin, freq);
-    x = static_cast<std::uint64_t>(freq) * (x >> t.scale_bits) + slot - begin;
+    x = static_cast<std::uint64_t>(freq) * (x >> t.scale) + slot - begin;
     renorm();
     std::uint32_t s = e;
-    if (e == t.direct) {
+    if (__builtin_expect(e == t.direct, 0)) {
       std::uint64_t v = 0;
       std::uint32_t shift = 0;
-      for (std::uint32_t left = t.escape_bits(); left;) {
+      for (std::uint32_t left = t.escape_bits; left;) {
         const std::uint32_t b = std::min(left, kRawChunk);
         v |= (x & ((1ull << b) - 1)) << shift;
         x >>= b;
@@ -380,10 +397,13 @@ struct Lane {
 template <class Find, class Update>
 void decode_loop(const std::uint8_t* data, std::size_t len, std::size_t n, const std::uint32_t* ctx, const Tables& t,
                  std::uint32_t* out, Find&& find, Update&& update) {
-  Lane lane{data, len, n, ctx, out};
-  if (!lane.start()) return;
-  while (lane.i < n) lane.step(t, find, update);
-  lane.finish();
+  Lane started{data, len, n, ctx, out};
+  if (!started.start()) return;
+  const StepFields fields(t);
+  Lane lane = started;
+  while (lane.i < n) lane.step(fields, find, update);
+  started = lane;
+  started.finish();
 }
 
 }  // namespace
@@ -473,20 +493,24 @@ void StaticDecoder::decode_pair(const Blob& a, const Blob& b) const {
   }
   LutFind find(t_, lut_, bits_, k_);
   StaticUpdate update;
-  Lane la{a.data, a.len, a.n, a.ctx, a.out}, lb{b.data, b.len, b.n, b.ctx, b.out};
-  const bool run_a = la.start(), run_b = lb.start();
+  const StepFields fields(t_);
+  Lane started_a{a.data, a.len, a.n, a.ctx, a.out}, started_b{b.data, b.len, b.n, b.ctx, b.out};
+  const bool run_a = started_a.start(), run_b = started_b.start();
+  Lane la = started_a, lb = started_b;
   if (run_a && run_b)
     for (const std::size_t both = std::min(a.n, b.n); la.i < both;) {
-      la.step(t_, find, update);
-      lb.step(t_, find, update);
+      la.step(fields, find, update);
+      lb.step(fields, find, update);
     }
-  const auto rest = [&](Lane& lane, bool run) {  // the longer blob's remaining symbols, then both end checks
-    if (!run) return;
-    while (lane.i < lane.n) lane.step(t_, find, update);
-    lane.finish();
-  };
-  rest(la, run_a);
-  rest(lb, run_b);
+  // the longer blob's remaining symbols, then both end checks
+  if (run_a)
+    while (la.i < la.n) la.step(fields, find, update);
+  if (run_b)
+    while (lb.i < lb.n) lb.step(fields, find, update);
+  started_a = la;
+  started_b = lb;
+  if (run_a) started_a.finish();
+  if (run_b) started_b.finish();
 }
 
 namespace {
