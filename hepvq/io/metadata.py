@@ -16,6 +16,7 @@ import json
 import awkward as ak
 import numpy as np
 
+from hepvq.codecs.guard import jagged_offsets
 from hepvq.errors import DataError, InputError
 from hepvq.io.rootfile import one_line, open_root
 
@@ -153,13 +154,17 @@ def read_metadata(path_or_file, *, verify: bool = True) -> tuple[dict, dict[str,
                 arrs = f[BLOBS_TREE].arrays(["key", "data"], library="ak")
             except Exception as err:
                 raise InputError(f"cannot read metadata blobs: {one_line(err)}", file=name, tree=BLOBS_TREE) from err
-            for k, d in zip(arrs["key"], arrs["data"]):
+            # from the branches' buffers (one ak.Array element per blob costs ~0.1 ms)
+            key_off, keys = jagged_offsets(arrs["key"])
+            data_off, datas = jagged_offsets(arrs["data"])
+            keys, datas = keys.astype(np.uint8, copy=False), datas.astype(np.uint8, copy=False)
+            for j in range(len(key_off) - 1):
                 try:
-                    key = ak.to_numpy(k).astype(np.uint8).tobytes().decode()
+                    key = keys[key_off[j]:key_off[j + 1]].tobytes().decode()
                 except UnicodeDecodeError as err:
                     raise DataError(f"file {name}: a blob key in '{BLOBS_TREE}' is not UTF-8; the file is damaged") \
                         from err
-                blobs[key] = ak.to_numpy(d).astype(np.uint8).tobytes()
+                blobs[key] = datas[data_off[j]:data_off[j + 1]].tobytes()
         if verify and prov:
             verify_blobs(prov, blobs, name)
         return prov, blobs
