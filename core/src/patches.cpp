@@ -50,19 +50,16 @@ bool sorted_groups(const PixelHitsIn& h, int threads, std::vector<std::size_t>& 
       const std::size_t a = n / t * w, b = w + 1 == t ? n : n / t * (w + 1);
       auto& s = starts[w];
       bool good = true;
-      for (std::size_t k = a; k < b; ++k) {
-        if (k == 0) {
-          s.push_back(0);
-          continue;
-        }
+      if (a == 0 && b > 0) s.push_back(0);
+      // the order checks without branches (a module's hits come in runs of unpredictable length)
+      for (std::size_t k = std::max<std::size_t>(a, 1); k < b; ++k) {
         const std::int64_t e0 = h.event[k - 1], e1 = h.event[k], d0 = h.det[k - 1], d1 = h.det[k];
-        if (e0 != e1 || d0 != d1) {
-          good = good && (e0 < e1 || (e0 == e1 && d0 < d1));
-          s.push_back(k);
-        } else {
-          const std::int64_t r0 = h.row[k - 1], r1 = h.row[k];
-          good = good && (r0 < r1 || (r0 == r1 && h.col[k - 1] < h.col[k]));
-        }
+        const std::int64_t r0 = h.row[k - 1], r1 = h.row[k], c0 = h.col[k - 1], c1 = h.col[k];
+        const bool next_group = (e0 != e1) | (d0 != d1);
+        const bool group_up = (e0 < e1) | ((e0 == e1) & (d0 < d1));
+        const bool hit_up = (r0 < r1) | ((r0 == r1) & (c0 < c1));
+        good &= next_group ? group_up : hit_up;
+        if (next_group) s.push_back(k);
       }
       ok[w] = good;
     }
