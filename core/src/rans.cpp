@@ -78,11 +78,14 @@ inline std::uint32_t context_of(const std::uint32_t* ctx, std::size_t i, const T
   return c;
 }
 
+[[noreturn]] __attribute__((noinline, cold)) void bad_symbol(std::uint32_t s, std::size_t i, const Tables& t,
+                                                             const char* who) {
+  throw std::invalid_argument(std::string(who) + ": symbol " + std::to_string(s) + " at index " + std::to_string(i) +
+                              " outside the alphabet [0, " + std::to_string(t.alphabet) + ")");
+}
+
 inline void check_symbol(std::uint32_t s, std::size_t i, const Tables& t, const char* who) {
-  if (s >= t.alphabet)
-    throw std::invalid_argument(std::string(who) + ": symbol " + std::to_string(s) + " at index " +
-                                std::to_string(i) + " outside the alphabet [0, " + std::to_string(t.alphabet) +
-                                ")");
+  if (__builtin_expect(s >= t.alphabet, 0)) bad_symbol(s, i, t, who);
 }
 
 struct Op {
@@ -255,35 +258,50 @@ Tables fit(const std::uint32_t* sym, const std::uint32_t* ctx, std::size_t n, st
   return t;
 }
 
-std::vector<std::uint8_t> encode(const std::uint32_t* sym, const std::uint32_t* ctx, std::size_t n,
-                                 const Tables& t) {
-  if (n == 0) return {};
+namespace {
+
+// The coder's operations of a stream in symbol order (each symbol's entry, then an escape's raw chunks), after
+// checking every context and symbol in that order; the model adapts as it goes.
+std::vector<Op> stream_ops(const std::uint32_t* sym, const std::uint32_t* ctx, std::size_t n, const Tables& t) {
   Model model(t);
   const std::uint32_t ebits = t.escape_bits();
   std::vector<Op> ops;
   ops.reserve(n);
+  // field by field: an Op built on the stack and copied stalled every symbol on a store-forwarding miss
+  auto push = [&ops](std::uint32_t start, std::uint32_t freq, std::uint32_t scale) {
+    Op& op = ops.emplace_back();
+    op.start = start;
+    op.freq = freq;
+    op.scale = scale;
+  };
   for (std::size_t i = 0; i < n; ++i) {
     const std::uint32_t c = context_of(ctx, i, t, "rans encode");
     const std::uint32_t s = sym[i];
     check_symbol(s, i, t, "rans encode");
     const std::uint32_t e = std::min(s, t.direct);
-    ops.push_back({model.cum(c)[e], model.freq(c)[e], t.scale_bits});
+    const std::uint32_t* cu = model.cum(c) + e;  // the running sum of the frequencies: one table read, not two
+    push(cu[0], cu[1] - cu[0], t.scale_bits);
     if (e == t.direct) {
       std::uint32_t v = s - t.direct;
       for (std::uint32_t left = ebits; left;) {
         const std::uint32_t b = std::min(left, kRawChunk);
-        ops.push_back({v & ((1u << b) - 1), 1, b});
+        push(v & ((1u << b) - 1), 1, b);
         v >>= b;
         left -= b;
       }
     }
     model.update(c, e);
   }
+  return ops;
+}
+
+// One stream being encoded: its operations applied last to first, renormalising 32 bits at a time.
+struct Coder {
   std::uint64_t x = kL;
   std::vector<std::uint32_t> words;
-  words.reserve(ops.size() / 2 + 4);
-  for (std::size_t j = ops.size(); j-- > 0;) {
-    const Op& op = ops[j];
+
+  explicit Coder(std::size_t n_ops) { words.reserve(n_ops / 2 + 4); }
+  __attribute__((always_inline)) void put(const Op& op) {
     const std::uint64_t x_max = ((kL >> op.scale) << 32) * op.freq;
     if (x >= x_max) {
       words.push_back(static_cast<std::uint32_t>(x));
@@ -291,14 +309,31 @@ std::vector<std::uint8_t> encode(const std::uint32_t* sym, const std::uint32_t* 
     }
     x = ((x / op.freq) << op.scale) + (x % op.freq) + op.start;
   }
-  std::vector<std::uint8_t> out(8 + 4 * words.size());
-  for (int i = 0; i < 8; ++i) out[i] = static_cast<std::uint8_t>(x >> (8 * i));
-  std::uint8_t* p = out.data() + 8;
-  for (std::size_t j = words.size(); j-- > 0;) {
-    const std::uint32_t w = words[j];
-    for (int i = 0; i < 4; ++i) *p++ = static_cast<std::uint8_t>(w >> (8 * i));
+  std::vector<std::uint8_t> bytes() const {
+    std::vector<std::uint8_t> out(8 + 4 * words.size());
+    for (int i = 0; i < 8; ++i) out[i] = static_cast<std::uint8_t>(x >> (8 * i));
+    std::uint8_t* p = out.data() + 8;
+    for (std::size_t j = words.size(); j-- > 0;) {
+      const std::uint32_t w = words[j];
+      for (int i = 0; i < 4; ++i) *p++ = static_cast<std::uint8_t>(w >> (8 * i));
+    }
+    return out;
   }
-  return out;
+};
+
+// The bytes of a stream's operations (none for no operations: an empty stream)
+std::vector<std::uint8_t> coded(const std::vector<Op>& ops) {
+  if (ops.empty()) return {};
+  Coder coder(ops.size());
+  for (std::size_t j = ops.size(); j-- > 0;) coder.put(ops[j]);
+  return coder.bytes();
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> encode(const std::uint32_t* sym, const std::uint32_t* ctx, std::size_t n,
+                                 const Tables& t) {
+  return coded(stream_ops(sym, ctx, n, t));
 }
 
 namespace {
@@ -530,14 +565,32 @@ void encode_events(const std::uint32_t* sym, const std::uint32_t* ctx, const std
                    std::vector<std::int64_t>& byte_offsets) {
   check_offsets(sym_offsets, n_events, -1, "symbol");
   std::vector<std::vector<std::uint8_t>> blobs(n_events);
+  auto ops_of = [&](std::size_t e) {
+    const std::int64_t s0 = sym_offsets[e];
+    try {
+      return stream_ops(sym + s0, ctx ? ctx + s0 : nullptr, static_cast<std::size_t>(sym_offsets[e + 1] - s0), t);
+    } catch (const std::invalid_argument& err) {
+      throw std::invalid_argument("event " + std::to_string(e) + ": " + err.what());
+    }
+  };
+  // two events at a time, their coders stepped side by side: two independent chains of divisions
   parallel_ranges(n_events, threads, 1, [&](std::size_t a, std::size_t b) {
-    for (std::size_t e = a; e < b; ++e) {
-      const std::int64_t s0 = sym_offsets[e];
-      try {
-        blobs[e] = encode(sym + s0, ctx ? ctx + s0 : nullptr, static_cast<std::size_t>(sym_offsets[e + 1] - s0), t);
-      } catch (const std::invalid_argument& err) {
-        throw std::invalid_argument("event " + std::to_string(e) + ": " + err.what());
+    for (std::size_t e = a; e < b; e += 2) {
+      if (e + 1 == b) {
+        blobs[e] = coded(ops_of(e));
+        continue;
       }
+      const std::vector<Op> ops_a = ops_of(e), ops_b = ops_of(e + 1);
+      Coder coder_a(ops_a.size()), coder_b(ops_b.size());
+      std::size_t ja = ops_a.size(), jb = ops_b.size();
+      for (; ja && jb; --ja, --jb) {
+        coder_a.put(ops_a[ja - 1]);
+        coder_b.put(ops_b[jb - 1]);
+      }
+      for (; ja; --ja) coder_a.put(ops_a[ja - 1]);
+      for (; jb; --jb) coder_b.put(ops_b[jb - 1]);
+      if (!ops_a.empty()) blobs[e] = coder_a.bytes();
+      if (!ops_b.empty()) blobs[e + 1] = coder_b.bytes();
     }
   });
   byte_offsets.assign(n_events + 1, 0);
