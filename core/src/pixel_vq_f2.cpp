@@ -97,7 +97,7 @@ struct Shared {
   // and the event as rans::decode_events did
   void decode(std::size_t k, std::size_t e, std::size_t n, const std::uint32_t* ctx,
               std::vector<std::uint32_t>& out) const {
-    if (out.size() < n) out.resize(std::max(n, 2 * out.size()));
+    if (out.size() < n) out.resize(n);
     const PixelVQF2Stream& s = in.streams[k];
     const std::int64_t b0 = s.byte_offsets[e], b1 = s.byte_offsets[e + 1];
     try {
@@ -114,7 +114,7 @@ struct Shared {
   void decode_pair(std::size_t k, std::size_t e, const StreamRequest& a, const StreamRequest& b) const {
     const PixelVQF2Stream& st = in.streams[k];
     const auto blob = [&](std::size_t ev, const StreamRequest& r) {
-      if (r.out->size() < r.n) r.out->resize(std::max(r.n, 2 * r.out->size()));
+      if (r.out->size() < r.n) r.out->resize(r.n);
       return rans::StaticDecoder::Blob{st.data + st.byte_offsets[ev],
                                        static_cast<std::size_t>(st.byte_offsets[ev + 1] - st.byte_offsets[ev]), r.n,
                                        r.ctx, r.out->data()};
@@ -138,7 +138,7 @@ void reserve_huge(std::vector<T>& v, std::size_t n) {
 
 template <class T>
 T* room(std::vector<T>& v, std::size_t n) {
-  if (v.size() < n) v.resize(std::max(n, 2 * v.size()));
+  if (v.size() < n) v.resize(n);
   return v.data();
 }
 
