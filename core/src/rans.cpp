@@ -460,41 +460,60 @@ void decode(const std::uint8_t* data, std::size_t len, std::size_t n, const std:
       [&](std::uint32_t c, std::uint32_t e) { model.update(c, e); });
 }
 
-StaticDecoder::StaticDecoder(const Tables& t) : t_(t), k_(t.entries()) {
-  if (t.adapt_period > 0 || k_ > 65536 || t.cum.size() != static_cast<std::size_t>(t.n_contexts) * (k_ + 1)) return;
-  // 2^bits buckets per context, about one per entry (a smaller index misses the cache less: -4 % decode time
-  // of format 2 than two per entry), at most 2^19 index entries in all
-  std::uint32_t bits = std::min<std::uint32_t>(t.scale_bits, std::max(6u, std::min(12u, ceil_log2(k_))));
-  while (bits > 6 && (static_cast<std::uint64_t>(t.n_contexts) << bits) > (1ull << 19)) --bits;
-  bits_ = bits;
+namespace {
+
+// The slot index of StaticDecoder: per context, the entry holding slot b << (scale_bits - bits) for each of the 2^bits
+// buckets, then k - 1.
+template <class T>
+std::vector<T> slot_index(const Tables& t, std::uint32_t k, std::uint32_t bits) {
   const std::uint32_t nb = 1u << bits, shift = t.scale_bits - bits;
-  lut_.resize(static_cast<std::size_t>(t.n_contexts) * (nb + 1));
+  std::vector<T> lut(static_cast<std::size_t>(t.n_contexts) * (nb + 1));
   for (std::uint32_t c = 0; c < t.n_contexts; ++c) {
-    const std::uint32_t* cu = t.cum.data() + static_cast<std::size_t>(c) * (k_ + 1);
-    std::uint16_t* l = lut_.data() + static_cast<std::size_t>(c) * (nb + 1);
+    const std::uint32_t* cu = t.cum.data() + static_cast<std::size_t>(c) * (k + 1);
+    T* l = lut.data() + static_cast<std::size_t>(c) * (nb + 1);
     std::uint32_t e = 0;
     for (std::uint32_t b = 0; b < nb; ++b) {
       const std::uint32_t slot = b << shift;
       while (cu[e + 1] <= slot) ++e;
-      l[b] = static_cast<std::uint16_t>(e);
+      l[b] = static_cast<T>(e);
     }
-    l[nb] = static_cast<std::uint16_t>(k_ - 1);
+    l[nb] = static_cast<T>(k - 1);
   }
+  return lut;
+}
+
+}  // namespace
+
+StaticDecoder::StaticDecoder(const Tables& t) : t_(t), k_(t.entries()) {
+  if (t.adapt_period > 0 || k_ > 65536 || t.cum.size() != static_cast<std::size_t>(t.n_contexts) * (k_ + 1)) return;
+  // 2^bits buckets per context, at most 2^19 index entries in all: about two per entry when an entry fits a byte
+  // (k <= 256), else one of 16 bits. The lookups wait on the cache, so the index stays at ~2 bytes per entry;
+  // more buckets leave fewer that span several entries (each a search of the cumulative table).
+  const bool narrow = k_ <= 256;
+  std::uint32_t bits =
+      std::min<std::uint32_t>(t.scale_bits, std::max(6u, std::min(12u, ceil_log2(k_) + (narrow ? 1 : 0))));
+  while (bits > 6 && (static_cast<std::uint64_t>(t.n_contexts) << bits) > (1ull << 19)) --bits;
+  bits_ = bits;
+  if (narrow)
+    lut8_ = slot_index<std::uint8_t>(t, k_, bits);
+  else
+    lut16_ = slot_index<std::uint16_t>(t, k_, bits);
 }
 
 namespace {
 
 // StaticDecoder's entry lookup: the bucket of the slot narrows the search of the cumulative table.
+template <class T>
 struct LutFind {
   const std::uint32_t* cum;
-  const std::uint16_t* lut;
+  const T* lut;
   std::uint32_t nb, shift, k;
 
-  LutFind(const Tables& t, const std::vector<std::uint16_t>& l, std::uint32_t bits, std::uint32_t entries)
+  LutFind(const Tables& t, const std::vector<T>& l, std::uint32_t bits, std::uint32_t entries)
       : cum(t.cum.data()), lut(l.data()), nb(1u << bits), shift(t.scale_bits - bits), k(entries) {}
   std::uint32_t operator()(std::uint32_t c, std::uint32_t slot, std::uint32_t& start, std::uint32_t& freq) const {
     const std::uint32_t* cu = cum + static_cast<std::size_t>(c) * (k + 1);
-    const std::uint16_t* l = lut + static_cast<std::size_t>(c) * (nb + 1) + (slot >> shift);
+    const T* l = lut + static_cast<std::size_t>(c) * (nb + 1) + (slot >> shift);
     std::uint32_t e = l[0];
     const std::uint32_t hi = l[1];
     if (hi - e > 8) {
@@ -512,23 +531,11 @@ struct StaticUpdate {  // static tables: nothing to adapt
   void operator()(std::uint32_t, std::uint32_t) const {}
 };
 
-}  // namespace
-
-void StaticDecoder::decode(const std::uint8_t* data, std::size_t len, std::size_t n, const std::uint32_t* ctx,
-                           std::uint32_t* out) const {
-  if (lut_.empty()) return rans::decode(data, len, n, ctx, t_, out);
-  decode_loop(data, len, n, ctx, t_, out, LutFind(t_, lut_, bits_, k_), StaticUpdate());
-}
-
-void StaticDecoder::decode_pair(const Blob& a, const Blob& b) const {
-  if (lut_.empty()) {
-    decode(a.data, a.len, a.n, a.ctx, a.out);
-    decode(b.data, b.len, b.n, b.ctx, b.out);
-    return;
-  }
-  LutFind find(t_, lut_, bits_, k_);
+// StaticDecoder::decode_pair with the lookup of its index
+template <class Find>
+void decode_pair_with(const Tables& t, const StaticDecoder::Blob& a, const StaticDecoder::Blob& b, Find find) {
   StaticUpdate update;
-  const StepFields fields(t_);
+  const StepFields fields(t);
   Lane started_a{a.data, a.len, a.n, a.ctx, a.out}, started_b{b.data, b.len, b.n, b.ctx, b.out};
   const bool run_a = started_a.start(), run_b = started_b.start();
   Lane la = started_a, lb = started_b;
@@ -546,6 +553,29 @@ void StaticDecoder::decode_pair(const Blob& a, const Blob& b) const {
   started_b = lb;
   if (run_a) started_a.finish();
   if (run_b) started_b.finish();
+}
+
+}  // namespace
+
+void StaticDecoder::decode(const std::uint8_t* data, std::size_t len, std::size_t n, const std::uint32_t* ctx,
+                           std::uint32_t* out) const {
+  if (!lut8_.empty())
+    decode_loop(data, len, n, ctx, t_, out, LutFind<std::uint8_t>(t_, lut8_, bits_, k_), StaticUpdate());
+  else if (!lut16_.empty())
+    decode_loop(data, len, n, ctx, t_, out, LutFind<std::uint16_t>(t_, lut16_, bits_, k_), StaticUpdate());
+  else
+    rans::decode(data, len, n, ctx, t_, out);
+}
+
+void StaticDecoder::decode_pair(const Blob& a, const Blob& b) const {
+  if (!lut8_.empty()) {
+    decode_pair_with(t_, a, b, LutFind<std::uint8_t>(t_, lut8_, bits_, k_));
+  } else if (!lut16_.empty()) {
+    decode_pair_with(t_, a, b, LutFind<std::uint16_t>(t_, lut16_, bits_, k_));
+  } else {
+    decode(a.data, a.len, a.n, a.ctx, a.out);
+    decode(b.data, b.len, b.n, b.ctx, b.out);
+  }
 }
 
 namespace {

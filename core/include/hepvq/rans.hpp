@@ -85,7 +85,9 @@ class StaticDecoder {
  private:
   const Tables& t_;
   std::uint32_t k_, bits_ = 0;
-  std::vector<std::uint16_t> lut_;  // per context: entry holding slot b << (scale_bits - bits), then k - 1
+  // per context: the entry holding slot b << (scale_bits - bits) for each bucket b, then k - 1; bytes when k <= 256
+  std::vector<std::uint8_t> lut8_;
+  std::vector<std::uint16_t> lut16_;
 };
 // Many events at once, one blob per event: event e holds symbols [sym_offsets[e], sym_offsets[e + 1]) (offsets of
 // n_events + 1 entries rising from 0); the blobs are concatenated into `bytes` with byte_offsets (n_events + 1).
