@@ -130,5 +130,13 @@ def threads(codec) -> int:
 
 
 def hits_awkward(counts, det, row, col, adc) -> ak.Array:
-    """Jagged records in the input schema from the core's flat arrays (no copies)."""
-    return ak.unflatten(ak.zip({"detId": det, "row": row, "col": col, "adc": adc}), counts)
+    """Jagged records in the input schema from the core's flat arrays (no copies; the layout built directly:
+    ak.zip + ak.unflatten cost ~0.7 ms on 4M hits, this ~0.07)."""
+    offsets = np.zeros(len(counts) + 1, np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    if offsets[-1] != len(det) or not len(det) == len(row) == len(col) == len(adc):
+        raise ValueError(f"hits_awkward: counts add up to {offsets[-1]} but the arrays hold {len(det)}, {len(row)}, "
+                         f"{len(col)}, {len(adc)} hits")
+    fields = {"detId": det, "row": row, "col": col, "adc": adc}
+    records = ak.contents.RecordArray([ak.contents.NumpyArray(np.asarray(v)) for v in fields.values()], list(fields))
+    return ak.Array(ak.contents.ListOffsetArray(ak.index.Index64(offsets), records))
