@@ -356,17 +356,19 @@ __attribute__((target("avx2"))) void rank_first_avx2(const double* sd, std::size
 // their order, so the search reads and writes in group order without jumping between rows of the inputs.
 struct PackedBlock {
   std::vector<float> x;
-  std::vector<std::size_t> base;
+  std::vector<std::size_t> base, width;  // width[gi]: n_on of group gi (a popcount per group, not per patch)
   std::vector<std::uint8_t> fast, amb;
   std::vector<std::int64_t> ctx, idx;
 
   void pack(const float* x_in, const std::int64_t* ctx_in, std::size_t d, const MaskGroups& g, bool avx2) {
     const std::size_t nb = g.order.size(), n_groups = g.key.size();
     base.resize(n_groups);
+    width.resize(n_groups);
     std::size_t total = 0;
     for (std::size_t gi = 0; gi < n_groups; ++gi) {
+      width[gi] = static_cast<std::size_t>(__builtin_popcountll(g.key[gi]));
       base[gi] = total;
-      total += (g.start[gi + 1] - g.start[gi]) * static_cast<std::size_t>(__builtin_popcountll(g.key[gi]));
+      total += (g.start[gi + 1] - g.start[gi]) * width[gi];
     }
     x.resize(total);
     fast.resize(nb);
@@ -384,7 +386,7 @@ struct PackedBlock {
 #endif
         pixel_bits(xi, d, nonzero, outside);
       fast[p] = !(outside || (nonzero & ~mask));
-      float* row = x.data() + base[gi] + (p - g.start[gi]) * static_cast<std::size_t>(__builtin_popcountll(mask));
+      float* row = x.data() + base[gi] + (p - g.start[gi]) * width[gi];
       for (std::uint64_t mb = mask; mb; mb &= mb - 1) *row++ = xi[__builtin_ctzll(mb)];
       if (ctx_in) ctx[p] = ctx_in[i];
     }
