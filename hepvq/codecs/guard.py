@@ -118,6 +118,8 @@ def _within(flat: np.ndarray, lo: int, hi: int) -> bool:
         info = np.iinfo(flat.dtype)
         if info.min >= lo and info.max <= hi:
             return True
+        if info.min >= lo:  # unsigned from 0 with lo <= 0 (row, col): the maximum alone decides
+            return bool(flat.max() <= hi)
     return bool(flat.min() >= lo and flat.max() <= hi)
 
 
