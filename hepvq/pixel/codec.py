@@ -301,7 +301,8 @@ class PixelVQCodec(Codec):
         if validate:
             from hepvq.pixel import metrics as M
 
-            report["fidelity"] = (M.compare_aligned(ref, dec, sym.hit_cluster) if self.lossless_positions
+            hit_cluster = sym.p.cluster[sym.hit_patch] if sym.hit_cluster is None else sym.hit_cluster
+            report["fidelity"] = (M.compare_aligned(ref, dec, hit_cluster) if self.lossless_positions
                                   else M.compare(ref, dec, self.module_rows, self.module_cols))
         return EncodeResult(products, report)
 
@@ -698,7 +699,8 @@ class Symbols(NamedTuple):
     order: np.ndarray         # hit order[k] of h sits in patch hit_patch[k] (of the patches before the drop),
     hit_patch: np.ndarray     # slot slot[k]
     slot: np.ndarray
-    hit_cluster: np.ndarray   # cluster of each hit, canonical order
+    hit_cluster: np.ndarray | None  # cluster of each hit, canonical order; None: p.cluster[hit_patch] (no patch
+                                    # dropped), computed by the validation only (format 2: a 1M-hit gather a chunk)
     all_kept: bool            # no patch dropped (always in lossless-position mode)
 
 

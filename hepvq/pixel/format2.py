@@ -509,7 +509,7 @@ class PixelVQFormat2(PixelVQCodec):
         multi = nhit >= 2
         ctx_m = self.ctx.code(shape[multi], np.asarray(nhit)[multi].astype(np.int64), charge[multi])
         codes = self._run_encoder_rate(x, mask[multi], ctx_m)
-        return Symbols(h, p, shape, mask, charge, codes, multi, order, hit_patch, slot, p.cluster[hit_patch], True)
+        return Symbols(h, p, shape, mask, charge, codes, multi, order, hit_patch, slot, None, True)
 
     def _encode(self, hits, first_entry: int, want_reconstruction: bool):
         if self.encoder is None:
