@@ -221,3 +221,26 @@ def test_console_script_exit_codes(tmp_path, pixel_file_uproot):
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
     assert bad.stderr.strip().splitlines()[-1].startswith("hepvq-run: error: input file does not exist")
     assert not (tmp_path / "d.root").exists()
+
+
+def test_main_restores_the_garbage_collector(tmp_path, capsys, pixel_file_uproot):
+    """main() keeps collections off for the imports and setup and freezes the setup's objects for the event loop:
+    after a job, and after a refused one, the collector is as it was (enabled, nothing frozen)."""
+    import gc
+
+    assert gc.isenabled()
+    rc, _, err = run_cli(capsys, COPY_CFG, f"inputFiles={pixel_file_uproot}", f"outputFile={tmp_path / 'c.root'}",
+                         "--no-progress")
+    assert rc == 0, err
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    rc, _, err = run_cli(capsys, COPY_CFG, f"inputFiles={tmp_path / 'missing.root'}",
+                         f"outputFile={tmp_path / 'd.root'}", "--no-progress")
+    assert rc == 1 and gc.isenabled() and gc.get_freeze_count() == 0
+    gc.disable()  # a caller that had it off gets it back off
+    try:
+        rc, _, err = run_cli(capsys, COPY_CFG, f"inputFiles={pixel_file_uproot}", f"outputFile={tmp_path / 'e.root'}",
+                             "--no-progress")
+        assert rc == 0, err
+        assert not gc.isenabled() and gc.get_freeze_count() == 0
+    finally:
+        gc.enable()
