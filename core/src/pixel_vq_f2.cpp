@@ -148,13 +148,16 @@ T* room(std::vector<T>& v, std::size_t n) {
 struct EventPatches {
   std::size_t n = 0, n_multi = 0;
   std::int64_t hits = 0;
-  // per patch
-  std::vector<std::int64_t> det, row, col, q, multi_row;
+  // per patch; 32-bit where the values are small, so that the scratch of the two events in flight stays nearer
+  // the size of a core's L2 (1 MiB here; ~5% less decode time than all 64-bit)
+  std::vector<std::int64_t> det, q;
+  std::vector<std::int32_t> row, col, multi_row;  // row, col within the module (checked by tiles())
   std::vector<std::uint64_t> mask;
   std::vector<std::int64_t> codes;  // (n_multi, stages)
   // scratch: symbols, contexts, modules, clusters
   std::vector<std::uint32_t> sym, ctx, ncl_sym, shape, charge, layout_sym, layout_ctx;
-  std::vector<std::int64_t> mod_det, mod_ctx, det_c, layer_c, det_ctx_c, col0, row0, ni, nj, ntile, pcl, ti, tj, nhit;
+  std::vector<std::int64_t> mod_det, det_c, col0, row0;
+  std::vector<std::int32_t> mod_ctx, layer_c, det_ctx_c, ni, nj, ntile, pcl, nhit;
   std::vector<char> firstc, rel;
   std::size_t n_mod = 0, nc = 0, n_esc = 0;
 
@@ -227,9 +230,9 @@ StreamRequest EventPatches::modules(const Shared& s, std::size_t e) {
   if (unknown != in.fardet_counts[e])
     throw DataError("pixel_vq format 2 decode: the unknown-module count does not match 'fardet'");
   std::uint32_t* cx = room(ctx, n_mod);
-  std::int64_t* mctx = room(mod_ctx, n_mod);
+  std::int32_t* mctx = room(mod_ctx, n_mod);
   for (std::size_t j = 0; j < n_mod; ++j) {
-    mctx[j] = s.m.det_context(md[j]);
+    mctx[j] = static_cast<std::int32_t>(s.m.det_context(md[j]));
     cx[j] = static_cast<std::uint32_t>(mctx[j]);
   }
   return {n_mod, cx, &ncl_sym};
@@ -244,10 +247,10 @@ StreamRequest EventPatches::clusters(const Shared& s, std::size_t e) {
     throw DataError("pixel_vq format 2 decode: clusters per module do not add up to the event's cluster count");
   nc = static_cast<std::size_t>(nc_sum);
   const std::int64_t* md = mod_det.data();
-  const std::int64_t* mctx = mod_ctx.data();
+  const std::int32_t* mctx = mod_ctx.data();
   std::int64_t* dc = room(det_c, nc);
-  std::int64_t* lay_c = room(layer_c, nc);
-  std::int64_t* dctx_c = room(det_ctx_c, nc);
+  std::int32_t* lay_c = room(layer_c, nc);
+  std::int32_t* dctx_c = room(det_ctx_c, nc);
   char* fc = room(firstc, nc);
   std::uint32_t* cx = room(ctx, nc);
   std::uint32_t* lcx = room(layout_ctx, nc);
@@ -272,7 +275,7 @@ StreamRequest EventPatches::clusters(const Shared& s, std::size_t e) {
 // columns: of the first cluster from the module's start, then gaps; rows relative when the column repeats
 StreamRequest EventPatches::columns(const Shared& s) {
   const char* fc = firstc.data();
-  const std::int64_t* lay_c = layer_c.data();
+  const std::int32_t* lay_c = layer_c.data();
   std::int64_t* c0 = room(col0, nc);
   char* rl = room(rel, nc);
   std::uint32_t* cx = ctx.data();
@@ -297,31 +300,32 @@ StreamRequest EventPatches::tiles(const Shared& s) {
   const std::int64_t* c0 = col0.data();
   const std::int64_t* r0 = row0.data();
   const std::uint32_t* lay_sym = layout_sym.data();
-  std::int64_t* cni = room(ni, nc);
-  std::int64_t* cnj = room(nj, nc);
+  std::int32_t* cni = room(ni, nc);
+  std::int32_t* cnj = room(nj, nc);
   std::int64_t n_tiles = 0;
   const auto nj_all = static_cast<std::uint32_t>(s.nj_all);  // 32-bit division: symbols are 32-bit
   for (std::size_t i = 0; i < nc; ++i) {
     const std::uint32_t tile_rows = lay_sym[i] / nj_all;
-    cni[i] = tile_rows + 1;
-    cnj[i] = lay_sym[i] - tile_rows * nj_all + 1;
-    if (c0[i] >= c.module_cols || r0[i] >= c.module_rows || r0[i] + (cni[i] - 1) * s.pr >= c.module_rows ||
-        c0[i] + (cnj[i] - 1) * s.pc >= c.module_cols)
+    const std::int64_t rows_i = tile_rows + 1, cols_i = lay_sym[i] - tile_rows * nj_all + 1;
+    if (c0[i] >= c.module_cols || r0[i] >= c.module_rows || r0[i] + (rows_i - 1) * s.pr >= c.module_rows ||
+        c0[i] + (cols_i - 1) * s.pc >= c.module_cols)
       throw DataError("pixel_vq format 2 decode: a cluster lies outside the module");
-    if (cni[i] > 1 && cnj[i] > 1) n_tiles += cni[i] * cnj[i];
+    cni[i] = static_cast<std::int32_t>(rows_i);  // within the module now
+    cnj[i] = static_cast<std::int32_t>(cols_i);
+    if (rows_i > 1 && cols_i > 1) n_tiles += rows_i * cols_i;
   }
   return {static_cast<std::size_t>(n_tiles), nullptr, &sym};
 }
 
 // tiles -> patches (cluster order, raster order within the cluster)
 StreamRequest EventPatches::patches(const Shared& s, std::size_t e) {
-  const std::int64_t* cni = ni.data();
-  const std::int64_t* cnj = nj.data();
+  const std::int32_t* cni = ni.data();
+  const std::int32_t* cnj = nj.data();
   std::int64_t np_ev = 0;
   {
     std::size_t b = 0;
     for (std::size_t i = 0; i < nc; ++i) {
-      const std::int64_t cells = cni[i] * cnj[i];
+      const std::int64_t cells = std::int64_t{cni[i]} * cnj[i];
       if (cni[i] > 1 && cnj[i] > 1) {
         for (std::int64_t k = 0; k < cells; ++k) np_ev += sym[b++] != 0;
       } else {
@@ -333,27 +337,27 @@ StreamRequest EventPatches::patches(const Shared& s, std::size_t e) {
     throw DataError("pixel_vq format 2 decode: the tile layouts do not add up to the event's patch count");
   n = static_cast<std::size_t>(np_ev);
   const std::int64_t* dc = det_c.data();
-  const std::int64_t* dctx_c = det_ctx_c.data();
+  const std::int32_t* dctx_c = det_ctx_c.data();
   const std::int64_t* c0 = col0.data();
   const std::int64_t* r0 = row0.data();
   std::int64_t* pd = room(det, n);
-  std::int64_t* prow = room(row, n);
-  std::int64_t* pcol = room(col, n);
-  std::int64_t* pcl_ = room(pcl, n);
-  std::int64_t* nt = room(ntile, nc);
+  std::int32_t* prow = room(row, n);
+  std::int32_t* pcol = room(col, n);
+  std::int32_t* pcl_ = room(pcl, n);
+  std::int32_t* nt = room(ntile, nc);
   std::uint32_t* pcx = room(ctx, std::max(n, nc));  // may move: contexts of the clusters are no longer needed
   std::size_t b = 0, q = 0;
   for (std::size_t i = 0; i < nc; ++i) {
     const bool two_d = cni[i] > 1 && cnj[i] > 1;
-    const std::int64_t dctx = dctx_c[i] * s.c.tile_positions;
+    const std::int64_t dctx = std::int64_t{dctx_c[i]} * s.c.tile_positions;
     nt[i] = 0;
     for (std::int64_t a = 0; a < cni[i]; ++a)
       for (std::int64_t t = 0; t < cnj[i]; ++t) {
         if (two_d && !sym[b++]) continue;
         pd[q] = dc[i];
-        prow[q] = r0[i] + a * s.pr;
-        pcol[q] = c0[i] + t * s.pc;
-        pcl_[q] = static_cast<std::int64_t>(i);
+        prow[q] = static_cast<std::int32_t>(r0[i] + a * s.pr);
+        pcol[q] = static_cast<std::int32_t>(c0[i] + t * s.pc);
+        pcl_[q] = static_cast<std::int32_t>(i);
         const std::int64_t pos = (cni[i] == 1 && cnj[i] == 1)
                                      ? 0
                                      : 1 + (a > 0) + 2 * (t > 0) + 4 * (t < cnj[i] - 1) + 8 * (a < cni[i] - 1);
@@ -377,7 +381,7 @@ StreamRequest EventPatches::escapes(const Shared& s) {
   }
   const auto pr = static_cast<std::size_t>(s.pr);
   std::uint32_t* ecx = room(ctx, std::max(n, n_esc * pr));
-  const std::int64_t* dctx_c = det_ctx_c.data();
+  const std::int32_t* dctx_c = det_ctx_c.data();
   std::size_t k = 0;
   for (std::size_t q = 0; q < n; ++q)
     if (static_cast<int>(shape[q]) == esc) {
@@ -391,10 +395,10 @@ StreamRequest EventPatches::escapes(const Shared& s) {
 StreamRequest EventPatches::charges(const Shared& s) {
   const int esc = s.m.escape();
   std::uint64_t* pm = room(mask, n);
-  std::int64_t* nh = room(nhit, n);
+  std::int32_t* nh = room(nhit, n);
   std::uint32_t* ecx = ctx.data();
-  const std::int64_t* lay_c = layer_c.data();
-  const std::int64_t* nt = ntile.data();
+  const std::int32_t* lay_c = layer_c.data();
+  const std::int32_t* nt = ntile.data();
   hits = 0;
   std::size_t k = 0;
   for (std::size_t q = 0; q < n; ++q) {
@@ -418,10 +422,10 @@ StreamRequest EventPatches::charges(const Shared& s) {
 // charge levels; the codes' contexts (patches of two hits or more)
 StreamRequest EventPatches::levels(const Shared& s) {
   const PixelVQModel& m = s.m;
-  const std::int64_t* nh = nhit.data();
+  const std::int32_t* nh = nhit.data();
   std::uint32_t* ecx = ctx.data();
   std::int64_t* pq = room(q, n);
-  std::int64_t* mr = room(multi_row, n);
+  std::int32_t* mr = room(multi_row, n);
   n_multi = 0;
   const auto n_levels = static_cast<std::uint32_t>(m.levels.size());
   for (std::size_t i = 0; i < n; ++i) {
@@ -430,7 +434,7 @@ StreamRequest EventPatches::levels(const Shared& s) {
                       " levels");
     pq[i] = m.levels[charge[i]];
     if (nh[i] >= 2) {
-      mr[i] = static_cast<std::int64_t>(n_multi);
+      mr[i] = static_cast<std::int32_t>(n_multi);
       ecx[n_multi++] = static_cast<std::uint32_t>(s.shape_bucket(shape[i], nh[i]) * (s.c.charge_buckets + 1) +
                                                   s.level_bucket[charge[i]]);
     } else {
