@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstring>
 #include <string>
 #if defined(__linux__)
 #include <sys/mman.h>
@@ -122,6 +121,17 @@ struct Shared {
     dec[k].decode_pair(blob(e, a), blob(e + 1, b));
   }
 };
+
+// The arrays `field` of parts[1:] appended to out (parts[0]'s), whose room is made total values first.
+template <class T, class Part>
+void append_parts(std::vector<T>& out, std::size_t total, const std::vector<Part>& parts,
+                  std::vector<T> Part::*field) {
+  out.reserve(total);
+  for (std::size_t part = 1; part < parts.size(); ++part) {
+    const std::vector<T>& v = parts[part].*field;
+    out.insert(out.end(), v.begin(), v.end());
+  }
+}
 
 // Room for n values that the kernel backs with 2 MiB pages where it does so on request (transparent huge pages in
 // "madvise" mode): the hit arrays are tens of MB, and faulting them in 4 KiB at a time cost ~10 ms per 40 events.
@@ -583,27 +593,17 @@ PixelHits pixel_vq_f2_hits(const PixelVQModel& m, const PixelVQF2Context& c, con
   std::vector<std::int64_t> event_start(n_ev + 1, 0);
   for (std::size_t e = 0; e < n_ev; ++e) event_start[e + 1] = event_start[e] + h.counts[e];
   const auto total = static_cast<std::size_t>(event_start[n_ev]);
-  // the first range's arrays, grown to the total, receive the others'
+  // the first range's arrays receive the others', appended in event order (not resized first: zero-filling the
+  // room only to overwrite it cost about as much as the copy)
   Part& first = parts[0];
   h.det = std::move(first.det);
   h.row = std::move(first.row);
   h.col = std::move(first.col);
   h.adc = std::move(first.adc);
-  h.det.resize(total);
-  h.row.resize(total);
-  h.col.resize(total);
-  h.adc.resize(total);
-  parallel_ranges(n_parts - 1, static_cast<int>(n_parts - 1), 1, [&](std::size_t w0, std::size_t w1) {
-    for (std::size_t part = w0 + 1; part < w1 + 1; ++part) {
-      const Part& pt = parts[part];
-      const auto o = static_cast<std::size_t>(event_start[pt.e0]);
-      const std::size_t k = pt.det.size();
-      std::memcpy(h.det.data() + o, pt.det.data(), k * sizeof(std::uint32_t));
-      std::memcpy(h.row.data() + o, pt.row.data(), k * sizeof(std::uint16_t));
-      std::memcpy(h.col.data() + o, pt.col.data(), k * sizeof(std::uint16_t));
-      std::memcpy(h.adc.data() + o, pt.adc.data(), k * sizeof(std::uint16_t));
-    }
-  });
+  append_parts(h.det, total, parts, &Part::det);
+  append_parts(h.row, total, parts, &Part::row);
+  append_parts(h.col, total, parts, &Part::col);
+  append_parts(h.adc, total, parts, &Part::adc);
   apply_corrections(m, h, event_start, corrections);
   return h;
 }
