@@ -443,3 +443,15 @@ def test_lossy_positions_decode_the_hits_format_1_keeps():
     back = F.PixelVQFormat2.from_metadata(c2.metadata())
     assert not back.lossless_positions
     assert ak.to_list(back.decode_reference(products)) == ak.to_list(d2)
+
+
+def test_extra_shapes_that_repeat_or_leave_the_patch_are_refused(tmp_path):
+    """A tables header whose extra shapes repeat a table shape, or hold an empty mask or one beyond the 4x8 patch,
+    is refused in one line naming the model: a shape code must name one mask."""
+    codec = F.PixelVQFormat2.from_directory(MODEL, operating_point="default")
+    model_shapes = [int(v) for v in codec.shapes[:255]]
+    for bad, why in ((model_shapes[3], "twice"), (0, "empty mask"), (1 << 32, "beyond the 4x8 patch")):
+        head = dict(codec.tab.header, extra_shapes=list(codec.tab.header["extra_shapes"][:-1]) + [bad])
+        tables = F.Tables(head, codec.tab.tables).to_bytes()
+        with pytest.raises(ModelError, match=why):
+            F.PixelVQFormat2.from_directory(MODEL, operating_point="default", tables=tables)

@@ -164,6 +164,7 @@ class PixelVQCodec(Codec):
         self.escape = len(self.shapes)
         order = np.argsort(self.shapes)
         self._shape_sorted, self._shape_order = self.shapes[order], order
+        self._check_shapes(source)
         self._shape_hash = None  # built by the first shape_index (encoders only)
         self.stages = int(settings["model"]["stages"])
         self.codebook_size = int(settings["model"]["codebook_size"])
@@ -273,6 +274,15 @@ class PixelVQCodec(Codec):
             raise_duplicate(h, first_entry, err)
             raise
         return h, p, order, hit_patch, slot
+
+    def _check_shapes(self, source: str) -> None:
+        """Shape codes must name one mask each, a non-empty one inside the patch (a table extended by format-2
+        tables' extra shapes included): else encoder and decoder could disagree on a patch's pixels."""
+        s = self._shape_sorted
+        if len(s) and (int(s[0]) == 0 or (self.size < 64 and int(s[-1]) >> self.size)):
+            raise ModelError(f"{source}: the shape table holds an empty mask or one beyond the {self.pr}x{self.pc} patch")
+        if (np.diff(s) == 0).any():
+            raise ModelError(f"{source}: the shape table holds mask {int(s[1:][np.diff(s) == 0][0])} twice")
 
     def shape_index(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(shape code, mask actually coded): table index or escape; without lossless positions a rare mask is
