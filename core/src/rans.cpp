@@ -555,24 +555,31 @@ void decode_pair_with(const Tables& t, const StaticDecoder::Blob& a, const Stati
   if (run_b) started_b.finish();
 }
 
+// run(find) with the lookup of whichever index the decoder built; false when it built none (adaptive or large
+// tables: the plain decode)
+template <class Run>
+bool with_lookup(const Tables& t, const std::vector<std::uint8_t>& lut8, const std::vector<std::uint16_t>& lut16,
+                 std::uint32_t bits, std::uint32_t k, Run&& run) {
+  if (!lut8.empty())
+    run(LutFind<std::uint8_t>(t, lut8, bits, k));
+  else if (!lut16.empty())
+    run(LutFind<std::uint16_t>(t, lut16, bits, k));
+  else
+    return false;
+  return true;
+}
+
 }  // namespace
 
 void StaticDecoder::decode(const std::uint8_t* data, std::size_t len, std::size_t n, const std::uint32_t* ctx,
                            std::uint32_t* out) const {
-  if (!lut8_.empty())
-    decode_loop(data, len, n, ctx, t_, out, LutFind<std::uint8_t>(t_, lut8_, bits_, k_), StaticUpdate());
-  else if (!lut16_.empty())
-    decode_loop(data, len, n, ctx, t_, out, LutFind<std::uint16_t>(t_, lut16_, bits_, k_), StaticUpdate());
-  else
+  if (!with_lookup(t_, lut8_, lut16_, bits_, k_,
+                   [&](auto find) { decode_loop(data, len, n, ctx, t_, out, find, StaticUpdate()); }))
     rans::decode(data, len, n, ctx, t_, out);
 }
 
 void StaticDecoder::decode_pair(const Blob& a, const Blob& b) const {
-  if (!lut8_.empty()) {
-    decode_pair_with(t_, a, b, LutFind<std::uint8_t>(t_, lut8_, bits_, k_));
-  } else if (!lut16_.empty()) {
-    decode_pair_with(t_, a, b, LutFind<std::uint16_t>(t_, lut16_, bits_, k_));
-  } else {
+  if (!with_lookup(t_, lut8_, lut16_, bits_, k_, [&](auto find) { decode_pair_with(t_, a, b, find); })) {
     decode(a.data, a.len, a.n, a.ctx, a.out);
     decode(b.data, b.len, b.n, b.ctx, b.out);
   }

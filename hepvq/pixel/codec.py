@@ -281,8 +281,9 @@ class PixelVQCodec(Codec):
         s = self._shape_sorted
         if len(s) and (int(s[0]) == 0 or (self.size < 64 and int(s[-1]) >> self.size)):
             raise ModelError(f"{source}: the shape table holds an empty mask or one beyond the {self.pr}x{self.pc} patch")
-        if (np.diff(s) == 0).any():
-            raise ModelError(f"{source}: the shape table holds mask {int(s[1:][np.diff(s) == 0][0])} twice")
+        repeated = s[1:][np.diff(s) == 0]
+        if len(repeated):
+            raise ModelError(f"{source}: the shape table holds mask {int(repeated[0])} twice")
 
     def shape_index(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(shape code, mask actually coded): table index or escape; without lossless positions a rare mask is
