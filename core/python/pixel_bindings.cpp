@@ -29,6 +29,14 @@ py::array_t<T> to_numpy(std::vector<T>&& v, std::vector<py::ssize_t> shape = {})
   return py::array_t<T>(shape, heap->data(), owner);
 }
 
+// The first n values of a malloc'd array, which the numpy array then owns.
+template <class T>
+py::array_t<T> to_numpy(hepvq::MallocArray<T>&& a, std::size_t n) {
+  T* data = a.get();
+  py::capsule owner(a.release(), [](void* p) { std::free(p); });
+  return py::array_t<T>({static_cast<py::ssize_t>(n)}, data, owner);
+}
+
 template <class T>
 std::vector<T> to_vector(const carray<T>& a) {
   return std::vector<T>(a.data(), a.data() + a.size());
@@ -357,8 +365,8 @@ void bind_patches(py::module_& m) {
          carray<std::int64_t> fardet, carray<std::int64_t> fardet_counts, int threads, int adc_error_bound,
          py::object n_corr, py::object dhit, py::object dadc) {
         const hepvq::PixelVQF2Context c = f2_context(context);
-        std::vector<hepvq::rans::Tables> t;
-        for (auto& x : tables) t.push_back(x.cast<hepvq::rans::Tables>());
+        std::vector<const hepvq::rans::Tables*> t;  // the codec's, not copied (the list holds them)
+        for (auto& x : tables) t.push_back(&x.cast<const hepvq::rans::Tables&>());
         const std::size_t n_ev = static_cast<std::size_t>(nmod.size());
         if (ncl.size() != nmod.size() || npatch.size() != nmod.size() || fardet_counts.size() != nmod.size())
           throw std::invalid_argument("pixel_vq_f2_decode: per-event counts of different lengths");
@@ -398,12 +406,14 @@ void bind_patches(py::module_& m) {
           corr.dadc = da.data();
           corr.n_corrections = static_cast<std::size_t>(dh.size());
         }
-        hepvq::PixelHits h;
+        hepvq::PixelHitArrays h;
         {
           py::gil_scoped_release release;
           h = hepvq::pixel_vq_f2_hits(model, c, t, in, corr, threads);
         }
-        return hits_tuple(std::move(h));
+        return py::make_tuple(to_numpy(std::move(h.counts)), to_numpy(std::move(h.det), h.n),
+                              to_numpy(std::move(h.row), h.n), to_numpy(std::move(h.col), h.n),
+                              to_numpy(std::move(h.adc), h.n));
       },
       "model"_a, "context"_a, "tables"_a, "streams"_a, "nmod"_a, "ncl"_a, "npatch"_a, "fardet"_a, "fardet_counts"_a,
       "threads"_a = 1, "adc_error_bound"_a = -1, "n_corr"_a = py::none(), "dhit"_a = py::none(),

@@ -547,33 +547,33 @@ PixelHits pixel_vq_hits(const PixelVQModel& m, const PixelVQPatches& p, const fl
       w.end_event();
     }
   });
-  apply_corrections(m, h, event_start, s);
+  apply_corrections(m, h.counts, h.adc.data(), event_start, s);
   return h;
 }
 
-void apply_corrections(const PixelVQModel& m, PixelHits& h, const std::vector<std::int64_t>& event_start,
-                       const PixelVQStreams& s) {
+void apply_corrections(const PixelVQModel& m, const std::vector<std::int64_t>& counts, std::uint16_t* adc,
+                       const std::vector<std::int64_t>& event_start, const PixelVQStreams& s) {
   // corrections: hit index deltas within each event (canonical order), quantised ADC corrections
   if (!s.n_corr) return;
   const std::int64_t bound = std::max(s.adc_error_bound, 0), step = 2 * bound + 1;
   std::size_t c = 0;
-  const std::size_t n_events = h.counts.size();
+  const std::size_t n_events = counts.size();
   for (std::size_t e = 0; e < n_events; ++e) {
     std::int64_t within = 0;
     for (std::int64_t j = 0; j < s.n_corr[e]; ++j, ++c) {
       if (c >= s.n_corrections) throw DataError("pixel_vq decode: correction counts exceed the corrections product");
       within = j == 0 ? s.dhit[c] : within + s.dhit[c];
-      if (within < 0 || within >= h.counts[e])
+      if (within < 0 || within >= counts[e])
         throw DataError("pixel_vq decode: correction for hit " + str(within) + " of event " +
-                        str(static_cast<std::int64_t>(e)) + " of the chunk, which has " + str(h.counts[e]) +
+                        str(static_cast<std::int64_t>(e)) + " of the chunk, which has " + str(counts[e]) +
                         " hits");
       const std::size_t idx = static_cast<std::size_t>(event_start[e] + within);
-      const std::int64_t a = static_cast<std::int64_t>(h.adc[idx]) + s.dadc[c] * step;
+      const std::int64_t a = static_cast<std::int64_t>(adc[idx]) + s.dadc[c] * step;
       // the true ADC is in 1..adc_max and the corrected value within the bound of it: further is damage
       if (a < 1 - bound || a > m.adc_max + bound)
         throw DataError("pixel_vq decode: corrected ADC " + str(a) + " outside 1.." + str(m.adc_max) +
                         " by more than the bound " + str(bound) + ": the corrections are damaged");
-      h.adc[idx] = static_cast<std::uint16_t>(std::min<std::int64_t>(std::max<std::int64_t>(a, 1), m.adc_max));
+      adc[idx] = static_cast<std::uint16_t>(std::min<std::int64_t>(std::max<std::int64_t>(a, 1), m.adc_max));
     }
   }
   if (c != s.n_corrections)

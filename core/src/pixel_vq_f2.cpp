@@ -7,8 +7,15 @@
 #include "hepvq/pixel_vq_f2.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
+#include <cstdlib>
+#include <exception>
+#include <mutex>
+#include <new>
+#include <shared_mutex>
 #include <string>
+#include <thread>
 #if defined(__linux__)
 #include <sys/mman.h>
 #endif
@@ -44,7 +51,7 @@ struct Shared {
   std::size_t n_streams;
   std::int64_t nj_all, nbk, nl, n_det;
 
-  Shared(const PixelVQModel& model, const PixelVQF2Context& ctx, const std::vector<rans::Tables>& tables,
+  Shared(const PixelVQModel& model, const PixelVQF2Context& ctx, const std::vector<const rans::Tables*>& tables,
          const PixelVQF2Input& input)
       : m(model), c(ctx), in(input), pr(model.patch_rows), pc(model.patch_cols), stages(model.stages()),
         n_streams(9 + static_cast<std::size_t>(stages)) {
@@ -66,7 +73,7 @@ struct Shared {
     for (std::size_t e = 0; e < n_ev; ++e)
       if (in.nmod[e] < 0) throw std::invalid_argument("rans: symbol offsets fall at event " + std::to_string(e));
     dec.reserve(n_streams);
-    for (const auto& t : tables) dec.emplace_back(t);
+    for (const rans::Tables* t : tables) dec.emplace_back(*t);
     fardet_start.assign(n_ev + 1, 0);
     for (std::size_t e = 0; e < n_ev; ++e) fardet_start[e + 1] = fardet_start[e] + in.fardet_counts[e];
     patch_start.assign(n_ev + 1, 0);
@@ -122,29 +129,103 @@ struct Shared {
   }
 };
 
-// The arrays `field` of parts[1:] appended to out (parts[0]'s), whose room is made total values first.
-template <class T, class Part>
-void append_parts(std::vector<T>& out, std::size_t total, const std::vector<Part>& parts,
-                  std::vector<T> Part::*field) {
-  out.reserve(total);
-  for (std::size_t part = 1; part < parts.size(); ++part) {
-    const std::vector<T>& v = parts[part].*field;
-    out.insert(out.end(), v.begin(), v.end());
+// The chunk's hit arrays, written in place by every thread (each event at its place in the chunk). They grow
+// (realloc: large blocks are remapped, not copied) only while no thread writes.
+class SharedHits {
+ public:
+  explicit SharedHits(std::size_t capacity) { grow(std::max<std::size_t>(capacity, 1)); }
+  // fn(det, row, col, adc) with room for the hits [0, need)
+  template <class Fn>
+  void write(std::size_t need, Fn&& fn) {
+    std::shared_lock<std::shared_mutex> writing(mutex_);
+    if (need > capacity_) {
+      writing.unlock();
+      {
+        std::unique_lock<std::shared_mutex> alone(mutex_);
+        if (need > capacity_) grow(std::max(need, 2 * capacity_));
+      }
+      writing.lock();
+    }
+    fn(det_.get(), row_.get(), col_.get(), adc_.get());
   }
-}
+  PixelHitArrays release(std::vector<std::int64_t> counts, std::size_t n) {
+    return {std::move(counts), n, std::move(det_), std::move(row_), std::move(col_), std::move(adc_)};
+  }
 
-// Room for n values that the kernel backs with 2 MiB pages where it does so on request (transparent huge pages in
-// "madvise" mode): the hit arrays are tens of MB, and faulting them in 4 KiB at a time cost ~10 ms per 40 events.
-template <class T>
-void reserve_huge(std::vector<T>& v, std::size_t n) {
-  v.reserve(n);
+ private:
+  template <class T>
+  static void resize(MallocArray<T>& a, std::size_t n) {
+    void* p = std::realloc(a.get(), n * sizeof(T));
+    if (!p) throw std::bad_alloc();
+    a.release();
+    a.reset(static_cast<T*>(p));
+    advise_huge(p, n * sizeof(T));
+  }
+  // 2 MiB pages where the kernel gives them on request (transparent huge pages in "madvise" mode): the hit
+  // arrays are tens of MB, and faulting them in 4 KiB at a time cost ~10 ms per 40 events
+  static void advise_huge(void* p, std::size_t bytes) {
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
-  constexpr std::uintptr_t kHuge = std::uintptr_t{1} << 21;
-  const auto begin = reinterpret_cast<std::uintptr_t>(v.data());
-  const std::uintptr_t lo = (begin + kHuge - 1) & ~(kHuge - 1), hi = (begin + n * sizeof(T)) & ~(kHuge - 1);
-  if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_HUGEPAGE);  // a hint: failure changes nothing
+    constexpr std::uintptr_t kHuge = std::uintptr_t{1} << 21;
+    const auto begin = reinterpret_cast<std::uintptr_t>(p);
+    const std::uintptr_t lo = (begin + kHuge - 1) & ~(kHuge - 1), hi = (begin + bytes) & ~(kHuge - 1);
+    if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_HUGEPAGE);  // a hint: failure changes nothing
+#else
+    (void)p;
+    (void)bytes;
 #endif
-}
+  }
+  void grow(std::size_t n) {
+    resize(det_, n);
+    resize(row_, n);
+    resize(col_, n);
+    resize(adc_, n);
+    capacity_ = n;
+  }
+
+  std::shared_mutex mutex_;
+  std::size_t capacity_ = 0;
+  MallocArray<std::uint32_t> det_;
+  MallocArray<std::uint16_t> row_, col_, adc_;
+};
+
+// Per event: its hit count, published by the thread that decoded its patches before any of its hits is written,
+// so that a thread can place an event's hits as soon as the events before it are decoded (not yet written).
+class HitCounts {
+ public:
+  explicit HitCounts(std::size_t n_events) : count_(n_events) {
+    for (auto& c : count_) c.store(-1, std::memory_order_relaxed);
+  }
+  void publish(std::size_t e, std::int64_t hits) { count_[e].store(hits, std::memory_order_release); }
+  // nothing more will be published (a thread failed): stop waiting
+  void fail() { failed_.store(true, std::memory_order_release); }
+  bool failed() const { return failed_.load(std::memory_order_acquire); }
+  // A thread's running sum of the counts: hits of the events before `e`.
+  struct Cursor {
+    std::size_t e = 0;
+    std::int64_t hits = 0;
+  };
+  // c moved on to event e, waiting for the counts before it; false when a thread failed
+  bool advance(Cursor& c, std::size_t e) const {
+    for (; c.e < e; ++c.e) {
+      std::int64_t n;
+      while ((n = count_[c.e].load(std::memory_order_acquire)) < 0) {
+        if (failed()) return false;
+        std::this_thread::yield();
+      }
+      c.hits += n;
+    }
+    return true;
+  }
+  std::vector<std::int64_t> counts() const {
+    std::vector<std::int64_t> out(count_.size());
+    for (std::size_t e = 0; e < out.size(); ++e) out[e] = count_[e].load(std::memory_order_relaxed);
+    return out;
+  }
+
+ private:
+  std::vector<std::atomic<std::int64_t>> count_;
+  std::atomic<bool> failed_{false};
+};
 
 template <class T>
 T* room(std::vector<T>& v, std::size_t n) {
@@ -486,11 +567,29 @@ void for_each_event(const Shared& s, std::size_t e0, std::size_t e1, Fn&& fn) {
   }
 }
 
+// The hits of event ev in canonical order into det/row/col/adc from index k on; the index after them.
+std::size_t write_event(const Shared& s, const EventPatches& ev, CanonicalWriter& w, std::uint32_t* det,
+                        std::uint16_t* row, std::uint16_t* col, std::uint16_t* adc, std::size_t k) {
+  bool ascending = true;
+  for (std::size_t i = 1; i < ev.n && ascending; ++i)
+    ascending = static_cast<std::uint32_t>(ev.det[i]) >= static_cast<std::uint32_t>(ev.det[i - 1]);
+  w.begin_event(det, row, col, adc, k, ascending);
+  for (std::size_t i = 0; i < ev.n; ++i) {
+    const std::int64_t r = ev.multi_row[i];
+    w.module(static_cast<std::uint32_t>(ev.det[i]));
+    write_patch_hits(s.m, w, ev.row[i], ev.col[i], ev.mask[i], ev.q[i],
+                     r >= 0 ? ev.codes.data() + r * s.stages : nullptr, nullptr);
+  }
+  return w.end_event();
+}
+
 }  // namespace
 
 PixelVQPatches pixel_vq_f2_patches(const PixelVQModel& m, const PixelVQF2Context& c,
                                    const std::vector<rans::Tables>& tables, const PixelVQF2Input& in, int threads) {
-  const Shared s(m, c, tables, in);
+  std::vector<const rans::Tables*> table_of;
+  for (const rans::Tables& t : tables) table_of.push_back(&t);
+  const Shared s(m, c, table_of, in);
   const std::size_t n_ev = in.n_events;
   PixelVQPatches p;
   p.n_events = n_ev;
@@ -537,74 +636,54 @@ PixelVQPatches pixel_vq_f2_patches(const PixelVQModel& m, const PixelVQF2Context
   return p;
 }
 
-PixelHits pixel_vq_f2_hits(const PixelVQModel& m, const PixelVQF2Context& c, const std::vector<rans::Tables>& tables,
-                           const PixelVQF2Input& in, const PixelVQStreams& corrections, int threads) {
+PixelHitArrays pixel_vq_f2_hits(const PixelVQModel& m, const PixelVQF2Context& c,
+                                const std::vector<const rans::Tables*>& tables, const PixelVQF2Input& in,
+                                const PixelVQStreams& corrections, int threads) {
   if (!m.has_codebooks()) throw std::invalid_argument("pixel_vq decode: the model has no codebooks here; pass the fractions");
   const Shared s(m, c, tables, in);
-  const std::size_t n_ev = in.n_events;
-  PixelHits h;
-  h.counts.assign(n_ev, 0);
-  // each range of events writes its hits into its own arrays, copied into place once every count is known
-  struct Part {
-    std::size_t e0 = 0, e1 = 0;
-    std::vector<std::uint32_t> det;
-    std::vector<std::uint16_t> row, col, adc;
-  };
-  const std::size_t n_parts = static_cast<std::size_t>(std::max(1, std::min<int>(threads, static_cast<int>(n_ev))));
-  std::vector<Part> parts(n_parts);
-  parallel_ranges(n_parts, static_cast<int>(n_parts), 1, [&](std::size_t w0, std::size_t w1) {
+  const std::size_t n_ev = in.n_events, n_pairs = (n_ev + 1) / 2;
+  // the threads take pairs of events in order; each pair's hits go straight to their place in the chunk's
+  // arrays (room for about 6 hits per patch first)
+  SharedHits out(static_cast<std::size_t>(std::min<std::int64_t>(std::max<std::int64_t>(s.patch_start[n_ev], 0), 1 << 24)) * 6);
+  HitCounts counts(n_ev);
+  std::atomic<std::size_t> next_pair{0};
+  std::vector<std::exception_ptr> errors(n_pairs);  // per pair: its decode's error
+  const auto run = [&] {
+    EventPatches ev[2];
     CanonicalWriter w;
-    for (std::size_t part = w0; part < w1; ++part) {
-      Part& out = parts[part];
-      out.e0 = n_ev * part / n_parts;
-      out.e1 = n_ev * (part + 1) / n_parts;
-      // room for about 6 hits per patch (all events' for the first range, whose arrays become the result)
-      const std::int64_t p0 = part == 0 ? 0 : s.patch_start[out.e0];
-      const std::int64_t p1 = part == 0 ? s.patch_start[n_ev] : s.patch_start[out.e1];
-      const auto guess = static_cast<std::size_t>(std::min<std::int64_t>(std::max<std::int64_t>(p1 - p0, 0), 1 << 24)) * 6;
-      reserve_huge(out.det, guess);
-      reserve_huge(out.row, guess);
-      reserve_huge(out.col, guess);
-      reserve_huge(out.adc, guess);
-      std::size_t k = 0;
-      for_each_event(s, out.e0, out.e1, [&](const EventPatches& ev, std::size_t e) {
-        const std::size_t need = k + static_cast<std::size_t>(ev.hits);
-        out.det.resize(need);
-        out.row.resize(need);
-        out.col.resize(need);
-        out.adc.resize(need);
-        bool ascending = true;
-        for (std::size_t i = 1; i < ev.n && ascending; ++i)
-          ascending = static_cast<std::uint32_t>(ev.det[i]) >= static_cast<std::uint32_t>(ev.det[i - 1]);
-        w.begin_event(out.det.data(), out.row.data(), out.col.data(), out.adc.data(), k, ascending);
-        for (std::size_t i = 0; i < ev.n; ++i) {
-          const std::int64_t r = ev.multi_row[i];
-          w.module(static_cast<std::uint32_t>(ev.det[i]));
-          write_patch_hits(m, w, ev.row[i], ev.col[i], ev.mask[i], ev.q[i],
-                           r >= 0 ? ev.codes.data() + r * s.stages : nullptr, nullptr);
-        }
-        k = w.end_event();
-        h.counts[e] = ev.hits;
-      });
+    HitCounts::Cursor before;
+    for (std::size_t pair; !counts.failed() && (pair = next_pair.fetch_add(1)) < n_pairs;) {
+      const std::size_t e = 2 * pair, n = std::min<std::size_t>(2, n_ev - e);
+      try {
+        if (n == 2)
+          decode_two(s, e, ev[0], ev[1]);
+        else
+          ev[0].decode(s, e);
+        for (std::size_t j = 0; j < n; ++j) counts.publish(e + j, ev[j].hits);
+        if (!counts.advance(before, e)) return;
+        const auto k = static_cast<std::size_t>(before.hits);
+        out.write(k + static_cast<std::size_t>(ev[0].hits + (n == 2 ? ev[1].hits : 0)),
+                  [&](std::uint32_t* det, std::uint16_t* row, std::uint16_t* col, std::uint16_t* adc) {
+                    const std::size_t k1 = write_event(s, ev[0], w, det, row, col, adc, k);
+                    if (n == 2) write_event(s, ev[1], w, det, row, col, adc, k1);
+                  });
+      } catch (...) {
+        errors[pair] = std::current_exception();
+        counts.fail();
+        return;
+      }
     }
-  });
+  };
+  const auto n_threads = static_cast<std::size_t>(std::max(1, std::min<int>(threads, static_cast<int>(n_pairs))));
+  parallel_ranges(n_threads, static_cast<int>(n_threads), 1, [&](std::size_t, std::size_t) { run(); });
+  for (const std::exception_ptr& err : errors)  // the first damaged pair's (pairs are taken in order)
+    if (err) std::rethrow_exception(err);
   if (s.fardet_start[n_ev] != static_cast<std::int64_t>(in.n_fardet))
     throw DataError("pixel_vq format 2 decode: the unknown-module count does not match 'fardet'");
-  std::vector<std::int64_t> event_start(n_ev + 1, 0);
-  for (std::size_t e = 0; e < n_ev; ++e) event_start[e + 1] = event_start[e] + h.counts[e];
-  const auto total = static_cast<std::size_t>(event_start[n_ev]);
-  // the first range's arrays receive the others', appended in event order (not resized first: zero-filling the
-  // room only to overwrite it cost about as much as the copy)
-  Part& first = parts[0];
-  h.det = std::move(first.det);
-  h.row = std::move(first.row);
-  h.col = std::move(first.col);
-  h.adc = std::move(first.adc);
-  append_parts(h.det, total, parts, &Part::det);
-  append_parts(h.row, total, parts, &Part::row);
-  append_parts(h.col, total, parts, &Part::col);
-  append_parts(h.adc, total, parts, &Part::adc);
-  apply_corrections(m, h, event_start, corrections);
+  std::vector<std::int64_t> hits = counts.counts(), event_start(n_ev + 1, 0);
+  for (std::size_t e = 0; e < n_ev; ++e) event_start[e + 1] = event_start[e] + hits[e];
+  PixelHitArrays h = out.release(std::move(hits), static_cast<std::size_t>(event_start[n_ev]));
+  apply_corrections(m, h.counts, h.adc.get(), event_start, corrections);
   return h;
 }
 

@@ -163,9 +163,10 @@ class CanonicalWriter {
 void write_patch_hits(const PixelVQModel& m, CanonicalWriter& w, std::int64_t row, std::int64_t col,
                       std::uint64_t mask, std::int64_t q, const std::int64_t* codes, const float* fractions);
 
-// The ADC corrections of s (n_corr, dhit, dadc; none when n_corr is null) applied to hits in canonical order.
-void apply_corrections(const PixelVQModel& m, PixelHits& h, const std::vector<std::int64_t>& event_start,
-                       const PixelVQStreams& s);
+// The ADC corrections of s (n_corr, dhit, dadc; none when n_corr is null) applied to the adc of hits in canonical
+// order (counts: per event).
+void apply_corrections(const PixelVQModel& m, const std::vector<std::int64_t>& counts, std::uint16_t* adc,
+                       const std::vector<std::int64_t>& event_start, const PixelVQStreams& s);
 
 // Stable canonical order of the hits of events [e0, e1) (hits of event e at event_start[e]..): sorts each
 // (event, detId) run by (row, col), ties keeping their order.  Used by every pixel decoder.

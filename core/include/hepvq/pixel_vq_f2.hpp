@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
+#include <memory>
 #include <vector>
 
 #include "hepvq/pixel_vq.hpp"
@@ -45,11 +47,27 @@ struct PixelVQF2Input {
 PixelVQPatches pixel_vq_f2_patches(const PixelVQModel& model, const PixelVQF2Context& ctx,
                                    const std::vector<rans::Tables>& tables, const PixelVQF2Input& in, int threads);
 
+// An array from std::malloc, released with std::free.
+struct FreeDeleter {
+  void operator()(void* p) const { std::free(p); }
+};
+template <class T>
+using MallocArray = std::unique_ptr<T[], FreeDeleter>;
+
+// Decoded hits of a chunk (as PixelHits) in malloc'd arrays of at least n values: written in place by every
+// thread, without the zero fill of a std::vector.
+struct PixelHitArrays {
+  std::vector<std::int64_t> counts;  // per event
+  std::size_t n = 0;                 // hits
+  MallocArray<std::uint32_t> det;
+  MallocArray<std::uint16_t> row, col, adc;
+};
+
 // Streams -> hits in canonical order with the fractions from the model's codebooks, the ADC corrections of
 // `corrections` applied (n_corr null: none): pixel_vq_hits(pixel_vq_f2_patches(...)) in one pass per event,
-// the patches of an event never leaving its thread.
-PixelHits pixel_vq_f2_hits(const PixelVQModel& model, const PixelVQF2Context& ctx,
-                           const std::vector<rans::Tables>& tables, const PixelVQF2Input& in,
-                           const PixelVQStreams& corrections, int threads);
+// the patches of an event never leaving its thread. tables: one per stream, held by the caller.
+PixelHitArrays pixel_vq_f2_hits(const PixelVQModel& model, const PixelVQF2Context& ctx,
+                                const std::vector<const rans::Tables*>& tables, const PixelVQF2Input& in,
+                                const PixelVQStreams& corrections, int threads);
 
 }  // namespace hepvq
