@@ -477,14 +477,13 @@ void write_patch_hits(const PixelVQModel& m, CanonicalWriter& w, std::int64_t ro
   const int col_bits = (cols & (cols - 1)) == 0 ? __builtin_ctz(static_cast<unsigned>(cols)) : -1;
   const double q = static_cast<double>(q_value);
   const double lo = static_cast<double>(m.adc_min), hi = static_cast<double>(m.adc_max);
-  // the hits (set slots in ascending order: row, then column)
-  std::uint16_t hit_row[64], hit_col[64], adc[64];
+  // the hits (set slots in ascending order: row, then column), written straight into the writer's list
+  CanonicalWriter::Hit* out = w.patch_room();
+  const std::uint32_t det = w.det();
   int n = 0;
   for (std::uint64_t b = mask; b; b &= b - 1, ++n) {
     const int j = __builtin_ctzll(b);
     const int r = col_bits >= 0 ? j >> col_bits : j / cols;
-    hit_row[n] = static_cast<std::uint16_t>(row + r);
-    hit_col[n] = static_cast<std::uint16_t>(col + (j - r * cols));
     double frac = 1.0;
     if (codes)
       frac = static_cast<double>(y[j] / t);
@@ -492,9 +491,10 @@ void write_patch_hits(const PixelVQModel& m, CanonicalWriter& w, std::int64_t ro
       frac = static_cast<double>(fractions[j]);
     double a = rint_fast(frac * q);  // round half to even, as numpy's rint
     a = std::min(std::max(a, lo), hi);
-    adc[n] = static_cast<std::uint16_t>(static_cast<std::int64_t>(a));
+    out[n] = {det, static_cast<std::uint16_t>(row + r), static_cast<std::uint16_t>(col + (j - r * cols)),
+              static_cast<std::uint16_t>(static_cast<std::int64_t>(a))};
   }
-  w.patch(hit_row, hit_col, adc, n);
+  w.patch(n);
 }
 
 PixelHits pixel_vq_hits(const PixelVQModel& m, const PixelVQPatches& p, const float* fractions,

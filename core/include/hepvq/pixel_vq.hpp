@@ -118,15 +118,22 @@ class CanonicalWriter {
     if (n_ && det != det_) flush();
     det_ = det;
   }
-  void patch(const std::uint16_t* row, const std::uint16_t* col, const std::uint16_t* adc, int n) {
-    // the hits of one patch (n <= 64), in emission order
+  struct Hit {
+    std::uint32_t det;
+    std::uint16_t row, col, adc;
+  };
+  std::uint32_t det() const { return det_; }
+  // room for the hits of one patch (n <= 64), which the caller writes there in emission order, then patch(n)
+  Hit* patch_room() {
     if (n_ + 64 > list_.size()) list_.resize(2 * n_ + 128);
-    Hit* out = list_.data() + n_;
-    for (int k = 0; k < n; ++k) out[k] = Hit{det_, row[k], col[k], adc[k]};
+    return list_.data() + n_;
+  }
+  void patch(int n) {
+    const Hit* h = list_.data() + n_;
     n_ += static_cast<std::size_t>(n);
     if (!event_sorted_) return;
     for (int k = 0; k < n; ++k) {
-      const int r = row[k];
+      const int r = h[k].row;
       if (r < kRows) {
         ++count_[r];
         rows_[r >> 6] |= 1ull << (r & 63);
@@ -139,10 +146,6 @@ class CanonicalWriter {
 
  private:
   static constexpr int kRows = 256;
-  struct Hit {
-    std::uint32_t det;
-    std::uint16_t row, col, adc;
-  };
   void flush();
   // list_ -> row, col, adc in row order (the module's place in the output); whether every row's columns ascend
   bool by_row(std::uint16_t* row, std::uint16_t* col, std::uint16_t* adc);
