@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <mutex>
 #include <new>
@@ -130,7 +131,7 @@ struct Shared {
 };
 
 // The chunk's hit arrays, written in place by every thread (each event at its place in the chunk). They grow
-// (realloc: large blocks are remapped, not copied) only while no thread writes.
+// (rarely: room for about 6 hits per patch is made first) only while no thread writes.
 class SharedHits {
  public:
   explicit SharedHits(std::size_t capacity) { grow(std::max<std::size_t>(capacity, 1)); }
@@ -153,32 +154,28 @@ class SharedHits {
   }
 
  private:
+  // a's n values moved to room for `to` values, from 2 MiB boundaries when that is 2 MiB or more: the kernel then
+  // backs them with 2 MiB pages where it does so on request (transparent huge pages in "madvise" mode). The hit
+  // arrays are tens of MB, and faulting them in 4 KiB at a time cost ~10 ms per 40 events (an unaligned array
+  // starts and ends in small pages: ~1500 faults more per 40 events).
   template <class T>
-  static void resize(MallocArray<T>& a, std::size_t n) {
-    void* p = std::realloc(a.get(), n * sizeof(T));
+  static void resize(MallocArray<T>& a, std::size_t n, std::size_t to) {
+    constexpr std::size_t kHuge = std::size_t{1} << 21;
+    const bool huge = to * sizeof(T) >= kHuge;  // (a small chunk's arrays in small pages)
+    const std::size_t bytes = huge ? (to * sizeof(T) + kHuge - 1) & ~(kHuge - 1) : to * sizeof(T);
+    void* p = huge ? std::aligned_alloc(kHuge, bytes) : std::malloc(bytes);
     if (!p) throw std::bad_alloc();
-    a.release();
-    a.reset(static_cast<T*>(p));
-    advise_huge(p, n * sizeof(T));
-  }
-  // 2 MiB pages where the kernel gives them on request (transparent huge pages in "madvise" mode): the hit
-  // arrays are tens of MB, and faulting them in 4 KiB at a time cost ~10 ms per 40 events
-  static void advise_huge(void* p, std::size_t bytes) {
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
-    constexpr std::uintptr_t kHuge = std::uintptr_t{1} << 21;
-    const auto begin = reinterpret_cast<std::uintptr_t>(p);
-    const std::uintptr_t lo = (begin + kHuge - 1) & ~(kHuge - 1), hi = (begin + bytes) & ~(kHuge - 1);
-    if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_HUGEPAGE);  // a hint: failure changes nothing
-#else
-    (void)p;
-    (void)bytes;
+    if (huge) madvise(p, bytes, MADV_HUGEPAGE);  // a hint: failure changes nothing
 #endif
+    if (n) std::memcpy(p, a.get(), n * sizeof(T));
+    a.reset(static_cast<T*>(p));
   }
   void grow(std::size_t n) {
-    resize(det_, n);
-    resize(row_, n);
-    resize(col_, n);
-    resize(adc_, n);
+    resize(det_, capacity_, n);
+    resize(row_, capacity_, n);
+    resize(col_, capacity_, n);
+    resize(adc_, capacity_, n);
     capacity_ = n;
   }
 
