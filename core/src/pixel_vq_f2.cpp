@@ -638,19 +638,22 @@ PixelHitArrays pixel_vq_f2_hits(const PixelVQModel& m, const PixelVQF2Context& c
                                 const PixelVQStreams& corrections, int threads) {
   if (!m.has_codebooks()) throw std::invalid_argument("pixel_vq decode: the model has no codebooks here; pass the fractions");
   const Shared s(m, c, tables, in);
-  const std::size_t n_ev = in.n_events, n_pairs = (n_ev + 1) / 2;
-  // the threads take pairs of events in order; each pair's hits go straight to their place in the chunk's
+  const std::size_t n_ev = in.n_events;
+  const auto n_threads = static_cast<std::size_t>(std::max(1, std::min<int>(threads, static_cast<int>(n_ev))));
+  // the threads take the events in order, two at a time but the last ones one at a time (so that the threads
+  // finish within about one event of each other); each event's hits go straight to their place in the chunk's
   // arrays (room for about 6 hits per patch first)
+  const std::size_t n_pairs = (n_ev - std::min(n_ev, 2 * (n_threads - 1))) / 2, n_items = n_ev - n_pairs;
   SharedHits out(static_cast<std::size_t>(std::min<std::int64_t>(std::max<std::int64_t>(s.patch_start[n_ev], 0), 1 << 24)) * 6);
   HitCounts counts(n_ev);
-  std::atomic<std::size_t> next_pair{0};
-  std::vector<std::exception_ptr> errors(n_pairs);  // per pair: its decode's error
+  std::atomic<std::size_t> next_item{0};
+  std::vector<std::exception_ptr> errors(n_items);  // per item: its decode's error
   const auto run = [&] {
     EventPatches ev[2];
     CanonicalWriter w;
     HitCounts::Cursor before;
-    for (std::size_t pair; !counts.failed() && (pair = next_pair.fetch_add(1)) < n_pairs;) {
-      const std::size_t e = 2 * pair, n = std::min<std::size_t>(2, n_ev - e);
+    for (std::size_t item; !counts.failed() && (item = next_item.fetch_add(1)) < n_items;) {
+      const std::size_t e = item < n_pairs ? 2 * item : n_pairs + item, n = item < n_pairs ? 2 : 1;
       try {
         if (n == 2)
           decode_two(s, e, ev[0], ev[1]);
@@ -665,15 +668,14 @@ PixelHitArrays pixel_vq_f2_hits(const PixelVQModel& m, const PixelVQF2Context& c
                     if (n == 2) write_event(s, ev[1], w, det, row, col, adc, k1);
                   });
       } catch (...) {
-        errors[pair] = std::current_exception();
+        errors[item] = std::current_exception();
         counts.fail();
         return;
       }
     }
   };
-  const auto n_threads = static_cast<std::size_t>(std::max(1, std::min<int>(threads, static_cast<int>(n_pairs))));
   parallel_ranges(n_threads, static_cast<int>(n_threads), 1, [&](std::size_t, std::size_t) { run(); });
-  for (const std::exception_ptr& err : errors)  // the first damaged pair's (pairs are taken in order)
+  for (const std::exception_ptr& err : errors)  // the first damaged item's (items are taken in order)
     if (err) std::rethrow_exception(err);
   if (s.fardet_start[n_ev] != static_cast<std::int64_t>(in.n_fardet))
     throw DataError("pixel_vq format 2 decode: the unknown-module count does not match 'fardet'");
