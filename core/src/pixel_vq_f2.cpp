@@ -48,6 +48,7 @@ struct Shared {
   std::vector<std::int64_t> patch_start;   // per event: its first patch (npatch as stored, checked per event)
   std::vector<std::int64_t> level_bucket;  // per charge level: its total-charge bucket (code context)
   std::vector<std::int64_t> shape_hits;    // per shape of the table: its hit count
+  std::size_t max_mod = 0, max_cl = 0, max_patch = 0;  // the largest event's counts (per-thread scratch reserve)
   int pr, pc, stages;
   std::size_t n_streams;
   std::int64_t nj_all, nbk, nl, n_det;
@@ -87,6 +88,13 @@ struct Shared {
       level_bucket.push_back(std::upper_bound(c.charge_edges.begin(), c.charge_edges.end(), static_cast<double>(v)) -
                              c.charge_edges.begin());
     for (const std::uint64_t mk : m.shapes) shape_hits.push_back(popcount64(mk));
+    // (counts not yet checked against the symbols: capped, a damaged one only reserves too little)
+    const auto capped = [](std::int64_t v) { return static_cast<std::size_t>(std::clamp<std::int64_t>(v, 0, 1 << 20)); };
+    for (std::size_t e = 0; e < n_ev; ++e) {
+      max_mod = std::max(max_mod, capped(in.nmod[e]));
+      max_cl = std::max(max_cl, capped(in.ncl[e]));
+      max_patch = std::max(max_patch, capped(in.npatch[e]));
+    }
   }
 
   std::int64_t layer(std::int64_t det) const {
@@ -249,6 +257,9 @@ struct EventPatches {
   std::vector<char> firstc, rel;
   std::size_t n_mod = 0, nc = 0, n_esc = 0;
 
+  // room for the chunk's largest event reserved first: scratch that grew event after event was reallocated
+  // (and its pages faulted in again) each time a larger event came
+  explicit EventPatches(const Shared& s);
   // after streams 0 .. k - 1 of event e: stream k's request (k == s.n_streams: the event is complete)
   StreamRequest next(const Shared& s, std::size_t e, std::size_t k);
   // every stream one after another (errors name the first damaged stream)
@@ -265,6 +276,15 @@ struct EventPatches {
   StreamRequest charges(const Shared& s);
   StreamRequest levels(const Shared& s);
 };
+
+EventPatches::EventPatches(const Shared& s) {
+  const auto reserve = [](std::size_t n, auto&... v) { (v.reserve(n), ...); };
+  reserve(s.max_mod, mod_det, mod_ctx, ncl_sym);
+  reserve(s.max_cl, det_c, col0, row0, layer_c, det_ctx_c, ni, nj, ntile, firstc, rel, layout_sym, layout_ctx);
+  reserve(s.max_patch, det, q, row, col, multi_row, mask, pcl, nhit, shape, charge);
+  reserve(s.max_patch * static_cast<std::size_t>(s.stages), codes);
+  reserve(std::max({s.max_mod, s.max_cl, s.max_patch}), sym, ctx);
+}
 
 StreamRequest EventPatches::next(const Shared& s, std::size_t e, std::size_t k) {
   switch (k) {
@@ -551,7 +571,7 @@ void decode_two(const Shared& s, std::size_t e, EventPatches& a, EventPatches& b
 // Events [e0, e1) in order, two at a time; fn(ev, e) with each event decoded.
 template <class Fn>
 void for_each_event(const Shared& s, std::size_t e0, std::size_t e1, Fn&& fn) {
-  EventPatches ev[2];
+  EventPatches ev[2] = {EventPatches(s), EventPatches(s)};
   std::size_t e = e0;
   for (; e + 1 < e1; e += 2) {
     decode_two(s, e, ev[0], ev[1]);
@@ -649,7 +669,7 @@ PixelHitArrays pixel_vq_f2_hits(const PixelVQModel& m, const PixelVQF2Context& c
   std::atomic<std::size_t> next_item{0};
   std::vector<std::exception_ptr> errors(n_items);  // per item: its decode's error
   const auto run = [&] {
-    EventPatches ev[2];
+    EventPatches ev[2] = {EventPatches(s), EventPatches(s)};
     CanonicalWriter w;
     HitCounts::Cursor before;
     for (std::size_t item; !counts.failed() && (item = next_item.fetch_add(1)) < n_items;) {
