@@ -52,11 +52,14 @@ struct Shared {
   int pr, pc, stages;
   std::size_t n_streams;
   std::int64_t nj_all, nbk, nl, n_det;
+  // c's, as int64: a context stored (uint32) may alias an int of c, which the loops then load again per patch
+  std::int64_t own_shapes, nhit_buckets, charge_buckets;
 
   Shared(const PixelVQModel& model, const PixelVQF2Context& ctx, const std::vector<const rans::Tables*>& tables,
          const PixelVQF2Input& input)
       : m(model), c(ctx), in(input), pr(model.patch_rows), pc(model.patch_cols), stages(model.stages()),
-        n_streams(9 + static_cast<std::size_t>(stages)) {
+        n_streams(9 + static_cast<std::size_t>(stages)), own_shapes(ctx.own_shapes), nhit_buckets(ctx.nhit_buckets),
+        charge_buckets(ctx.charge_buckets) {
     const std::size_t n_ev = in.n_events;
     if (in.streams.size() != n_streams || tables.size() != n_streams)
       throw std::invalid_argument("pixel_vq format 2 decode: expected " + str(static_cast<std::int64_t>(n_streams)) +
@@ -105,7 +108,7 @@ struct Shared {
     return (it != c.layers.end() && *it == v) ? (it - c.layers.begin()) + 1 : 0;
   }
   std::int64_t shape_bucket(std::int64_t shape, std::int64_t nhit) const {
-    return shape < c.own_shapes ? shape : c.own_shapes + std::min<std::int64_t>(nhit, c.nhit_buckets) - 1;
+    return shape < own_shapes ? shape : own_shapes + std::min(nhit, nhit_buckets) - 1;
   }
 
   // n symbols of stream k of event e into out (ctx: n contexts, or null for context 0); errors name the stream
@@ -480,13 +483,21 @@ StreamRequest EventPatches::patches(const Shared& s, std::size_t e) {
 // escaped shapes: one row symbol per patch row, context (row, module context)
 StreamRequest EventPatches::escapes(const Shared& s) {
   const int esc = s.m.escape();
-  n_esc = 0;
+  // the escapes counted and the largest symbol found in one pass without a branch (vectorised); the symbol
+  // beyond the table looked for only when there is one
+  const std::uint32_t* sh = shape.data();
+  std::size_t count = 0;
+  int top = esc;
   for (std::size_t q = 0; q < n; ++q) {
-    if (static_cast<int>(shape[q]) > esc)
-      throw DataError("pixel_vq format 2 decode: shape symbol " + str(shape[q]) + " beyond the table (" + str(esc) +
-                      " shapes + escape)");
-    n_esc += static_cast<int>(shape[q]) == esc;
+    top = std::max(top, static_cast<int>(sh[q]));
+    count += static_cast<int>(sh[q]) == esc;
   }
+  if (top > esc)
+    for (std::size_t q = 0;; ++q)
+      if (static_cast<int>(sh[q]) > esc)
+        throw DataError("pixel_vq format 2 decode: shape symbol " + str(sh[q]) + " beyond the table (" + str(esc) +
+                        " shapes + escape)");
+  n_esc = count;
   const auto pr = static_cast<std::size_t>(s.pr);
   std::uint32_t* ecx = room(ctx, std::max(n, n_esc * pr));
   const std::int32_t* dctx_c = det_ctx_c.data();
@@ -543,7 +554,7 @@ StreamRequest EventPatches::levels(const Shared& s) {
     pq[i] = m.levels[charge[i]];
     if (nh[i] >= 2) {
       mr[i] = static_cast<std::int32_t>(n_multi);
-      ecx[n_multi++] = static_cast<std::uint32_t>(s.shape_bucket(shape[i], nh[i]) * (s.c.charge_buckets + 1) +
+      ecx[n_multi++] = static_cast<std::uint32_t>(s.shape_bucket(shape[i], nh[i]) * (s.charge_buckets + 1) +
                                                   s.level_bucket[charge[i]]);
     } else {
       mr[i] = -1;
