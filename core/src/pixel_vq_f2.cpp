@@ -365,6 +365,7 @@ StreamRequest EventPatches::clusters(const Shared& s, std::size_t e) {
   char* fc = room(firstc, nc);
   std::uint32_t* cx = room(ctx, nc);
   std::uint32_t* lcx = room(layout_ctx, nc);
+  const std::int64_t nbk = s.nbk;  // (a local: the char stores below may alias every field read through s)
   std::size_t i = 0;
   for (std::size_t j = 0; j < n_mod; ++j) {
     const std::int64_t ncl_j = static_cast<std::int64_t>(ncl_sym[j]) + 1;
@@ -376,7 +377,7 @@ StreamRequest EventPatches::clusters(const Shared& s, std::size_t e) {
       lay_c[i] = lay;
       dctx_c[i] = mctx[j];
       fc[i] = t == 0;
-      cx[i] = static_cast<std::uint32_t>(lay * s.nbk + bucket);
+      cx[i] = static_cast<std::uint32_t>(lay * nbk + bucket);
       lcx[i] = static_cast<std::uint32_t>(mctx[j]);
     }
   }
@@ -390,10 +391,12 @@ StreamRequest EventPatches::columns(const Shared& s) {
   std::int64_t* c0 = room(col0, nc);
   char* rl = room(rel, nc);
   std::uint32_t* cx = ctx.data();
+  const std::uint32_t* sy = sym.data();
+  const std::int64_t nl = s.nl;  // (locals: the char stores below may alias every field read through this or s)
   for (std::size_t i = 0; i < nc; ++i) {
-    c0[i] = fc[i] ? sym[i] : c0[i - 1] + sym[i];
-    rl[i] = !fc[i] && sym[i] == 0;
-    cx[i] = static_cast<std::uint32_t>(lay_c[i] + s.nl * rl[i]);
+    c0[i] = fc[i] ? sy[i] : c0[i - 1] + sy[i];
+    rl[i] = !fc[i] && sy[i] == 0;
+    cx[i] = static_cast<std::uint32_t>(lay_c[i] + nl * rl[i]);
   }
   return {nc, cx, &sym};
 }
@@ -415,11 +418,13 @@ StreamRequest EventPatches::tiles(const Shared& s) {
   std::int32_t* cnj = room(nj, nc);
   std::int64_t n_tiles = 0;
   const auto nj_all = static_cast<std::uint32_t>(s.nj_all);  // 32-bit division: symbols are 32-bit
+  // (locals: the int32 stores below may alias the ints of s and c)
+  const std::int64_t module_cols = c.module_cols, module_rows = c.module_rows, pr = s.pr, pc = s.pc;
   for (std::size_t i = 0; i < nc; ++i) {
     const std::uint32_t tile_rows = lay_sym[i] / nj_all;
     const std::int64_t rows_i = tile_rows + 1, cols_i = lay_sym[i] - tile_rows * nj_all + 1;
-    if (c0[i] >= c.module_cols || r0[i] >= c.module_rows || r0[i] + (rows_i - 1) * s.pr >= c.module_rows ||
-        c0[i] + (cols_i - 1) * s.pc >= c.module_cols)
+    if (c0[i] >= module_cols || r0[i] >= module_rows || r0[i] + (rows_i - 1) * pr >= module_rows ||
+        c0[i] + (cols_i - 1) * pc >= module_cols)
       throw DataError("pixel_vq format 2 decode: a cluster lies outside the module");
     cni[i] = static_cast<std::int32_t>(rows_i);  // within the module now
     cnj[i] = static_cast<std::int32_t>(cols_i);
@@ -457,25 +462,29 @@ StreamRequest EventPatches::patches(const Shared& s, std::size_t e) {
   std::int32_t* pcl_ = room(pcl, n);
   std::int32_t* nt = room(ntile, nc);
   std::uint32_t* pcx = room(ctx, std::max(n, nc));  // may move: contexts of the clusters are no longer needed
+  const std::uint32_t* sy = sym.data();
+  // (locals, per cluster too: the int32 stores below may alias the ints of s and the cluster arrays)
+  const std::int64_t pr = s.pr, pc = s.pc, tile_positions = s.c.tile_positions;
   std::size_t b = 0, q = 0;
   for (std::size_t i = 0; i < nc; ++i) {
-    const bool two_d = cni[i] > 1 && cnj[i] > 1;
-    const std::int64_t dctx = std::int64_t{dctx_c[i]} * s.c.tile_positions;
-    nt[i] = 0;
-    for (std::int64_t a = 0; a < cni[i]; ++a)
-      for (std::int64_t t = 0; t < cnj[i]; ++t) {
-        if (two_d && !sym[b++]) continue;
-        pd[q] = dc[i];
-        prow[q] = static_cast<std::int32_t>(r0[i] + a * s.pr);
-        pcol[q] = static_cast<std::int32_t>(c0[i] + t * s.pc);
+    const std::int64_t rows_i = cni[i], cols_i = cnj[i], det_i = dc[i], r0_i = r0[i], c0_i = c0[i];
+    const bool two_d = rows_i > 1 && cols_i > 1;
+    const std::int64_t dctx = std::int64_t{dctx_c[i]} * tile_positions;
+    const std::size_t first = q;
+    for (std::int64_t a = 0; a < rows_i; ++a)
+      for (std::int64_t t = 0; t < cols_i; ++t) {
+        if (two_d && !sy[b++]) continue;
+        pd[q] = det_i;
+        prow[q] = static_cast<std::int32_t>(r0_i + a * pr);
+        pcol[q] = static_cast<std::int32_t>(c0_i + t * pc);
         pcl_[q] = static_cast<std::int32_t>(i);
-        const std::int64_t pos = (cni[i] == 1 && cnj[i] == 1)
+        const std::int64_t pos = (rows_i == 1 && cols_i == 1)
                                      ? 0
-                                     : 1 + (a > 0) + 2 * (t > 0) + 4 * (t < cnj[i] - 1) + 8 * (a < cni[i] - 1);
+                                     : 1 + (a > 0) + 2 * (t > 0) + 4 * (t < cols_i - 1) + 8 * (a < rows_i - 1);
         pcx[q] = static_cast<std::uint32_t>(dctx + pos);
-        ++nt[i];
         ++q;
       }
+    nt[i] = static_cast<std::int32_t>(q - first);
   }
   return {n, pcx, &shape};
 }
@@ -501,11 +510,12 @@ StreamRequest EventPatches::escapes(const Shared& s) {
   const auto pr = static_cast<std::size_t>(s.pr);
   std::uint32_t* ecx = room(ctx, std::max(n, n_esc * pr));
   const std::int32_t* dctx_c = det_ctx_c.data();
+  const std::int64_t n_det = s.n_det;
   std::size_t k = 0;
   for (std::size_t q = 0; q < n; ++q)
-    if (static_cast<int>(shape[q]) == esc) {
+    if (static_cast<int>(sh[q]) == esc) {
       const std::int64_t dctx = dctx_c[pcl[q]];
-      for (int r = 0; r < s.pr; ++r) ecx[k++] = static_cast<std::uint32_t>(r * s.n_det + dctx);
+      for (std::size_t r = 0; r < pr; ++r) ecx[k++] = static_cast<std::uint32_t>(static_cast<std::int64_t>(r) * n_det + dctx);
     }
   return {n_esc * pr, ecx, &sym};
 }
@@ -518,12 +528,14 @@ StreamRequest EventPatches::charges(const Shared& s) {
   std::uint32_t* ecx = ctx.data();
   const std::int32_t* lay_c = layer_c.data();
   const std::int32_t* nt = ntile.data();
-  hits = 0;
+  // (locals: the stores below may alias the ints of s and the event's hit count)
+  const int pr = s.pr, pc = s.pc;
+  std::int64_t event_hits = 0;
   std::size_t k = 0;
   for (std::size_t q = 0; q < n; ++q) {
     if (static_cast<int>(shape[q]) == esc) {
       std::uint64_t mk = 0;
-      for (int r = 0; r < s.pr; ++r) mk |= static_cast<std::uint64_t>(sym[k++]) << (r * s.pc);
+      for (int r = 0; r < pr; ++r) mk |= static_cast<std::uint64_t>(sym[k++]) << (r * pc);
       pm[q] = mk;
       nh[q] = popcount64(mk);
     } else {
@@ -531,10 +543,11 @@ StreamRequest EventPatches::charges(const Shared& s) {
       nh[q] = s.shape_hits[shape[q]];
     }
     if (nh[q] == 0) throw DataError("pixel_vq format 2 decode: an escaped shape has no hit");
-    hits += nh[q];
+    event_hits += nh[q];
     const auto i = static_cast<std::size_t>(pcl[q]);
     ecx[q] = static_cast<std::uint32_t>((s.shape_bucket(shape[q], nh[q]) * s.nl + lay_c[i]) * 2 + (nt[i] > 1));
   }
+  hits = event_hits;
   return {n, ecx, &charge};
 }
 
@@ -545,7 +558,7 @@ StreamRequest EventPatches::levels(const Shared& s) {
   std::uint32_t* ecx = ctx.data();
   std::int64_t* pq = room(q, n);
   std::int32_t* mr = room(multi_row, n);
-  n_multi = 0;
+  std::size_t multi = 0;  // (a local: the int64 stores below may alias n_multi)
   const auto n_levels = static_cast<std::uint32_t>(m.levels.size());
   for (std::size_t i = 0; i < n; ++i) {
     if (charge[i] >= n_levels)
@@ -553,13 +566,14 @@ StreamRequest EventPatches::levels(const Shared& s) {
                       " levels");
     pq[i] = m.levels[charge[i]];
     if (nh[i] >= 2) {
-      mr[i] = static_cast<std::int32_t>(n_multi);
-      ecx[n_multi++] = static_cast<std::uint32_t>(s.shape_bucket(shape[i], nh[i]) * (s.charge_buckets + 1) +
-                                                  s.level_bucket[charge[i]]);
+      mr[i] = static_cast<std::int32_t>(multi);
+      ecx[multi++] = static_cast<std::uint32_t>(s.shape_bucket(shape[i], nh[i]) * (s.charge_buckets + 1) +
+                                                s.level_bucket[charge[i]]);
     } else {
       mr[i] = -1;
     }
   }
+  n_multi = multi;
   room(codes, n_multi * static_cast<std::size_t>(s.stages));
   return {n_multi, ecx, &sym};
 }
