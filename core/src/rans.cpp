@@ -165,9 +165,16 @@ Tables Tables::from_bytes(const std::uint8_t* data, std::size_t len) {
       static_cast<std::uint64_t>(t.n_contexts) * t.entries() > kMaxTableEntries)
     throw DataError("rans tables: corrupt header");
   const std::size_t nf = static_cast<std::size_t>(t.n_contexts) * t.entries();
-  t.freq.reserve(nf);
+  if (nf > len - 29) throw DataError("rans tables: truncated frequency list");  // >= 1 byte per frequency
+  t.freq.resize(nf);
+  std::uint32_t* const out = t.freq.data();
   std::size_t pos = 29;
   for (std::size_t i = 0; i < nf; ++i) {
+    // one-byte frequencies first: most entries of a large table (unseen symbols) are 1
+    if (pos < len && data[pos] < 0x80) {
+      out[i] = data[pos++];
+      continue;
+    }
     std::uint64_t v = 0;
     unsigned shift = 0;
     for (;;) {
@@ -179,7 +186,7 @@ Tables Tables::from_bytes(const std::uint8_t* data, std::size_t len) {
       shift += 7;
     }
     if (v > 0xFFFFFFFFull) throw DataError("rans tables: corrupt frequency (beyond 32 bits)");
-    t.freq.push_back(static_cast<std::uint32_t>(v));
+    out[i] = static_cast<std::uint32_t>(v);
   }
   if (pos != len) throw DataError("rans tables: " + std::to_string(len - pos) + " trailing bytes");
   t.finalize();
